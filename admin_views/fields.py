@@ -1,0 +1,44 @@
+"""Form fields whose choices come from the agency's option lists at the time the form is shown."""
+
+from flask_admin.form import Select2Widget
+from wtforms import SelectField, SelectMultipleField
+
+from app.services.options import active_options
+
+
+def _blank_is_none(value):
+    return None if value in ("", None) else str(value)
+
+
+class OptionSelectField(SelectField):
+    """One value from an option list; a stored value since retired still shows and validates."""
+
+    def __init__(self, label=None, validators=None, list_key=None, **kwargs):
+        kwargs.pop("coerce", None)
+        super().__init__(label, validators, coerce=_blank_is_none, choices=self._current_choices, **kwargs)
+        self.list_key = list_key
+
+    def _current_choices(self, *_):
+        values = active_options(self.list_key)
+        if self.data and self.data not in values:
+            values = [self.data, *values]
+        return [("", "— not stated —")] + [(value, value) for value in values]
+
+
+class OptionMultiSelectField(SelectMultipleField):
+    """Several values from an option list, stored as a JSON list."""
+
+    widget = Select2Widget(multiple=True)
+
+    def __init__(self, label=None, validators=None, list_key=None, **kwargs):
+        kwargs.pop("coerce", None)
+        super().__init__(label, validators, coerce=str, choices=self._current_choices, **kwargs)
+        self.list_key = list_key
+
+    def _current_choices(self, *_):
+        values = active_options(self.list_key)
+        stored = [value for value in (self.data or []) if value not in values]
+        return [(value, value) for value in [*stored, *values]]
+
+    def process_data(self, value):
+        self.data = list(value) if value else []

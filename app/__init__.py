@@ -1,0 +1,60 @@
+"""The CCD application factory."""
+
+import os
+from pathlib import Path
+
+from flask import Flask, redirect, url_for
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import load_config
+from app.extensions import db, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record):
+    """SQLite ignores foreign keys unless asked, per connection; CCD relies on them."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    login_manager.init_app(app)
+
+    from app import guard, models  # noqa: F401  (models registers every table on the metadata)
+    guard.install()
+
+    from app.auth import bp as auth_bp
+    app.register_blueprint(auth_bp)
+
+    from admin_views import init_admin
+    init_admin(app)
+
+    from app.cli import ccd_cli
+    app.cli.add_command(ccd_cli)
+
+    from app.celery_app import celery_init_app
+    celery_init_app(app)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("admin.index"))
+
+    return app

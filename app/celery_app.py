@@ -1,0 +1,21 @@
+"""Celery bound to the Flask app, following Flask's documented pattern.
+
+Tasks run inside an app context, so they use the same models and services as the
+screens. With no ``REDIS_URL`` (the embedded default) tasks run eagerly in-process.
+"""
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(app.config["CELERY"])
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

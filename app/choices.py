@@ -1,0 +1,84 @@
+"""Every choice list in CCD, in one place.
+
+Two kinds live here. Fixed vocabularies (restriction scope, statuses, audit actions,
+source systems) are part of how the code behaves, so the database checks them and only
+a release changes them. Option lists (gender, languages, discharge reasons…) are the
+agency's own words: these defaults seed the ``choice_options`` table, and an
+administrator extends or retires entries from Settings without a code change.
+"""
+
+SOURCE_SYSTEMS = ("SMIS", "EMHware", "FFAI")
+INTAKE_DATABASES = ("CCD",) + SOURCE_SYSTEMS
+RESTRICTION_SCOPES = ("org", "program")
+PROGRAM_STATUSES = ("active", "inactive", "suspended")
+ENROLLMENT_STATUSES = ("pending", "active", "completed", "discharged", "cancelled")
+PENDING_CHANGE_STATUSES = ("pending", "approved", "declined", "withdrawn")
+AUDIT_ACTIONS = (
+    "create", "update", "delete", "archive", "restore", "import",
+    "approve", "decline", "merge", "login", "logout",
+)
+DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
+DUPLICATE_CONFIDENCE = ("high", "medium", "low")
+REPORT_FREQUENCIES = ("daily", "weekly", "monthly")
+EMAIL_STATUSES = ("queued", "sent", "failed")
+UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
+
+# Option lists: key -> default entries. The key is also the field that uses it
+# unless OPTION_FIELDS says otherwise.
+DEFAULT_OPTIONS: dict[str, list[str]] = {
+    "gender": ["Woman", "Man", "Non-binary", "Two-Spirit", "Transgender woman", "Transgender man",
+               "Gender diverse", "Prefer not to answer", "Unknown"],
+    "pronoun": ["she/her", "he/him", "they/them", "ze/zir", "Prefer not to answer"],
+    "sexual_orientation": ["Heterosexual", "Gay", "Lesbian", "Bisexual", "Pansexual", "Asexual",
+                           "Queer", "Two-Spirit", "Questioning", "Prefer not to answer", "Unknown"],
+    "citizenship_status": ["Canadian citizen", "Permanent resident", "Refugee", "Refugee claimant",
+                           "Temporary resident", "Work permit", "Study permit", "Undocumented",
+                           "Prefer not to answer", "Unknown"],
+    "indigenous_status": ["First Nations", "Métis", "Inuit", "Non-Indigenous", "Prefer not to answer",
+                          "Unknown"],
+    "language": ["English", "French", "Arabic", "Somali", "Spanish", "Tamil", "Mandarin", "Cantonese",
+                 "Punjabi", "Urdu", "Tagalog", "Portuguese", "Farsi", "Tigrinya", "Amharic",
+                 "Ojibwe", "Cree", "Other"],
+    "official_language": ["English", "French", "Neither"],
+    "ethnicity": ["Black – African", "Black – Caribbean", "Black – North American", "East Asian",
+                  "South Asian", "Southeast Asian", "Middle Eastern", "Latin American",
+                  "Indigenous", "White – European", "White – North American", "Mixed", "Other",
+                  "Prefer not to answer"],
+    "race": ["Black", "East Asian", "Indigenous", "Latino", "Middle Eastern", "South Asian",
+             "Southeast Asian", "White", "Another race category", "Prefer not to answer", "Unknown"],
+    "province": ["ON", "QC", "BC", "AB", "MB", "SK", "NS", "NB", "NL", "PE", "YT", "NT", "NU"],
+    "referral_source": ["Self", "Self, Family or Friend", "Hospital", "Police", "Shelter",
+                        "Community agency", "Court", "Central Intake", "Other"],
+    "housing_status": ["Unknown", "Homeless – unsheltered", "Homeless – sheltered", "Precariously housed",
+                       "Transitional housing", "Housed"],
+    "discharge_reason": ["Completed program", "Moved to permanent housing", "Moved to another program",
+                         "Left voluntarily", "Service restriction", "Lost contact", "Hospitalised",
+                         "Incarcerated", "Deceased", "Other"],
+    "restriction_type": ["General", "Behavioural", "Violence", "Threats", "Theft", "Substance use on site",
+                         "Property damage", "Harassment", "Other"],
+    "behaviour": ["Verbal aggression", "Physical aggression", "Threatening staff", "Threatening clients",
+                  "Weapons", "Drug dealing", "Sexual harassment", "Damage to property", "Theft", "Other"],
+    "marital_status": ["Single", "Married", "Common-law", "Separated", "Divorced", "Widowed", "Unknown"],
+}
+
+# Which (table, column) draws its values from which option list. Multi-valued columns
+# are JSON lists; the rest hold one value.
+OPTION_FIELDS: dict[tuple[str, str], tuple[str, bool]] = {
+    ("clients", "gender"): ("gender", False),
+    ("clients", "pronoun"): ("pronoun", False),
+    ("clients", "sexual_orientation"): ("sexual_orientation", False),
+    ("clients", "citizenship_status"): ("citizenship_status", False),
+    ("clients", "indigenous_status"): ("indigenous_status", False),
+    ("clients", "languages_spoken"): ("language", True),
+    ("clients", "preferred_language"): ("language", False),
+    ("clients", "official_language"): ("official_language", False),
+    ("clients", "ethnicity"): ("ethnicity", True),
+    ("clients", "race"): ("race", False),
+    ("clients", "province"): ("province", False),
+    ("clients", "marital_status"): ("marital_status", False),
+    ("intakes", "referral_source"): ("referral_source", False),
+    ("intakes", "housing_status"): ("housing_status", False),
+    ("discharges", "reason"): ("discharge_reason", False),
+    ("service_restrictions", "restriction_types"): ("restriction_type", True),
+    ("service_restrictions", "behaviours"): ("behaviour", True),
+}

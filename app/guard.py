@@ -1,0 +1,62 @@
+"""Refuse, at flush time, any write the signed-in person's roles do not allow.
+
+The admin screens already refuse what the rule table forbids; this is the layer below
+them, so a new screen, a forgotten hook or a bulk action cannot write around the rules.
+Outside a request (CLI commands, Celery tasks, migrations) the actor is the system.
+"""
+
+from flask import has_request_context
+from flask_login import current_user
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from app.permissions import SYSTEM_WRITTEN, Action, Grant, grant
+
+
+class WriteNotPermitted(PermissionError):
+    """The person may not make this change directly."""
+
+
+def _changed_fields(obj) -> set[str]:
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+def _acting_roles():
+    """The roles of the person making this request, or None when the system acts."""
+    if not has_request_context():
+        return None
+    user = current_user._get_current_object()
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    return user.role_names
+
+
+def _check(session: Session, flush_context, instances) -> None:
+    roles = _acting_roles()
+    if roles is None:
+        return
+    pending = [(obj, Action.CREATE) for obj in session.new]
+    pending += [(obj, Action.EDIT) for obj in session.dirty if session.is_modified(obj)]
+    pending += [(obj, Action.DELETE) for obj in session.deleted]
+    for obj, action in pending:
+        table = getattr(obj, "__tablename__", None)
+        if table is None or table in SYSTEM_WRITTEN:
+            continue
+        exempt = getattr(obj, "__guard_exempt_fields__", frozenset())
+        if action is Action.EDIT and exempt and _changed_fields(obj) <= exempt:
+            continue
+        decision = grant(roles, table, action)
+        if decision is Grant.ALLOW:
+            continue
+        if decision is Grant.PROPOSE:
+            raise WriteNotPermitted(
+                "Your role proposes changes for approval; it cannot change records directly."
+            )
+        raise WriteNotPermitted(f"Your role may not {action.value} records in {table.replace('_', ' ')}.")
+
+
+def install() -> None:
+    """Attach the guard to every SQLAlchemy session (idempotent)."""
+    if not event.contains(Session, "before_flush", _check):
+        event.listen(Session, "before_flush", _check)
