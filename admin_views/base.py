@@ -116,6 +116,10 @@ class CCDModelView(ModelView):
             abort(403)
         if name == "ajax_update" and self.grant_for(Action.EDIT) is not Grant.ALLOW:
             abort(403)
+        if name == "action_view":
+            requested = request.form.get("action", "")
+            if requested not in self._actions_data or not self.is_action_allowed(requested):
+                abort(403)
         return None
 
     def is_action_allowed(self, name):

@@ -1,9 +1,12 @@
 """Client screens: the client list and record, their source-system ids and possible duplicates."""
 
+import uuid
 from datetime import date
 
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
+from wtforms import FloatField
+from wtforms.validators import InputRequired, NumberRange
 
 from admin_views.base import ArchivableView, CCDModelView
 from admin_views.filters import EnrolledInProgramFilter, JsonListContainsFilter, option_filter
@@ -13,15 +16,26 @@ from app.models import Client, ClientDuplicate, ClientSourceId, Staff
 from app.services.clients import client_record_tabs
 
 
+class UUIDAjaxLoader(QueryAjaxModelLoader):
+    """Type-ahead picker whose submitted id is turned into a UUID before the lookup."""
+
+    def get_one(self, pk):
+        try:
+            key = uuid.UUID(str(pk))
+        except ValueError:
+            return None
+        return super().get_one(key)
+
+
 def client_lookup(name: str) -> QueryAjaxModelLoader:
     """Type-ahead client picker: forms never load the whole client table into a drop-down."""
-    return QueryAjaxModelLoader(name, db.session, Client, fields=["last_name", "first_name", "preferred_name",
+    return UUIDAjaxLoader(name, db.session, Client, fields=["last_name", "first_name", "preferred_name",
                                                                   "uid_external"],
                                 order_by="last_name", page_size=10, placeholder="Type a name or UID")
 
 
 def staff_lookup(name: str) -> QueryAjaxModelLoader:
-    return QueryAjaxModelLoader(name, db.session, Staff, fields=["last_name", "first_name", "email"],
+    return UUIDAjaxLoader(name, db.session, Staff, fields=["last_name", "first_name", "email"],
                                 order_by="last_name", page_size=10, placeholder="Type a name or email")
 
 
@@ -120,5 +134,8 @@ class ClientDuplicateView(CCDModelView):
                     "status", "detection_source", "review_notes")
     form_choices = {"status": [(s, s.replace("_", " ")) for s in DUPLICATE_STATUSES],
                     "confidence_level": [(c, c) for c in DUPLICATE_CONFIDENCE]}
+    # Flask-Admin has no converter for SQLAlchemy 2.1's Float (no longer a Numeric subclass).
+    form_overrides = {"similarity_score": FloatField}
+    form_args = {"similarity_score": {"validators": [InputRequired(), NumberRange(0, 1)]}}
     form_ajax_refs = {"primary_client": client_lookup("primary_client"),
                       "duplicate_client": client_lookup("duplicate_client")}

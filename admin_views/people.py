@@ -30,7 +30,7 @@ class StaffView(CCDModelView):
     column_searchable_list = ("last_name", "first_name", "email")
     column_filters = ("active", "roles.name")
     column_details_exclude_list = ("user", "role_links")
-    form_columns = ("first_name", "last_name", "email", "phone", "active", "roles")
+    form_columns = ("first_name", "last_name", "email", "phone", "active", "roles", "new_password")
     form_extra_fields = {"new_password": PasswordField(
         "Set password", validators=[Optional()],
         description="Leave empty to keep the current password. Setting one gives this person a sign-in.")}
@@ -48,7 +48,7 @@ class UserView(CCDModelView):
     column_details_list = ("staff", "last_login_at", "created_at", "updated_at")
     column_default_sort = ("last_login_at", True)
     column_searchable_list = ("staff.email", "staff.last_name")
-    form_columns = ("staff",)
+    form_columns = ("staff", "new_password")
     form_extra_fields = {"new_password": PasswordField("Set password", validators=[Optional()])}
     form_ajax_refs = {"staff": staff_lookup("staff")}
 

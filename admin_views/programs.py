@@ -1,13 +1,11 @@
 """Departments, programs and their subprograms, capacity history and staff."""
 
-from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
 
 from admin_views.base import ArchivableView, CCDModelView
 from admin_views.clients import staff_lookup
 from app.choices import PROGRAM_STATUSES
-from app.extensions import db
-from app.models import ProgramCapacity, ProgramStaff, Staff, SubProgram
+from app.models import ProgramCapacity, ProgramStaff, SubProgram
 from app.services.programs import program_record_summary
 
 STATUS_CHOICES = [(s, s.capitalize()) for s in PROGRAM_STATUSES]
@@ -24,8 +22,7 @@ class DepartmentView(ArchivableView):
 
 class ProgramStaffInline(InlineFormAdmin):
     form_columns = ("id", "staff", "is_manager")
-    form_ajax_refs = {"staff": QueryAjaxModelLoader("staff", db.session, Staff, fields=["last_name", "first_name",
-                                                                                     "email"], page_size=10)}
+    form_ajax_refs = {"staff": staff_lookup("staff")}
 
 
 class ProgramView(ArchivableView):

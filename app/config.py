@@ -66,6 +66,7 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": production,
+        "PASSWORD_HASH_METHOD": "scrypt",
         "TIMEZONE": environ.get("CCD_TIMEZONE", "America/Toronto"),
         "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR", str(Path(instance_path) / "outbox")),
         "CELERY": {

@@ -146,7 +146,7 @@ class ClientDuplicate(UUIDKey, Timestamps, db.Model):
 
     primary_client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     duplicate_client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    similarity_score: Mapped[float]
+    similarity_score: Mapped[float] = mapped_column(sa.Float)
     match_type: Mapped[str] = mapped_column(sa.String(50), index=True)
     confidence_level: Mapped[str] = mapped_column(sa.String(20), index=True)
     status: Mapped[str] = mapped_column(sa.String(30), default="pending", server_default="pending", index=True)

@@ -27,7 +27,7 @@ class ClientUploadLog(UUIDKey, Timestamps, db.Model):
     errors_count: Mapped[int] = mapped_column(default=0, server_default="0")
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.current_timestamp(), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    duration_seconds: Mapped[float | None]
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", server_default="queued", index=True)
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     error_details: Mapped[list] = mapped_column(JSONType, default=list, server_default="[]")

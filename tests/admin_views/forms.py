@@ -1,0 +1,112 @@
+"""Valid form data for any admin screen, derived from the screen's own form class.
+
+Walking the real form keeps the permission matrix honest for every screen without a
+hand-written payload per table; FRESH supplies new related rows where a unique rule
+would otherwise refuse a second row.
+"""
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from wtforms.validators import Length
+
+from app.extensions import db
+from tests import factories
+
+
+def _fresh_staff():
+    return {"staff": str(factories.create("staff").id)}
+
+
+FRESH = {
+    "users": _fresh_staff,
+    "staff_roles": _fresh_staff,
+    "program_staff": _fresh_staff,
+    "restriction_notification_subscriptions": _fresh_staff,
+    "program_manager_assignments": _fresh_staff,
+    "department_leader_assignments": _fresh_staff,
+    "staff_program_assignments": _fresh_staff,
+    "staff_client_assignments": _fresh_staff,
+    "client_duplicates": lambda: {"primary_client": str(factories.create("clients").id),
+                                  "duplicate_client": str(factories.create("clients").id)},
+    "program_capacities": lambda: {"program": str(factories.create("programs").id)},
+    "service_restrictions": lambda: {"scope": "org", "program": None},
+    "client_program_enrollments": lambda: {"subprogram": None, "end_date": None},
+}
+
+
+def _text(field) -> str:
+    name, token = field.name, uuid.uuid4().hex[:8]
+    if "email" in name:
+        return f"{token}@form.example"
+    if "phone" in name:
+        return "416-555-0100"
+    value = f"Form {token}"
+    limits = [v.max for v in field.validators if isinstance(v, Length) and v.max and v.max > 0]
+    return value[: min(limits)] if limits else value
+
+
+def _first_choice(field):
+    return next(value for value, *_ in field.iter_choices() if value not in ("", "__None"))
+
+
+def _value_for(field):
+    kind = type(field).__name__
+    if kind in ("InlineModelFormList", "FieldList", "CSRFTokenField"):
+        return None
+    if kind == "PasswordField":
+        return "Form-password-123"
+    if kind == "BooleanField":
+        return "y" if field.name in ("active", "is_active") else None
+    if kind in ("IntegerField",):
+        return "5"
+    if kind in ("FloatField", "DecimalField"):
+        return "0.9"
+    if kind == "DateField":
+        return date.today().isoformat()
+    if kind == "DateTimeField":
+        return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    if kind == "AjaxSelectField":
+        row = db.session.scalars(sa.select(field.loader.model).limit(1)).first()
+        return str(row.id)
+    if kind in ("QuerySelectField", "QuerySelectMultipleField"):
+        rows = field._get_object_list()
+        if not rows:
+            return None
+        return str(rows[0][0]) if kind == "QuerySelectField" else [str(rows[0][0])]
+    if kind in ("OptionMultiSelectField", "Select2TagsField", "SelectMultipleField"):
+        return [_first_choice(field)]
+    if hasattr(field, "iter_choices"):
+        return _first_choice(field)
+    return _text(field)
+
+
+def form_data(view, csrf_token: str) -> dict:
+    """A payload the screen's create/edit form accepts, with fresh rows where uniqueness needs them."""
+    with current_app.test_request_context():
+        form = view.create_form()
+    data = {}
+    for field in form:
+        value = _value_for(field)
+        if value is not None:
+            data[field.name] = value
+    for name, value in FRESH.get(view.rule_key, dict)().items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    data["csrf_token"] = csrf_token
+    return data
+
+
+def inline_edit_value(view, field_name: str):
+    """A value the list page's inline editor accepts for this column."""
+    with current_app.test_request_context():
+        form = view.list_form()
+    field = form[field_name]
+    if hasattr(field, "iter_choices"):
+        current = field.data
+        return next(value for value, *_ in field.iter_choices() if value not in ("", "__None", current))
+    return _value_for(field) or ""

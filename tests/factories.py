@@ -1,0 +1,106 @@
+"""One valid, committed row of any table, with whatever it depends on."""
+
+import uuid
+from datetime import date, timedelta
+
+from app.extensions import db
+from app.models import (
+    AuditLog, ChoiceOption, Client, ClientDuplicate, ClientSourceId, ClientUploadLog, Department,
+    DepartmentLeaderAssignment, Discharge, EmailLog, EmailRecipient, Enrollment, Intake, Notification,
+    PendingChange, Program, ProgramCapacity, ProgramManagerAssignment, ProgramStaff,
+    RestrictionNotificationSubscription, Role, ServiceRestriction, Staff, StaffClientAssignment,
+    StaffProgramAssignment, StaffRole, SubProgram, User,
+)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
+def department(**kw):
+    return Department(name=unique("Department"), **kw)
+
+
+def program(**kw):
+    kw.setdefault("department", department())
+    return Program(name=unique("Program"), location="100 Queen St W", capacity_current=20, **kw)
+
+
+def staff_member(**kw):
+    return Staff(first_name="Sam", last_name=unique("Staffer"), email=f"{uuid.uuid4().hex[:10]}@staff.example", **kw)
+
+
+def client(**kw):
+    kw.setdefault("first_name", "Alex")
+    kw.setdefault("last_name", unique("Client"))
+    kw.setdefault("dob", date(1980, 5, 17))
+    return Client(**kw)
+
+
+def enrollment(**kw):
+    kw.setdefault("client", client())
+    kw.setdefault("program", program())
+    kw.setdefault("start_date", date(2024, 1, 1))
+    return Enrollment(**kw)
+
+
+def restriction(**kw):
+    kw.setdefault("client", client())
+    kw.setdefault("scope", "org")
+    kw.setdefault("start_date", date.today() - timedelta(days=10))
+    return ServiceRestriction(**kw)
+
+
+def user_account():
+    account = User()
+    account.set_password("factory-password-1")
+    account.staff = staff_member()
+    return account
+
+
+BUILDERS = {
+    "departments": department,
+    "programs": program,
+    "subprograms": lambda: SubProgram(program=program(), name=unique("Sub")),
+    "program_capacities": lambda: ProgramCapacity(program=program(), effective_date=date(2024, 4, 1), capacity=30),
+    "program_staff": lambda: ProgramStaff(program=program(), staff=staff_member(), is_manager=True),
+    "clients": client,
+    "client_source_ids": lambda: ClientSourceId(client=client(), source_system="SMIS",
+                                                source_client_id=uuid.uuid4().hex[:8]),
+    "client_duplicates": lambda: ClientDuplicate(primary_client=client(), duplicate_client=client(),
+                                                 similarity_score=0.91, match_type="name_dob",
+                                                 confidence_level="medium"),
+    "client_program_enrollments": enrollment,
+    "intakes": lambda: Intake(client=client(), program=program(), intake_date=date(2024, 1, 1)),
+    "discharges": lambda: Discharge(client=client(), program=program(), discharge_date=date(2024, 3, 1),
+                                    reason="Completed program"),
+    "service_restrictions": restriction,
+    "audit_logs": lambda: AuditLog(entity="clients", entity_id=uuid.uuid4(), action="update",
+                                   actor_name="test", diff_json={"first_name": ["A", "B"]}),
+    "pending_changes": lambda: PendingChange(entity="clients", entity_id=uuid.uuid4(), operation="update",
+                                             diff_json={"first_name": "B"}, requested_by=staff_member()),
+    "email_recipients": lambda: EmailRecipient(name="Reports", email=f"{uuid.uuid4().hex[:8]}@reports.example"),
+    "email_logs": lambda: EmailLog(recipient_email="r@reports.example", subject="Daily report", status="sent"),
+    "client_upload_logs": lambda: ClientUploadLog(file_name="export.csv", file_size=10, file_type="csv",
+                                                  source="SMIS", status="success"),
+    "staff": staff_member,
+    "users": user_account,
+    "roles": lambda: Role(name=unique("Role")),
+    "staff_roles": lambda: StaffRole(staff=staff_member(), role=Role(name=unique("Role"))),
+    "program_manager_assignments": lambda: ProgramManagerAssignment(staff=staff_member(), program=program()),
+    "department_leader_assignments": lambda: DepartmentLeaderAssignment(staff=staff_member(),
+                                                                        department=department()),
+    "staff_program_assignments": lambda: StaffProgramAssignment(staff=staff_member(), program=program()),
+    "staff_client_assignments": lambda: StaffClientAssignment(staff=staff_member(), client=client()),
+    "choice_options": lambda: ChoiceOption(list_key="gender", value=unique("Gender")),
+    "restriction_notification_subscriptions": lambda: RestrictionNotificationSubscription(staff=staff_member()),
+    "notifications": lambda: Notification(staff=staff_member(), title="New restriction", message="Details"),
+}
+
+
+def create(table: str):
+    """A committed row of ``table`` (committing only releases the test's savepoint)."""
+    row = BUILDERS[table]()
+    db.session.add(row)
+    db.session.commit()
+    return row
