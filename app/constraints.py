@@ -51,6 +51,11 @@ MESSAGES: dict[str, str] = {
         "Another client already has this id in that source system."
     ),
     "roles.name": "A role with this name already exists.",
+    "program_staff.program_id, program_staff.staff_id": "This staff member is already on that program's staff.",
+    "program_capacities.program_id, program_capacities.effective_date": (
+        "This program already has a capacity entry for that effective date."
+    ),
+    "client_duplicates.primary_client_id, client_duplicates.duplicate_client_id": "This pair of clients is already flagged.",
     "staff_roles.staff_id, staff_roles.role_id": "This staff member already has that role.",
 }
 

@@ -18,16 +18,23 @@ def unique(prefix: str) -> str:
 
 
 def department(**kw):
-    return Department(name=unique("Department"), **kw)
+    kw.setdefault("name", unique("Department"))
+    return Department(**kw)
 
 
 def program(**kw):
     kw.setdefault("department", department())
-    return Program(name=unique("Program"), location="100 Queen St W", capacity_current=20, **kw)
+    kw.setdefault("name", unique("Program"))
+    kw.setdefault("location", "100 Queen St W")
+    kw.setdefault("capacity_current", 20)
+    return Program(**kw)
 
 
 def staff_member(**kw):
-    return Staff(first_name="Sam", last_name=unique("Staffer"), email=f"{uuid.uuid4().hex[:10]}@staff.example", **kw)
+    kw.setdefault("first_name", "Sam")
+    kw.setdefault("last_name", unique("Staffer"))
+    kw.setdefault("email", f"{uuid.uuid4().hex[:10]}@staff.example")
+    return Staff(**kw)
 
 
 def client(**kw):

@@ -1,0 +1,67 @@
+"""The session guard refuses writes the signed-in person's roles do not allow, whatever code makes them."""
+
+from datetime import datetime, timezone
+
+import pytest
+from flask_login import login_user
+
+from app.extensions import db
+from app.guard import WriteNotPermitted
+from tests import factories
+from tests.conftest import make_staff
+
+
+@pytest.fixture
+def acting_as(app, db_session):
+    """Run code inside a request signed in as a new staff member with these roles."""
+    def _acting_as(*roles):
+        staff = make_staff(*roles)
+        context = app.test_request_context()
+        context.push()
+        login_user(staff.user)
+        return context
+    return _acting_as
+
+
+@pytest.mark.parametrize("roles", [("Manager",), ("Leader",), ("Staff",), ("Analyst",), ()])
+def test_direct_writes_refused_below_the_screens(acting_as, roles):
+    context = acting_as(*roles)
+    try:
+        db.session.add(factories.department())
+        with pytest.raises(WriteNotPermitted):
+            db.session.flush()
+    finally:
+        db.session.rollback()
+        context.pop()
+
+
+def test_coordinator_writes_records_but_not_staff_accounts(acting_as):
+    context = acting_as("Coordinator")
+    try:
+        db.session.add(factories.department())
+        db.session.flush()
+        db.session.add(factories.staff_member())
+        with pytest.raises(WriteNotPermitted):
+            db.session.flush()
+    finally:
+        db.session.rollback()
+        context.pop()
+
+
+def test_signing_in_may_record_its_own_time(acting_as):
+    context = acting_as("Staff")
+    try:
+        from flask_login import current_user
+        current_user.last_login_at = datetime.now(timezone.utc)
+        db.session.flush()
+        current_user.password_hash = "forged"
+        with pytest.raises(WriteNotPermitted):
+            db.session.flush()
+    finally:
+        db.session.rollback()
+        context.pop()
+
+
+def test_system_jobs_outside_a_request_may_write(db_session):
+    db_session.add(factories.department())
+    db_session.flush()
