@@ -1,0 +1,17 @@
+# One image for web (gunicorn), worker and beat.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/*
+WORKDIR /srv/ccd
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY admin_views ./admin_views
+COPY tasks ./tasks
+COPY migrations ./migrations
+COPY templates ./templates
+COPY wsgi.py celery_worker.py ./
+RUN pip install --no-cache-dir .
+RUN useradd --system --home /srv/ccd ccd && mkdir -p /srv/ccd/instance && chown ccd /srv/ccd/instance
+USER ccd
+EXPOSE 8000
+CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi ccd bootstrap && gunicorn --bind 0.0.0.0:8000 --workers 3 wsgi:app"]
