@@ -52,6 +52,12 @@ class UserView(CCDModelView):
     form_extra_fields = {"new_password": PasswordField("Set password", validators=[Optional()])}
     form_ajax_refs = {"staff": staff_lookup("staff")}
 
+    def edit_form(self, obj=None):
+        """An account stays with its person; editing one only sets a new password."""
+        form = super().edit_form(obj)
+        del form.staff
+        return form
+
     def on_model_change(self, form, model, is_created):
         email = model.staff.email if model.staff is not None else ""
         _apply_new_password(form, model, email, required=is_created)
