@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 import pytest
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 from app.extensions import db
 from app.guard import WriteNotPermitted
@@ -13,53 +13,46 @@ from tests.conftest import make_staff
 
 @pytest.fixture
 def acting_as(app, db_session):
-    """Run code inside a request signed in as a new staff member with these roles."""
+    """Run the test inside a request signed in as a new staff member with these roles."""
+    contexts = []
+
     def _acting_as(*roles):
         staff = make_staff(*roles)
         context = app.test_request_context()
         context.push()
+        contexts.append(context)
         login_user(staff.user)
-        return context
-    return _acting_as
+
+    yield _acting_as
+    db.session.rollback()
+    for context in reversed(contexts):
+        context.pop()
 
 
 @pytest.mark.parametrize("roles", [("Manager",), ("Leader",), ("Staff",), ("Analyst",), ()])
 def test_direct_writes_refused_below_the_screens(acting_as, roles):
-    context = acting_as(*roles)
-    try:
-        db.session.add(factories.department())
-        with pytest.raises(WriteNotPermitted):
-            db.session.flush()
-    finally:
-        db.session.rollback()
-        context.pop()
+    acting_as(*roles)
+    db.session.add(factories.department())
+    with pytest.raises(WriteNotPermitted):
+        db.session.flush()
 
 
 def test_coordinator_writes_records_but_not_staff_accounts(acting_as):
-    context = acting_as("Coordinator")
-    try:
-        db.session.add(factories.department())
+    acting_as("Coordinator")
+    db.session.add(factories.department())
+    db.session.flush()
+    db.session.add(factories.staff_member())
+    with pytest.raises(WriteNotPermitted):
         db.session.flush()
-        db.session.add(factories.staff_member())
-        with pytest.raises(WriteNotPermitted):
-            db.session.flush()
-    finally:
-        db.session.rollback()
-        context.pop()
 
 
-def test_signing_in_may_record_its_own_time(acting_as):
-    context = acting_as("Staff")
-    try:
-        from flask_login import current_user
-        current_user.last_login_at = datetime.now(timezone.utc)
+def test_signing_in_may_record_its_own_time_and_nothing_else(acting_as):
+    acting_as("Staff")
+    current_user.last_login_at = datetime.now(timezone.utc)
+    db.session.flush()
+    current_user.password_hash = "forged"
+    with pytest.raises(WriteNotPermitted):
         db.session.flush()
-        current_user.password_hash = "forged"
-        with pytest.raises(WriteNotPermitted):
-            db.session.flush()
-    finally:
-        db.session.rollback()
-        context.pop()
 
 
 def test_system_jobs_outside_a_request_may_write(db_session):
