@@ -50,8 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     login_manager.init_app(app)
 
-    from app import guard, models  # noqa: F401  (models registers every table on the metadata)
+    from app import audit, guard, models  # noqa: F401  (models registers every table on the metadata)
     guard.install()
+    audit.install(mapper.class_ for mapper in db.Model.registry.mappers)
 
     from app.auth import bp as auth_bp
     app.register_blueprint(auth_bp)

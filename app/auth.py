@@ -18,6 +18,7 @@ from wtforms import EmailField, PasswordField
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms.validators import DataRequired, Email, Length
 
+from app import audit
 from app.extensions import db, login_manager
 from app.models import Staff, User
 
@@ -89,6 +90,7 @@ def login():
             session.clear()
             login_user(user)
             user.last_login_at = datetime.now(timezone.utc)
+            audit.record(db.session, "users", user.id, "login")
             db.session.commit()
             return redirect(target if is_safe_next(target) else url_for("admin.index"))
         flash("Email or password is incorrect.", "error")
@@ -105,6 +107,8 @@ def logout():
     if not form.validate():
         flash("Sign-out was not confirmed. Please use the Sign out button.", "error")
         return redirect(url_for("admin.index"))
+    audit.record(db.session, "users", current_user.id, "logout")
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You have signed out.", "info")

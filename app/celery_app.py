@@ -1,17 +1,19 @@
 """Celery bound to the Flask app, following Flask's documented pattern.
 
 Tasks run inside an app context, so they use the same models and services as the
-screens. With no ``REDIS_URL`` (the embedded default) tasks run eagerly in-process.
+screens, and the audit trail names the task as the one who acted. With no ``REDIS_URL`` (the embedded default) tasks run eagerly in-process.
 """
 
 from celery import Celery, Task
 from flask import Flask
 
+from app.audit import acting_as
+
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            with app.app_context():
+            with app.app_context(), acting_as(f"task {self.name}"):
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask)

@@ -16,6 +16,9 @@ PENDING_CHANGE_STATUSES = ("pending", "approved", "declined", "withdrawn")
 AUDIT_ACTIONS = (
     "create", "update", "delete", "archive", "restore", "import",
     "approve", "decline", "merge", "login", "logout",
+    # Beyond the spec's list: a withdrawn proposal, an undone merge, a door-side
+    # restriction check and an enrollment allowed despite a restriction.
+    "withdraw", "unmerge", "check", "override",
 )
 DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
 DUPLICATE_CONFIDENCE = ("high", "medium", "low")

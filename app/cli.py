@@ -6,11 +6,20 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audit import acting_as
 from app.extensions import db
 from app.services.accounts import AccountError, create_or_update_user, ensure_roles
 from app.services.options import ensure_default_options
 
-ccd_cli = AppGroup("ccd", help="CCD operator commands.")
+
+@click.pass_context
+def _name_the_actor(ctx: click.Context) -> None:
+    """The audit trail names the command that made a change, e.g. ``ccd create-user``."""
+    if ctx.invoked_subcommand:
+        ctx.with_resource(acting_as(f"ccd {ctx.invoked_subcommand}"))
+
+
+ccd_cli = AppGroup("ccd", help="CCD operator commands.", callback=_name_the_actor)
 
 
 @ccd_cli.command("bootstrap")

@@ -45,6 +45,10 @@ MESSAGES: dict[str, str] = {
     "ck_client_duplicates_distinct_clients": "A client cannot be a duplicate of itself.",
     "fk_client_program_enrollments_subprogram_in_program": "The subprogram must belong to the enrollment's program.",
     "ck_pending_changes_decline_has_rationale": "A decline needs a rationale.",
+    "fk_audit_logs_changed_by_id_staff": (
+        "This staff member has made changes recorded in the audit trail, which is kept for good; "
+        "deactivate the staff member instead of deleting them."
+    ),
     # SQLite names the columns of a plain UNIQUE instead of the constraint.
     "clients.uid_external": "Another client already has this external UID.",
     "client_source_ids.source_system, client_source_ids.source_client_id": (

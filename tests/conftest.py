@@ -22,6 +22,17 @@ from app.services.options import ensure_default_options
 TEST_PASSWORD = "test-password-123"
 
 
+def on_postgres() -> bool:
+    import os
+
+    return os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres_only") and not on_postgres():
+        pytest.skip("PostgreSQL-only behaviour (set TEST_DATABASE_URL)")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     import os
@@ -125,6 +136,27 @@ def sign_in(client, staff: Staff, password: str = TEST_PASSWORD):
     })
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response
+
+
+@pytest.fixture
+def request_as(app, db_session):
+    """Run the test inside a request signed in as a new staff member with these roles; returns the staff member."""
+    from flask_login import login_user
+
+    contexts = []
+
+    def _request_as(*roles: str) -> Staff:
+        staff = make_staff(*roles)
+        context = app.test_request_context()
+        context.push()
+        contexts.append(context)
+        login_user(staff.user)
+        return staff
+
+    yield _request_as
+    db.session.rollback()
+    for context in reversed(contexts):
+        context.pop()
 
 
 @pytest.fixture

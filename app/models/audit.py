@@ -17,19 +17,25 @@ class AuditLog(UUIDKey, Timestamps, db.Model):
     entity: Mapped[str] = mapped_column(sa.String(100))
     entity_id: Mapped[uuid.UUID | None]
     action: Mapped[str] = mapped_column(sa.String(20), index=True)
-    changed_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    # The trail is append-only, so the people in it are kept: a staff member who changed
+    # records is deactivated, never deleted.
+    changed_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="RESTRICT"), index=True)
     # Who acted when no staff member did: the system job, import or CLI command by name.
     actor_name: Mapped[str | None] = mapped_column(sa.String(100))
     changed_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.current_timestamp(), index=True
     )
     diff_json: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+    # The client a record belongs to (the client itself, or an enrollment's client), so a
+    # client's History is one indexed query. No foreign key: history outlives the record.
+    client_id: Mapped[uuid.UUID | None] = mapped_column()
 
     changed_by = relationship("Staff")
 
     __table_args__ = (
         sa.CheckConstraint(enum_check("action", AUDIT_ACTIONS), name="action_valid"),
         sa.Index("ix_audit_logs_entity_record", "entity", "entity_id", "changed_at"),
+        sa.Index("ix_audit_logs_client_changed_at", "client_id", "changed_at"),
     )
 
     def __str__(self) -> str:

@@ -73,7 +73,8 @@ def create_or_update_user(email: str, role_names, password: str, first_name: str
         staff.active = True
     if staff.user is None:
         staff.user = User()
-    staff.user.set_password(password)
+    if staff.user.password_hash is None or not staff.user.check_password(password):
+        staff.user.set_password(password)  # re-hashing the same password would be a change that changes nothing
     for role in roles:
         if role_rows[role.value] not in staff.roles:
             staff.roles.append(role_rows[role.value])

@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 import pytest
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from app.extensions import db
 from app.guard import WriteNotPermitted
@@ -11,34 +11,16 @@ from tests import factories
 from tests.conftest import make_staff
 
 
-@pytest.fixture
-def acting_as(app, db_session):
-    """Run the test inside a request signed in as a new staff member with these roles."""
-    contexts = []
-
-    def _acting_as(*roles):
-        staff = make_staff(*roles)
-        context = app.test_request_context()
-        context.push()
-        contexts.append(context)
-        login_user(staff.user)
-
-    yield _acting_as
-    db.session.rollback()
-    for context in reversed(contexts):
-        context.pop()
-
-
 @pytest.mark.parametrize("roles", [("Manager",), ("Leader",), ("Staff",), ("Analyst",), ()])
-def test_direct_writes_refused_below_the_screens(acting_as, roles):
-    acting_as(*roles)
+def test_direct_writes_refused_below_the_screens(request_as, roles):
+    request_as(*roles)
     db.session.add(factories.department())
     with pytest.raises(WriteNotPermitted):
         db.session.flush()
 
 
-def test_coordinator_writes_records_but_not_staff_accounts(acting_as):
-    acting_as("Coordinator")
+def test_coordinator_writes_records_but_not_staff_accounts(request_as):
+    request_as("Coordinator")
     db.session.add(factories.department())
     db.session.flush()
     db.session.add(factories.staff_member())
@@ -46,8 +28,8 @@ def test_coordinator_writes_records_but_not_staff_accounts(acting_as):
         db.session.flush()
 
 
-def test_signing_in_may_record_its_own_time_and_nothing_else(acting_as):
-    acting_as("Staff")
+def test_signing_in_may_record_its_own_time_and_nothing_else(request_as):
+    request_as("Staff")
     current_user.last_login_at = datetime.now(timezone.utc)
     db.session.flush()
     current_user.password_hash = "forged"

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.constraints import explain
 from app.extensions import db
 from app.models import (
@@ -67,7 +68,7 @@ def test_staff_role_pair_is_the_key(db_session):
     db_session.flush()
     db_session.expunge_all()
     with pytest.raises(IntegrityError):
-        with db.session.begin_nested():
+        with db.session.begin_nested(), audit.bulk_write():
             db.session.execute(sa.insert(StaffRole).values(staff_id=staff.id, role_id=role.id))
 
 
@@ -138,7 +139,7 @@ def test_indefinite_restriction_has_no_end_date(db_session):
 def test_restrictions_survive_their_client(db_session):
     restriction = factories.create("service_restrictions")
     with pytest.raises(IntegrityError):
-        with db.session.begin_nested():
+        with db.session.begin_nested(), audit.bulk_write():
             db.session.execute(sa.delete(Client).where(Client.id == restriction.client_id))
     assert db_session.get(ServiceRestriction, restriction.id) is not None
 
