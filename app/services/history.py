@@ -126,6 +126,11 @@ def _local(moment: datetime) -> datetime:
     return as_utc(moment.replace(tzinfo=agency_zone()))
 
 
+def start_of_day(day: date) -> datetime:
+    """The first moment of a calendar day in the agency's time zone, in UTC."""
+    return _local(datetime.combine(day, time.min))
+
+
 def end_of_day(day: date) -> datetime:
     """The last moment of a calendar day in the agency's time zone, in UTC."""
     return _local(datetime.combine(day, time.max))
@@ -241,7 +246,12 @@ class Change:
     label: str
     before: str
     after: str
-    hidden: bool = False
+    before_hidden: bool = False
+    after_hidden: bool = False
+
+    @property
+    def hidden(self) -> bool:
+        return self.before_hidden or self.after_hidden
 
 
 def _reference_target(model, key: str):
@@ -343,7 +353,7 @@ def _changes_of(row: AuditLog, names: dict) -> list[Change]:
             key, field_label(key),
             HIDDEN_VALUE if _is_hidden(key, before) else display_value(model, key, before, names),
             HIDDEN_VALUE if _is_hidden(key, after) else display_value(model, key, after, names),
-            _is_hidden(key, before) or _is_hidden(key, after),
+            _is_hidden(key, before), _is_hidden(key, after),
         ))
     return changes
 
@@ -406,8 +416,10 @@ def visible_rows(staff) -> sa.ColumnElement[bool]:
 @dataclass
 class HistoryEntry:
     row: AuditLog
+    when: str
     who: str
     record_type: str
+    summary: str
     changes: list[Change]
 
 
@@ -443,7 +455,8 @@ def client_history(client_id: uuid.UUID, staff, page: int = 1, page_size: int = 
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     changes = readable_changes(rows)
-    entries = [HistoryEntry(row, actor_of(row), entity_label(row.entity), changes[row.id]) for row in rows]
+    entries = [HistoryEntry(row, local_time(row.changed_at), actor_of(row), entity_label(row.entity),
+                            change_summary(row), changes[row.id]) for row in rows]
     return HistoryPage(entries, total, page, pages, page_size)
 
 
