@@ -92,7 +92,7 @@ def field_changes(diff: Any) -> list[tuple[str, Any, Any]]:
             if isinstance(change, dict) and ("before" in change or "after" in change)]
 
 
-def row_kind(row: AuditLog) -> str:
+def row_kind(row) -> str:
     """What the row did to its record: create, delete, update, or an event that changed no field.
 
     The action alone does not say (an approval or import may create, change or delete),
@@ -152,23 +152,26 @@ def parse_moment(day: str, at: str | None = None) -> datetime:
     return _local(datetime.combine(chosen_day, chosen_time)) + timedelta(seconds=59, microseconds=999999)
 
 
-def _later_rows(entity: str, ids: Iterable, moment: datetime) -> dict[Any, list[AuditLog]]:
-    """Rows of these records written after ``moment``, newest first, per record (one indexed query)."""
+def _later_rows(entity: str, ids: Iterable, moment: datetime) -> dict[Any, list]:
+    """Rows of these records written after ``moment``, newest first, per record (one indexed query).
+
+    Only the columns the rebuild reads are fetched: a long history is thousands of rows.
+    """
     ids = list(ids)
     if not ids:
         return {}
-    rows = db.session.scalars(
-        sa.select(AuditLog)
+    rows = db.session.execute(
+        sa.select(AuditLog.entity_id, AuditLog.action, AuditLog.diff_json)
         .where(AuditLog.entity == entity, AuditLog.entity_id.in_(ids), AuditLog.changed_at > as_utc(moment))
         .order_by(AuditLog.changed_at.desc())
     )
-    by_record: dict[Any, list[AuditLog]] = {}
+    by_record: dict[Any, list] = {}
     for row in rows:
         by_record.setdefault(row.entity_id, []).append(row)
     return by_record
 
 
-def undo_later_changes(current: dict | None, later_rows: Iterable[AuditLog], fields: Iterable[str]) -> dict | None:
+def undo_later_changes(current: dict | None, later_rows: Iterable, fields: Iterable[str]) -> dict | None:
     """The record before ``later_rows`` (newest first) happened, from its values after them.
 
     ``current`` is None when the record does not exist now. Walking back past its delete
@@ -209,8 +212,10 @@ def client_children_as_of(client_id: uuid.UUID, moment: datetime) -> dict[str, d
     """The client's enrollments, intakes, discharges and restrictions as they were at ``moment``.
 
     Candidates are the records the client has now plus any its trail mentions after the
-    moment (records deleted since, or moved to this client since); each is then rebuilt
-    and kept when it existed and belonged to this client at that moment.
+    moment (records deleted or moved since); each is rebuilt from its own rows and kept
+    when it existed and belonged to this client at that moment. A record moved to another
+    client whose only later row is the move itself is not found: that row is filed under
+    the client it moved to.
     """
     moment = as_utc(moment)
     mentioned: dict[str, set] = {table: set() for table in CLIENT_CHILDREN}
@@ -224,7 +229,7 @@ def client_children_as_of(client_id: uuid.UUID, moment: datetime) -> dict[str, d
     result: dict[str, dict[uuid.UUID, dict]] = {}
     for table, (model, _shown, _order) in CLIENT_CHILDREN.items():
         current = {row.id: stored_values(row) for row in db.session.scalars(
-            sa.select(model).where(model.client_id == client_id))}
+            sa.select(model).where(sa.or_(model.client_id == client_id, model.id.in_(mentioned[table]))))}
         ids = set(current) | mentioned[table]
         later = _later_rows(table, ids, moment)
         fields = tracked_fields(model)
@@ -385,8 +390,12 @@ def change_summary(row: AuditLog) -> str:
 
 
 def diff_as_text(row: AuditLog) -> str:
-    """A row's changes on one line for a CSV cell: "First name: Alex → Alexandra; …"."""
-    return "; ".join(f"{c.label}: {c.before} → {c.after}" for c in readable_changes([row])[row.id])
+    """A row's changes on one line for a CSV cell: "First name: Alex → Alexandra; …".
+
+    References stay ids here: an export streams every row, and a name look-up per row would
+    multiply its queries.
+    """
+    return "; ".join(f"{c.label}: {c.before} → {c.after}" for c in _changes_of(row, {}))
 
 
 def actor_of(row: AuditLog) -> str:

@@ -142,6 +142,19 @@ def test_a_record_moved_to_the_client_later_is_not_theirs_before(db_session):
     assert enrollment.id in history.client_children_as_of(other.id, now())["client_program_enrollments"]
 
 
+def test_a_record_moved_to_another_client_later_was_still_theirs_before(db_session):
+    enrollment = factories.create("client_program_enrollments")
+    owner = enrollment.client
+    before_changes = now()
+    enrollment.notes = "Transferred"
+    db.session.commit()
+    enrollment.client = saved(factories.client())
+    db.session.commit()
+    then = history.client_children_as_of(owner.id, before_changes)["client_program_enrollments"][enrollment.id]
+    assert (then["notes"], then["start_date"], then["program_id"]) == (None, "2024-01-01", str(enrollment.program_id))
+    assert history.client_children_as_of(owner.id, now())["client_program_enrollments"] == {}
+
+
 def test_the_page_marks_the_fields_that_differ_from_today(db_session):
     client = saved(factories.client(first_name="Alex", city="Toronto"))
     then_moment = now()
