@@ -496,6 +496,7 @@ class ClientThen:
     fields: list[FieldThen]
     children: dict[str, tuple[str, list[str], list[ChildThen]]]  # table -> (label, column labels, rows)
     absence: str = ""  # why there is nothing to show, when the client did not exist at that moment
+    name: str = ""  # the client's name then (or today, when it did not exist then)
 
 
 def absence_reason(model, record_id: uuid.UUID, moment: datetime) -> str:
@@ -562,4 +563,7 @@ def client_then(client_id: uuid.UUID, moment: datetime) -> ClientThen:
                                   status, changed))
         shown_children[table] = (entity_label(table), [field_label(key) for key in shown], rows)
     absence = "" if then is not None else absence_reason(Client, client_id, moment)
-    return ClientThen(client_id, moment, then is not None, current_obj is not None, fields, shown_children, absence)
+    named = then or now or {}
+    name = ", ".join(part for part in (named.get("last_name"), named.get("first_name")) if part)
+    return ClientThen(client_id, moment, then is not None, current_obj is not None, fields, shown_children, absence,
+                      name)

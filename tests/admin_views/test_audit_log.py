@@ -130,7 +130,9 @@ def test_filter_by_record_type_record_action_and_person(client, sign_in_as, trai
 def test_filter_by_days_in_the_agency_time_zone(client, sign_in_as, trail):
     sign_in_as("Analyst")
     other = trail["other"]
-    assert ids_in(listed(client, flt0_when_between="2020-01-14 to 2020-01-14"), other) == [True]
+    page = listed(client, flt0_when_between="2020-01-14 to 2020-01-14")
+    assert ids_in(page, other) == [True]
+    assert "2020-01-14 22:00" in page, "when is shown to the minute, in the agency's time zone"
     assert ids_in(listed(client, flt0_when_between="2020-01-15 to 2020-01-16"), other) == [False]
     page = listed(client, flt0_when_on_or_before="2020-01-14")
     assert ids_in(page, other, trail["person"]) == [True, False]
@@ -264,6 +266,7 @@ def test_as_of_page_shows_the_record_of_that_date_and_marks_what_changed(client,
     page = client.get("/admin/clients/as-of/", query_string={"id": str(client_id), "date": "2023-04-30"})
     text = page.get_data(as_text=True)
     assert page.status_code == 200
+    assert "<h5>Haddad, Noor</h5>" in text
     assert re.search(r'<tr class="table-warning"><th scope="row">City <span class="badge badge-warning">'
                      r'changed since</span></th><td>Toronto</td><td>Hamilton</td></tr>', text)
     assert re.search(r'<tr><th scope="row">First name</th><td>Noor</td><td>Noor</td></tr>', text)
