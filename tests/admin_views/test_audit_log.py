@@ -298,3 +298,11 @@ def test_as_of_page_of_a_removed_client_is_for_those_who_see_every_client(client
     page = client.get("/admin/clients/as-of/", query_string={"id": str(client_id)}).get_data(as_text=True)
     assert "It had been removed" in page
     assert client.get("/admin/clients/as-of/", query_string={"id": "nonsense"}).status_code == 404
+
+
+def test_as_of_page_needs_a_signed_in_person_with_a_role(client, db_session, sign_in_as):
+    person = saved(factories.client())
+    response = client.get("/admin/clients/as-of/", query_string={"id": str(person.id)})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    sign_in_as()
+    assert client.get("/admin/clients/as-of/", query_string={"id": str(person.id)}).status_code == 403
