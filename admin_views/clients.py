@@ -1,10 +1,13 @@
 """Client screens: the client list and record, their source-system ids and possible duplicates."""
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
+from flask import abort, flash, request
+from flask_admin import expose
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
+from flask_login import current_user
 from wtforms import FloatField
 from wtforms.validators import InputRequired, NumberRange
 
@@ -13,7 +16,10 @@ from admin_views.filters import EnrolledInProgramFilter, JsonListContainsFilter,
 from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientDuplicate, ClientSourceId, Staff
+from app.permissions import Action
+from app.services import history
 from app.services.clients import client_record_tabs
+from app.services.scope import may_see_client
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
@@ -86,6 +92,7 @@ class ClientView(ArchivableView):
     )
     form_choices = {"source_system": [("CCD", "CCD")] + [(s, s) for s in SOURCE_SYSTEMS]}
     inline_models = (SourceIdInline(ClientSourceId),)
+    history_page_size = history.HISTORY_PAGE_SIZE
 
     def search_placeholder(self):
         return "Name, preferred name, alias, UID or birth date (YYYY-MM-DD)"
@@ -106,7 +113,40 @@ class ClientView(ArchivableView):
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
             kwargs["tabs"] = client_record_tabs(kwargs["model"])
+            kwargs["history"] = history.client_history(kwargs["model"].id, current_user.staff,
+                                                       page=request.args.get("history_page", 1, type=int),
+                                                       page_size=self.history_page_size)
+            kwargs["active_tab"] = "history" if "history_page" in request.args else "demographics"
         return super().render(template, **kwargs)
+
+    # -- the client as it was on a past date -----------------------------------------------------
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is None and name == "as_of_view" and not self.may(Action.DETAILS):
+            abort(403)
+        return refused
+
+    def _may_read_history_of(self, client_id) -> bool:
+        """A client on file is read through this screen's own rules; a removed one through the visibility rule."""
+        if self.get_one(str(client_id)) is not None:
+            return True
+        return db.session.get(Client, client_id) is None and may_see_client(db.session, current_user.staff, client_id)
+
+    @expose("/as-of/")
+    def as_of_view(self):
+        client_id = self._parse_key(request.args.get("id", ""))
+        if client_id is None or not self._may_read_history_of(client_id):
+            abort(404)
+        today = datetime.now(history.agency_zone()).date().isoformat()
+        day, minute = request.args.get("date") or today, request.args.get("time") or ""
+        then = None
+        try:
+            then = history.client_then(client_id, history.parse_moment(day, minute))
+        except ValueError as problem:
+            flash(str(problem), "error")
+        return self.render("admin/clients/as_of.html", client_id=client_id, then=then, day=day, minute=minute,
+                           moment_text=history.local_time(then.moment) if then else "",
+                           return_url=self.get_url(".details_view", id=client_id))
 
     def on_model_change(self, form, model, is_created):
         for field in ("uid_external", "email", "preferred_name", "alias", "middle_name"):

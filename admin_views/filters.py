@@ -1,4 +1,5 @@
-"""List filters the generic ones cannot express: option-list drop-downs, JSON lists, program membership."""
+"""List filters the generic ones cannot express: option-list drop-downs, JSON lists, program membership,
+record ids, staff by name and days in the agency's time zone."""
 
 import json
 import uuid
@@ -7,11 +8,13 @@ from datetime import date
 import sqlalchemy as sa
 from flask import has_app_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_admin.model.filters import BaseDateBetweenFilter
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.extensions import db
 from app.labels import label
-from app.models import Enrollment, Program
+from app.models import Enrollment, Program, Staff
+from app.services.history import end_of_day, start_of_day
 from app.services.options import active_options
 
 
@@ -93,3 +96,77 @@ class RestrictionStateFilter(BaseSQLAFilter):
 
     def operation(self):
         return "is"
+
+
+class UUIDEqualFilter(FilterEqual):
+    """A record id typed or pasted in: compared as a UUID (psycopg refuses text), a bad id says so."""
+
+    hint = "a record id such as 0b7c8e5e-2f4a-4c1e-9d7b-6a1f0c2d3e4f"
+
+    def __init__(self, column, name: str):
+        super().__init__(column, name)
+
+    def clean(self, value):
+        return uuid.UUID(str(value).strip())
+
+
+class StaffFilter(FilterEqual):
+    """A drop-down of staff by name, for "changed by" and similar columns."""
+
+    hint = "a staff member from the list"
+
+    def __init__(self, column, name: str):
+        super().__init__(column, name, options=self._staff_options)
+
+    @staticmethod
+    def _staff_options():
+        if not has_app_context():
+            return []
+        rows = db.session.execute(
+            sa.select(Staff.id, Staff.first_name, Staff.last_name).order_by(Staff.last_name, Staff.first_name))
+        return [(str(sid), f"{last}, {first}") for sid, first, last in rows]
+
+    def clean(self, value):
+        return uuid.UUID(str(value).strip())
+
+
+class _LocalDayFilter(BaseSQLAFilter):
+    """Days as the agency lives them: a day runs midnight to midnight in its own time zone, not UTC."""
+
+    hint = "a date as YYYY-MM-DD"
+
+    def __init__(self, column, name: str):
+        super().__init__(column, name, data_type="datepicker")
+
+    def clean(self, value):
+        return date.fromisoformat(str(value).strip())
+
+
+class OnOrAfterDayFilter(_LocalDayFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias) >= start_of_day(value))
+
+    def operation(self):
+        return "on or after"
+
+
+class OnOrBeforeDayFilter(_LocalDayFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias) <= end_of_day(value))
+
+    def operation(self):
+        return "on or before"
+
+
+class BetweenDaysFilter(BaseSQLAFilter, BaseDateBetweenFilter):
+    """From the start of the first day to the end of the last, in the agency's time zone."""
+
+    hint = "two dates as YYYY-MM-DD to YYYY-MM-DD, the first not after the second"
+
+    def __init__(self, column, name: str):
+        super().__init__(column, name, data_type="daterangepicker")
+
+    def apply(self, query, value, alias=None):
+        first, last = value
+        column = self.get_column(alias)
+        return query.filter(column >= start_of_day(first), column <= end_of_day(last))

@@ -44,8 +44,10 @@ def _dict_plain(view, value, name=None):
     return "; ".join(f"{k}: {v}" for k, v in value.items())
 
 
-LIST_FORMATTERS = dict(typefmt.BASE_FORMATTERS)
-LIST_FORMATTERS.update({date: _date, datetime: _datetime, list: _list, dict: _dict})
+# Flask-Admin uses the first type the value is an instance of, and a datetime is also a
+# date: datetime must come first or every timestamp loses its time (and its time zone).
+LIST_FORMATTERS = {datetime: _datetime, **typefmt.BASE_FORMATTERS}
+LIST_FORMATTERS.update({date: _date, list: _list, dict: _dict})
 
-EXPORT_FORMATTERS = dict(typefmt.EXPORT_FORMATTERS)
-EXPORT_FORMATTERS.update({date: _date, datetime: _datetime, list: _list, dict: _dict_plain})
+EXPORT_FORMATTERS = {datetime: _datetime, **typefmt.EXPORT_FORMATTERS}
+EXPORT_FORMATTERS.update({date: _date, list: _list, dict: _dict_plain})
