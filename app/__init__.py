@@ -51,6 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     login_manager.init_app(app)
 
+    from app import security
+    security.init_app(app)
+
     from app import guard, models  # noqa: F401  (models registers every table on the metadata)
     guard.install()
 
