@@ -241,3 +241,19 @@ def test_sign_in_logs_name_accounts_by_id_never_by_email(client, app, clock, gen
     assert "locked" in text and "signed in" in text and "signed out" in text
     assert staff.email not in text and "nobody-here" not in text
     assert TEST_PASSWORD not in text and "wrong-password-1" not in text
+
+
+def test_administrator_sees_a_lockout_and_lifts_it_with_a_new_password(
+        client, app, clock, generous_throttle, db_session):
+    locked = make_staff("Staff")
+    for _ in range(app.config["SIGN_IN_LOCKOUT_FAILURES"]):
+        _attempt(client, locked.email, "wrong-password-1")
+    admin = app.test_client()
+    sign_in(admin, make_staff("Administrator"))
+    details = admin.get(f"/admin/users/details/?id={locked.user_id}").get_data(as_text=True)
+    assert "Locked until" in details and "Failed sign-ins in a row" in details
+
+    response = admin.post(f"/admin/users/edit/?id={locked.user_id}", data={
+        "new_password": "unlocked-again-77", "csrf_token": csrf_token(admin, "/admin/")})
+    assert response.status_code == 302
+    assert _attempt(client, locked.email, "unlocked-again-77").status_code == 302
