@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_admin.form import SecureForm
 from flask_login import current_user, login_required, login_user
 from wtforms import EmailField, PasswordField
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -46,12 +45,12 @@ def load_user(user_id: str) -> User | None:
     return db.session.get(User, key)
 
 
-class SignInForm(SecureForm):
+class SignInForm(security.CSRFForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=255)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class SignOutForm(SecureForm):
+class SignOutForm(security.CSRFForm):
     """Only a CSRF token: signing out is a POST so a link or image cannot do it."""
 
 

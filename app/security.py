@@ -27,6 +27,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_admin.form import SecureForm
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
+from wtforms.csrf.session import SessionCSRF
 from werkzeug.datastructures import MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -72,8 +73,31 @@ def init_app(app) -> None:
 
 # --- CSRF ---------------------------------------------------------------------------------
 
-class _CSRFCheck(SecureForm):
-    """Only the CSRF token, validated exactly as every Flask-Admin and CCD form validates it."""
+class _SessionCSRF(SessionCSRF):
+    """wtforms' session CSRF on the app's clock, so tests move it like every other timeout."""
+
+    def now(self):
+        return utcnow().replace(tzinfo=None)
+
+
+class CSRFForm(SecureForm):
+    """The base of every CCD form (the admin's included): its token lives as long as the session can.
+
+    wtforms' default of 30 minutes would refuse a form left open in one tab while the
+    person works in another; the session's own idle timeout and lifetime already bound it,
+    and the token's secret is dropped with the session at sign-out.
+    """
+
+    class Meta:
+        csrf_class = _SessionCSRF
+
+        @property
+        def csrf_time_limit(self):
+            return current_app.config["PERMANENT_SESSION_LIFETIME"]
+
+
+class _CSRFCheck(CSRFForm):
+    """Only the CSRF token, validated exactly as every CCD form validates it."""
 
 
 def csrf_token_is_valid(token: str | None) -> bool:

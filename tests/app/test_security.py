@@ -183,21 +183,42 @@ def test_the_crawl_payload_does_write_when_the_token_is_valid(client, app, sign_
     "no-separator",
     "20991231235959##" + "0" * 40,
     "foreign",
-    "expired",
+    "tampered-expiry",
 ])
 def test_forged_or_stale_tokens_are_refused(client, app, sign_in_as, token):
     sign_in_as("Administrator")
     department = factories.create("departments")
     if token == "foreign":
         token = csrf_token(app.test_client())
-    if token == "expired":
-        valid = csrf_token(client, "/admin/")
-        expires, signature = valid.split("##")
-        token = "20000101000000##" + signature
+    if token == "tampered-expiry":
+        expires, signature = csrf_token(client, "/admin/").split("##")
+        token = "20991231235959##" + signature
     with recorded_writes() as writes:
         response = client.post("/admin/departments/delete/", data={"id": str(department.id), "csrf_token": token})
     assert response.status_code == 400
     assert writes == []
+
+
+def test_a_form_left_open_stays_valid_while_the_session_lives(client, app, sign_in_as, clock):
+    """wtforms' 30-minute token would refuse a form left in one tab while the person works in another."""
+    sign_in_as("Administrator")
+    department = factories.create("departments")
+    token = csrf_token(client, "/admin/departments/")
+    for _ in range(4):
+        clock.advance(minutes=20)
+        assert client.get("/admin/").status_code == 200
+    response = client.post("/admin/departments/delete/", data={"id": str(department.id), "csrf_token": token})
+    assert response.status_code == 302
+    assert db.session.get(type(department), department.id) is None
+
+
+def test_a_token_expires_with_the_session_lifetime(app, db_session, clock):
+    with app.test_request_context():
+        token = security.CSRFForm().csrf_token.current_token
+        clock.advance(seconds=app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() - 60)
+        assert security.csrf_token_is_valid(token)
+        clock.advance(seconds=120)
+        assert not security.csrf_token_is_valid(token)
 
 
 def test_a_session_that_was_never_given_a_token_is_refused_not_crashed(app, db_session):
