@@ -12,7 +12,6 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import tools as sqla_tools
-from flask_admin.form import SecureForm
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +23,7 @@ from app.extensions import db
 from app.guard import WriteNotPermitted
 from app.labels import label
 from app.permissions import Action, Grant, grant
+from app.security import CSRFForm
 
 # Flask-Admin endpoint -> the action it performs. Endpoints not listed need only LIST.
 ENDPOINT_ACTIONS = {
@@ -50,7 +50,7 @@ def current_roles() -> frozenset[str]:
 
 
 class CCDModelView(ModelView):
-    form_base_class = SecureForm
+    form_base_class = CSRFForm
     can_view_details = True
     can_set_page_size = True
     page_size = 25

@@ -44,12 +44,14 @@ class StaffView(CCDModelView):
 
 
 class UserView(CCDModelView):
-    column_list = ("staff", "last_login_at", "created_at")
-    column_details_list = ("staff", "last_login_at", "created_at", "updated_at")
+    column_list = ("staff", "last_login_at", "locked_until", "created_at")
+    column_details_list = ("staff", "last_login_at", "failed_sign_ins", "locked_until", "created_at", "updated_at")
     column_default_sort = ("last_login_at", True)
     column_searchable_list = ("staff.email", "staff.last_name")
     form_columns = ("staff", "new_password")
-    form_extra_fields = {"new_password": PasswordField("Set password", validators=[Optional()])}
+    form_extra_fields = {"new_password": PasswordField(
+        "Set password", validators=[Optional()],
+        description="Leave empty to keep the current password. A new password also lifts a sign-in lockout.")}
     form_ajax_refs = {"staff": staff_lookup("staff")}
 
     def edit_form(self, obj=None):

@@ -6,7 +6,8 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
 from admin_views import clients, people, programs, services, system
-from app import models
+from admin_views.csp import flask_admin_inline_handlers
+from app import models, security
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
 
@@ -82,8 +83,10 @@ def build_admin(app) -> Admin:
         app, name="CCD", url="/admin",
         index_view=HomeView(name="Home", url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/ccd_base.html", fluid=True),
+        csp_nonce_generator=security.csp_nonce,
     )
     for category, view_class, model in SCREENS:
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
     app.extensions["ccd_admin"] = admin
+    security.allow_inline_handlers(app, lambda: flask_admin_inline_handlers(admin))
     return admin

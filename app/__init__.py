@@ -7,7 +7,7 @@ from flask import Flask, redirect, url_for
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.config import load_config
+from app.config import check_production_settings, load_config
 from app.extensions import db, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +45,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    check_production_settings(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     login_manager.init_app(app)
+
+    from app import security
+    security.init_app(app)
 
     from app import audit, guard, models  # noqa: F401  (models registers every table on the metadata)
     guard.install()

@@ -1,26 +1,32 @@
 """Sign-in and sign-out.
 
-Messages never say whether an email exists; the ``next`` target must stay on this
-site; the session is renewed on sign-in and cleared on sign-out.
+Messages never say whether an email exists: an unknown email, a wrong password and a
+locked account get the same answer after the same amount of hashing work. Failed
+sign-ins are throttled per submitted email and per client address, and an account is
+locked for a while after repeated failures. The ``next`` target must stay on this site;
+the session is renewed on sign-in and cleared on sign-out. Logs name accounts by id
+(or a keyed hash of an unknown email), never by email.
 """
 
+import logging
 import secrets
 import uuid
-from datetime import datetime, timezone
 from functools import cache
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_admin.form import SecureForm
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
 from wtforms import EmailField, PasswordField
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms.validators import DataRequired, Email, Length
 
-from app import audit
-from app.extensions import db, login_manager
+from app import audit, security
+from app.extensions import db, limiter, login_manager
 from app.models import Staff, User
+from app.services.accounts import is_locked, record_failed_sign_in, record_sign_in
+
+log = logging.getLogger("ccd.auth")
 
 bp = Blueprint("auth", __name__)
 
@@ -39,12 +45,12 @@ def load_user(user_id: str) -> User | None:
     return db.session.get(User, key)
 
 
-class SignInForm(SecureForm):
+class SignInForm(security.CSRFForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=255)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class SignOutForm(SecureForm):
+class SignOutForm(security.CSRFForm):
     """Only a CSRF token: signing out is a POST so a link or image cannot do it."""
 
 
@@ -57,19 +63,55 @@ def is_safe_next(target: str | None) -> bool:
         and "\\" not in target
 
 
+SIGN_IN_FAILED = "Email or password is incorrect."
+THROTTLED = "Too many failed sign-in attempts from this address or for this email. Wait a few minutes and try again."
+
+
+def lockout_notice() -> str:
+    """Shown with every failed sign-in, so a locked-out person knows why without it revealing who is locked."""
+    config = current_app.config
+    minutes = int(config["SIGN_IN_LOCKOUT_DURATION"].total_seconds() // 60)
+    return (f"After {config['SIGN_IN_LOCKOUT_FAILURES']} failed attempts in a row, "
+            f"an account is locked for {minutes} minutes.")
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The account for these credentials, or None; the same answer for every kind of failure."""
+    """The account for these credentials, or None; the same answer for every kind of failure.
+
+    Every path hashes the password once, so response times do not tell known emails apart.
+    """
+    config = current_app.config
     staff = db.session.scalar(sa.select(Staff).where(sa.func.lower(Staff.email) == email.strip().lower()))
     if staff is None or staff.user is None or not staff.active:
-        # Spend the same effort as a real check so timing does not reveal which emails exist.
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
+        log.info("Sign-in failed: no active account for email %s.", security.pseudonym(email.strip().lower()))
         return None
-    return staff.user if staff.user.check_password(password) else None
+    user, now = staff.user, security.utcnow()
+    if is_locked(user, now):
+        check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
+        log.warning("Sign-in refused: account %s is locked.", user.id)
+        return None
+    if user.check_password(password):
+        record_sign_in(user, now)
+        return user
+    locked_now = record_failed_sign_in(user, now, config["SIGN_IN_LOCKOUT_FAILURES"],
+                                       config["SIGN_IN_LOCKOUT_DURATION"])
+    db.session.commit()
+    if locked_now:
+        log.warning("Account %s locked after %d failed sign-ins.", user.id, user.failed_sign_ins)
+    else:
+        log.info("Sign-in failed: wrong password for account %s.", user.id)
+    return None
 
 
 @cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_hex(16))
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+def _failed_sign_in(response) -> bool:
+    """Only failed sign-ins count towards the throttle; signing in successfully costs nothing."""
+    return response.status_code == 401
 
 
 @bp.app_context_processor
@@ -78,7 +120,16 @@ def sign_out_form():
     return {"sign_out_form": SignOutForm() if current_user.is_authenticated else None}
 
 
+def _render_login(form, status: int):
+    target = request.args.get("next")
+    return render_template("auth/login.html", form=form, next=target if is_safe_next(target) else None), status
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"], key_func=security.address_key,
+               methods=["POST"], deduct_when=_failed_sign_in, error_message=THROTTLED)
+@limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"], key_func=security.account_key,
+               methods=["POST"], deduct_when=_failed_sign_in, error_message=THROTTLED)
 def login():
     target = request.args.get("next")
     if current_user.is_authenticated:
@@ -89,27 +140,28 @@ def login():
         if user is not None:
             session.clear()
             login_user(user)
-            user.last_login_at = datetime.now(timezone.utc)
+            security.start_session()
             audit.record(db.session, "users", user.id, "login")
             db.session.commit()
+            log.info("Account %s signed in.", user.id)
             return redirect(target if is_safe_next(target) else url_for("admin.index"))
-        flash("Email or password is incorrect.", "error")
-    elif request.method == "POST" and form.csrf_token.errors:
-        flash("Your sign-in form expired. Please try again.", "error")
-    return render_template("auth/login.html", form=form, next=target if is_safe_next(target) else None), \
-        (401 if request.method == "POST" else 200)
+        flash(f"{SIGN_IN_FAILED} {lockout_notice()}", "error")
+    return _render_login(form, 401 if request.method == "POST" else 200)
+
+
+@bp.errorhandler(429)
+def too_many_attempts(error):
+    """The sign-in page again, saying why and for how long (Retry-After carries the seconds)."""
+    flash(error.description or THROTTLED, "error")
+    return _render_login(SignInForm(), 429)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    form = SignOutForm(request.form)
-    if not form.validate():
-        flash("Sign-out was not confirmed. Please use the Sign out button.", "error")
-        return redirect(url_for("admin.index"))
-    audit.record(db.session, "users", current_user.id, "logout")
-    db.session.commit()
-    logout_user()
-    session.clear()
+    """A POST whose CSRF token app.security has already checked, like every POST."""
+    account_id = current_user.id
+    security.end_session()
+    log.info("Account %s signed out.", account_id)
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -7,7 +7,10 @@ which refuses to start without the settings it cannot safely guess.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
+
+from limits import parse_many
 
 
 class ConfigurationError(RuntimeError):
@@ -31,6 +34,82 @@ def _embedded_secret_key(instance_path: str) -> str:
     return key_file.read_text().strip()
 
 
+MIN_SECRET_KEY_LENGTH = 32
+# Words that mark a key someone copied from an example instead of generating one.
+_PLACEHOLDER_WORDS = ("change", "secret", "example", "default", "placeholder", "password", "insecure")
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def secret_key_problem(secret_key: str) -> str | None:
+    """Why this SECRET_KEY is unsafe for production, or None when it looks generated."""
+    if not secret_key:
+        return "SECRET_KEY is missing"
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production"
+    if len(set(secret_key)) < 10:
+        return "SECRET_KEY repeats too few characters to be random"
+    lowered = secret_key.lower()
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "SECRET_KEY looks like a placeholder copied from an example"
+    return None
+
+
+def check_production_settings(config) -> None:
+    """Refuse settings that are unsafe in production; the message says how to fix them.
+
+    Called on the loaded environment and again on the app's final configuration, so an
+    override (``FLASK_DEBUG``, a test mapping) cannot slip past.
+    """
+    if config.get("CCD_ENV") != "production":
+        return
+    if config.get("DEBUG"):
+        raise ConfigurationError(
+            "CCD_ENV=production refuses DEBUG: the debugger runs any code a visitor sends. "
+            "Unset FLASK_DEBUG (and do not pass --debug)."
+        )
+    problem = secret_key_problem(str(config.get("SECRET_KEY") or ""))
+    if problem:
+        raise ConfigurationError(
+            f"{problem}. Generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+
+
+def _minutes(environ, name: str, default: int) -> timedelta:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return timedelta(minutes=default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{name} must be a whole number of minutes (1 or more), not {raw!r}.")
+    return timedelta(minutes=int(raw))
+
+
+def _count(environ, name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigurationError(f"{name} must be a whole number ({minimum} or more), not {raw!r}.")
+    return int(raw)
+
+
+def _log_level(environ) -> str:
+    level = environ.get("CCD_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigurationError(f"CCD_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}.")
+    return level
+
+
+def _rate_limit(environ, name: str, default: str) -> str:
+    raw = environ.get(name, "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be a rate such as '5 per minute' or '30 per 15 minutes', not {raw!r}."
+        ) from None
+    return raw
+
+
 def load_config(instance_path: str, environ=os.environ) -> dict:
     """Build the Flask config mapping for the environment CCD is started in."""
     env = environ.get("CCD_ENV", "development").strip().lower()
@@ -49,8 +128,10 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
                 "CCD_ENV=production needs " + " and ".join(missing)
                 + " in the environment; CCD will not start without them."
             )
-        if len(secret_key) < 32:
-            raise ConfigurationError("SECRET_KEY must be at least 32 characters in production.")
+        check_production_settings({
+            "CCD_ENV": env, "SECRET_KEY": secret_key,
+            "DEBUG": environ.get("FLASK_DEBUG", "").strip().lower() in _TRUE_WORDS,
+        })
 
     if not database_url:
         database_url = "sqlite:///" + str(Path(instance_path) / "ccd.sqlite3")
@@ -60,12 +141,35 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "AGENCY_NAME": environ.get("AGENCY_NAME", "Community Services Agency"),
         "SECRET_KEY": secret_key or _embedded_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Row values never reach error messages and logs (they are clients' personal data).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and path /.
+        "SESSION_COOKIE_NAME": "__Host-ccd_session" if production else "ccd_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        # A signed-in session ends this long after sign-in, or after this long without a request.
+        "PERMANENT_SESSION_LIFETIME": _minutes(environ, "CCD_SESSION_LIFETIME_MINUTES", 12 * 60),
+        "SESSION_IDLE_TIMEOUT": _minutes(environ, "CCD_SESSION_IDLE_MINUTES", 30),
+        # Failed sign-ins in a row before an account is locked, and for how long.
+        "SIGN_IN_LOCKOUT_FAILURES": _count(environ, "CCD_SIGN_IN_LOCKOUT_FAILURES", 5),
+        "SIGN_IN_LOCKOUT_DURATION": _minutes(environ, "CCD_SIGN_IN_LOCKOUT_MINUTES", 15),
+        # Failed sign-ins allowed per submitted email and per client address (Flask-Limiter rates).
+        "SIGN_IN_LIMIT_PER_ACCOUNT": _rate_limit(environ, "CCD_SIGN_IN_LIMIT_PER_ACCOUNT", "5 per minute"),
+        "SIGN_IN_LIMIT_PER_ADDRESS": _rate_limit(environ, "CCD_SIGN_IN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        # Shared counters across workers need Redis; one process can count in memory.
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "ccd-limits",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Reverse proxies in front of CCD whose X-Forwarded-For is trusted (0: none; the
+        # per-address sign-in limit needs the real client address).
+        "TRUSTED_PROXY_COUNT": _count(environ, "CCD_TRUSTED_PROXIES", 0, minimum=0),
+        "LOG_LEVEL": _log_level(environ),
         "PASSWORD_HASH_METHOD": "scrypt",
         "TIMEZONE": environ.get("CCD_TIMEZONE", "America/Toronto"),
         "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR", str(Path(instance_path) / "outbox")),

@@ -84,6 +84,7 @@ FIELD_LABELS: dict[str, str] = {
     # staff
     "user": "Sign-in account", "active": "Active", "roles": "Roles", "role": "Role",
     "last_login_at": "Last sign-in", "password_hash": "Password", "full_name": "Name",
+    "failed_sign_ins": "Failed sign-ins in a row", "locked_until": "Locked until",
     # settings
     "list_key": "List", "value": "Value", "sort_order": "Order",
     # client extended fields

@@ -7,13 +7,15 @@ every run also proves the migrations work.
 
 import re
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import flask_migrate
+from flask import g
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
-from app.extensions import db
+from app import create_app, security
+from app.extensions import db, limiter
 from app.models import Role as RoleRow
 from app.models import Staff, User
 from app.services.accounts import ensure_roles
@@ -49,6 +51,9 @@ def app(database_url, tmp_path_factory):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "MAIL_OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
     })
+    # Tests hold one app context open (db_session), and Flask reuses it for every request
+    # they make; forget the signed-in user after each request, as a fresh context would.
+    app.teardown_request(lambda error: g.pop("_login_user", None))
     with app.app_context():
         _reset_schema()
         flask_migrate.upgrade()
@@ -104,6 +109,8 @@ def db_session(app):
 
 @pytest.fixture
 def client(app, db_session):
+    """A browser with no cookies; sign-in throttle counters start from zero for each test."""
+    limiter.reset()
     return app.test_client()
 
 
@@ -167,3 +174,23 @@ def sign_in_as(client):
         sign_in(client, staff)
         return staff
     return _sign_in
+
+
+class Clock:
+    """The app's clock (app.security.utcnow), moved by the test instead of sleeping."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fixed = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(security, "utcnow", fixed)
+    return fixed

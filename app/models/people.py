@@ -17,16 +17,21 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
     """A sign-in account. Who the person is lives on Staff; this holds only credentials."""
 
     __tablename__ = "users"
-    # Signing in records the time on the account itself; that is not an edit of CCD data.
-    __guard_exempt_fields__ = frozenset({"last_login_at"})
+    # Signing in records the time and failed attempts on the account itself; that is not an edit of CCD data.
+    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until"})
 
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Failed sign-ins in a row, and until when the account is locked after too many.
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     staff = relationship("Staff", back_populates="user", uselist=False)
 
     def set_password(self, password: str) -> None:
+        """A new password also lifts any sign-in lockout (an administrator's way to unlock)."""
         self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.failed_sign_ins, self.locked_until = 0, None
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

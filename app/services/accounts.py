@@ -1,4 +1,7 @@
-"""Staff accounts and roles: creating sign-ins, the role table, the password rule."""
+"""Staff accounts and roles: creating sign-ins, the role table, the password rule, lockout."""
+
+import re
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -8,20 +11,91 @@ from app.models import Role as RoleRow
 from app.models import Staff, User
 from app.permissions import ROLE_DESCRIPTIONS, Role
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+# Long enough for any passphrase; bounded so hashing a pasted novel cannot tie up a worker.
+MAX_PASSWORD_LENGTH = 128
+
+# The words people build weak passwords around ("Welcome2026!", "P@ssw0rd123"). Kept short on
+# purpose: length and the rules below do most of the work; this catches the obvious patterns.
+COMMON_PASSWORD_WORDS = frozenset({
+    "password", "passw", "pass", "passwd", "welcome", "letmein", "admin", "administrator", "changeme",
+    "iloveyou", "monkey", "dragon", "sunshine", "princess", "football", "baseball", "hockey", "soccer",
+    "master", "shadow", "superman", "batman", "trustno", "whatever", "freedom", "hello", "login",
+    "access", "secret", "summer", "winter", "spring", "autumn", "qwerty", "qwertyuiop", "asdf",
+    "asdfgh", "asdfghjkl", "zxcvbn", "abc", "abcd", "abcdef", "toronto", "ontario", "canada",
+    "ccd", "client", "clients", "agency", "community", "shelter", "staff", "user", "test", "guest",
+    "default", "demo", "temp", "temporary",
+})
+COMMON_PASSWORDS = frozenset({
+    "1q2w3e4r5t6y", "q1w2e3r4t5y6", "1qaz2wsx3edc", "1qazxsw23edc", "qazwsxedcrfv", "zaq12wsxcde3",
+    "zaq1zaq1zaq1", "a1b2c3d4e5f6", "abc123abc123", "123qweasdzxc", "qwe123qwe123",
+})
+_LOOKALIKES = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_EDGE_NON_LETTERS = re.compile(r"^[^a-z@$]+|[^a-z]+$")
 
 
 class AccountError(ValueError):
     """Bad input for an account; the message says what to change."""
 
 
+def _core_word(password: str) -> str:
+    """The word a password is built around: digits and symbols at the ends removed, look-alikes undone."""
+    return _EDGE_NON_LETTERS.sub("", password.lower()).translate(_LOOKALIKES)
+
+
 def check_password_rule(password: str, email: str = "") -> None:
+    """Refuse a password that is short, built from the email, repetitive or common; say what to change."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
-    if email and password.strip().lower() == email.strip().lower():
-        raise AccountError("The password cannot be the email address.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+    lowered = password.lower()
+    email = email.strip().lower()
+    if email:
+        local_part = email.split("@")[0]
+        if email in lowered or (len(local_part) >= 4 and local_part in lowered):
+            raise AccountError("The password cannot contain the email address or its name part.")
     if password.isalpha() or password.isdigit():
         raise AccountError("The password must mix letters with digits or symbols.")
+    if len(set(lowered)) < 5:
+        raise AccountError("The password repeats too few different characters.")
+    if lowered in COMMON_PASSWORDS or _core_word(password) in COMMON_PASSWORD_WORDS:
+        raise AccountError("The password is too common. A few unrelated words make a strong, memorable one.")
+
+
+# --- Sign-in lockout --------------------------------------------------------------------------
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without a zone; CCD stores UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def is_locked(user: User, now: datetime) -> bool:
+    """True while a lockout from repeated failed sign-ins lasts."""
+    locked_until = _aware(user.locked_until)
+    return locked_until is not None and now < locked_until
+
+
+def record_failed_sign_in(user: User, now: datetime, max_failures: int, lock_for: timedelta) -> bool:
+    """Count a wrong password; lock the account after ``max_failures`` in a row. True when it locks now.
+
+    A lockout that has run out starts a fresh count. The caller commits.
+    """
+    if user.locked_until is not None and not is_locked(user, now):
+        user.failed_sign_ins, user.locked_until = 0, None
+    user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+    if user.failed_sign_ins >= max_failures:
+        user.locked_until = now + lock_for
+        return True
+    return False
+
+
+def record_sign_in(user: User, now: datetime) -> None:
+    """A successful sign-in clears the failure count. The caller commits."""
+    user.failed_sign_ins, user.locked_until = 0, None
+    user.last_login_at = now
 
 
 def ensure_roles() -> dict[str, RoleRow]:

@@ -25,10 +25,21 @@ def test_create_user_refuses_bad_input_and_writes_nothing(app, db_session):
     runner = app.test_cli_runner()
     for args, message in [
         (["--email", "a@b.example", "--role", "Wizard", "--password", "long-enough-1"], "Unknown role"),
-        (["--email", "a@b.example", "--role", "Staff", "--password", "short1"], "at least 10"),
+        (["--email", "a@b.example", "--role", "Staff", "--password", "short1"], "at least 12"),
         (["--email", "not-an-email", "--role", "Staff", "--password", "long-enough-1"], "not a valid email"),
+        (["--email", "a@b.example", "--role", "Staff", "--password", "Password2026!"], "too common"),
     ]:
         result = runner.invoke(args=["ccd", "create-user", *args])
         assert result.exit_code != 0
         assert message in result.output and "Nothing was changed" in result.output
+    assert _staff_count() == before
+
+
+def test_demo_seed_refuses_production_from_the_command_line(app, db_session, monkeypatch):
+    """The demo seed's published password must never reach a production database."""
+    monkeypatch.setitem(app.config, "CCD_ENV", "production")
+    before = _staff_count()
+    result = app.test_cli_runner().invoke(args=["ccd", "seed-demo"])
+    assert result.exit_code != 0
+    assert "refuses to run with CCD_ENV=production" in result.output
     assert _staff_count() == before

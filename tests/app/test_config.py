@@ -1,8 +1,15 @@
 """Production refuses to start without the settings it cannot guess; the embedded default needs none."""
 
+import secrets
+from datetime import timedelta
+
 import pytest
 
+from app import create_app
 from app.config import ConfigurationError, load_config, normalise_database_url
+
+STRONG_KEY = secrets.token_hex(32)
+PRODUCTION = {"CCD_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": "postgresql://db/ccd"}
 
 
 def test_embedded_default_needs_nothing(tmp_path):
@@ -15,7 +22,7 @@ def test_embedded_default_needs_nothing(tmp_path):
 
 @pytest.mark.parametrize("environ,missing", [
     ({"CCD_ENV": "production"}, "SECRET_KEY and DATABASE_URL"),
-    ({"CCD_ENV": "production", "SECRET_KEY": "k" * 40}, "DATABASE_URL"),
+    ({"CCD_ENV": "production", "SECRET_KEY": STRONG_KEY}, "DATABASE_URL"),
     ({"CCD_ENV": "production", "DATABASE_URL": "postgresql://db/ccd"}, "SECRET_KEY"),
 ])
 def test_production_refuses_to_start_without_secrets(tmp_path, environ, missing):
@@ -30,12 +37,83 @@ def test_production_refuses_a_short_secret_key(tmp_path):
 
 
 def test_production_with_settings_uses_them(tmp_path):
-    config = load_config(str(tmp_path), environ={"CCD_ENV": "production", "SECRET_KEY": "s" * 40,
-                                                 "DATABASE_URL": "postgres://u@db/ccd",
+    config = load_config(str(tmp_path), environ={**PRODUCTION, "DATABASE_URL": "postgres://u@db/ccd",
                                                  "REDIS_URL": "redis://redis:6379/0"})
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/ccd"
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["CELERY"]["task_always_eager"] is False
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0", "sign-in throttle shared by all workers"
+
+
+@pytest.mark.parametrize("weak_key,reason", [
+    ("short", "32 characters"),
+    ("a" * 64, "too few characters"),
+    ("abababababababababababababababab12", "too few characters"),
+    ("change-me-to-a-long-random-string-0123456789", "placeholder"),
+    ("django-insecure-0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", "placeholder"),
+])
+def test_production_refuses_a_weak_secret_key(tmp_path, weak_key, reason):
+    with pytest.raises(ConfigurationError, match=reason):
+        load_config(str(tmp_path), environ={**PRODUCTION, "SECRET_KEY": weak_key})
+
+
+@pytest.mark.parametrize("flag", ["1", "true", "Yes"])
+def test_production_refuses_debug(tmp_path, flag):
+    with pytest.raises(ConfigurationError, match="refuses DEBUG"):
+        load_config(str(tmp_path), environ={**PRODUCTION, "FLASK_DEBUG": flag})
+
+
+def test_development_allows_debug_and_its_own_key(tmp_path):
+    config = load_config(str(tmp_path), environ={"FLASK_DEBUG": "1", "SECRET_KEY": "dev"})
+    assert config["SECRET_KEY"] == "dev"
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"DEBUG": True}, "refuses DEBUG"),
+    ({"SECRET_KEY": "k" * 40}, "too few characters"),
+])
+def test_app_factory_refuses_unsafe_overrides_in_production(monkeypatch, tmp_path, override, message):
+    """create_app checks the final configuration too, so FLASK_DEBUG or an override cannot slip past."""
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=message):
+        create_app(override)
+
+
+def test_session_cookies_are_httponly_lax_and_secure_only_in_production(tmp_path):
+    development = load_config(str(tmp_path), environ={})
+    production = load_config(str(tmp_path), environ=PRODUCTION)
+    for config in (development, production):
+        assert config["SESSION_COOKIE_HTTPONLY"] is True
+        assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert development["SESSION_COOKIE_SECURE"] is False
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert production["SESSION_COOKIE_NAME"].startswith("__Host-"), "browser enforces Secure, host-only, path /"
+
+
+def test_session_and_sign_in_limits_come_from_the_environment(tmp_path):
+    config = load_config(str(tmp_path), environ={
+        "CCD_SESSION_LIFETIME_MINUTES": "480", "CCD_SESSION_IDLE_MINUTES": "10",
+        "CCD_SIGN_IN_LOCKOUT_FAILURES": "3", "CCD_SIGN_IN_LOCKOUT_MINUTES": "30",
+        "CCD_SIGN_IN_LIMIT_PER_ACCOUNT": "3 per minute", "CCD_SIGN_IN_LIMIT_PER_ADDRESS": "50 per hour",
+    })
+    assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=8)
+    assert config["SESSION_IDLE_TIMEOUT"] == timedelta(minutes=10)
+    assert config["SIGN_IN_LOCKOUT_FAILURES"] == 3
+    assert config["SIGN_IN_LOCKOUT_DURATION"] == timedelta(minutes=30)
+    assert config["SIGN_IN_LIMIT_PER_ACCOUNT"] == "3 per minute"
+    assert config["SIGN_IN_LIMIT_PER_ADDRESS"] == "50 per hour"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://", "the embedded default counts in memory"
+
+
+@pytest.mark.parametrize("name,value", [
+    ("CCD_SESSION_IDLE_MINUTES", "0"), ("CCD_SESSION_LIFETIME_MINUTES", "a day"),
+    ("CCD_SIGN_IN_LOCKOUT_FAILURES", "-1"), ("CCD_SIGN_IN_LIMIT_PER_ACCOUNT", "lots"),
+    ("CCD_TRUSTED_PROXIES", "one"), ("CCD_LOG_LEVEL", "chatty"),
+])
+def test_bad_security_settings_are_named(tmp_path, name, value):
+    with pytest.raises(ConfigurationError, match=name):
+        load_config(str(tmp_path), environ={name: value})
 
 
 def test_unknown_environment_is_an_error(tmp_path):
