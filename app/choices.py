@@ -20,7 +20,11 @@ AUDIT_ACTIONS = (
 DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
 DUPLICATE_CONFIDENCE = ("high", "medium", "low")
 REPORT_FREQUENCIES = ("daily", "weekly", "monthly")
-EMAIL_STATUSES = ("queued", "sent", "failed")
+# queued: waiting to go out (again); sending: one worker has claimed it; sent; failed after the last try.
+EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
+EMAIL_TYPES = ("report", "restriction_new", "restriction_expiring")
+# What a restriction notification is about: a restriction just entered, or one ending soon.
+RESTRICTION_EVENTS = ("new", "expiring")
 UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
 
 # Option lists: key -> default entries. The key is also the field that uses it

@@ -8,6 +8,9 @@ which refuses to start without the settings it cannot safely guess.
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from celery.schedules import crontab
 
 
 class ConfigurationError(RuntimeError):
@@ -31,6 +34,63 @@ def _embedded_secret_key(instance_path: str) -> str:
     return key_file.read_text().strip()
 
 
+def _flag(environ, name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigurationError(f"{name} must be true or false (1/0, yes/no), not {value!r}.")
+
+
+def _whole_number(environ, name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def mail_settings(environ) -> dict:
+    """SMTP settings under Flask-Mail's names; no MAIL_SERVER means mail goes to the outbox folder."""
+    use_tls, use_ssl = _flag(environ, "MAIL_USE_TLS"), _flag(environ, "MAIL_USE_SSL")
+    if use_tls and use_ssl:
+        raise ConfigurationError("Set MAIL_USE_TLS (STARTTLS, usually port 587) or MAIL_USE_SSL "
+                                 "(usually port 465), not both.")
+    return {
+        "MAIL_SERVER": environ.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _whole_number(environ, "MAIL_PORT", 465 if use_ssl else (587 if use_tls else 25), 1),
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "").strip() or "CCD <ccd@localhost>",
+        "MAIL_TIMEOUT": _whole_number(environ, "MAIL_TIMEOUT", 30, 1),
+        # A failed send is tried again MAIL_MAX_RETRIES times, waiting 1, 2, 4… x MAIL_RETRY_BACKOFF seconds.
+        "MAIL_MAX_RETRIES": _whole_number(environ, "MAIL_MAX_RETRIES", 4),
+        "MAIL_RETRY_BACKOFF": _whole_number(environ, "MAIL_RETRY_BACKOFF", 60, 1),
+    }
+
+
+# The agency's day, in its own time zone: backups at night, restriction alerts before the
+# morning shift, reports once the day (or week, or month) before is complete.
+BEAT_SCHEDULE = {
+    "nightly-backup": {"task": "ccd.backup", "schedule": crontab(hour=2, minute=15)},
+    "expiring-restriction-alerts": {"task": "ccd.notify_restrictions", "schedule": crontab(hour=6, minute=0)},
+    "daily-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=0),
+                      "kwargs": {"frequency": "daily"}},
+    "weekly-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=5, day_of_week="mon"),
+                       "kwargs": {"frequency": "weekly"}},
+    "monthly-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=10, day_of_month="1"),
+                        "kwargs": {"frequency": "monthly"}},
+}
+
+
 def load_config(instance_path: str, environ=os.environ) -> dict:
     """Build the Flask config mapping for the environment CCD is started in."""
     env = environ.get("CCD_ENV", "development").strip().lower()
@@ -52,6 +112,13 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         if len(secret_key) < 32:
             raise ConfigurationError("SECRET_KEY must be at least 32 characters in production.")
 
+    timezone = environ.get("CCD_TIMEZONE", "America/Toronto").strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"CCD_TIMEZONE {timezone!r} is not a time zone name such as America/Toronto.") \
+            from None
+
     if not database_url:
         database_url = "sqlite:///" + str(Path(instance_path) / "ccd.sqlite3")
 
@@ -67,16 +134,23 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": production,
         "PASSWORD_HASH_METHOD": "scrypt",
-        "TIMEZONE": environ.get("CCD_TIMEZONE", "America/Toronto"),
+        "TIMEZONE": timezone,
+        # Links in emails and notifications point here (the address people open CCD at).
+        "BASE_URL": environ.get("CCD_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
         "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR", str(Path(instance_path) / "outbox")),
+        **mail_settings(environ),
+        "BACKUP_DIR": environ.get("BACKUP_DIR", "").strip() or str(Path(instance_path) / "backups"),
+        "BACKUP_S3_BUCKET": environ.get("BACKUP_S3_BUCKET", "").strip() or None,
+        "BACKUP_S3_PREFIX": environ.get("BACKUP_S3_PREFIX", "ccd-backups/").strip(),
+        "BACKUP_S3_ENDPOINT_URL": environ.get("BACKUP_S3_ENDPOINT_URL", "").strip() or None,
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": redis_url or None,
             "task_always_eager": not redis_url,
             "task_eager_propagates": True,
             "task_ignore_result": True,
-            "timezone": environ.get("CCD_TIMEZONE", "America/Toronto"),
-            "beat_schedule": {},
+            "timezone": timezone,
+            "beat_schedule": BEAT_SCHEDULE,
         },
     }
     return config
