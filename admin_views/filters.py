@@ -1,17 +1,16 @@
 """List filters the generic ones cannot express: option-list drop-downs, JSON lists, program membership."""
 
-import json
 import uuid
 from datetime import date
 
 import sqlalchemy as sa
 from flask import has_app_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
-from sqlalchemy.dialects.postgresql import JSONB
 
 from app.extensions import db
 from app.labels import label
 from app.models import Enrollment, Program
+from app.models.base import json_list_contains
 from app.services.options import active_options
 
 
@@ -41,11 +40,7 @@ class JsonListContainsFilter(BaseSQLAFilter):
         super().__init__(column, label(column.key), options=_options_of(list_key))
 
     def apply(self, query, value, alias=None):
-        column = self.get_column(alias)
-        if db.session.get_bind().dialect.name == "postgresql":
-            return query.filter(column.op("@>")(sa.cast(json.dumps([value]), JSONB)))
-        items = sa.func.json_each(column).table_valued("value")
-        return query.filter(sa.exists(sa.select(1).select_from(items).where(items.c.value == value)))
+        return query.filter(json_list_contains(self.get_column(alias), value))
 
     def operation(self):
         return "includes"

@@ -27,6 +27,15 @@ EMAIL_TYPES = ("report", "restriction_new", "restriction_expiring")
 RESTRICTION_EVENTS = ("new", "expiring")
 UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
 
+# Reports: the value that stands for "no answer recorded" in a breakdown, a filter or a
+# URL (its label is in app/labels.py), and the age bands, as (key, lowest age, highest
+# age or None for "and over"). Bands are counted on the last day of a report's period.
+NOT_STATED = "not-stated"
+AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("under-18", 0, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44),
+    ("45-54", 45, 54), ("55-64", 55, 64), ("65-plus", 65, None),
+)
+
 # Option lists: key -> default entries. The key is also the field that uses it
 # unless OPTION_FIELDS says otherwise.
 DEFAULT_OPTIONS: dict[str, list[str]] = {
