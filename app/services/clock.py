@@ -28,3 +28,10 @@ def day_bounds_utc(first: date, last: date) -> tuple[datetime, datetime]:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def agency_date(moment: datetime) -> date:
+    """The agency's calendar date of a stored timestamp (stored in UTC; SQLite hands it back naive)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(agency_zone()).date()
