@@ -22,6 +22,18 @@ from app.services.options import ensure_default_options
 TEST_PASSWORD = "test-password-123"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked postgres_only run only when TEST_DATABASE_URL points at PostgreSQL."""
+    import os
+
+    if os.environ.get("TEST_DATABASE_URL", "").startswith(("postgres://", "postgresql")):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     import os
