@@ -35,3 +35,12 @@ def agency_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(agency_zone()).date()
+
+
+def agency_time_text(moment: datetime | None) -> str:
+    """A stored timestamp as the agency reads it: YYYY-MM-DD HH:MM, its own time zone."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(agency_zone()).strftime("%Y-%m-%d %H:%M")
