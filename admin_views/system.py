@@ -38,10 +38,14 @@ class EmailRecipientView(CCDModelView):
 
 
 class EmailLogView(CCDModelView):
-    column_list = ("sent_at", "recipient_email", "subject", "frequency", "period_end", "status", "attempts")
+    column_list = ("created_at", "sent_at", "email_type", "recipient_email", "subject", "period_end", "status",
+                   "attempts")
     column_default_sort = ("created_at", True)
     column_searchable_list = ("recipient_email", "subject")
-    column_filters = ("status", "frequency", "period_end", "sent_at")
+    column_filters = ("status", "email_type", "frequency", "period_end", "sent_at")
+    # The stored message (kept until sent) holds client details: the log shows who, what and when, not it.
+    column_details_exclude_list = ("message",)
+    column_export_exclude_list = ("message",)
 
 
 class UploadLogView(CCDModelView):
