@@ -231,7 +231,7 @@ def _expiring_restrictions(period: Period, department_id) -> Section:
 
 
 VACANCY_TOTALS = (("programs", "programs"), ("capacity", "places"), ("occupied", "occupied"),
-                  ("vacant", "vacant"), ("occupancy_pct", "% occupied"), ("over_capacity_programs", "over capacity"))
+                  ("vacant", "vacant"), ("occupancy_pct", "occupancy %"), ("over_capacity_programs", "over capacity"))
 
 
 def _vacancy(period: Period, department_id) -> tuple[Section, dict]:
