@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,16 @@ def test_outbox_that_cannot_be_written_is_a_clear_failure(app, db_session, monke
     with pytest.raises(mail.DeliveryError, match="outbox folder"):
         mail.deliver(_message())
     assert not list(Path(tmp_path).glob("**/*.eml"))
+
+
+def test_a_send_abandoned_mid_way_is_taken_over_only_once_it_is_stale(app, db_session, smtp_server):
+    log = _queue("test:stale")
+    db.session.execute(sa.update(EmailLog).where(EmailLog.id == log.id).values(status="sending"))
+    db.session.commit()
+    assert _queue("test:stale") is None, "a worker may still be sending it"
+    long_ago = mail.utc_now() - mail.STALE_CLAIM - timedelta(minutes=1)
+    db.session.execute(sa.update(EmailLog).where(EmailLog.id == log.id).values(updated_at=long_ago))
+    db.session.commit()
+    taken = _queue("test:stale")
+    assert taken is not None and taken.id == log.id and taken.status == "queued"
+    assert mail.attempt_delivery(taken.id, final=True) == "sent"
