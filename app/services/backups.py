@@ -32,6 +32,7 @@ DAILY_KEEP_DAYS = 35
 MONTHLY_KEEP_YEARS = 10
 BACKUP_NAME = re.compile(r"^ccd-(\d{4}-\d{2}-\d{2})\.dump$")
 PG_TIMEOUT_SECONDS = 6 * 3600
+PRIVATE = 0o600  # backups hold every client's record: readable by the service account only
 
 
 class BackupError(RuntimeError):
@@ -223,7 +224,7 @@ def run_backup(settings: BackupSettings, today: date, s3_client=None) -> BackupR
     target = _Target.from_url(settings.database_url)
     directory = settings.directory
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"Cannot create the backup folder {directory}: {exc}") from exc
     final = directory / backup_name(today)
@@ -251,12 +252,14 @@ def run_backup(settings: BackupSettings, today: date, s3_client=None) -> BackupR
     except BackupError:
         partial.unlink(missing_ok=True)
         raise
+    partial.chmod(PRIVATE)  # every client's record is in here
     os.replace(partial, final)
     manifest = {"database": target.name, "created_at": datetime.now(timezone.utc).isoformat(),
                 "size": final.stat().st_size, "sha256": _sha256(final), "tables": tables}
     manifest_path = final.with_suffix(".json")
     manifest_partial = manifest_path.with_name(manifest_path.name + ".part")
     manifest_partial.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    manifest_partial.chmod(PRIVATE)
     os.replace(manifest_partial, manifest_path)
     result = BackupResult(final, manifest["size"], tables, apply_retention(directory, today))
     if settings.s3_bucket:

@@ -133,10 +133,13 @@ def _smtp_reason(error) -> str:
 def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
     """One ``.eml`` per message, written whole or not at all (temporary file, then rename)."""
     try:
-        outbox.mkdir(parents=True, exist_ok=True)
+        outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
         temporary = outbox / (name + ".part")
-        temporary.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+        # Reports name clients: readable by the service account only, from the first byte.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(message.as_bytes(policy=email.policy.SMTP))
         os.replace(temporary, outbox / name)
     except OSError as exc:
         raise DeliveryError(f"Could not write the email to the outbox folder {outbox}: {exc}") from exc

@@ -192,6 +192,7 @@ def test_backup_then_restore_test_round_trip_gives_equal_counts_and_catches_a_ch
     manifest = json.loads(result.path.with_suffix(".json").read_text())
     assert manifest["tables"]["public.clients"] == 25 and manifest["tables"]["public.programs"] == 3
     assert not list((tmp_path / "backups").glob("*.part")), "nothing half-written is left"
+    assert result.path.stat().st_mode & 0o077 == 0, "a backup is readable by the service account only"
 
     restored = backups.restore_test(settings)
     assert restored.ok, restored.describe()

@@ -36,6 +36,7 @@ def test_without_a_mail_server_each_email_is_an_eml_file_in_the_outbox(app, db_s
     assert written["To"] == "someone@agency.example" and written["Subject"] == "Hello"
     assert [part.get_filename() for part in written.iter_attachments()] == ["rows.csv"]
     assert log.message is None, "the sent message is not kept twice"
+    assert files[0].stat().st_mode & 0o077 == 0, "only the service account may read it"
     assert log.body_bytes > 0 and log.attachment_bytes == len(b"a,b\r\n1,2\r\n")
 
 
