@@ -2,7 +2,9 @@
 
 from admin_views.base import CCDModelView
 from admin_views.clients import staff_lookup
-from app.choices import AUDIT_ACTIONS, DEFAULT_OPTIONS, PENDING_CHANGE_STATUSES, REPORT_FREQUENCIES
+from app.choices import (
+    AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, PENDING_CHANGE_STATUSES, REPORT_FREQUENCIES,
+)
 from app.labels import entity_label
 
 
@@ -43,6 +45,7 @@ class EmailLogView(CCDModelView):
     column_default_sort = ("created_at", True)
     column_searchable_list = ("recipient_email", "subject")
     column_filters = ("status", "email_type", "frequency", "period_end", "sent_at")
+    column_choices = {"email_type": list(EMAIL_TYPE_NAMES.items())}
     # The stored message (kept until sent) holds client details: the log shows who, what and when, not it.
     column_details_exclude_list = ("message",)
     column_export_exclude_list = ("message",)

@@ -22,7 +22,9 @@ DUPLICATE_CONFIDENCE = ("high", "medium", "low")
 REPORT_FREQUENCIES = ("daily", "weekly", "monthly")
 # queued: waiting to go out (again); sending: one worker has claimed it; sent; failed after the last try.
 EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
-EMAIL_TYPES = ("report", "restriction_new", "restriction_expiring")
+EMAIL_TYPE_NAMES = {"report": "Report", "restriction_new": "New restriction alert",
+                    "restriction_expiring": "Restriction ending alert"}
+EMAIL_TYPES = tuple(EMAIL_TYPE_NAMES)
 # What a restriction notification is about: a restriction just entered, or one ending soon.
 RESTRICTION_EVENTS = ("new", "expiring")
 UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
