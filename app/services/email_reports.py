@@ -117,9 +117,6 @@ class ReportContent:
     pending_approvals: int
     vacancy_totals: dict
 
-    def section(self, key: str) -> Section:
-        return next(section for section in self.sections if section.key == key)
-
     def counts(self) -> dict[str, int]:
         counts = {section.key: len(section.rows) for section in self.sections if section.key != "vacancy"}
         counts["pending_approvals"] = self.pending_approvals

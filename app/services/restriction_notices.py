@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 CATEGORY = "service_restriction"
 # The daily job re-checks restrictions created this many days back for anyone not yet told.
 NEW_SWEEP_DAYS = 2
+ID_BATCH = 500
 _PENDING_KEY = "ccd_new_restriction_ids"
 
 
@@ -52,6 +53,12 @@ class NoticeRun:
     emails: int = 0
     already_told: int = 0
     people: set = field(default_factory=set)
+
+    def add(self, other: "NoticeRun") -> None:
+        self.in_app += other.in_app
+        self.emails += other.emails
+        self.already_told += other.already_told
+        self.people |= other.people
 
     def describe(self) -> str:
         return (f"{self.in_app} in-app notice(s) and {self.emails} email(s) to {len(self.people)} staff member(s); "
@@ -223,15 +230,17 @@ def notify_new(restriction_ids, dispatch: Callable[[uuid.UUID], object], today: 
     """Tell subscribers about these newly created restrictions (those not already over)."""
     today = today or agency_today()
     ids = [uuid.UUID(str(value)) for value in restriction_ids]
-    if not ids:
-        return NoticeRun()
+    total = NoticeRun()
+    for start in range(0, len(ids), ID_BATCH):  # an import may create thousands at once
+        batch = ids[start:start + ID_BATCH]
 
-    def candidates(subscription):
-        return _restriction_query().where(
-            ServiceRestriction.id.in_(ids),
-            sa.or_(ServiceRestriction.end_date.is_(None), ServiceRestriction.end_date >= today))
+        def candidates(subscription, batch=batch):
+            return _restriction_query().where(
+                ServiceRestriction.id.in_(batch),
+                sa.or_(ServiceRestriction.end_date.is_(None), ServiceRestriction.end_date >= today))
 
-    return _announce("new", candidates, dispatch)
+        total.add(_announce("new", candidates, dispatch))
+    return total
 
 
 def notify_expiring(dispatch: Callable[[uuid.UUID], object], today: date | None = None) -> NoticeRun:

@@ -184,3 +184,13 @@ def test_save_subscription_refuses_bad_settings(db_session):
         restriction_notices.save_subscription(staff, notify_new=True, notify_expiring=True, expiring_within_days=7,
                                               by_email=True, in_app=True, email="nobody")
     assert restriction_notices.subscription_for(staff) is None
+
+
+def test_many_new_restrictions_at_once_are_announced_in_batches(program_with_client, monkeypatch):
+    program, client = program_with_client
+    monkeypatch.setattr(restriction_notices, "ID_BATCH", 2)
+    coordinator = make_staff("Coordinator")
+    subscribe(coordinator, by_email=False)
+    db.session.add_all([factories.restriction(client=client) for _ in range(5)])
+    db.session.commit()
+    assert len(notices(coordinator, "new")) == 5
