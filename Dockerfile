@@ -11,8 +11,11 @@ COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
 COPY wsgi.py celery_worker.py ./
-RUN pip install --no-cache-dir .
-RUN useradd --system --home /srv/ccd ccd && mkdir -p /srv/ccd/instance && chown ccd /srv/ccd/instance
+# Extras, e.g. --build-arg CCD_EXTRAS=[s3] for backup upload to S3-compatible storage.
+ARG CCD_EXTRAS=
+RUN pip install --no-cache-dir ".${CCD_EXTRAS}"
+RUN useradd --system --home /srv/ccd ccd && mkdir -p /srv/ccd/instance /srv/ccd/backups \
+    && chown ccd /srv/ccd/instance /srv/ccd/backups
 USER ccd
 EXPOSE 8000
 CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi ccd bootstrap && gunicorn --bind 0.0.0.0:8000 --workers 3 wsgi:app"]

@@ -1,7 +1,6 @@
 """List filters the generic ones cannot express: option-list drop-downs, JSON lists, program membership,
 record ids, staff by name and days in the agency's time zone."""
 
-import json
 import uuid
 from datetime import date
 
@@ -9,11 +8,11 @@ import sqlalchemy as sa
 from flask import has_app_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.filters import BaseDateBetweenFilter
-from sqlalchemy.dialects.postgresql import JSONB
 
 from app.extensions import db
 from app.labels import label
 from app.models import Enrollment, Program, Staff
+from app.models.base import json_list_contains
 from app.services.history import end_of_day, start_of_day
 from app.services.options import active_options
 
@@ -44,11 +43,7 @@ class JsonListContainsFilter(BaseSQLAFilter):
         super().__init__(column, label(column.key), options=_options_of(list_key))
 
     def apply(self, query, value, alias=None):
-        column = self.get_column(alias)
-        if db.session.get_bind().dialect.name == "postgresql":
-            return query.filter(column.op("@>")(sa.cast(json.dumps([value]), JSONB)))
-        items = sa.func.json_each(column).table_valued("value")
-        return query.filter(sa.exists(sa.select(1).select_from(items).where(items.c.value == value)))
+        return query.filter(json_list_contains(self.get_column(alias), value))
 
     def operation(self):
         return "includes"

@@ -8,14 +8,7 @@ from flask import current_app
 from flask_admin.model import typefmt
 from markupsafe import Markup
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value):
-    """Make a cell that a spreadsheet would run as a formula read as text instead."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+from app.exports import FORMULA_PREFIXES, neutralise_formula  # noqa: F401  (one rule for every export)
 
 
 def _date(view, value, name=None):

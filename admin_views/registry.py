@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import clients, people, programs, services, system
+from admin_views import account, clients, people, programs, services, system
 from admin_views.csp import flask_admin_inline_handlers
 from app import models, security
 from app.labels import entity_label
@@ -87,6 +87,7 @@ def build_admin(app) -> Admin:
     )
     for category, view_class, model in SCREENS:
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+    account.add_personal_views(admin)
     app.extensions["ccd_admin"] = admin
     security.allow_inline_handlers(app, lambda: flask_admin_inline_handlers(admin))
     return admin

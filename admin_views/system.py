@@ -11,7 +11,9 @@ from werkzeug.routing import BuildError
 from admin_views.base import CCDModelView
 from admin_views.clients import staff_lookup
 from admin_views.filters import BetweenDaysFilter, OnOrAfterDayFilter, OnOrBeforeDayFilter, StaffFilter, UUIDEqualFilter
-from app.choices import AUDIT_ACTIONS, DEFAULT_OPTIONS, PENDING_CHANGE_STATUSES, REPORT_FREQUENCIES
+from app.choices import (
+    AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, PENDING_CHANGE_STATUSES, REPORT_FREQUENCIES,
+)
 from app.extensions import db
 from app.labels import ENTITY_LABELS, entity_label
 from app.models import AuditLog, Client
@@ -174,10 +176,15 @@ class EmailRecipientView(CCDModelView):
 
 
 class EmailLogView(CCDModelView):
-    column_list = ("sent_at", "recipient_email", "subject", "frequency", "period_end", "status", "attempts")
+    column_list = ("created_at", "sent_at", "email_type", "recipient_email", "subject", "period_end", "status",
+                   "attempts")
     column_default_sort = ("created_at", True)
     column_searchable_list = ("recipient_email", "subject")
-    column_filters = ("status", "frequency", "period_end", "sent_at")
+    column_filters = ("status", "email_type", "frequency", "period_end", "sent_at")
+    column_choices = {"email_type": list(EMAIL_TYPE_NAMES.items())}
+    # The stored message (kept until sent) holds client details: the log shows who, what and when, not it.
+    column_details_exclude_list = ("message",)
+    column_export_exclude_list = ("message",)
 
 
 class UploadLogView(CCDModelView):

@@ -57,6 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import audit, guard, models  # noqa: F401  (models registers every table on the metadata)
     guard.install()
     audit.install(mapper.class_ for mapper in db.Model.registry.mappers)
+    from app.services import restriction_notices
+    restriction_notices.install()
 
     from app.auth import bp as auth_bp
     app.register_blueprint(auth_bp)

@@ -23,8 +23,23 @@ AUDIT_ACTIONS = (
 DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
 DUPLICATE_CONFIDENCE = ("high", "medium", "low")
 REPORT_FREQUENCIES = ("daily", "weekly", "monthly")
-EMAIL_STATUSES = ("queued", "sent", "failed")
+# queued: waiting to go out (again); sending: one worker has claimed it; sent; failed after the last try.
+EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
+EMAIL_TYPE_NAMES = {"report": "Report", "restriction_new": "New restriction alert",
+                    "restriction_expiring": "Restriction ending alert"}
+EMAIL_TYPES = tuple(EMAIL_TYPE_NAMES)
+# What a restriction notification is about: a restriction just entered, or one ending soon.
+RESTRICTION_EVENTS = ("new", "expiring")
 UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
+
+# Reports: the value that stands for "no answer recorded" in a breakdown, a filter or a
+# URL (its label is in app/labels.py), and the age bands, as (key, lowest age, highest
+# age or None for "and over"). Bands are counted on the last day of a report's period.
+NOT_STATED = "not-stated"
+AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("under-18", 0, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44),
+    ("45-54", 45, 54), ("55-64", 55, 64), ("65-plus", 65, None),
+)
 
 # Option lists: key -> default entries. The key is also the field that uses it
 # unless OPTION_FIELDS says otherwise.

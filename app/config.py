@@ -9,6 +9,9 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from celery.schedules import crontab
 
 from limits import parse_many
 
@@ -83,15 +86,6 @@ def _minutes(environ, name: str, default: int) -> timedelta:
     return timedelta(minutes=int(raw))
 
 
-def _count(environ, name: str, default: int, minimum: int = 1) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise ConfigurationError(f"{name} must be a whole number ({minimum} or more), not {raw!r}.")
-    return int(raw)
-
-
 def _log_level(environ) -> str:
     level = environ.get("CCD_LOG_LEVEL", "").strip().upper() or "INFO"
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -108,6 +102,63 @@ def _rate_limit(environ, name: str, default: str) -> str:
             f"{name} must be a rate such as '5 per minute' or '30 per 15 minutes', not {raw!r}."
         ) from None
     return raw
+
+
+def _flag(environ, name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigurationError(f"{name} must be true or false (1/0, yes/no), not {value!r}.")
+
+
+def _whole_number(environ, name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def mail_settings(environ) -> dict:
+    """SMTP settings under Flask-Mail's names; no MAIL_SERVER means mail goes to the outbox folder."""
+    use_tls, use_ssl = _flag(environ, "MAIL_USE_TLS"), _flag(environ, "MAIL_USE_SSL")
+    if use_tls and use_ssl:
+        raise ConfigurationError("Set MAIL_USE_TLS (STARTTLS, usually port 587) or MAIL_USE_SSL "
+                                 "(usually port 465), not both.")
+    return {
+        "MAIL_SERVER": environ.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _whole_number(environ, "MAIL_PORT", 465 if use_ssl else (587 if use_tls else 25), 1),
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "").strip() or "CCD <ccd@localhost>",
+        "MAIL_TIMEOUT": _whole_number(environ, "MAIL_TIMEOUT", 30, 1),
+        # A failed send is tried again MAIL_MAX_RETRIES times, waiting 1, 2, 4… x MAIL_RETRY_BACKOFF seconds.
+        "MAIL_MAX_RETRIES": _whole_number(environ, "MAIL_MAX_RETRIES", 4),
+        "MAIL_RETRY_BACKOFF": _whole_number(environ, "MAIL_RETRY_BACKOFF", 60, 1),
+    }
+
+
+# The agency's day, in its own time zone: backups at night, restriction alerts before the
+# morning shift, reports once the day (or week, or month) before is complete.
+BEAT_SCHEDULE = {
+    "nightly-backup": {"task": "ccd.backup", "schedule": crontab(hour=2, minute=15)},
+    "expiring-restriction-alerts": {"task": "ccd.notify_restrictions", "schedule": crontab(hour=6, minute=0)},
+    "daily-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=0),
+                      "kwargs": {"frequency": "daily"}},
+    "weekly-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=5, day_of_week="mon"),
+                       "kwargs": {"frequency": "weekly"}},
+    "monthly-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=10, day_of_month="1"),
+                        "kwargs": {"frequency": "monthly"}},
+}
 
 
 def load_config(instance_path: str, environ=os.environ) -> dict:
@@ -133,6 +184,13 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
             "DEBUG": environ.get("FLASK_DEBUG", "").strip().lower() in _TRUE_WORDS,
         })
 
+    timezone = environ.get("CCD_TIMEZONE", "America/Toronto").strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"CCD_TIMEZONE {timezone!r} is not a time zone name such as America/Toronto.") \
+            from None
+
     if not database_url:
         database_url = "sqlite:///" + str(Path(instance_path) / "ccd.sqlite3")
 
@@ -155,7 +213,7 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "PERMANENT_SESSION_LIFETIME": _minutes(environ, "CCD_SESSION_LIFETIME_MINUTES", 12 * 60),
         "SESSION_IDLE_TIMEOUT": _minutes(environ, "CCD_SESSION_IDLE_MINUTES", 30),
         # Failed sign-ins in a row before an account is locked, and for how long.
-        "SIGN_IN_LOCKOUT_FAILURES": _count(environ, "CCD_SIGN_IN_LOCKOUT_FAILURES", 5),
+        "SIGN_IN_LOCKOUT_FAILURES": _whole_number(environ, "CCD_SIGN_IN_LOCKOUT_FAILURES", 5, 1),
         "SIGN_IN_LOCKOUT_DURATION": _minutes(environ, "CCD_SIGN_IN_LOCKOUT_MINUTES", 15),
         # Failed sign-ins allowed per submitted email and per client address (Flask-Limiter rates).
         "SIGN_IN_LIMIT_PER_ACCOUNT": _rate_limit(environ, "CCD_SIGN_IN_LIMIT_PER_ACCOUNT", "5 per minute"),
@@ -168,19 +226,26 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Reverse proxies in front of CCD whose X-Forwarded-For is trusted (0: none; the
         # per-address sign-in limit needs the real client address).
-        "TRUSTED_PROXY_COUNT": _count(environ, "CCD_TRUSTED_PROXIES", 0, minimum=0),
+        "TRUSTED_PROXY_COUNT": _whole_number(environ, "CCD_TRUSTED_PROXIES", 0),
         "LOG_LEVEL": _log_level(environ),
         "PASSWORD_HASH_METHOD": "scrypt",
-        "TIMEZONE": environ.get("CCD_TIMEZONE", "America/Toronto"),
+        "TIMEZONE": timezone,
+        # Links in emails and notifications point here (the address people open CCD at).
+        "BASE_URL": environ.get("CCD_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
         "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR", str(Path(instance_path) / "outbox")),
+        **mail_settings(environ),
+        "BACKUP_DIR": environ.get("BACKUP_DIR", "").strip() or str(Path(instance_path) / "backups"),
+        "BACKUP_S3_BUCKET": environ.get("BACKUP_S3_BUCKET", "").strip() or None,
+        "BACKUP_S3_PREFIX": environ.get("BACKUP_S3_PREFIX", "ccd-backups/").strip(),
+        "BACKUP_S3_ENDPOINT_URL": environ.get("BACKUP_S3_ENDPOINT_URL", "").strip() or None,
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": redis_url or None,
             "task_always_eager": not redis_url,
             "task_eager_propagates": True,
             "task_ignore_result": True,
-            "timezone": environ.get("CCD_TIMEZONE", "America/Toronto"),
-            "beat_schedule": {},
+            "timezone": timezone,
+            "beat_schedule": BEAT_SCHEDULE,
         },
     }
     return config

@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.permissions import SYSTEM_WRITTEN, Action, Grant, grant
+from app.permissions import SELF_SERVICE, SYSTEM_WRITTEN, Action, Grant, grant
 
 
 class WriteNotPermitted(PermissionError):
@@ -32,10 +32,26 @@ def _acting_roles():
     return user.role_names
 
 
+def _acting_staff_id():
+    user = current_user._get_current_object()
+    staff = getattr(user, "staff", None) if user is not None and user.is_authenticated else None
+    return staff.id if staff is not None else None
+
+
+def _own_row(obj, table: str, staff_id) -> bool:
+    """A self-service row that names the acting person, both as it was and as it will be."""
+    column = SELF_SERVICE.get(table)
+    if column is None or staff_id is None:
+        return False
+    history = inspect(obj).attrs[column].history
+    return set(history.added) | set(history.unchanged) | set(history.deleted) == {staff_id}
+
+
 def _check(session: Session, flush_context, instances) -> None:
     roles = _acting_roles()
     if roles is None:
         return
+    staff_id = _acting_staff_id()
     pending = [(obj, Action.CREATE) for obj in session.new]
     pending += [(obj, Action.EDIT) for obj in session.dirty if session.is_modified(obj)]
     pending += [(obj, Action.DELETE) for obj in session.deleted]
@@ -45,6 +61,8 @@ def _check(session: Session, flush_context, instances) -> None:
             continue
         exempt = getattr(obj, "__guard_exempt_fields__", frozenset())
         if action is Action.EDIT and exempt and _changed_fields(obj) <= exempt:
+            continue
+        if _own_row(obj, table, staff_id):
             continue
         decision = grant(roles, table, action)
         if decision is Grant.ALLOW:

@@ -18,6 +18,8 @@ ENTITY_LABELS: dict[str, str] = {
     "staff_client_assignments": "Staff client assignments", "choice_options": "Option lists",
     "restriction_notification_subscriptions": "Restriction alert subscriptions",
     "notifications": "Notifications",
+    # pages that are not tables
+    "org_summary_report": "Organizational Summary", "vacancy_report": "Vacancy Tracker",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -110,6 +112,18 @@ FIELD_LABELS: dict[str, str] = {
     "highest_level_education": "Highest education", "lhin": "LHIN / Ontario Health region",
     "family_doctor": "Family doctor", "primary_diagnosis": "Primary diagnosis",
     "medical_conditions": "Medical conditions",
+    # reports
+    "age_band": "Age band", "date_from": "From", "date_to": "To", "as_of": "As of",
+    "distinct_clients_served": "Distinct clients served", "new_clients": "New clients",
+    "continuing_clients": "Continuing clients", "occupied": "Occupied", "vacant": "Vacant",
+    "occupancy_pct": "Occupancy %", "over_capacity": "Over capacity",
+}
+
+# How report rows that are not option values read: the "no answer" row and the age bands.
+NOT_STATED_LABEL = "Unknown / not stated"
+AGE_BAND_LABELS: dict[str, str] = {
+    "under-18": "Under 18", "18-24": "18–24", "25-34": "25–34", "35-44": "35–44", "45-54": "45–54",
+    "55-64": "55–64", "65-plus": "65 and over",
 }
 
 

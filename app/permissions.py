@@ -70,6 +70,9 @@ GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key
 # Rows only the system writes (audit trail, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
 SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "notifications", "pending_changes"})
+# Rows anyone signed in may write for themselves, whatever their role: table -> the column
+# saying whose row it is (the session guard checks it names the person, before and after).
+SELF_SERVICE: dict[str, str] = {"restriction_notification_subscriptions": "staff_id"}
 # Restrictions keep their 10-year history: archived, never deleted.
 NEVER_DELETED = frozenset({"service_restrictions"})
 

@@ -194,3 +194,53 @@ def clock(monkeypatch):
     fixed = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
     monkeypatch.setattr(security, "utcnow", fixed)
     return fixed
+
+
+class SMTPInbox:
+    """What a real local SMTP server (aiosmtpd) received, as parsed messages."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+    @property
+    def messages(self):
+        import email
+        import email.policy
+
+        return [email.message_from_bytes(envelope.content, policy=email.policy.default) for envelope in self.envelopes]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(app, monkeypatch):
+    """A real SMTP server on 127.0.0.1 that CCD's mail settings point at for this test."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SMTPInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_down(app, monkeypatch):
+    """Mail settings that point at a port where no server listens."""
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", free_port())
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 2)

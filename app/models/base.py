@@ -11,6 +11,32 @@ from sqlalchemy.orm import Mapped, mapped_column
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+def _dialect_name() -> str:
+    from app.extensions import db
+
+    return db.session.get_bind().dialect.name
+
+
+def json_list_items(column):
+    """The items of a JSON list column as a FROM-able table with one text column, ``value``.
+
+    Each database spells this differently; a column holding anything but a list has no items.
+    """
+    if _dialect_name() == "postgresql":
+        only_lists = sa.case((sa.func.jsonb_typeof(column) == "array", column), else_=sa.literal([], JSONB))
+        return sa.func.jsonb_array_elements_text(only_lists).table_valued("value")
+    return sa.func.json_each(sa.case((sa.func.json_type(column) == "array", column), else_="[]")) \
+        .table_valued("value")
+
+
+def json_list_contains(column, value: str):
+    """True where the JSON list column holds ``value`` (PostgreSQL uses the indexable ``@>``)."""
+    if _dialect_name() == "postgresql":
+        return column.op("@>")(sa.literal([value], JSONB))
+    items = json_list_items(column)
+    return sa.exists(sa.select(1).select_from(items).where(items.c.value == value))
+
+
 class UUIDKey:
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
 

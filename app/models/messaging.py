@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.choices import EMAIL_STATUSES, REPORT_FREQUENCIES
+from app.choices import EMAIL_STATUSES, EMAIL_TYPES, REPORT_FREQUENCIES, RESTRICTION_EVENTS
 from app.extensions import db
 from app.models.base import JSONType, Timestamps, UUIDKey, enum_check
 
@@ -36,6 +36,14 @@ class EmailRecipient(UUIDKey, Timestamps, db.Model):
 
 
 class EmailLog(UUIDKey, Timestamps, db.Model):
+    """One email CCD sends, from the moment it is built until it is sent or given up on.
+
+    ``idempotency_key`` names what the email is for (this recipient's report for this
+    period, this staff member's alert about this restriction): the unique index is what
+    stops a schedule that fires twice from sending twice. ``message`` holds the built
+    message until it has gone out, so a failed send loses nothing and can be tried again.
+    """
+
     __tablename__ = "email_logs"
 
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -53,10 +61,15 @@ class EmailLog(UUIDKey, Timestamps, db.Model):
     body_bytes: Mapped[int] = mapped_column(default=0, server_default="0")
     attachment_bytes: Mapped[int] = mapped_column(default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    message: Mapped[str | None] = mapped_column(sa.Text)
 
     recipient = relationship("EmailRecipient")
 
-    __table_args__ = (sa.CheckConstraint(enum_check("status", EMAIL_STATUSES), name="status_valid"),)
+    __table_args__ = (
+        sa.CheckConstraint(enum_check("status", EMAIL_STATUSES), name="status_valid"),
+        sa.CheckConstraint(enum_check("email_type", EMAIL_TYPES), name="email_type_valid"),
+    )
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.recipient_email} ({self.status})"
@@ -73,10 +86,20 @@ class Notification(UUIDKey, Timestamps, db.Model):
     data: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
     is_read: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     read_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    restriction_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("service_restrictions.id", ondelete="SET NULL"), index=True
+    )
+    event: Mapped[str | None] = mapped_column(sa.String(20))
 
     staff = relationship("Staff")
+    restriction = relationship("ServiceRestriction")
 
-    __table_args__ = (sa.Index("ix_notifications_staff_unread", "staff_id", "is_read", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_notifications_staff_unread", "staff_id", "is_read", "created_at"),
+        # Each person hears about a restriction once per event, however often the jobs run.
+        sa.UniqueConstraint("staff_id", "restriction_id", "event", name="uq_notifications_staff_restriction_event"),
+        sa.CheckConstraint("event IS NULL OR " + enum_check("event", RESTRICTION_EVENTS), name="event_valid"),
+    )
 
     def __str__(self) -> str:
         return self.title

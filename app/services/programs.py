@@ -6,14 +6,12 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Enrollment, Program, ProgramStaff
+from app.services.reports import enrollment_active_on
 
 RECENT_ENROLLMENTS_LIMIT = 100
 
-
-def active_enrollment_condition(day: date):
-    """An enrollment is active on ``day`` when it started by then and has not ended before it."""
-    return sa.and_(Enrollment.start_date <= day, sa.or_(Enrollment.end_date.is_(None), Enrollment.end_date >= day),
-                   Enrollment.is_archived.is_(False))
+# "Active on a day" has one definition, the reports' (app/services/reports.py).
+active_enrollment_condition = enrollment_active_on
 
 
 def program_record_summary(program: Program, today: date | None = None) -> dict:

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.guard import WriteNotPermitted
+from app.models import RestrictionNotificationSubscription
 from tests import factories
 from tests.conftest import make_staff
 
@@ -40,3 +41,25 @@ def test_signing_in_may_record_its_own_time_and_nothing_else(request_as):
 def test_system_jobs_outside_a_request_may_write(db_session):
     db_session.add(factories.department())
     db_session.flush()
+
+
+def test_anyone_may_write_their_own_alert_subscription_and_no_one_elses(request_as):
+    other = factories.create("staff")
+    me = request_as("Staff")
+    own = RestrictionNotificationSubscription(staff_id=me.id, expiring_within_days=14)
+    db.session.add(own)
+    db.session.flush()
+    own.expiring_within_days = 3
+    db.session.flush()
+
+    db.session.add(RestrictionNotificationSubscription(staff_id=other.id))
+    with pytest.raises(WriteNotPermitted):
+        db.session.flush()
+    db.session.rollback()
+
+    own = RestrictionNotificationSubscription(staff_id=me.id)
+    db.session.add(own)
+    db.session.flush()
+    own.staff_id = other.id
+    with pytest.raises(WriteNotPermitted):
+        db.session.flush()

@@ -1,0 +1,549 @@
+"""The two CCD reports: the Organizational Summary and the Vacancy Tracker.
+
+Both are counted in the database with GROUP BY queries, never by walking clients in
+Python, so they stay right and quick on ten years of history. The words they rest on
+("served", "active on", "capacity on", "new", "not stated", age band) are defined once
+here, as SQL conditions and as the sentences in DEFINITIONS that the pages and exports
+print; the client-list filters behind every drill-down link use the same conditions, so
+opening a number lists exactly the clients it counted.
+
+``staff=None`` means the system (CLI, scheduled tasks): no visibility limit. Otherwise the
+visibility rule of app/services/scope.py applies. Results are JSON-ready dicts (ids and
+dates as strings) so pages, CSV/XLSX exports, ``ccd report … --format json`` and emailed
+reports all share one shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from app.choices import AGE_BANDS, NOT_STATED
+from app.extensions import db
+from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
+from app.models import ClientDuplicate, Client, Department, Enrollment, Intake, Program, ProgramCapacity
+from app.models.base import json_list_contains, json_list_items
+from app.services.options import active_options
+from app.services.scope import visible_program_ids
+
+DEFINITIONS: dict[str, str] = {
+    "served": (
+        "A client is served in a period when any of their enrollments overlaps it: the enrollment started on "
+        "or before the last day, and has no end date or ended on or after the first day. Archived enrollments, "
+        "archived clients and clients merged into another record are not counted. A client served in several "
+        "programs counts once in every total, once per department and once per program."
+    ),
+    "new": (
+        "A served client is new when their first intake or first enrollment in the programs the report covers "
+        "falls within the period (nothing earlier); every other served client is continuing."
+    ),
+    "active_on": (
+        "An enrollment is active on a day when it started on or before that day and has no end date or "
+        "ended on or after it (archived enrollments never are)."
+    ),
+    "capacity_on": (
+        "A program's capacity on a day is the capacity-history entry with the latest effective date on or "
+        "before that day; without one, the program's current capacity."
+    ),
+    "occupied": (
+        "Occupied: the clients with an active enrollment in the program on the day (archived and merged-away "
+        "clients excluded). Vacant = capacity − occupied; a program with more clients than capacity is flagged "
+        "over capacity. Programs with no capacity limit are shown as such and left out of the capacity, "
+        "vacancy and occupancy totals; archived and inactive programs are left out."
+    ),
+    "vacant_total": (
+        "A total's vacant places add up the free places of the programs with a capacity limit; an over-capacity "
+        "program adds none and takes none away from the others."
+    ),
+    "not_stated": (
+        f"“{NOT_STATED_LABEL}” counts clients with no value, a blank value or the value “Unknown” "
+        "(for a list such as languages: no item other than those)."
+    ),
+    "multi_valued": (
+        "Languages and ethnicity can hold several values: a client counts once under each value, so the rows "
+        "of those breakdowns add up to more than the distinct clients served."
+    ),
+    "age_band": "Age band: the client's age on the last day of the period, from the date of birth.",
+}
+
+ORG_SUMMARY_DEFINITIONS = ("served", "new", "not_stated", "multi_valued", "age_band")
+VACANCY_DEFINITIONS = ("active_on", "capacity_on", "occupied", "vacant_total")
+
+# Values that mean "no answer" besides an empty one; compared lower-cased and trimmed.
+NOT_STATED_WORDS = ("unknown",)
+
+
+class ReportError(ValueError):
+    """A report was asked for with input it cannot use; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One demographic breakdown: the Client field, its option list, and whether it holds a list."""
+
+    key: str
+    list_key: str | None
+    multi_valued: bool = False
+
+    @property
+    def label(self) -> str:
+        return label(self.key)
+
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("gender", "gender"),
+    Dimension("sexual_orientation", "sexual_orientation"),
+    Dimension("citizenship_status", "citizenship_status"),
+    Dimension("indigenous_status", "indigenous_status"),
+    Dimension("race", "race"),
+    Dimension("ethnicity", "ethnicity", multi_valued=True),
+    Dimension("languages_spoken", "language", multi_valued=True),
+    Dimension("age_band", None),
+)
+DIMENSION_BY_KEY = {d.key: d for d in DIMENSIONS}
+
+
+# --- The definitions, as SQL ------------------------------------------------------------
+
+def enrollment_overlaps(date_from: date, date_to: date):
+    """The enrollment counts as service somewhere in [date_from, date_to] (DEFINITIONS["served"])."""
+    return sa.and_(
+        Enrollment.start_date <= date_to,
+        sa.or_(Enrollment.end_date.is_(None), Enrollment.end_date >= date_from),
+        Enrollment.is_archived.is_(False),
+    )
+
+
+def enrollment_active_on(day: date):
+    """The enrollment is active on ``day`` (DEFINITIONS["active_on"])."""
+    return enrollment_overlaps(day, day)
+
+
+def client_counted():
+    """The client is a live record: not archived, not merged into another client."""
+    merged_away = sa.select(ClientDuplicate.id).where(
+        ClientDuplicate.duplicate_client_id == Client.id, ClientDuplicate.status == "merged",
+    )
+    return sa.and_(Client.is_archived.is_(False), ~sa.exists(merged_away))
+
+
+def capacity_on(day: date):
+    """A program's capacity on ``day`` (DEFINITIONS["capacity_on"]), correlated to Program."""
+    latest = (
+        sa.select(ProgramCapacity.capacity)
+        .where(ProgramCapacity.program_id == Program.id, ProgramCapacity.effective_date <= day)
+        .order_by(ProgramCapacity.effective_date.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(latest, Program.capacity_current)
+
+
+def program_open():
+    """Programs that take clients today: not archived, not inactive."""
+    return sa.and_(Program.is_archived.is_(False), Program.status != "inactive")
+
+
+def not_stated(column):
+    """The single-valued field holds no answer (DEFINITIONS["not_stated"])."""
+    cleaned = sa.func.lower(sa.func.trim(column))
+    return sa.or_(column.is_(None), cleaned == "", cleaned.in_(NOT_STATED_WORDS))
+
+
+def stated_value(column):
+    """The field's value, or NULL when it holds no answer (what breakdowns group by)."""
+    return sa.case((not_stated(column), sa.null()), else_=column)
+
+
+def no_stated_item(column):
+    """The JSON list field holds no answer: no item that is stated (DEFINITIONS["not_stated"])."""
+    items = json_list_items(column)
+    return ~sa.exists(sa.select(1).select_from(items).where(~not_stated(items.c.value)))
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_band_condition(band: str, day: date):
+    """The client's age on ``day`` falls in ``band`` (a key of AGE_BANDS, or NOT_STATED for no birth date)."""
+    if band == NOT_STATED:
+        return Client.dob.is_(None)
+    for key, lowest, highest in AGE_BANDS:
+        if key == band:
+            conditions = [Client.dob <= years_before(day, lowest)]
+            if highest is not None:
+                conditions.append(Client.dob > years_before(day, highest + 1))
+            return sa.and_(*conditions)
+    raise ReportError(f"Unknown age band {band!r}. Age bands: {', '.join(key for key, _, _ in AGE_BANDS)}.")
+
+
+def age_band_value(day: date):
+    """The age band key of the client on ``day``, NULL without a birth date."""
+    return sa.case(*[(age_band_condition(key, day), key) for key, _, _ in AGE_BANDS], else_=sa.null())
+
+
+def demographic_condition(key: str, value: str, day: date):
+    """The client has ``value`` (or NOT_STATED) for breakdown ``key``; age bands are taken on ``day``."""
+    dimension = DIMENSION_BY_KEY.get(key)
+    if dimension is None:
+        raise ReportError(f"Unknown filter {key!r}. Filters: {', '.join(DIMENSION_BY_KEY)}.")
+    if not isinstance(value, str) or not value.strip():
+        raise ReportError(f"The {dimension.label.lower()} filter needs a value.")
+    if key == "age_band":
+        return age_band_condition(value, day)
+    column = getattr(Client, key)
+    if dimension.multi_valued:
+        return no_stated_item(column) if value == NOT_STATED else json_list_contains(column, value)
+    return not_stated(column) if value == NOT_STATED else column == value
+
+
+# --- Inputs -----------------------------------------------------------------------------
+
+def _as_uuid(value, what: str) -> uuid.UUID | None:
+    if value is None or value == "":
+        return None
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise ReportError(f"{value!r} is not a {what} id.") from None
+
+
+def _named(model, key: uuid.UUID | None, what: str):
+    if key is None:
+        return None
+    row = db.session.get(model, key)
+    if row is None:
+        raise ReportError(f"There is no {what} with id {key}.")
+    return row
+
+
+def find_department(name: str) -> Department:
+    """The department called ``name`` (any case), for the CLI's ``--department NAME``."""
+    row = db.session.scalar(sa.select(Department).where(sa.func.lower(Department.name) == name.strip().lower()))
+    if row is None:
+        raise ReportError(f"There is no department called {name!r}.")
+    return row
+
+
+def find_program(name: str) -> Program:
+    row = db.session.scalar(sa.select(Program).where(sa.func.lower(Program.name) == name.strip().lower()))
+    if row is None:
+        raise ReportError(f"There is no program called {name!r}.")
+    return row
+
+
+def last_full_month(today: date) -> tuple[date, date]:
+    """The default Organizational Summary period: the whole calendar month before ``today``."""
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def covered_program_ids(staff=None, department_id=None, program_id=None) -> sa.Select | None:
+    """Ids of the programs a report covers (visible to ``staff``, within the department or program
+    asked for), or None when it covers every program."""
+    conditions = []
+    if staff is not None:
+        visible = visible_program_ids(staff)
+        if visible is not None:
+            conditions.append(Program.id.in_(visible))
+    if department_id is not None:
+        conditions.append(Program.department_id == department_id)
+    if program_id is not None:
+        conditions.append(Program.id == program_id)
+    return sa.select(Program.id).where(*conditions) if conditions else None
+
+
+def _in_programs(column, covered: sa.Select | None):
+    return sa.true() if covered is None else column.in_(covered)
+
+
+def served_client_ids(date_from: date, date_to: date, *, staff=None, department_id=None, program_id=None,
+                      new_only: bool = False) -> sa.Select:
+    """Ids of the clients served in the period within the covered programs (only the new ones if asked).
+
+    The client list's drill-down filters call this, so a report count and the list it links
+    to come from one query.
+    """
+    covered = covered_program_ids(staff, department_id, program_id)
+    served = (
+        sa.select(Enrollment.client_id)
+        .join(Client, Client.id == Enrollment.client_id)
+        .where(enrollment_overlaps(date_from, date_to), client_counted(), _in_programs(Enrollment.program_id, covered))
+    )
+    if new_only:
+        served = served.where(_is_new(date_from, covered))
+    return served
+
+
+def _is_new(date_from: date, covered: sa.Select | None):
+    """No earlier enrollment or intake in the covered programs (DEFINITIONS["new"]); correlated to Client."""
+    earlier_enrollment = aliased(Enrollment)
+    before = sa.select(earlier_enrollment.id).where(
+        earlier_enrollment.client_id == Client.id,
+        earlier_enrollment.is_archived.is_(False),
+        earlier_enrollment.start_date < date_from,
+        _in_programs(earlier_enrollment.program_id, covered),
+    ).correlate(Client)
+    intake_before = sa.select(Intake.id).where(
+        Intake.client_id == Client.id, Intake.intake_date < date_from, _in_programs(Intake.program_id, covered),
+    ).correlate(Client)
+    return sa.and_(~sa.exists(before), ~sa.exists(intake_before))
+
+
+def _check_period(date_from: date, date_to: date) -> None:
+    if not isinstance(date_from, date) or not isinstance(date_to, date):
+        raise ReportError("Give the period as two dates.")
+    if date_from > date_to:
+        raise ReportError(f"The period starts ({date_from:%Y-%m-%d}) after it ends ({date_to:%Y-%m-%d}).")
+
+
+def _clean_filters(filters: dict | None) -> dict[str, str]:
+    cleaned = {}
+    for key, value in (filters or {}).items():
+        if value is None or value == "":
+            continue
+        if key not in DIMENSION_BY_KEY:
+            raise ReportError(f"Unknown filter {key!r}. Filters: {', '.join(DIMENSION_BY_KEY)}.")
+        cleaned[key] = str(value)
+    return cleaned
+
+
+def _ref(row) -> dict | None:
+    return None if row is None else {"id": str(row.id), "name": row.name}
+
+
+# --- Organizational Summary -------------------------------------------------------------
+
+def org_summary(date_from: date, date_to: date, *, department_id=None, program_id=None,
+                filters: dict | None = None, staff=None) -> dict:
+    """Distinct clients served in [date_from, date_to], new vs continuing, demographic breakdowns and
+    drill-downs by department and program; see DEFINITIONS for what each number counts.
+
+    ``filters`` maps breakdown keys (DIMENSIONS) to a value or NOT_STATED and narrows every count.
+    """
+    _check_period(date_from, date_to)
+    department = _named(Department, _as_uuid(department_id, "department"), "department")
+    program = _named(Program, _as_uuid(program_id, "program"), "program")
+    if department is not None and program is not None and program.department_id != department.id:
+        raise ReportError(f"The program {program.name} is not in the department {department.name}.")
+    filters = _clean_filters(filters)
+    client_conditions = [demographic_condition(key, value, date_to) for key, value in filters.items()]
+    covered = covered_program_ids(staff, department and department.id, program and program.id)
+
+    served = (
+        sa.select(Enrollment.client_id, Enrollment.program_id)
+        .join(Client, Client.id == Enrollment.client_id)
+        .where(enrollment_overlaps(date_from, date_to), client_counted(), _in_programs(Enrollment.program_id, covered),
+               *client_conditions)
+        .subquery("served")
+    )
+    served_ids = sa.select(served.c.client_id)
+    distinct = db.session.scalar(sa.select(sa.func.count(sa.distinct(served.c.client_id))))
+    new = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Client).where(Client.id.in_(served_ids), _is_new(date_from, covered))
+    )
+    return {
+        "report": "org_summary",
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+        "department": _ref(department),
+        "program": _ref(program),
+        "filters": filters,
+        "scope": "all programs" if covered is None else "limited",
+        "distinct_clients_served": distinct,
+        "new_clients": new,
+        "continuing_clients": distinct - new,
+        "breakdowns": {d.key: _breakdown(d, served_ids, date_to) for d in DIMENSIONS},
+        "by_department": _by_department(served, covered),
+        "by_program": _by_program(served, covered),
+        "definitions": {key: DEFINITIONS[key] for key in ORG_SUMMARY_DEFINITIONS},
+    }
+
+
+def _breakdown(dimension: Dimension, served_ids: sa.Select, day: date) -> dict:
+    """Counts per value, in the option list's order, then other values found, then the not-stated row."""
+    if dimension.key == "age_band":
+        counts = _grouped_counts(age_band_value(day), served_ids)
+        order = [key for key, _, _ in AGE_BANDS]
+        labels = AGE_BAND_LABELS
+    elif dimension.multi_valued:
+        counts = _list_item_counts(getattr(Client, dimension.key), served_ids)
+        order = active_options(dimension.list_key)
+        labels = {}
+    else:
+        counts = _grouped_counts(stated_value(getattr(Client, dimension.key)), served_ids)
+        order = active_options(dimension.list_key)
+        labels = {}
+    stated = [value for value in counts if value is not None]
+    known = set(order)
+    values = order + sorted((v for v in stated if v not in known), key=str.lower)
+    rows = [{"value": value, "label": labels.get(value, value), "clients": counts.get(value, 0)} for value in values]
+    rows.append({"value": NOT_STATED, "label": NOT_STATED_LABEL, "clients": counts.get(None, 0)})
+    return {
+        "label": dimension.label,
+        "multi_valued": dimension.multi_valued,
+        "rows": rows,
+        "total": sum(row["clients"] for row in rows),
+    }
+
+
+def _grouped_counts(value_expression, served_ids: sa.Select) -> dict:
+    """Distinct served clients per value of a per-client expression (NULL = not stated)."""
+    per_client = (
+        sa.select(value_expression.label("value")).select_from(Client).where(Client.id.in_(served_ids))
+        .subquery("per_client")
+    )
+    rows = db.session.execute(
+        sa.select(per_client.c.value, sa.func.count()).group_by(per_client.c.value)
+    )
+    return {value: count for value, count in rows}
+
+
+def _list_item_counts(column, served_ids: sa.Select) -> dict:
+    """Distinct served clients per stated item of a JSON list, and (under None) those with none."""
+    items = json_list_items(column)
+    per_item = (
+        sa.select(Client.id.label("client_id"), items.c.value.label("value"))
+        .select_from(Client).join(items, sa.true())
+        .where(Client.id.in_(served_ids), ~not_stated(items.c.value))
+        .subquery("per_item")
+    )
+    rows = db.session.execute(
+        sa.select(per_item.c.value, sa.func.count(sa.distinct(per_item.c.client_id))).group_by(per_item.c.value)
+    )
+    counts = {value: count for value, count in rows}
+    counts[None] = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Client).where(Client.id.in_(served_ids), no_stated_item(column))
+    )
+    return counts
+
+
+def _listed_programs(served, covered: sa.Select | None):
+    """Programs a drill-down lists: covered ones still open, plus any that served someone in the period."""
+    return sa.and_(_in_programs(Program.id, covered), sa.or_(program_open(), served.c.client_id.is_not(None)))
+
+
+def _by_department(served, covered: sa.Select | None) -> list[dict]:
+    rows = db.session.execute(
+        sa.select(Department.id, Department.name, sa.func.count(sa.distinct(served.c.client_id)))
+        .select_from(Department)
+        .join(Program, Program.department_id == Department.id)
+        .outerjoin(served, served.c.program_id == Program.id)
+        .where(_listed_programs(served, covered))
+        .group_by(Department.id, Department.name)
+        .order_by(Department.name)
+    )
+    return [{"department_id": str(key), "department": name, "clients": count} for key, name, count in rows]
+
+
+def _by_program(served, covered: sa.Select | None) -> list[dict]:
+    rows = db.session.execute(
+        sa.select(Program.id, Program.name, Department.id, Department.name,
+                  sa.func.count(sa.distinct(served.c.client_id)))
+        .select_from(Program)
+        .join(Department, Department.id == Program.department_id)
+        .outerjoin(served, served.c.program_id == Program.id)
+        .where(_listed_programs(served, covered))
+        .group_by(Program.id, Program.name, Department.id, Department.name)
+        .order_by(Department.name, Program.name)
+    )
+    return [
+        {"program_id": str(pid), "program": pname, "department_id": str(did), "department": dname, "clients": count}
+        for pid, pname, did, dname, count in rows
+    ]
+
+
+# --- Vacancy Tracker ----------------------------------------------------------------------
+
+def vacancy_report(as_of: date, *, department_id=None, staff=None) -> dict:
+    """Capacity, occupied and vacant places per open program on ``as_of``, with totals per
+    department and overall; one query for all programs (see DEFINITIONS)."""
+    if not isinstance(as_of, date):
+        raise ReportError("Give the day of the report as a date.")
+    department = _named(Department, _as_uuid(department_id, "department"), "department")
+    covered = covered_program_ids(staff, department and department.id)
+
+    occupied = (
+        sa.select(Enrollment.program_id, sa.func.count(sa.distinct(Enrollment.client_id)).label("clients"))
+        .join(Client, Client.id == Enrollment.client_id)
+        .where(enrollment_active_on(as_of), client_counted())
+        .group_by(Enrollment.program_id)
+        .subquery("occupied")
+    )
+    result = db.session.execute(
+        sa.select(
+            Program.id, Program.name, Program.status, Program.no_capacity_limit, Department.id, Department.name,
+            capacity_on(as_of).label("capacity"), sa.func.coalesce(occupied.c.clients, 0),
+        )
+        .join(Department, Department.id == Program.department_id)
+        .outerjoin(occupied, occupied.c.program_id == Program.id)
+        .where(program_open(), _in_programs(Program.id, covered))
+        .order_by(Department.name, Program.name)
+    )
+    rows = [
+        _vacancy_row(pid, pname, status, no_limit, did, dname, capacity, clients)
+        for pid, pname, status, no_limit, did, dname, capacity, clients in result
+    ]
+    departments: dict[str, dict] = {}
+    for row in rows:
+        departments.setdefault(row["department_id"], {"department_id": row["department_id"],
+                                                      "department": row["department"], "rows": []})["rows"].append(row)
+    return {
+        "report": "vacancy",
+        "as_of": as_of.isoformat(),
+        "department": _ref(department),
+        "scope": "all programs" if covered is None else "limited",
+        "rows": rows,
+        "totals": {
+            "overall": _totals(rows),
+            "by_department": [
+                {"department_id": d["department_id"], "department": d["department"], **_totals(d["rows"])}
+                for d in departments.values()
+            ],
+        },
+        "definitions": {key: DEFINITIONS[key] for key in VACANCY_DEFINITIONS},
+    }
+
+
+def _percent(part: int, whole: int | None) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _vacancy_row(pid, pname, status, no_limit, did, dname, capacity, occupied) -> dict:
+    limited = not no_limit
+    return {
+        "program_id": str(pid), "program": pname, "department_id": str(did), "department": dname,
+        "status": status,
+        "no_capacity_limit": no_limit,
+        "capacity": capacity if limited else None,
+        "occupied": occupied,
+        "vacant": capacity - occupied if limited else None,
+        "occupancy_pct": _percent(occupied, capacity) if limited else None,
+        "over_capacity": limited and occupied > capacity,
+    }
+
+
+def _totals(rows: list[dict]) -> dict:
+    """Sums of a group of vacancy rows (a handful of programs, already counted by the database)."""
+    limited = [row for row in rows if not row["no_capacity_limit"]]
+    capacity = sum(row["capacity"] for row in limited)
+    occupied = sum(row["occupied"] for row in limited)
+    return {
+        "programs": len(rows),
+        "capacity": capacity,
+        "occupied": occupied,
+        "vacant": sum(max(row["vacant"], 0) for row in limited),
+        "occupancy_pct": _percent(occupied, capacity),
+        "over_capacity_programs": sum(1 for row in limited if row["over_capacity"]),
+        "no_limit_programs": len(rows) - len(limited),
+        "occupied_no_limit": sum(row["occupied"] for row in rows if row["no_capacity_limit"]),
+    }

@@ -1,0 +1,272 @@
+"""The reports count what their definitions say, on hand-built data where the right answer is known."""
+
+from datetime import date
+
+import pytest
+
+from app.choices import NOT_STATED
+from app.extensions import db
+from app.models import (
+    ClientDuplicate, DepartmentLeaderAssignment, Intake, ProgramCapacity, ProgramManagerAssignment,
+)
+from app.services.reports import ReportError, last_full_month, org_summary, vacancy_report, years_before
+from tests import factories
+from tests.conftest import make_staff
+
+FROM, TO = date(2024, 3, 1), date(2024, 3, 31)
+
+
+def add(*rows):
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows[0] if len(rows) == 1 else rows
+
+
+@pytest.fixture
+def org(db_session):
+    """Department A (programs A1, A2) and department B (program B1)."""
+    dept_a, dept_b = factories.department(name="A dept"), factories.department(name="B dept")
+    a1 = factories.program(name="A1 program", department=dept_a)
+    a2 = factories.program(name="A2 program", department=dept_a)
+    b1 = factories.program(name="B1 program", department=dept_b)
+    add(a1, a2, b1)
+    return {"A": dept_a, "B": dept_b, "A1": a1, "A2": a2, "B1": b1}
+
+
+def enrol(client, program, start, end=None, **kw):
+    return add(factories.enrollment(client=client, program=program, start_date=start, end_date=end, **kw))
+
+
+def by_key(rows, key):
+    return {row[key]: row["clients"] for row in rows}
+
+
+def breakdown(report, key):
+    return {row["value"]: row["clients"] for row in report["breakdowns"][key]["rows"]}
+
+
+def test_client_in_three_programs_of_two_departments_counts_once_at_each_level(org):
+    client = factories.client()
+    enrol(client, org["A1"], date(2024, 1, 1))
+    enrol(client, org["A2"], date(2024, 3, 10), date(2024, 3, 20))
+    enrol(client, org["B1"], date(2024, 3, 31))
+
+    report = org_summary(FROM, TO)
+
+    assert report["distinct_clients_served"] == 1
+    assert by_key(report["by_department"], "department") == {"A dept": 1, "B dept": 1}
+    assert by_key(report["by_program"], "program") == {"A1 program": 1, "A2 program": 1, "B1 program": 1}
+    assert report["breakdowns"]["gender"]["total"] == 1
+
+
+def test_period_edges_enrollment_ending_the_day_before_is_out_starting_on_the_last_day_is_in(org):
+    ended_before = factories.client(last_name="Ended")
+    starts_last_day = factories.client(last_name="Starts")
+    ends_first_day = factories.client(last_name="EndsFirst")
+    starts_after = factories.client(last_name="After")
+    enrol(ended_before, org["A1"], date(2024, 1, 1), date(2024, 2, 29))
+    enrol(starts_last_day, org["A1"], date(2024, 3, 31))
+    enrol(ends_first_day, org["A1"], date(2024, 1, 1), date(2024, 3, 1))
+    enrol(starts_after, org["A1"], date(2024, 4, 1))
+
+    report = org_summary(FROM, TO)
+
+    assert report["distinct_clients_served"] == 2
+    assert by_key(report["by_program"], "program")["A1 program"] == 2
+
+
+def test_archived_enrollments_archived_clients_and_merged_away_clients_are_not_counted(org):
+    kept, archived_client, merged_away = factories.client(), factories.client(is_archived=True), factories.client()
+    enrol(kept, org["A1"], date(2024, 1, 1))
+    enrol(factories.client(), org["A1"], date(2024, 1, 1), is_archived=True)
+    enrol(archived_client, org["A1"], date(2024, 1, 1))
+    enrol(merged_away, org["A1"], date(2024, 1, 1))
+    add(ClientDuplicate(primary_client=kept, duplicate_client=merged_away, similarity_score=1,
+                        match_type="manual", confidence_level="high", status="merged"))
+    not_yet_merged = factories.client()
+    enrol(not_yet_merged, org["A1"], date(2024, 1, 1))
+    add(ClientDuplicate(primary_client=kept, duplicate_client=not_yet_merged, similarity_score=0.9,
+                        match_type="name_dob", confidence_level="high", status="pending"))
+
+    assert org_summary(FROM, TO)["distinct_clients_served"] == 2
+
+
+def test_new_clients_have_no_earlier_enrollment_or_intake(org):
+    continuing = factories.client()
+    enrol(continuing, org["A1"], date(2023, 6, 1))
+    first_enrolled_in_period = factories.client()
+    enrol(first_enrolled_in_period, org["A1"], date(2024, 3, 5))
+    intake_before = factories.client()
+    enrol(intake_before, org["A1"], date(2024, 3, 5))
+    add(Intake(client=intake_before, program=org["A1"], intake_date=date(2024, 2, 20)))
+    returning = factories.client()
+    enrol(returning, org["A1"], date(2022, 1, 1), date(2022, 6, 1))
+    enrol(returning, org["A2"], date(2024, 3, 2))
+
+    report = org_summary(FROM, TO)
+    assert (report["distinct_clients_served"], report["new_clients"], report["continuing_clients"]) == (4, 1, 3)
+    # New to the programs covered: A2 alone has never seen the returning client before.
+    assert org_summary(FROM, TO, program_id=org["A2"].id)["new_clients"] == 1
+
+
+def test_languages_count_once_per_language_and_unknown_is_kept(org):
+    for languages in (["English", "French"], ["French"], [], ["Unknown"], ["English", "English", "Tamil"]):
+        enrol(factories.client(languages_spoken=languages), org["A1"], date(2024, 1, 1))
+
+    report = org_summary(FROM, TO)
+    languages = breakdown(report, "languages_spoken")
+
+    assert report["distinct_clients_served"] == 5
+    assert (languages["English"], languages["French"], languages["Tamil"], languages[NOT_STATED]) == (2, 2, 1, 2)
+    assert languages["Spanish"] == 0, "every option list value has a row, counted or not"
+    assert report["breakdowns"]["languages_spoken"]["total"] == 7 > report["distinct_clients_served"]
+    assert report["breakdowns"]["languages_spoken"]["multi_valued"] is True
+
+
+def test_unknown_blank_and_missing_values_share_one_row_and_other_values_are_kept(org):
+    for gender in ("Woman", "Woman", None, "", "Unknown", "  ", "Legacy value"):
+        enrol(factories.client(gender=gender), org["A1"], date(2024, 1, 1))
+
+    rows = org_summary(FROM, TO)["breakdowns"]["gender"]["rows"]
+    counts = {row["value"]: row["clients"] for row in rows}
+
+    assert counts["Woman"] == 2
+    assert counts[NOT_STATED] == 4
+    assert counts["Legacy value"] == 1, "a value no longer in the option list still counts"
+    assert rows[-1]["label"] == "Unknown / not stated"
+    assert sum(counts.values()) == 7
+
+
+def test_unknown_row_is_present_even_when_nobody_is_in_it(org):
+    enrol(factories.client(gender="Man"), org["A1"], date(2024, 1, 1))
+    for key, section in org_summary(FROM, TO)["breakdowns"].items():
+        assert section["rows"][-1]["value"] == NOT_STATED, key
+
+
+def test_age_band_is_taken_on_the_last_day_of_the_period(org):
+    turns_18_on_last_day = factories.client(dob=date(2006, 3, 31))
+    turns_18_next_day = factories.client(dob=date(2006, 4, 1))
+    no_birth_date = factories.client(dob=None)
+    sixty_five = factories.client(dob=date(1959, 3, 31))
+    for client in (turns_18_on_last_day, turns_18_next_day, no_birth_date, sixty_five):
+        enrol(client, org["A1"], date(2024, 1, 1))
+
+    bands = breakdown(org_summary(FROM, TO), "age_band")
+    assert (bands["18-24"], bands["under-18"], bands[NOT_STATED], bands["65-plus"]) == (1, 1, 1, 1)
+
+
+def test_years_before_handles_29_february():
+    assert years_before(date(2024, 2, 29), 1) == date(2023, 2, 28)
+    assert years_before(date(2024, 3, 31), 18) == date(2006, 3, 31)
+
+
+def test_demographic_filters_narrow_every_count(org):
+    enrol(factories.client(gender="Woman", languages_spoken=["French"]), org["A1"], date(2024, 1, 1))
+    enrol(factories.client(gender="Woman", languages_spoken=["English"]), org["B1"], date(2024, 1, 1))
+    enrol(factories.client(gender=None, languages_spoken=["French"]), org["B1"], date(2024, 1, 1))
+
+    women = org_summary(FROM, TO, filters={"gender": "Woman"})
+    assert women["distinct_clients_served"] == 2
+    assert by_key(women["by_department"], "department") == {"A dept": 1, "B dept": 1}
+    french_unstated = org_summary(FROM, TO, filters={"gender": NOT_STATED, "languages_spoken": "French"})
+    assert french_unstated["distinct_clients_served"] == 1
+    assert by_key(french_unstated["by_program"], "program")["B1 program"] == 1
+
+
+def test_department_and_program_inputs_limit_the_report(org):
+    client = factories.client()
+    enrol(client, org["A1"], date(2024, 1, 1))
+    enrol(factories.client(), org["B1"], date(2024, 1, 1))
+
+    in_a = org_summary(FROM, TO, department_id=org["A"].id)
+    assert in_a["distinct_clients_served"] == 1
+    assert [row["program"] for row in in_a["by_program"]] == ["A1 program", "A2 program"]
+    assert org_summary(FROM, TO, program_id=org["B1"].id)["distinct_clients_served"] == 1
+    with pytest.raises(ReportError, match="not in the department"):
+        org_summary(FROM, TO, department_id=org["A"].id, program_id=org["B1"].id)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"date_from": TO, "date_to": FROM}, "starts"),
+    ({"filters": {"shoe_size": "9"}}, "Unknown filter"),
+    ({"filters": {"age_band": "10-12"}}, "Unknown age band"),
+    ({"department_id": "not-an-id"}, "not a department id"),
+])
+def test_bad_input_gets_a_clear_error(org, kwargs, message):
+    args = {"date_from": FROM, "date_to": TO} | kwargs
+    with pytest.raises(ReportError, match=message):
+        org_summary(args.pop("date_from"), args.pop("date_to"), **args)
+
+
+def test_leader_and_manager_see_only_their_scope(org):
+    enrol(factories.client(), org["A1"], date(2024, 1, 1))
+    enrol(factories.client(), org["A2"], date(2024, 1, 1))
+    enrol(factories.client(), org["B1"], date(2024, 1, 1))
+    leader, manager = make_staff("Leader"), make_staff("Manager")
+    add(DepartmentLeaderAssignment(staff=leader, department=org["B"]),
+        ProgramManagerAssignment(staff=manager, program=org["A2"]))
+
+    for staff, programs, served in ((leader, ["B1 program"], 1), (manager, ["A2 program"], 1),
+                                    (make_staff("Analyst"), ["A1 program", "A2 program", "B1 program"], 3)):
+        report = org_summary(FROM, TO, staff=staff)
+        assert [row["program"] for row in report["by_program"]] == programs
+        assert report["distinct_clients_served"] == served
+        assert [row["program"] for row in vacancy_report(TO, staff=staff)["rows"]] == programs
+    assert org_summary(FROM, TO, staff=make_staff("Manager"))["distinct_clients_served"] == 0
+
+
+def test_org_summary_has_the_agreed_keys(org):
+    report = org_summary(FROM, TO)
+    assert {"distinct_clients_served", "new_clients", "breakdowns", "by_department", "by_program"} <= set(report)
+
+
+def test_default_period_is_the_last_full_month():
+    assert last_full_month(date(2024, 3, 15)) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert last_full_month(date(2024, 1, 1)) == (date(2023, 12, 1), date(2023, 12, 31))
+
+
+# --- Vacancy Tracker ----------------------------------------------------------------------
+
+def test_capacity_history_picks_the_entry_in_force_on_the_day(org):
+    program = org["A1"]
+    program.capacity_current = 10
+    add(ProgramCapacity(program=program, effective_date=date(2024, 1, 1), capacity=5),
+        ProgramCapacity(program=program, effective_date=date(2024, 6, 1), capacity=8))
+
+    def capacity(day):
+        return next(row for row in vacancy_report(day)["rows"] if row["program"] == "A1 program")["capacity"]
+
+    assert capacity(date(2023, 12, 31)) == 10, "before any entry: the current capacity"
+    assert capacity(date(2024, 5, 31)) == 5
+    assert capacity(date(2024, 6, 1)) == 8
+
+
+def test_vacancy_rows_and_totals(org):
+    day = date(2024, 5, 1)
+    org["A1"].capacity_current, org["A2"].capacity_current = 2, 1
+    org["B1"].no_capacity_limit = True
+    closed = factories.program(name="Closed program", department=org["A"], status="inactive")
+    gone = factories.program(name="Archived program", department=org["A"], is_archived=True)
+    add(closed, gone)
+    enrol(factories.client(), org["A1"], date(2024, 1, 1))
+    enrol(factories.client(), org["A1"], date(2024, 1, 1), date(2024, 4, 30))  # ended the day before
+    for _ in range(3):
+        enrol(factories.client(), org["A2"], date(2024, 5, 1))
+    enrol(factories.client(), org["B1"], date(2024, 1, 1))
+
+    report = vacancy_report(day)
+    rows = {row["program"]: row for row in report["rows"]}
+
+    assert set(rows) == {"A1 program", "A2 program", "B1 program"}
+    assert {k: rows["A1 program"][k] for k in ("capacity", "occupied", "vacant", "occupancy_pct", "over_capacity")} \
+        == {"capacity": 2, "occupied": 1, "vacant": 1, "occupancy_pct": 50.0, "over_capacity": False}
+    assert (rows["A2 program"]["vacant"], rows["A2 program"]["over_capacity"]) == (-2, True)
+    assert (rows["B1 program"]["capacity"], rows["B1 program"]["occupied"], rows["B1 program"]["vacant"]) \
+        == (None, 1, None)
+    overall = report["totals"]["overall"]
+    assert (overall["capacity"], overall["occupied"], overall["vacant"]) == (3, 4, 1)
+    assert (overall["no_limit_programs"], overall["occupied_no_limit"], overall["over_capacity_programs"]) == (1, 1, 1)
+    per_department = {t["department"]: t for t in report["totals"]["by_department"]}
+    assert (per_department["A dept"]["capacity"], per_department["B dept"]["capacity"]) == (3, 0)
+    assert {"program", "department", "capacity", "occupied", "vacant", "occupancy_pct"} <= set(report["rows"][0])
+    assert vacancy_report(day, department_id=org["B"].id)["rows"][0]["program"] == "B1 program"
