@@ -241,6 +241,34 @@ def find_program(name: str) -> Program:
     return row
 
 
+def parse_day(text: str | None, what: str, default: date | None = None) -> date:
+    """A YYYY-MM-DD date typed by a person; empty gives ``default``; anything else a clear error."""
+    if text is None or not str(text).strip():
+        if default is None:
+            raise ReportError(f"{what}: give a date as YYYY-MM-DD.")
+        return default
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise ReportError(f"{what}: {text!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def report_choices(staff=None) -> dict:
+    """The departments and programs a person may pick on a report page (those they can see)."""
+    covered = covered_program_ids(staff)
+    programs = db.session.execute(
+        sa.select(Program.id, Program.name, Program.is_archived, Department.id, Department.name)
+        .join(Department, Department.id == Program.department_id)
+        .where(_in_programs(Program.id, covered))
+        .order_by(Program.name)
+    ).all()
+    departments = sorted({(str(did), dname) for _, _, _, did, dname in programs}, key=lambda d: d[1].lower())
+    return {
+        "departments": departments,
+        "programs": [(str(pid), name + (" (archived)" if archived else "")) for pid, name, archived, _, _ in programs],
+    }
+
+
 def last_full_month(today: date) -> tuple[date, date]:
     """The default Organizational Summary period: the whole calendar month before ``today``."""
     last = today.replace(day=1) - timedelta(days=1)
@@ -278,6 +306,7 @@ def served_client_ids(date_from: date, date_to: date, *, staff=None, department_
         sa.select(Enrollment.client_id)
         .join(Client, Client.id == Enrollment.client_id)
         .where(enrollment_overlaps(date_from, date_to), client_counted(), _in_programs(Enrollment.program_id, covered))
+        .correlate(None)  # used inside queries on clients: its own clients table must stay its own
     )
     if new_only:
         served = served.where(_is_new(date_from, covered))
@@ -377,11 +406,11 @@ def _breakdown(dimension: Dimension, served_ids: sa.Select, day: date) -> dict:
         labels = AGE_BAND_LABELS
     elif dimension.multi_valued:
         counts = _list_item_counts(getattr(Client, dimension.key), served_ids)
-        order = active_options(dimension.list_key)
+        order = stated_options(dimension.list_key)
         labels = {}
     else:
         counts = _grouped_counts(stated_value(getattr(Client, dimension.key)), served_ids)
-        order = active_options(dimension.list_key)
+        order = stated_options(dimension.list_key)
         labels = {}
     stated = [value for value in counts if value is not None]
     known = set(order)
@@ -394,6 +423,11 @@ def _breakdown(dimension: Dimension, served_ids: sa.Select, day: date) -> dict:
         "rows": rows,
         "total": sum(row["clients"] for row in rows),
     }
+
+
+def stated_options(list_key: str) -> list[str]:
+    """An option list's values except those that mean "no answer" (they belong to the not-stated row)."""
+    return [value for value in active_options(list_key) if value.strip().lower() not in NOT_STATED_WORDS]
 
 
 def _grouped_counts(value_expression, served_ids: sa.Select) -> dict:
