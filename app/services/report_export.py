@@ -32,10 +32,12 @@ class Section:
     note: str | None = None
     drill_downs: list[dict | None] = field(default_factory=list)
     count_column: int | None = None
+    flagged: list[bool] = field(default_factory=list)  # rows the page highlights (over capacity)
 
-    def add(self, cells: list, drill_down: dict | None = None) -> None:
+    def add(self, cells: list, drill_down: dict | None = None, flagged: bool = False) -> None:
         self.rows.append(cells)
         self.drill_downs.append(drill_down)
+        self.flagged.append(flagged)
 
 
 def _cell(value):
@@ -144,6 +146,7 @@ def vacancy_sections(report: dict) -> list[Section]:
              _cell(row["vacant"]), _cell(row["occupancy_pct"]), _cell(row["over_capacity"])],
             {"kind": "served", "date_from": report["as_of"], "date_to": report["as_of"], "filters": {},
              "coverage": ("program", row["program"]), "row_filter": None},
+            flagged=row["over_capacity"],
         )
 
     totals = Section("totals", "Totals", [label("department"), "Programs", *VACANCY_COLUMNS,

@@ -262,3 +262,15 @@ def test_definitions_are_stated_on_the_page(client, sign_in_as):
     sign_in_as("Analyst")
     definitions = tables(client.get(ORG, query_string=PERIOD)).sections["definitions"]
     assert any(row[0] == "Served" and "overlaps" in row[1] for row in definitions)
+
+
+def test_over_capacity_rows_are_flagged(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    agency["A2"].capacity_current = 0
+    db.session.commit()
+    html = client.get(VACANCY, query_string={"as_of": "2024-03-31"}).get_data(as_text=True)
+    flagged = re.findall(r'<tr class="table-warning">\s*<td>([^<]+)</td>', html)
+    assert flagged == ["Alpha two"]
+    rows = {row[0]: row for row in tables(client.get(VACANCY, query_string={"as_of": "2024-03-31"}))
+            .sections["programs"][1:]}
+    assert rows["Alpha two"][5:8] == ["-1", "", "Yes"]
