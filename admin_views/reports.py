@@ -71,6 +71,7 @@ class ReportPage(BaseView):
 
     rule_key = ""
     template = ""
+    lead_sections = 1  # sections shown above the charts (what the report is, and its headline)
 
     def is_accessible(self):
         return current_user.is_authenticated and may(current_roles(), self.rule_key, Action.LIST)
@@ -132,6 +133,7 @@ class ReportPage(BaseView):
 class OrgSummaryView(ReportPage):
     rule_key = "org_summary_report"
     template = "admin/reports/org_summary.html"
+    lead_sections = 2
 
     def build(self, args) -> dict:
         default_from, default_to = last_full_month(_today())

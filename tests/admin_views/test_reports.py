@@ -274,3 +274,18 @@ def test_over_capacity_rows_are_flagged(client, sign_in_as, agency):
     rows = {row[0]: row for row in tables(client.get(VACANCY, query_string={"as_of": "2024-03-31"}))
             .sections["programs"][1:]}
     assert rows["Alpha two"][5:8] == ["-1", "", "Yes"]
+
+
+def test_drill_down_works_for_names_with_commas(client, sign_in_as, db_session):
+    sign_in_as("Analyst")
+    department = factories.department(name="Shelter, north and east")
+    program = factories.program(name="Youth, family and adult beds", department=department)
+    enrolled = factories.enrollment(program=program, start_date=date(2024, 3, 1))
+    db_session.add_all([enrolled, factories.enrollment(start_date=date(2024, 3, 1))])
+    db_session.commit()
+    page = tables(client.get(ORG, query_string=PERIOD | {"department": str(department.id)}))
+    assert page.sections["summary"][1][1] == "1"
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url
+    by_program_link = page.links[-1][1]
+    assert listed_client_ids(client, by_program_link) == {str(enrolled.client_id)}
