@@ -303,14 +303,24 @@ def served_client_ids(date_from: date, date_to: date, *, staff=None, department_
     """
     covered = covered_program_ids(staff, department_id, program_id)
     served = (
-        sa.select(Enrollment.client_id)
-        .join(Client, Client.id == Enrollment.client_id)
-        .where(enrollment_overlaps(date_from, date_to), client_counted(), _in_programs(Enrollment.program_id, covered))
+        _served_enrollments(date_from, date_to, covered)
+        .with_only_columns(Enrollment.client_id)
         .correlate(None)  # used inside queries on clients: its own clients table must stay its own
     )
     if new_only:
         served = served.where(_is_new(date_from, covered))
     return served
+
+
+def _served_enrollments(date_from: date, date_to: date, covered: sa.Select | None, *client_conditions) -> sa.Select:
+    """(client, program) of every enrollment that is service in the period, of a counted client,
+    in a covered program (DEFINITIONS["served"])."""
+    return (
+        sa.select(Enrollment.client_id, Enrollment.program_id)
+        .join(Client, Client.id == Enrollment.client_id)
+        .where(enrollment_overlaps(date_from, date_to), client_counted(), _in_programs(Enrollment.program_id, covered),
+               *client_conditions)
+    )
 
 
 def _is_new(date_from: date, covered: sa.Select | None):
@@ -368,13 +378,7 @@ def org_summary(date_from: date, date_to: date, *, department_id=None, program_i
     client_conditions = [demographic_condition(key, value, date_to) for key, value in filters.items()]
     covered = covered_program_ids(staff, department and department.id, program and program.id)
 
-    served = (
-        sa.select(Enrollment.client_id, Enrollment.program_id)
-        .join(Client, Client.id == Enrollment.client_id)
-        .where(enrollment_overlaps(date_from, date_to), client_counted(), _in_programs(Enrollment.program_id, covered),
-               *client_conditions)
-        .subquery("served")
-    )
+    served = _served_enrollments(date_from, date_to, covered, *client_conditions).subquery("served")
     counts = _served_counts(served, date_from, date_to, covered)
     distinct, new = counts[("_served", None)], counts[("_new", None)]
     return {
