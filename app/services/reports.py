@@ -125,10 +125,8 @@ def enrollment_active_on(day: date):
 
 def client_counted():
     """The client is a live record: not archived, not merged into another client."""
-    merged_away = sa.select(ClientDuplicate.id).where(
-        ClientDuplicate.duplicate_client_id == Client.id, ClientDuplicate.status == "merged",
-    )
-    return sa.and_(Client.is_archived.is_(False), ~sa.exists(merged_away))
+    merged_away = sa.select(ClientDuplicate.duplicate_client_id).where(ClientDuplicate.status == "merged")
+    return sa.and_(Client.is_archived.is_(False), Client.id.not_in(merged_away.correlate(None)))
 
 
 def capacity_on(day: date):
@@ -324,18 +322,19 @@ def _served_enrollments(date_from: date, date_to: date, covered: sa.Select | Non
 
 
 def _is_new(date_from: date, covered: sa.Select | None):
-    """No earlier enrollment or intake in the covered programs (DEFINITIONS["new"]); correlated to Client."""
-    earlier_enrollment = aliased(Enrollment)
-    before = sa.select(earlier_enrollment.id).where(
-        earlier_enrollment.client_id == Client.id,
-        earlier_enrollment.is_archived.is_(False),
-        earlier_enrollment.start_date < date_from,
-        _in_programs(earlier_enrollment.program_id, covered),
-    ).correlate(Client)
-    intake_before = sa.select(Intake.id).where(
-        Intake.client_id == Client.id, Intake.intake_date < date_from, _in_programs(Intake.program_id, covered),
-    ).correlate(Client)
-    return sa.and_(~sa.exists(before), ~sa.exists(intake_before))
+    """The client has no earlier enrollment or intake in the covered programs (DEFINITIONS["new"]).
+
+    Written as NOT IN over two uncorrelated sets, found once per query, rather than a lookup
+    per client: without statistics SQLite would answer each lookup by scanning enrollments.
+    """
+    earlier = aliased(Enrollment)
+    enrolled_before = sa.select(earlier.client_id).where(
+        earlier.is_archived.is_(False), earlier.start_date < date_from, _in_programs(earlier.program_id, covered),
+    ).correlate(None)
+    intake_before = sa.select(Intake.client_id).where(
+        Intake.intake_date < date_from, _in_programs(Intake.program_id, covered),
+    ).correlate(None)
+    return sa.and_(Client.id.not_in(enrolled_before), Client.id.not_in(intake_before))
 
 
 def _check_period(date_from: date, date_to: date) -> None:
