@@ -49,6 +49,13 @@ def current_roles() -> frozenset[str]:
     return user.role_names
 
 
+def refuse():
+    """A visitor who is not signed in goes to sign-in; a signed-in one without the right gets 403."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    abort(403)
+
+
 class CCDModelView(ModelView):
     form_base_class = CSRFForm
     can_view_details = True
@@ -103,9 +110,7 @@ class CCDModelView(ModelView):
         return current_user.is_authenticated and self.may(Action.LIST)
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
-        abort(403)
+        return refuse()
 
     def _handle_view(self, name, **kwargs):
         refused = super()._handle_view(name, **kwargs)

@@ -12,7 +12,9 @@ from wtforms import FloatField
 from wtforms.validators import InputRequired, NumberRange
 
 from admin_views.base import ArchivableView, CCDModelView
-from admin_views.filters import EnrolledInProgramFilter, JsonListContainsFilter, option_filter
+from admin_views.filters import (
+    AgeBandFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
+)
 from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientDuplicate, ClientSourceId, Staff
@@ -20,6 +22,7 @@ from app.permissions import Action
 from app.services import history
 from app.services.clients import client_record_tabs
 from app.services.scope import may_see_client
+from app.services.reports import DIMENSIONS
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
@@ -57,6 +60,24 @@ class SourceIdInline(InlineFormAdmin):
     form_choices = {"source_system": [(s, s) for s in SOURCE_SYSTEMS]}
 
 
+def _demographic_filter(dimension):
+    if dimension.key == "age_band":
+        return AgeBandFilter()
+    column = getattr(Client, dimension.key)
+    if dimension.multi_valued:
+        return JsonListContainsFilter(column, dimension.list_key, with_not_stated=True)
+    return option_filter(column, dimension.list_key, with_not_stated=True)
+
+
+# The filters a report's drill-down link sets (admin_views/reports.py finds them here):
+# one per report breakdown, and who was served, new or continuing in a period and where.
+DEMOGRAPHIC_FILTERS = {dimension.key: _demographic_filter(dimension) for dimension in DIMENSIONS}
+SERVED_FILTERS = {
+    (kind, coverage): ServedFilter(kind, coverage)
+    for kind in ServedFilter.KINDS for coverage in ServedFilter.COVERAGES
+}
+
+
 class ClientView(ArchivableView):
     details_template = "admin/clients/details.html"
     column_list = ("last_name", "first_name", "preferred_name", "dob", "gender", "uid_external",
@@ -67,14 +88,9 @@ class ClientView(ArchivableView):
     column_searchable_list = ("last_name", "first_name", "preferred_name", "alias", "uid_external")
     column_filters = (
         EnrolledInProgramFilter(Client.id),
-        option_filter(Client.gender, "gender"),
-        option_filter(Client.sexual_orientation, "sexual_orientation"),
-        option_filter(Client.citizenship_status, "citizenship_status"),
-        option_filter(Client.indigenous_status, "indigenous_status"),
-        option_filter(Client.race, "race"),
-        JsonListContainsFilter(Client.languages_spoken, "language"),
-        JsonListContainsFilter(Client.ethnicity, "ethnicity"),
+        *DEMOGRAPHIC_FILTERS.values(),
         option_filter(Client.preferred_language, "language"),
+        *SERVED_FILTERS.values(),
         "dob", "source_system", "is_inactive", "is_archived",
     )
     column_details_exclude_list = ("source_ids",)

@@ -1,6 +1,12 @@
 """List filters the generic ones cannot express: option-list drop-downs, JSON lists, program membership,
-record ids, staff by name and days in the agency's time zone."""
+record ids, staff by name, days in the agency's time zone, and the filters behind the reports'
+drill-down links (served in a period, age band, not stated).
 
+The report filters call the same conditions as app/services/reports.py, so a report count
+and the client list it links to are one definition, not two that could drift apart.
+"""
+
+import re
 import uuid
 from datetime import date
 
@@ -8,25 +14,44 @@ import sqlalchemy as sa
 from flask import has_app_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.filters import BaseDateBetweenFilter
+from flask_login import current_user
 
+from app.choices import AGE_BANDS, NOT_STATED
 from app.extensions import db
-from app.labels import label
-from app.models import Enrollment, Program, Staff
+from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
+from app.models import Client, Enrollment, Program, Staff
 from app.models.base import json_list_contains
 from app.services.history import end_of_day, start_of_day
 from app.services.options import active_options
+from app.services.reports import (
+    ReportError, age_band_condition, find_department, find_program, no_stated_item, not_stated, served_client_ids,
+)
 
 
-def _options_of(list_key: str):
+def _options_of(list_key: str, with_not_stated: bool = False):
     """Drop-down entries read when the list page is shown (the admin refreshes them per request)."""
     def options():
-        return [(v, v) for v in active_options(list_key)] if has_app_context() else []
+        if not has_app_context():
+            return []
+        entries = [(v, v) for v in active_options(list_key)]
+        return entries + [(NOT_STATED, NOT_STATED_LABEL)] if with_not_stated else entries
     return options
 
 
-def option_filter(column, list_key: str) -> FilterEqual:
+class OptionEqualFilter(FilterEqual):
+    """Equal to one value of an option list or, with the not-stated entry, holding no answer."""
+
+    def __init__(self, column, list_key: str, with_not_stated: bool = False):
+        super().__init__(column, label(column.key), options=_options_of(list_key, with_not_stated))
+
+    def apply(self, query, value, alias=None):
+        column = self.get_column(alias)
+        return query.filter(not_stated(column) if value == NOT_STATED else column == value)
+
+
+def option_filter(column, list_key: str, with_not_stated: bool = False) -> FilterEqual:
     """An equals filter whose drop-down lists the option list's current values."""
-    return FilterEqual(column, label(column.key), options=_options_of(list_key))
+    return OptionEqualFilter(column, list_key, with_not_stated)
 
 
 def _program_options():
@@ -39,11 +64,12 @@ def _program_options():
 class JsonListContainsFilter(BaseSQLAFilter):
     """Rows whose JSON list column holds the chosen value (languages, restriction types…)."""
 
-    def __init__(self, column, list_key: str):
-        super().__init__(column, label(column.key), options=_options_of(list_key))
+    def __init__(self, column, list_key: str, with_not_stated: bool = False):
+        super().__init__(column, label(column.key), options=_options_of(list_key, with_not_stated))
 
     def apply(self, query, value, alias=None):
-        return query.filter(json_list_contains(self.get_column(alias), value))
+        column = self.get_column(alias)
+        return query.filter(no_stated_item(column) if value == NOT_STATED else json_list_contains(column, value))
 
     def operation(self):
         return "includes"
@@ -165,3 +191,88 @@ class BetweenDaysFilter(BaseSQLAFilter, BaseDateBetweenFilter):
         first, last = value
         column = self.get_column(alias)
         return query.filter(column >= start_of_day(first), column <= end_of_day(last))
+
+
+PERIOD = re.compile(r"^(?:(?P<name>.+), )?(?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})$")
+
+
+def _parse_period(start: str, end: str) -> tuple[date, date]:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise ValueError("not a date") from None
+    if first > last:
+        raise ValueError("period ends before it starts")
+    return first, last
+
+
+class ServedFilter(BaseSQLAFilter):
+    """Clients served (or new, or continuing) in a period, as the Organizational Summary counts them.
+
+    Value: ``2024-03-01 to 2024-03-31``, or ``Program name, 2024-03-01 to 2024-03-31`` for one
+    program or department. Counted over the programs the signed-in person sees, as the report is.
+    """
+
+    KINDS = {"served": "Served", "new": "New client", "continuing": "Continuing client"}
+    COVERAGES = {None: "in the period", "program": "in the period, in program",
+                 "department": "in the period, in department"}
+
+    def __init__(self, kind: str, coverage: str | None):
+        super().__init__(Client.id, self.KINDS[kind])
+        self.kind, self.coverage = kind, coverage
+
+    def operation(self):
+        return self.COVERAGES[self.coverage]
+
+    def clean(self, value):
+        match = PERIOD.match(value.strip())
+        if match is None or bool(match["name"]) != bool(self.coverage):
+            raise ValueError("expected " + ("Name, " if self.coverage else "") + "YYYY-MM-DD to YYYY-MM-DD")
+        first, last = _parse_period(match["start"], match["end"])
+        where = {}
+        if self.coverage == "program":
+            where["program_id"] = find_program(match["name"]).id
+        elif self.coverage == "department":
+            where["department_id"] = find_department(match["name"]).id
+        return first, last, where
+
+    def apply(self, query, value, alias=None):
+        first, last, where = value
+        staff = current_user.staff if current_user.is_authenticated else None
+        if staff is None:
+            return query.filter(sa.false())
+        column = self.get_column(alias)
+        if self.kind == "continuing":
+            served = served_client_ids(first, last, staff=staff, **where)
+            new = served_client_ids(first, last, staff=staff, new_only=True, **where)
+            return query.filter(column.in_(served), column.not_in(new))
+        return query.filter(column.in_(served_client_ids(first, last, staff=staff, new_only=self.kind == "new",
+                                                         **where)))
+
+
+class AgeBandFilter(BaseSQLAFilter):
+    """Clients whose age on a day falls in a band: ``25-34 on 2024-03-31`` (or ``not-stated on …``)."""
+
+    VALUE = re.compile(r"^(?P<band>[\w-]+) on (?P<day>\d{4}-\d{2}-\d{2})$")
+
+    def __init__(self):
+        super().__init__(Client.dob, label("age_band"))
+
+    def operation(self):
+        bands = ", ".join(AGE_BAND_LABELS[key] for key, _, _ in AGE_BANDS)
+        return f"is (band on YYYY-MM-DD; bands {bands})"
+
+    def clean(self, value):
+        match = self.VALUE.match(value.strip())
+        if match is None:
+            raise ValueError("expected BAND on YYYY-MM-DD")
+        day, _ = _parse_period(match["day"], match["day"])
+        try:
+            age_band_condition(match["band"], day)
+        except ReportError as exc:
+            raise ValueError(str(exc)) from None
+        return match["band"], day
+
+    def apply(self, query, value, alias=None):
+        band, day = value
+        return query.filter(age_band_condition(band, day))

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from admin_views import account, clients, people, programs, services, system
 from admin_views.csp import flask_admin_inline_handlers
+from admin_views.reports import REPORT_PAGES
 from app import models, security
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
@@ -77,6 +78,10 @@ SIDEBAR = ("Clients", "Programs & Services", "Departments", "Enrollments", "Rest
            "Audit Log", "Staff", "Settings")
 
 
+def _add_page(admin: Admin, category: str, view_class, rule_key: str, url: str) -> None:
+    admin.add_view(view_class(name=entity_label(rule_key), category=category, endpoint=rule_key, url=url))
+
+
 def build_admin(app) -> Admin:
     """Create the admin for this app (never module-level: tests build several apps)."""
     admin = Admin(
@@ -85,8 +90,15 @@ def build_admin(app) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/ccd_base.html", fluid=True),
         csp_nonce_generator=security.csp_nonce,
     )
+    pages_waiting = list(REPORT_PAGES)
     for category, view_class, model in SCREENS:
+        # Pages that are not tables come first in their sidebar category.
+        for page in [page for page in pages_waiting if page[0] == category]:
+            pages_waiting.remove(page)
+            _add_page(admin, *page)
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+    for page in pages_waiting:
+        _add_page(admin, *page)
     account.add_personal_views(admin)
     app.extensions["ccd_admin"] = admin
     security.allow_inline_handlers(app, lambda: flask_admin_inline_handlers(admin))

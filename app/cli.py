@@ -1,7 +1,11 @@
 """Operator commands: ``flask --app wsgi ccd …``."""
 
 import getpass
-from datetime import date
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -13,6 +17,10 @@ from app.extensions import db
 from app.services.accounts import AccountError, create_or_update_user, ensure_roles
 from app.services.clock import agency_today
 from app.services.options import ensure_default_options
+from app.services.report_export import report_sections, sheet_title, to_csv, to_xlsx
+from app.services.reports import (
+    DIMENSION_BY_KEY, ReportError, find_department, find_program, org_summary, parse_day, vacancy_report,
+)
 
 
 @click.pass_context
@@ -127,3 +135,102 @@ def backup_command(restore_test):
         click.echo(backups.run_backup(settings, agency_today()).describe())
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@ccd_cli.group("report")
+def report_cli():
+    """Print or write a report: the same numbers, sections and files as the report pages."""
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write the whole file or nothing: a half-written report must never look like a finished one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".ccd-report-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _emit(report: dict, output_format: str, out: str | None) -> None:
+    if output_format == "json":
+        data = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    elif output_format == "csv":
+        text = to_csv(report_sections(report))
+        if out is None:
+            click.echo(text, nl=False)
+            return
+        data = text.encode("utf-8-sig")  # the byte-order mark lets Excel read accents right
+    else:
+        if out is None:
+            raise click.ClickException("XLSX is a binary file: give --out PATH to write it.")
+        data = to_xlsx(report_sections(report), sheet_title(report))
+    if out is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    try:
+        _write_atomically(out, data)
+    except OSError as exc:
+        raise click.ClickException(f"Could not write {out}: {exc.strerror}.") from None
+    click.echo(f"Wrote {out}.")
+
+
+def _filters(pairs) -> dict[str, str]:
+    filters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not value.strip():
+            raise ReportError(f"--filter {pair!r}: write it as KEY=VALUE, e.g. gender=Woman.")
+        if key.strip() not in DIMENSION_BY_KEY:
+            raise ReportError(f"--filter {pair!r}: unknown key. Keys: {', '.join(DIMENSION_BY_KEY)}.")
+        filters[key.strip()] = value.strip()
+    return filters
+
+
+FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["csv", "xlsx", "json"]),
+                             default="csv", show_default=True, help="Output format.")
+OUT_OPTION = click.option("--out", type=click.Path(dir_okay=False),
+                          help="File to write (replaced whole); printed when omitted (not for xlsx).")
+
+
+@report_cli.command("org-summary")
+@click.option("--from", "date_from", required=True, help="First day of the period, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, help="Last day of the period, YYYY-MM-DD.")
+@click.option("--department", help="Only this department (its name).")
+@click.option("--program", help="Only this program (its name).")
+@click.option("--filter", "filter_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Demographic filter, e.g. gender=Woman or languages_spoken=not-stated (repeatable).")
+@FORMAT_OPTION
+@OUT_OPTION
+def org_summary_command(date_from, date_to, department, program, filter_pairs, output_format, out):
+    """Organizational Summary: distinct clients served in a period, with breakdowns and drill-downs."""
+    try:
+        report = org_summary(
+            parse_day(date_from, "--from"), parse_day(date_to, "--to"),
+            department_id=find_department(department).id if department else None,
+            program_id=find_program(program).id if program else None,
+            filters=_filters(filter_pairs),
+        )
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)
+
+
+@report_cli.command("vacancy")
+@click.option("--as-of", "as_of", help="The day, YYYY-MM-DD (default: today in the agency's time zone).")
+@click.option("--department", help="Only this department (its name).")
+@FORMAT_OPTION
+@OUT_OPTION
+def vacancy_command(as_of, department, output_format, out):
+    """Vacancy Tracker: capacity, occupied and vacant places per program on a day."""
+    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    try:
+        report = vacancy_report(parse_day(as_of, "--as-of", today),
+                                department_id=find_department(department).id if department else None)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)

@@ -4,7 +4,8 @@ Every screen asks ``grant()`` on every request, and the session guard (app/guard
 asks it again for every row a flush would write, so a button that is hidden is also a
 request that is refused and a write that never reaches the database.
 
-Keys are table names: one key per table, and every table has exactly one admin screen.
+Keys are table names (one key per table, and every table has exactly one admin screen),
+plus one key per page that is not a table: the reports.
 """
 
 from enum import IntEnum, StrEnum
@@ -18,6 +19,7 @@ class Role(StrEnum):
     LEADER = "Leader"
     STAFF = "Staff"
     ANALYST = "Analyst"
+    REPORT_VIEWER = "Report viewer"
 
 
 ROLE_DESCRIPTIONS = {
@@ -27,6 +29,8 @@ ROLE_DESCRIPTIONS = {
     Role.LEADER: "Views their departments and proposes changes for approval.",
     Role.STAFF: "Front-line staff: views the clients of their programs.",
     Role.ANALYST: "Reads everything and exports; changes nothing.",
+    Role.REPORT_VIEWER: ("Given by an administrator to let someone (usually Staff) open the reports, "
+                         "counted over the programs that person sees."),
 }
 
 
@@ -57,6 +61,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "approvals": ("pending_changes",),
     "reports": ("email_recipients", "email_logs"),
+    # The Organizational Summary and Vacancy Tracker pages; LIST opens one, EXPORT downloads it.
+    "report_pages": ("org_summary_report", "vacancy_report"),
     "audit": ("audit_logs",),
     "imports": ("client_upload_logs",),
     "staff_admin": (
@@ -84,11 +90,15 @@ PROPOSE = READ | {Action.CREATE: _P, Action.EDIT: _P, Action.DELETE: _P}
 
 ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
     Role.ADMINISTRATOR: {group: FULL for group in GROUPS},
-    Role.COORDINATOR: {"records": FULL, "approvals": FULL, "reports": FULL, "audit": FULL, "imports": FULL},
-    Role.MANAGER: {"records": PROPOSE, "approvals": READ, "reports": READ, "audit": READ},
-    Role.LEADER: {"records": PROPOSE, "approvals": READ, "reports": READ, "audit": READ},
+    Role.COORDINATOR: {"records": FULL, "approvals": FULL, "reports": FULL, "audit": FULL, "imports": FULL,
+                       "report_pages": READ_EXPORT},
+    Role.MANAGER: {"records": PROPOSE, "approvals": READ, "reports": READ, "audit": READ, "report_pages": READ},
+    Role.LEADER: {"records": PROPOSE, "approvals": READ, "reports": READ, "audit": READ, "report_pages": READ},
+    # Staff open no report unless an administrator also gives them the Report viewer role.
     Role.STAFF: {"records": READ, "approvals": READ, "reports": READ, "audit": READ},
-    Role.ANALYST: {group: READ_EXPORT for group in ("records", "approvals", "reports", "audit", "imports")},
+    Role.ANALYST: {group: READ_EXPORT
+                   for group in ("records", "approvals", "reports", "audit", "imports", "report_pages")},
+    Role.REPORT_VIEWER: {"report_pages": READ},
 }
 
 

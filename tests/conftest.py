@@ -117,7 +117,7 @@ def client(app, db_session):
 def make_staff(*roles: str, email: str | None = None, password: str = TEST_PASSWORD) -> Staff:
     """A staff member who can sign in with the given roles (committed inside the test's transaction)."""
     role_rows = {row.name: row for row in db.session.scalars(sa.select(RoleRow))}
-    email = email or f"{'-'.join(r.lower() for r in roles) or 'nobody'}-{uuid.uuid4().hex[:8]}@test.example"
+    email = email or f"{'-'.join(r.lower().replace(' ', '-') for r in roles) or 'nobody'}-{uuid.uuid4().hex[:8]}@test.example"
     staff = Staff(first_name="Test", last_name=" ".join(roles) or "Nobody", email=email, user=User())
     staff.user.set_password(password)
     staff.roles = [role_rows[name] for name in roles]

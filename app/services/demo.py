@@ -41,6 +41,7 @@ DEMO_LOGINS: tuple[tuple[str, Role], ...] = (
     ("leader@ccd.demo", Role.LEADER),
     ("staff@ccd.demo", Role.STAFF),
     ("analyst@ccd.demo", Role.ANALYST),
+    ("reports@ccd.demo", Role.REPORT_VIEWER),
 )
 
 _LOGIN_NAMES: dict[str, tuple[str, str]] = {
@@ -50,6 +51,7 @@ _LOGIN_NAMES: dict[str, tuple[str, str]] = {
     "leader@ccd.demo": ("David", "Okafor"),
     "staff@ccd.demo": ("Sophie", "Nguyen"),
     "analyst@ccd.demo": ("Jordan", "Campbell"),
+    "reports@ccd.demo": ("Maya", "Lindqvist"),
 }
 
 SEED = 2026
@@ -288,7 +290,7 @@ def _staff_email(first: str, last: str) -> str:
 
 
 def _ensure_staff() -> dict[str, Staff]:
-    """Every demo staff member by email: the six sign-ins, then the staff who only appear in records."""
+    """Every demo staff member by email: the sign-ins (one per role), then the staff who only appear in records."""
     staff = {}
     for email, role in DEMO_LOGINS:
         first, last = _LOGIN_NAMES[email]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app import audit
 from app.extensions import db
 from app.models import AuditLog, Client, ProgramManagerAssignment, StaffProgramAssignment
-from app.permissions import WRITE_ACTIONS, Grant, Role, grant
+from app.permissions import WRITE_ACTIONS, Action, Grant, Role, grant, may
 from tests import factories
 from tests.conftest import csrf_token, make_staff
 
@@ -51,7 +51,7 @@ def test_the_rule_table_gives_no_role_a_write_on_the_trail():
             assert grant([role.value], "audit_logs", action) is Grant.DENY, (role, action)
 
 
-@pytest.mark.parametrize("role", [r.value for r in Role])
+@pytest.mark.parametrize("role", [r.value for r in Role if may({r.value}, "audit_logs", Action.LIST)])
 def test_no_role_can_create_edit_or_delete_audit_rows_from_the_admin(client, sign_in_as, role):
     sign_in_as(role)
     target = saved(factories.client(first_name="Untouched"))

@@ -43,3 +43,97 @@ def test_demo_seed_refuses_production_from_the_command_line(app, db_session, mon
     assert result.exit_code != 0
     assert "refuses to run with CCD_ENV=production" in result.output
     assert _staff_count() == before
+
+
+# --- ccd report ---------------------------------------------------------------------------
+
+def _report_data():
+    """One client in three programs of two departments, one client whose enrollment ended before."""
+    from datetime import date
+
+    from tests import factories
+
+    north, south = factories.department(name="North services"), factories.department(name="South services")
+    programs = [factories.program(name=f"{dept.name} {n}", department=dept, capacity_current=4)
+                for dept, n in ((north, 1), (north, 2), (south, 1))]
+    everywhere = factories.client()
+    rows = [factories.enrollment(client=everywhere, program=p, start_date=date(2024, 3, 1)) for p in programs]
+    rows.append(factories.enrollment(program=programs[0], start_date=date(2024, 1, 1), end_date=date(2024, 2, 29)))
+    db.session.add_all(rows)
+    db.session.commit()
+    return programs
+
+
+def _run(app, *args):
+    return app.test_cli_runner().invoke(args=["ccd", "report", *args])
+
+
+def test_report_org_summary_json_has_the_agreed_keys_and_counts_a_client_once(app, db_session):
+    import json
+
+    _report_data()
+    result = _run(app, "org-summary", "--from", "2024-03-01", "--to", "2024-03-31", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"distinct_clients_served", "new_clients", "breakdowns", "by_department", "by_program"} <= set(report)
+    assert report["distinct_clients_served"] == 1
+    assert {row["department"]: row["clients"] for row in report["by_department"]} == {
+        "North services": 1, "South services": 1}
+    assert [row["clients"] for row in report["by_program"]] == [1, 1, 1]
+
+
+def test_report_vacancy_json_rows_and_department(app, db_session):
+    import json
+
+    _report_data()
+    result = _run(app, "vacancy", "--as-of", "2024-03-15", "--department", "south SERVICES", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report) >= {"rows", "totals"}
+    assert [{k: row[k] for k in ("program", "department", "capacity", "occupied", "vacant", "occupancy_pct")}
+            for row in report["rows"]] == [{"program": "South services 1", "department": "South services",
+                                            "capacity": 4, "occupied": 1, "vacant": 3, "occupancy_pct": 25.0}]
+    assert report["totals"]["overall"]["vacant"] == 3
+
+
+def test_report_cli_csv_is_the_pages_export(app, client, sign_in_as, db_session):
+    _report_data()
+    sign_in_as("Analyst")
+    for cli_args, path, query in (
+        (["org-summary", "--from", "2024-03-01", "--to", "2024-03-31"], "/admin/reports/org-summary/export/csv",
+         {"date_from": "2024-03-01", "date_to": "2024-03-31"}),
+        (["vacancy", "--as-of", "2024-03-15"], "/admin/reports/vacancy/export/csv", {"as_of": "2024-03-15"}),
+    ):
+        result = _run(app, *cli_args)
+        assert result.exit_code == 0, result.output
+        page_export = client.get(path, query_string=query).get_data().decode("utf-8-sig")
+        assert result.output.replace("\r\n", "\n") == page_export.replace("\r\n", "\n")
+
+
+def test_report_xlsx_needs_a_file_and_writes_a_workbook(app, db_session, tmp_path):
+    from openpyxl import load_workbook
+
+    _report_data()
+    refused = _run(app, "vacancy", "--as-of", "2024-03-15", "--format", "xlsx")
+    assert refused.exit_code != 0 and "give --out PATH" in refused.output
+    target = tmp_path / "vacancy.xlsx"
+    result = _run(app, "vacancy", "--as-of", "2024-03-15", "--format", "xlsx", "--out", str(target))
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(target).active
+    assert sheet["A1"].value == "Report"
+    assert [p.name for p in tmp_path.iterdir()] == ["vacancy.xlsx"], "no temporary file left behind"
+
+
+def test_report_cli_bad_input_gets_a_clear_error_and_writes_nothing(app, db_session, tmp_path):
+    target = tmp_path / "out.csv"
+    for args, message in [
+        (["org-summary", "--from", "2024-02-30", "--to", "2024-03-31"], "is not a date"),
+        (["org-summary", "--from", "2024-04-01", "--to", "2024-03-31"], "after it ends"),
+        (["org-summary", "--from", "2024-03-01", "--to", "2024-03-31", "--program", "Nowhere"], "no program called"),
+        (["org-summary", "--from", "2024-03-01", "--to", "2024-03-31", "--filter", "shoe=9"], "unknown key"),
+        (["vacancy", "--department", "Nowhere"], "no department called"),
+    ]:
+        result = _run(app, *args, "--out", str(target))
+        assert result.exit_code != 0
+        assert message in result.output, result.output
+    assert not target.exists()

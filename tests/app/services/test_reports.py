@@ -270,3 +270,50 @@ def test_vacancy_rows_and_totals(org):
     assert (per_department["A dept"]["capacity"], per_department["B dept"]["capacity"]) == (3, 0)
     assert {"program", "department", "capacity", "occupied", "vacant", "occupancy_pct"} <= set(report["rows"][0])
     assert vacancy_report(day, department_id=org["B"].id)["rows"][0]["program"] == "B1 program"
+
+
+class StatementCounter:
+    """How many SQL statements a block sends to the database."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        self.bind = db.session.get_bind()
+        event.listen(self.bind, "before_cursor_execute", self._seen)
+        return self
+
+    def _seen(self, *args):
+        self.count += 1
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.bind, "before_cursor_execute", self._seen)
+
+
+def _grow(org, clients: int, programs: int):
+    extra = [factories.program(department=org["A"]) for _ in range(programs)]
+    db.session.add_all(extra)
+    for n in range(clients):
+        enrol(factories.client(languages_spoken=["English"]), extra[n % len(extra)] if extra else org["A1"],
+              date(2024, 1, 1))
+
+
+def test_queries_do_not_grow_with_clients_or_programs(org):
+    """Counted in the database: the same statements for 2 clients in 3 programs as for 12 in 9."""
+    def statements():
+        db.session.expire_all()
+        with StatementCounter() as summary:
+            org_summary(FROM, TO)
+        with StatementCounter() as vacancy:
+            vacancy_report(TO)
+        return summary.count, vacancy.count
+
+    _grow(org, clients=2, programs=0)
+    small = statements()
+    _grow(org, clients=10, programs=6)
+    assert statements() == small
+    assert small[1] == 1, "the vacancy tracker is one query for all programs"

@@ -1,0 +1,205 @@
+"""The report pages: Organizational Summary and Vacancy Tracker, their CSV/XLSX exports and drill-down links.
+
+Thin on purpose: read the inputs, call app/services/reports.py, render the sections of
+app/services/report_export.py (the same ones the exports and the CLI write). Who may open
+or export a page is the role-rule table's answer for the page's key; whose programs are
+counted is the visibility rule, applied by the service.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user
+
+from admin_views.base import current_roles, refuse
+from admin_views.clients import DEMOGRAPHIC_FILTERS, SERVED_FILTERS
+from app.choices import AGE_BANDS, NOT_STATED
+from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL
+from app.permissions import Action, may
+from app.services.report_export import (
+    cell_text, export_filename, report_sections, sheet_title, to_csv, to_xlsx,
+)
+from app.services.reports import (
+    DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
+    vacancy_report,
+)
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _client_list_view():
+    return next(view for view in current_app.extensions["ccd_admin"]._views if view.endpoint == "clients")
+
+
+def drill_down_url(drill: dict) -> str:
+    """The client list filtered to exactly the clients a report count counted."""
+    period = f"{drill['date_from']} to {drill['date_to']}"
+    coverage = drill["coverage"]
+    chosen = [(SERVED_FILTERS[(drill["kind"], coverage and coverage[0])],
+               f"{coverage[1]}, {period}" if coverage else period)]
+    demographics = list(drill["filters"].items()) + ([drill["row_filter"]] if drill["row_filter"] else [])
+    for key, value in demographics:
+        chosen.append((DEMOGRAPHIC_FILTERS[key], f"{value} on {drill['date_to']}" if key == "age_band" else value))
+    view = _client_list_view()
+    args = {f"flt{position}_{view.get_filter_arg(view._filters.index(flt), flt)}": value
+            for position, (flt, value) in enumerate(chosen)}
+    return url_for("clients.index_view", **args)
+
+
+def _today():
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def _acting_staff():
+    """The signed-in staff member; never None here, because None would mean "the system, no limit"."""
+    staff = current_user.staff
+    if staff is None:
+        abort(403)
+    return staff
+
+
+def _bar(chart_id: str, title: str, labels: list, datasets: list, kind: str = "bar", horizontal: bool = False):
+    return {"id": chart_id, "title": title, "type": kind, "horizontal": horizontal, "labels": labels,
+            "datasets": datasets}
+
+
+class ReportPage(BaseView):
+    """A report page guarded by its key in the role-rule table (LIST to open, EXPORT to download)."""
+
+    rule_key = ""
+    template = ""
+    lead_sections = 1  # sections shown above the charts (what the report is, and its headline)
+
+    def is_accessible(self):
+        return current_user.is_authenticated and may(current_roles(), self.rule_key, Action.LIST)
+
+    def inaccessible_callback(self, name, **kwargs):
+        return refuse()
+
+    @property
+    def can_export(self) -> bool:
+        return may(current_roles(), self.rule_key, Action.EXPORT)
+
+    def build(self, args) -> dict:
+        raise NotImplementedError
+
+    def form(self, args) -> dict:
+        raise NotImplementedError
+
+    def charts(self, report: dict) -> list[dict]:
+        raise NotImplementedError
+
+    @expose("/")
+    def index(self):
+        try:
+            report = self.build(request.args)
+        except ReportError as exc:
+            return self.render(self.template, error=str(exc), report=None, sections=[], charts=[],
+                               form=self.form(request.args)), 400
+        links = may(current_roles(), "clients", Action.LIST)
+        sections = [
+            {
+                "section": section,
+                "rows": [[(cell_text(value), isinstance(value, (int, float)) and not isinstance(value, bool))
+                          for value in row] for row in section.rows],
+                "urls": [drill_down_url(drill) if links and drill else None for drill in section.drill_downs],
+            }
+            for section in report_sections(report)
+        ]
+        return self.render(self.template, error=None, report=report, sections=sections,
+                           charts=self.charts(report), form=self.form(request.args),
+                           export_args=request.args.to_dict())
+
+    @expose("/export/<kind>")
+    def export(self, kind):
+        if not self.can_export:
+            abort(403)
+        if kind not in EXPORT_TYPES:
+            abort(404)
+        try:
+            report = self.build(request.args)
+        except ReportError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".index", **request.args.to_dict()))
+        sections = report_sections(report)
+        body = to_csv(sections).encode("utf-8-sig") if kind == "csv" else to_xlsx(sections, sheet_title(report))
+        return Response(body, mimetype=EXPORT_TYPES[kind], headers={
+            "Content-Disposition": f'attachment; filename="{export_filename(report, kind)}"'})
+
+
+class OrgSummaryView(ReportPage):
+    rule_key = "org_summary_report"
+    template = "admin/reports/org_summary.html"
+    lead_sections = 2
+
+    def build(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return org_summary(
+            parse_day(args.get("date_from"), "From", default_from),
+            parse_day(args.get("date_to"), "To", default_to),
+            department_id=args.get("department") or None,
+            program_id=args.get("program") or None,
+            filters={d.key: args[d.key] for d in DIMENSIONS if args.get(d.key)},
+            staff=_acting_staff(),
+        )
+
+    def form(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        dimensions = []
+        for dimension in DIMENSIONS:
+            if dimension.key == "age_band":
+                options = [(key, AGE_BAND_LABELS[key]) for key, _, _ in AGE_BANDS]
+            else:
+                options = [(value, value) for value in stated_options(dimension.list_key)]
+            dimensions.append({"key": dimension.key, "label": dimension.label,
+                               "options": options + [(NOT_STATED, NOT_STATED_LABEL)],
+                               "selected": args.get(dimension.key, "")})
+        return {
+            "date_from": args.get("date_from") or default_from.isoformat(),
+            "date_to": args.get("date_to") or default_to.isoformat(),
+            "department": args.get("department", ""), "program": args.get("program", ""),
+            "dimensions": dimensions, **report_choices(_acting_staff()),
+        }
+
+    def charts(self, report: dict) -> list[dict]:
+        charts = []
+        for key, kind, horizontal in (("gender", "doughnut", False), ("age_band", "bar", False),
+                                      ("citizenship_status", "bar", True), ("languages_spoken", "bar", True)):
+            breakdown = report["breakdowns"][key]
+            rows = [row for row in breakdown["rows"] if row["clients"]]
+            charts.append(_bar(f"chart-{key}", breakdown["label"], [row["label"] for row in rows],
+                               [{"label": "Clients", "data": [row["clients"] for row in rows]}], kind, horizontal))
+        programs = [row for row in report["by_program"] if row["clients"]]
+        charts.append(_bar("chart-by-program", "Clients by program", [row["program"] for row in programs],
+                           [{"label": "Clients", "data": [row["clients"] for row in programs]}], horizontal=True))
+        return charts
+
+
+class VacancyView(ReportPage):
+    rule_key = "vacancy_report"
+    template = "admin/reports/vacancy.html"
+
+    def build(self, args) -> dict:
+        return vacancy_report(parse_day(args.get("as_of"), "As of", _today()),
+                              department_id=args.get("department") or None, staff=_acting_staff())
+
+    def form(self, args) -> dict:
+        return {"as_of": args.get("as_of") or _today().isoformat(), "department": args.get("department", ""),
+                "departments": report_choices(_acting_staff())["departments"]}
+
+    def charts(self, report: dict) -> list[dict]:
+        limited = [row for row in report["rows"] if not row["no_capacity_limit"]]
+        return [_bar("chart-occupancy", "Occupancy by program", [row["program"] for row in limited], [
+            {"label": "Occupied", "data": [row["occupied"] for row in limited]},
+            {"label": "Capacity", "data": [row["capacity"] for row in limited]},
+        ], horizontal=True)]
+
+
+# (category, view class, rule key, url); the page's name is its label in app/labels.py.
+REPORT_PAGES = (
+    ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
+    ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
+)

@@ -1,0 +1,219 @@
+"""A report as labelled sections, and those sections written as CSV or XLSX.
+
+The report pages render these same sections, and the CLI and exports write them, so a
+downloaded file holds exactly what the page shows, section by section. Every text cell
+goes through ``neutralise_formula`` first: a program or option named ``=HYPERLINK(…)``
+must reach a spreadsheet as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from admin_views.formatting import neutralise_formula
+from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, entity_label, label
+from app.services.reports import DIMENSION_BY_KEY
+
+
+@dataclass
+class Section:
+    """One titled table of a report. ``drill_downs`` (never exported) says, per row, which clients
+    the row's count is, for the page to link to; ``count_column`` is the cell that links."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    note: str | None = None
+    drill_downs: list[dict | None] = field(default_factory=list)
+    count_column: int | None = None
+    flagged: list[bool] = field(default_factory=list)  # rows the page highlights (over capacity)
+
+    def add(self, cells: list, drill_down: dict | None = None, flagged: bool = False) -> None:
+        self.rows.append(cells)
+        self.drill_downs.append(drill_down)
+        self.flagged.append(flagged)
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else ""
+    return value
+
+
+def cell_text(value) -> str:
+    """A cell as the page shows it and the CSV holds it (before formula neutralising)."""
+    return str(_cell(value))
+
+
+def filter_value_label(key: str, value: str) -> str:
+    """How a report filter's value reads (the not-stated key and age band keys have labels)."""
+    if value == "not-stated":
+        return NOT_STATED_LABEL
+    if key == "age_band":
+        return AGE_BAND_LABELS.get(value, value)
+    return value
+
+
+def _filters_text(filters: dict) -> str:
+    if not filters:
+        return "None"
+    return "; ".join(f"{DIMENSION_BY_KEY[k].label}: {filter_value_label(k, v)}" for k, v in filters.items())
+
+
+def _definitions(report: dict) -> Section:
+    section = Section("definitions", "Definitions", ["Term", "Meaning"])
+    for key, text in report["definitions"].items():
+        section.add([key.replace("_", " ").capitalize(), text])
+    return section
+
+
+def org_summary_sections(report: dict) -> list[Section]:
+    """The Organizational Summary as the sections the page shows and the exports write."""
+    # Drill-downs name the clients behind a count: who (served, new or continuing), when, where
+    # (None for every program covered, or ("program" | "department", name)) and with which filters.
+    if report["program"]:
+        coverage = ("program", report["program"]["name"])
+    elif report["department"]:
+        coverage = ("department", report["department"]["name"])
+    else:
+        coverage = None
+    base = {"kind": "served", "date_from": report["date_from"], "date_to": report["date_to"],
+            "filters": report["filters"], "coverage": coverage, "row_filter": None}
+
+    about = Section("report", "Report", ["Item", "Value"])
+    about.add(["Report", entity_label("org_summary_report")])
+    about.add([label("date_from"), report["date_from"]])
+    about.add([label("date_to"), report["date_to"]])
+    about.add([label("department"), report["department"]["name"] if report["department"] else "All departments"])
+    about.add([label("program"), report["program"]["name"] if report["program"] else "All programs"])
+    about.add(["Demographic filters", _filters_text(report["filters"])])
+    about.add(["Programs counted", "All programs" if report["scope"] == "all programs"
+               else "The programs you can see"])
+
+    summary = Section("summary", "Summary", ["Measure", "Clients"], count_column=1)
+    for key, kind in (("distinct_clients_served", "served"), ("new_clients", "new"),
+                      ("continuing_clients", "continuing")):
+        summary.add([label(key), report[key]], base | {"kind": kind})
+
+    sections = [about, summary]
+    for key, breakdown in report["breakdowns"].items():
+        note = (f"A client can have several values here and counts once under each, so the rows add up to "
+                f"{breakdown['total']}, which can exceed the {report['distinct_clients_served']} distinct clients "
+                "served." if breakdown["multi_valued"] else None)
+        section = Section(key, breakdown["label"], [breakdown["label"], "Clients"], note=note, count_column=1)
+        for row in breakdown["rows"]:
+            section.add([row["label"], row["clients"]], base | {"row_filter": (key, row["value"])})
+        sections.append(section)
+
+    departments = Section("by_department", "By department", [label("department"), "Clients"], count_column=1)
+    for row in report["by_department"]:
+        where = coverage if report["program"] else ("department", row["department"])
+        departments.add([row["department"], row["clients"]], base | {"coverage": where})
+    programs = Section("by_program", "By program", [label("program"), label("department"), "Clients"],
+                       count_column=2)
+    for row in report["by_program"]:
+        programs.add([row["program"], row["department"], row["clients"]],
+                     base | {"coverage": ("program", row["program"])})
+    return sections + [departments, programs, _definitions(report)]
+
+
+VACANCY_COLUMNS = ["Capacity", "Occupied", "Vacant", "Occupancy %"]
+
+
+def vacancy_sections(report: dict) -> list[Section]:
+    """The Vacancy Tracker as the sections the page shows and the exports write."""
+    about = Section("report", "Report", ["Item", "Value"])
+    about.add(["Report", entity_label("vacancy_report")])
+    about.add([label("as_of"), report["as_of"]])
+    about.add([label("department"), report["department"]["name"] if report["department"] else "All departments"])
+    about.add(["Programs counted", "All programs" if report["scope"] == "all programs"
+               else "The programs you can see"])
+
+    programs = Section("programs", "Programs", [label("program"), label("department"), label("status"),
+                                                *VACANCY_COLUMNS, "Over capacity"], count_column=4)
+    for row in report["rows"]:
+        capacity = "No capacity limit" if row["no_capacity_limit"] else row["capacity"]
+        programs.add(
+            [row["program"], row["department"], row["status"].capitalize(), capacity, row["occupied"],
+             _cell(row["vacant"]), _cell(row["occupancy_pct"]), _cell(row["over_capacity"])],
+            {"kind": "served", "date_from": report["as_of"], "date_to": report["as_of"], "filters": {},
+             "coverage": ("program", row["program"]), "row_filter": None},
+            flagged=row["over_capacity"],
+        )
+
+    totals = Section("totals", "Totals", [label("department"), "Programs", *VACANCY_COLUMNS,
+                                          "Programs over capacity", "Programs with no limit",
+                                          "Occupied in programs with no limit"])
+    for name, t in [(d["department"], d) for d in report["totals"]["by_department"]] + \
+                   [("All departments", report["totals"]["overall"])]:
+        totals.add([name, t["programs"], t["capacity"], t["occupied"], t["vacant"], _cell(t["occupancy_pct"]),
+                    t["over_capacity_programs"], t["no_limit_programs"], t["occupied_no_limit"]])
+    return [about, programs, totals, _definitions(report)]
+
+
+def report_sections(report: dict) -> list[Section]:
+    return org_summary_sections(report) if report["report"] == "org_summary" else vacancy_sections(report)
+
+
+def _lines(sections: list[Section]):
+    """Every exported line: section title, its note, column headings, rows, then a blank line."""
+    for section in sections:
+        yield [section.title]
+        if section.note:
+            yield [section.note]
+        yield section.columns
+        for row in section.rows:
+            yield [neutralise_formula(_cell(value)) for value in row]
+        yield []
+
+
+def to_csv(sections: list[Section]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for line in _lines(sections):
+        writer.writerow([neutralise_formula(value) for value in line])
+    return out.getvalue()
+
+
+def to_xlsx(sections: list[Section], sheet_title: str) -> bytes:
+    """One sheet laid out like the CSV, section titles and headings in bold, numbers as numbers."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = sheet_title[:31]
+    bold = Font(bold=True)
+    for section in sections:
+        sheet.append([neutralise_formula(section.title)])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True, size=12)
+        if section.note:
+            sheet.append([neutralise_formula(section.note)])
+        sheet.append([neutralise_formula(column) for column in section.columns])
+        for cell in sheet[sheet.max_row]:
+            cell.font = bold
+        for row in section.rows:
+            sheet.append([neutralise_formula(_cell(value)) for value in row])
+        sheet.append([])
+    sheet.column_dimensions["A"].width = 40
+    for letter in "BCDEFGHI":
+        sheet.column_dimensions[letter].width = 16
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def export_filename(report: dict, extension: str) -> str:
+    if report["report"] == "org_summary":
+        return f"ccd_org_summary_{report['date_from']}_{report['date_to']}.{extension}"
+    return f"ccd_vacancy_{report['as_of']}.{extension}"
+
+
+def sheet_title(report: dict) -> str:
+    return entity_label("org_summary_report" if report["report"] == "org_summary" else "vacancy_report")
+

@@ -1,0 +1,291 @@
+"""The report pages: who may open and export them, drill-down links that list exactly the counted
+clients, exports that hold what the page shows, and charts served without inline script."""
+
+import csv
+import io
+import re
+from datetime import date
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from openpyxl import load_workbook
+
+from app.choices import NOT_STATED
+from app.extensions import db
+from app.models import DepartmentLeaderAssignment, ProgramManagerAssignment
+from tests import factories
+
+ORG = "/admin/reports/org-summary/"
+VACANCY = "/admin/reports/vacancy/"
+PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
+DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
+
+
+class SectionTables(HTMLParser):
+    """The report tables of a page: {section key: [[cell text, …], …]} and each count's link."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.links = {}, []
+        self._section = self._row = self._cell = None
+        self._href = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and "data-section" in attrs:
+            self._section = self.sections.setdefault(attrs["data-section"], [])
+        elif self._section is not None and tag == "tr":
+            self._row = []
+        elif self._row is not None and tag in ("td", "th"):
+            self._cell = ""
+        elif self._cell is not None and tag == "a":
+            self._href = attrs["href"]
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            text = " ".join(self._cell.split())
+            self._row.append(text)
+            if self._href:
+                self.links.append((int(text), self._href))
+            self._cell = self._href = None
+        elif tag == "tr" and self._row is not None:
+            self._section.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._section = None
+
+
+def tables(response) -> SectionTables:
+    parser = SectionTables()
+    parser.feed(response.get_data(as_text=True))
+    return parser
+
+
+def csv_blocks(text: str) -> list[list[list[str]]]:
+    """The CSV split at blank lines: each block is a section title, an optional note, headings and rows."""
+    blocks, current = [], []
+    for row in csv.reader(io.StringIO(text)):
+        if row:
+            current.append(row)
+        elif current:
+            blocks.append(current)
+            current = []
+    return blocks
+
+
+def csv_sections(text: str) -> dict[str, list[list[str]]]:
+    return {block[0][0]: block[1:] for block in csv_blocks(text)}
+
+
+def listed_client_ids(client, url) -> set[str]:
+    page = client.get(url + "&page_size=100")
+    assert page.status_code == 200
+    return set(DETAILS_ID.findall(page.get_data(as_text=True)))
+
+
+@pytest.fixture
+def agency(db_session):
+    """Two departments, three programs, and clients whose report answers are known."""
+    dept_a, dept_b = factories.department(name="Alpha services"), factories.department(name="Beta services")
+    a1 = factories.program(name="Alpha one", department=dept_a, capacity_current=2)
+    a2 = factories.program(name="Alpha two", department=dept_a, capacity_current=1)
+    b1 = factories.program(name="Beta one", department=dept_b, no_capacity_limit=True)
+    people = {
+        "everywhere": factories.client(gender="Woman", languages_spoken=["English", "French"], dob=date(1990, 1, 1)),
+        "woman_a1": factories.client(gender="Woman", languages_spoken=["French"], dob=date(2010, 6, 1)),
+        "unknown_b1": factories.client(gender=None, languages_spoken=[], dob=None),
+        "ended_before": factories.client(gender="Man"),
+        "archived": factories.client(gender="Man", is_archived=True),
+    }
+    rows = [
+        factories.enrollment(client=people["everywhere"], program=a1, start_date=date(2023, 1, 1)),
+        factories.enrollment(client=people["everywhere"], program=a2, start_date=date(2024, 3, 31)),
+        factories.enrollment(client=people["everywhere"], program=b1, start_date=date(2024, 3, 10),
+                             end_date=date(2024, 3, 12)),
+        factories.enrollment(client=people["woman_a1"], program=a1, start_date=date(2024, 3, 5)),
+        factories.enrollment(client=people["unknown_b1"], program=b1, start_date=date(2024, 2, 1)),
+        factories.enrollment(client=people["ended_before"], program=a1, start_date=date(2024, 1, 1),
+                             end_date=date(2024, 2, 29)),
+        factories.enrollment(client=people["archived"], program=a1, start_date=date(2024, 1, 1)),
+    ]
+    db.session.add_all(rows)
+    db.session.commit()
+    return {"A": dept_a, "B": dept_b, "A1": a1, "A2": a2, "B1": b1,
+            **{key: str(person.id) for key, person in people.items()}}
+
+
+@pytest.mark.parametrize("roles, opens, exports", [
+    (("Administrator",), True, True), (("Coordinator",), True, True), (("Analyst",), True, True),
+    (("Leader",), True, False), (("Manager",), True, False),
+    (("Staff",), False, False), (("Staff", "Report viewer"), True, False), ((), False, False),
+])
+def test_who_may_open_and_export_the_reports(client, sign_in_as, roles, opens, exports):
+    sign_in_as(*roles)
+    for page in (ORG, VACANCY):
+        assert client.get(page).status_code == (200 if opens else 403), page
+        for kind in ("csv", "xlsx"):
+            assert client.get(f"{page}export/{kind}").status_code == (200 if exports else 403), (page, kind)
+    sidebar = client.get("/admin/").get_data(as_text=True)
+    assert (f'href="{ORG}"' in sidebar) is opens
+
+
+def test_signed_out_visitor_is_sent_to_sign_in(client):
+    response = client.get(ORG)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_every_count_links_to_exactly_the_clients_it_counts(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    page = tables(client.get(ORG, query_string=PERIOD))
+
+    assert page.sections["summary"][1] == ["Distinct clients served", "3"]
+    assert len(page.links) > 30
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url
+
+    assert {row[0]: row[-1] for row in page.sections["by_program"][1:]} == {
+        "Alpha one": "2", "Alpha two": "1", "Beta one": "2"}
+    served_count, served_link = page.links[0]
+    assert listed_client_ids(client, served_link) == {agency["everywhere"], agency["woman_a1"],
+                                                      agency["unknown_b1"]}
+
+
+def test_links_carry_the_report_filters_and_the_row(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    page = tables(client.get(ORG, query_string=PERIOD | {"gender": "Woman", "department": str(agency["A"].id)}))
+
+    assert page.sections["summary"][1][1] == "2"
+    french = next(url for count, url in page.links if ["French"] in parse_qs(urlsplit(url).query).values())
+    assert listed_client_ids(client, french) == {agency["everywhere"], agency["woman_a1"]}
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url
+
+
+def test_unknown_row_link_lists_the_clients_with_no_answer(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    page = tables(client.get(ORG, query_string=PERIOD | {"gender": NOT_STATED}))
+    assert page.sections["summary"][1][1] == "1"
+    served_link = page.links[0][1]
+    assert listed_client_ids(client, served_link) == {agency["unknown_b1"]}
+
+
+def test_csv_export_holds_what_the_page_shows(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    for path, args in ((ORG, PERIOD), (VACANCY, {"as_of": "2024-03-31"})):
+        page = list(tables(client.get(path, query_string=args)).sections.values())
+        response = client.get(f"{path}export/csv", query_string=args)
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+        exported = csv_blocks(response.get_data().decode("utf-8-sig"))
+        assert len(exported) == len(page) >= 4
+        for shown, block in zip(page, exported):
+            assert block[-len(shown):] == shown, block[0]
+            assert len(block) - len(shown) in (1, 2), "only the title and a note come before the table"
+
+
+def test_export_neutralises_formulas_in_csv_and_xlsx(client, sign_in_as, db_session):
+    sign_in_as("Analyst")
+    program = factories.program(name='=HYPERLINK("http://evil.example","x")')
+    db_session.add(factories.enrollment(program=program, start_date=date(2024, 3, 1)))
+    db_session.commit()
+
+    text = client.get(f"{ORG}export/csv", query_string=PERIOD).get_data().decode("utf-8-sig")
+    by_program = csv_sections(text)["By program"]
+    assert any(row[0] == "'" + program.name for row in by_program)
+    assert not any(row[0] == program.name for row in by_program)
+
+    book = load_workbook(io.BytesIO(client.get(f"{ORG}export/xlsx", query_string=PERIOD).get_data()))
+    cells = [cell for row in book.active.iter_rows() for cell in row if cell.value]
+    assert any(cell.value == "'" + program.name and cell.data_type == "s" for cell in cells)
+    assert not any(str(cell.value).startswith("=") for cell in cells)
+
+
+def test_bad_dates_get_a_clear_error(client, sign_in_as):
+    sign_in_as("Analyst")
+    response = client.get(ORG, query_string={"date_from": "2024-13-01", "date_to": "2024-03-31"})
+    assert response.status_code == 400
+    assert "not a date; use YYYY-MM-DD" in response.get_data(as_text=True)
+    response = client.get(ORG, query_string={"date_from": "2024-04-01", "date_to": "2024-03-31"})
+    assert response.status_code == 400 and "starts (2024-04-01) after it ends" in response.get_data(as_text=True)
+
+
+def test_leader_page_shows_only_their_departments(client, sign_in_as, agency):
+    leader = sign_in_as("Leader")
+    db.session.add(DepartmentLeaderAssignment(staff=leader, department=agency["B"]))
+    db.session.commit()
+    page = tables(client.get(ORG, query_string=PERIOD)).sections
+    assert [row[0] for row in page["by_program"][1:]] == ["Beta one"]
+    assert page["summary"][1][1] == "2"
+    assert "Alpha one" not in client.get(ORG, query_string=PERIOD).get_data(as_text=True)
+
+
+def test_manager_page_shows_only_their_programs(client, sign_in_as, agency):
+    manager = sign_in_as("Manager")
+    db.session.add(ProgramManagerAssignment(staff=manager, program=agency["A2"]))
+    db.session.commit()
+    vacancy = tables(client.get(VACANCY, query_string={"as_of": "2024-03-31"})).sections
+    assert [row[0] for row in vacancy["programs"][1:]] == ["Alpha two"]
+
+
+def test_vacancy_page_rows_and_occupied_links(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    page = tables(client.get(VACANCY, query_string={"as_of": "2024-03-31"}))
+    rows = {row[0]: row for row in page.sections["programs"][1:]}
+    assert rows["Alpha one"][3:8] == ["2", "2", "0", "100.0", ""]
+    assert rows["Alpha two"][3:8] == ["1", "1", "0", "100.0", ""]
+    assert rows["Beta one"][3:6] == ["No capacity limit", "1", ""]
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url
+    totals = {row[0]: row for row in page.sections["totals"][1:]}
+    assert totals["All departments"][2:5] == ["3", "3", "0"]
+
+
+def test_charts_come_from_the_apps_own_static_files_without_inline_script(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    html = client.get(ORG, query_string=PERIOD).get_data(as_text=True)
+    assert re.search(r'<script type="application/json" id="ccd-report-charts"[^>]*>\[\{', html)
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert "cdn" not in html.lower()
+    for path in ("/static/vendor/chartjs/chart.umd.min.js", "/static/js/ccd-reports.js"):
+        assert path in html
+        response = client.get(path)
+        assert response.status_code == 200
+        response.close()
+
+
+def test_definitions_are_stated_on_the_page(client, sign_in_as):
+    sign_in_as("Analyst")
+    definitions = tables(client.get(ORG, query_string=PERIOD)).sections["definitions"]
+    assert any(row[0] == "Served" and "overlaps" in row[1] for row in definitions)
+
+
+def test_over_capacity_rows_are_flagged(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    agency["A2"].capacity_current = 0
+    db.session.commit()
+    html = client.get(VACANCY, query_string={"as_of": "2024-03-31"}).get_data(as_text=True)
+    flagged = re.findall(r'<tr class="table-warning">\s*<td>([^<]+)</td>', html)
+    assert flagged == ["Alpha two"]
+    rows = {row[0]: row for row in tables(client.get(VACANCY, query_string={"as_of": "2024-03-31"}))
+            .sections["programs"][1:]}
+    assert rows["Alpha two"][5:8] == ["-1", "", "Yes"]
+
+
+def test_drill_down_works_for_names_with_commas(client, sign_in_as, db_session):
+    sign_in_as("Analyst")
+    department = factories.department(name="Shelter, north and east")
+    program = factories.program(name="Youth, family and adult beds", department=department)
+    enrolled = factories.enrollment(program=program, start_date=date(2024, 3, 1))
+    db_session.add_all([enrolled, factories.enrollment(start_date=date(2024, 3, 1))])
+    db_session.commit()
+    page = tables(client.get(ORG, query_string=PERIOD | {"department": str(department.id)}))
+    assert page.sections["summary"][1][1] == "1"
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url
+    by_program_link = page.links[-1][1]
+    assert listed_client_ids(client, by_program_link) == {str(enrolled.client_id)}
