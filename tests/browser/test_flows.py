@@ -1,6 +1,7 @@
 """The main flows as the people who use CCD go through them, in a real browser."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,23 @@ def test_coordinator_creates_a_client(sign_in, live_server):
     page.goto(f"{live_server}/admin/clients/?search=Created-Client")
     page.shot("found-in-list")
     assert page.locator("table.model-list").get_by_text("Created-Client").count() == 1
+
+
+def test_analyst_opens_the_org_summary_and_downloads_the_csv(sign_in, live_server):
+    page = sign_in("analyst@ccd.demo")
+    page.goto(f"{live_server}/admin/reports/org-summary/")
+    page.fill("#date_from", "2021-01-01")
+    page.fill("#date_to", "2026-06-30")
+    page.click("#ccd-report-form button[type=submit]")
+    page.wait_for_load_state()
+    page.shot("report")
+    assert page.locator("canvas").count() >= 1, "the charts are drawn from the app's own Chart.js"
+    with page.expect_download() as download_info:
+        page.click("#ccd-report-exports >> text=Export CSV")
+    download = download_info.value
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    page.shot("after-download")
+    assert download.suggested_filename.endswith(".csv")
+    served_row = next(line for line in text.splitlines() if line.lower().startswith("distinct clients served"))
+    served = int(served_row.split(",")[1])
+    assert served > 0 and str(served) in page.inner_text("main")
