@@ -34,6 +34,8 @@ ENDPOINT_ACTIONS = {
     "delete_view": Action.DELETE,
     "export": Action.EXPORT,
     "ajax_update": Action.EDIT,
+    "approve_view": Action.REVIEW,
+    "decline_view": Action.REVIEW,
 }
 
 PROPOSAL_REFUSED = (
@@ -101,6 +103,10 @@ class CCDModelView(ModelView):
 
     def is_accessible(self):
         return current_user.is_authenticated and self.may(Action.LIST)
+
+    def sidebar_badge(self) -> int | None:
+        """A count shown next to the screen's name in the sidebar (the approvals inbox has one)."""
+        return None
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:

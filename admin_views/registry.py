@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import clients, people, programs, services, system
+from admin_views import approvals, clients, people, programs, services, system
 from app import models
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
@@ -56,7 +56,7 @@ SCREENS = (
     ("Enrollments", services.IntakeView, models.Intake),
     ("Enrollments", services.DischargeView, models.Discharge),
     ("Restrictions", services.RestrictionView, models.ServiceRestriction),
-    ("Approvals", system.PendingChangeView, models.PendingChange),
+    ("Approvals", approvals.PendingChangeView, models.PendingChange),
     ("Reports", system.EmailRecipientView, models.EmailRecipient),
     ("Reports", system.EmailLogView, models.EmailLog),
     ("Audit Log", system.AuditLogView, models.AuditLog),
@@ -85,5 +85,8 @@ def build_admin(app) -> Admin:
     )
     for category, view_class, model in SCREENS:
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+        if view_class is approvals.PendingChangeView:
+            admin.add_view(approvals.MyRequestsView(name="My requests", category=category, endpoint="my_requests",
+                                                    url="my-requests"))
     app.extensions["ccd_admin"] = admin
     return admin

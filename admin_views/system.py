@@ -1,8 +1,8 @@
-"""Audit trail, approvals, reports set-up and logs, and settings."""
+"""Audit trail, reports set-up and logs, and settings (the approvals inbox is in admin_views/approvals.py)."""
 
 from admin_views.base import CCDModelView
 from admin_views.clients import staff_lookup
-from app.choices import AUDIT_ACTIONS, DEFAULT_OPTIONS, PENDING_CHANGE_STATUSES, REPORT_FREQUENCIES
+from app.choices import AUDIT_ACTIONS, DEFAULT_OPTIONS, REPORT_FREQUENCIES
 from app.labels import entity_label
 
 
@@ -17,15 +17,6 @@ class AuditLogView(CCDModelView):
     column_filters = ("entity", "action", "changed_at", "changed_by.email", "entity_id")
     column_formatters = {"entity": _entity}
     column_choices = {"action": [(a, a.capitalize()) for a in AUDIT_ACTIONS]}
-
-
-class PendingChangeView(CCDModelView):
-    column_list = ("created_at", "entity", "operation", "entity_id", "requested_by", "status", "reviewed_by",
-                   "reviewed_at")
-    column_default_sort = ("created_at", True)
-    column_filters = ("entity", "status", "requested_by.email", "created_at")
-    column_formatters = {"entity": _entity}
-    column_choices = {"status": [(s, s.capitalize()) for s in PENDING_CHANGE_STATUSES]}
 
 
 class EmailRecipientView(CCDModelView):
