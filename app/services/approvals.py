@@ -172,8 +172,9 @@ def conflicts(change: PendingChange, current: dict | None = None) -> list[str]:
     for field in fields:
         if field not in base or field not in current:
             continue
-        proposed = change.diff_json.get(field) if change.operation == "update" else None
-        if not same(current[field], base[field]) and (change.operation == "delete" or not same(current[field], proposed)):
+        moved = not same(current[field], base[field])
+        # An edit someone else already made exactly as proposed is no conflict.
+        if moved and (change.operation == "delete" or not same(current[field], change.diff_json.get(field))):
             found.append(field)
     return found
 

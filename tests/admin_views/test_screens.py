@@ -107,18 +107,6 @@ def test_list_pages_page_through_results(client, sign_in_as, db_session):
     assert page.count("/admin/clients/details/?id=") == 10
 
 
-def test_manager_save_is_refused_with_a_clear_message_and_nothing_written(client, sign_in_as, app):
-    sign_in_as("Manager")
-    department = factories.create("departments")
-    from tests.conftest import csrf_token
-    response = client.post(f"/admin/departments/edit/?id={department.id}", follow_redirects=True, data={
-        "name": "Renamed by a manager", "csrf_token": csrf_token(client, "/admin/")})
-    assert "submits changes for approval" in response.get_data(as_text=True)
-    from app.extensions import db
-    db.session.expire_all()
-    assert db.session.get(type(department), department.id).name == department.name
-
-
 def test_option_lists_feed_the_forms(client, sign_in_as, db_session):
     sign_in_as("Administrator")
     from app.models import ChoiceOption
