@@ -9,6 +9,7 @@ COPY admin_views ./admin_views
 COPY tasks ./tasks
 COPY migrations ./migrations
 COPY templates ./templates
+COPY static ./static
 COPY wsgi.py celery_worker.py ./
 RUN pip install --no-cache-dir .
 RUN useradd --system --home /srv/ccd ccd && mkdir -p /srv/ccd/instance && chown ccd /srv/ccd/instance

@@ -56,16 +56,17 @@ def age(moment: datetime | None, now: datetime | None = None) -> str:
         if seconds >= size:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
-    return "just now"
+    return "less than a minute"
 
 
 def _review_context(change: PendingChange) -> dict:
     """What the details pages show: the field-by-field comparison and where the record is now."""
     rows = approvals.comparison(change)
-    gone = change.operation != "create" and change.entity_id is not None and approvals.current_record(change) is None
+    exists = change.entity_id is not None and approvals.current_record(change) is not None
     return {
         "change": change, "rows": rows, "conflicts": [row for row in rows if row.conflict],
-        "record_label": approvals.record_label(change), "record_gone": gone,
+        "record_label": approvals.record_label(change), "has_current": exists,
+        "record_gone": change.operation != "create" and not exists,
         "entity_name": entity_label(change.entity), "operation_name": OPERATION_LABELS[change.operation],
         "status_name": STATUS_LABELS.get(change.status, change.status), "waited": age(change.created_at),
     }

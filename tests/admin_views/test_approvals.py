@@ -5,13 +5,13 @@ inbox is applied, declined or refused exactly as the approvals service decides.
 """
 
 import re
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditLog, Client, Enrollment, Notification, PendingChange
+from app.services import approvals
 from tests import factories
 from tests.admin_views.forms import browser_form
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -364,3 +364,36 @@ def test_coordinator_edits_directly_and_no_proposal_is_made(client, sign_in_as):
     assert _changes() == []
     assert db.session.scalars(sa.select(AuditLog).where(AuditLog.entity_id == record.id,
                                                          AuditLog.action == "update")).one()
+
+
+@pytest.mark.parametrize("operation", ["create", "update", "delete"])
+def test_each_kind_of_proposal_opens_for_the_reviewer_and_the_requester(client, sign_in_as, operation):
+    manager = make_staff("Manager")
+    department = factories.create("departments")
+    change = approvals.propose(manager, "departments", operation,
+                               entity_id=None if operation == "create" else department.id,
+                               values={"name": "Proposed name"} if operation != "delete" else None)
+    db.session.commit()
+    sign_in(client, manager)
+    page = client.get(f"/admin/my-requests/details/?id={change.id}").get_data(as_text=True)
+    assert "Withdraw this request" in page and ("Proposed name" in page or operation == "delete")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    sign_in_as("Coordinator")
+    page = client.get(f"/admin/pending_changes/details/?id={change.id}").get_data(as_text=True)
+    assert "Approve and apply" in page and "Decline" in page
+    assert ("Now" in page) is (operation != "create")
+
+
+def test_proposal_on_a_deleted_record_offers_only_decline(client, sign_in_as, proposal):
+    change, record, _ = proposal
+    for enrollment in db.session.scalars(sa.select(Enrollment).where(Enrollment.client_id == record.id)):
+        db.session.delete(enrollment)
+    db.session.delete(record)
+    db.session.commit()
+    sign_in_as("Coordinator")
+    page = client.get(f"/admin/pending_changes/details/?id={change.id}").get_data(as_text=True)
+    assert "cannot be approved" in page and "Approve and apply" not in page
+    response = client.post(f"/admin/pending_changes/approve/?id={change.id}",
+                           data={"csrf_token": csrf_token(client, "/admin/")})
+    assert "was deleted" in _page(client, response)
+    assert _fresh(change).status == "pending"
