@@ -141,6 +141,9 @@ def test_manager_inline_edit_is_a_proposal_and_the_list_keeps_the_old_value(clie
     factories.make_visible_to(manager)
     old_status = enrollment.status
     new_status = "completed" if old_status != "completed" else "active"
+    script = re.search(r'src="([^"]*ccd-inline-proposals\.js)"',
+                       client.get("/admin/client_program_enrollments/").get_data(as_text=True))
+    assert script and client.get(script.group(1)).status_code == 200
 
     response = client.post("/admin/client_program_enrollments/ajax/update/", data={
         "list_form_pk": str(enrollment.id), "status": new_status, "csrf_token": csrf_token(client, "/admin/")})
