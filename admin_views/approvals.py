@@ -17,6 +17,7 @@ from wtforms import BooleanField, HiddenField, SelectMultipleField, TextAreaFiel
 from wtforms.validators import InputRequired
 
 from admin_views.base import CCDModelView, current_roles
+from admin_views.formatting import local_datetime
 from app.choices import PENDING_CHANGE_STATUSES
 from app.extensions import db
 from app.labels import entity_label
@@ -69,6 +70,7 @@ def _review_context(change: PendingChange) -> dict:
         "record_gone": change.operation != "create" and not exists,
         "entity_name": entity_label(change.entity), "operation_name": OPERATION_LABELS[change.operation],
         "status_name": STATUS_LABELS.get(change.status, change.status), "waited": age(change.created_at),
+        "proposed_at": local_datetime(change.created_at), "reviewed_at": local_datetime(change.reviewed_at),
     }
 
 
@@ -243,6 +245,7 @@ class MyRequestsView(BaseView):
             "change": change, "entity_name": entity_label(change.entity),
             "operation_name": OPERATION_LABELS[change.operation], "record_label": approvals.record_label(change),
             "status_name": STATUS_LABELS.get(change.status, change.status),
+            "proposed_at": local_datetime(change.created_at),
         } for change in rows[: self.page_size]]
         return self.render("admin/approvals/my_requests.html", requests=requests, page=page,
                            has_next=len(rows) > self.page_size, withdraw_form=WithdrawForm())

@@ -371,8 +371,7 @@ def _require_pending(change: PendingChange) -> None:
     if change.status == "pending":
         return
     who = f" by {change.reviewed_by.full_name}" if change.reviewed_by is not None else ""
-    when = f" on {change.reviewed_at:%Y-%m-%d %H:%M}" if change.reviewed_at else ""
-    raise AlreadyReviewed(f"This change was already {change.status}{who}{when}; nothing was done.")
+    raise AlreadyReviewed(f"This change was already {change.status}{who}; nothing was done.")
 
 
 def _notify(change: PendingChange, title: str, message: str) -> None:

@@ -5,6 +5,8 @@ inbox is applied, declined or refused exactly as the approvals service decides.
 """
 
 import re
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -400,3 +402,14 @@ def test_proposal_on_a_deleted_record_offers_only_decline(client, sign_in_as, pr
                            data={"csrf_token": csrf_token(client, "/admin/")})
     assert "was deleted" in _page(client, response)
     assert _fresh(change).status == "pending"
+
+
+def test_review_pages_show_times_in_the_agencys_time_zone(client, sign_in_as, proposal):
+    change, _, manager = proposal
+    change.created_at = datetime(2024, 7, 1, 16, 30, tzinfo=timezone.utc)
+    db.session.commit()
+    zone = client.application.config["TIMEZONE"]
+    expected = datetime(2024, 7, 1, 16, 30, tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    assert expected != "2024-07-01 16:30" or zone == "UTC"
+    sign_in_as("Coordinator")
+    assert expected in client.get(f"/admin/pending_changes/details/?id={change.id}").get_data(as_text=True)
