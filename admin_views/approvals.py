@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from flask import abort, flash, has_app_context, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
-from flask_admin.form import SecureForm
 from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired
@@ -31,18 +30,22 @@ DECLINE_NEEDS_RATIONALE = "A decline needs a rationale: tell the requester why."
 FORM_EXPIRED = "The form expired or was not sent from this page; nothing was done. Try again."
 
 
-class ApproveForm(SecureForm):
+# The admin's own CSRF scheme (its form base class), so one token works for every admin form.
+AdminForm = CCDModelView.form_base_class
+
+
+class ApproveForm(AdminForm):
     # Present only when the page offers field-by-field approval (the record changed since the base).
     choosing_fields = HiddenField()
     approved_fields = SelectMultipleField(choices=[], validate_choice=False)
     acknowledge_conflicts = BooleanField("I compared the values and approve knowing the record changed since")
 
 
-class DeclineForm(SecureForm):
+class DeclineForm(AdminForm):
     rationale = TextAreaField("Rationale", validators=[InputRequired(message=DECLINE_NEEDS_RATIONALE)])
 
 
-class WithdrawForm(SecureForm):
+class WithdrawForm(AdminForm):
     pass
 
 
