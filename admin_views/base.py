@@ -3,17 +3,27 @@
 Flask-Admin leaves several doors open by default (class-wide ``can_*`` flags, inline
 edit that ignores ``can_edit``, actions that run for anyone, string ids against UUID
 keys, CSV exports that carry formulas and load every row). Each is closed here, once.
+
+Where the rule table says PROPOSE (Managers and Leaders on canonical records), every save
+path of a screen -- create, edit, delete, inline edit, bulk delete, archive and restore --
+stores a PendingChange through app/services/approvals.py instead of writing the record.
 """
 
 import uuid
 from datetime import datetime, timezone
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import tools as sqla_tools
+from flask_admin.contrib.sqla.fields import InlineModelFormList
+from flask_admin.helpers import get_form_data, get_redirect_target
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
+from wtforms import HiddenField
+from wtforms.validators import ValidationError
 
 from admin_views.fields import OptionMultiSelectField, OptionSelectField
 from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
@@ -24,6 +34,7 @@ from app.guard import WriteNotPermitted
 from app.labels import label
 from app.permissions import Action, Grant, grant
 from app.security import CSRFForm
+from app.services import approvals
 
 # Flask-Admin endpoint -> the action it performs. Endpoints not listed need only LIST.
 ENDPOINT_ACTIONS = {
@@ -34,12 +45,43 @@ ENDPOINT_ACTIONS = {
     "delete_view": Action.DELETE,
     "export": Action.EXPORT,
     "ajax_update": Action.EDIT,
+    "approve_view": Action.REVIEW,
+    "decline_view": Action.REVIEW,
 }
 
-PROPOSAL_REFUSED = (
-    "Your role submits changes for approval and cannot change records directly. "
-    "Approval requests are not available yet, so nothing was saved."
+PROPOSAL_SUBMITTED = (
+    "Submitted for approval: a coordinator will review it, and the record stays as it is until then. "
+    "You can follow it under Approvals › My requests."
 )
+PROPOSALS_SUBMITTED = (
+    "{count} changes submitted for approval: a coordinator will review them, and the records stay as they are "
+    "until then. You can follow them under Approvals › My requests."
+)
+NOTHING_PROPOSED = "Nothing was changed, so nothing was submitted for approval."
+STALE_FORM = ("This form could not be checked against the record you opened (it was altered or is from "
+              "another record); open the record again and redo your change.")
+# The values a proposer saw when the edit form opened, signed so they cannot be altered on the way back.
+BASE_FIELD = "ccd_proposal_base"
+BASE_SALT = "ccd-proposal-base"
+
+
+class ProposalStored(Exception):
+    """A save became a proposal (or changed nothing); the view answers with this message instead of saving."""
+
+    def __init__(self, message: str, category: str = "success"):
+        super().__init__(message)
+        self.message, self.category = message, category
+
+
+def _base_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=BASE_SALT)
+
+
+def _drop_inline_lists(form) -> None:
+    """Proposals cover one record; child rows are proposed from their own screens."""
+    for field in list(form):
+        if isinstance(field, InlineModelFormList):
+            del form[field.name]
 
 
 def current_roles() -> frozenset[str]:
@@ -58,6 +100,7 @@ def refuse():
 
 class CCDModelView(ModelView):
     form_base_class = CSRFForm
+    list_template = "admin/ccd_list.html"
     can_view_details = True
     can_set_page_size = True
     page_size = 25
@@ -109,6 +152,10 @@ class CCDModelView(ModelView):
     def is_accessible(self):
         return current_user.is_authenticated and self.may(Action.LIST)
 
+    def sidebar_badge(self) -> int | None:
+        """A count shown next to the screen's name in the sidebar (the approvals inbox has one)."""
+        return None
+
     def inaccessible_callback(self, name, **kwargs):
         return refuse()
 
@@ -118,8 +165,6 @@ class CCDModelView(ModelView):
             return refused
         needed = ENDPOINT_ACTIONS.get(name, Action.LIST)
         if not self.may(needed):
-            abort(403)
-        if name == "ajax_update" and self.grant_for(Action.EDIT) is not Grant.ALLOW:
             abort(403)
         if name == "action_view":
             requested = request.form.get("action", "")
@@ -131,26 +176,146 @@ class CCDModelView(ModelView):
         needed = self.action_permissions.get(name)
         return needed is not None and self.may(needed) and super().is_action_allowed(name)
 
-    def _refuse_proposal(self, action: Action) -> bool:
-        """True (and the person told why) when this save would be a proposal, not a write."""
-        if self.grant_for(action) is Grant.PROPOSE:
-            flash(PROPOSAL_REFUSED, "warning")
-            return True
-        return False
+    def proposing(self, action: Action) -> bool:
+        """True when this person's save of ``action`` becomes a proposal, not a write."""
+        return self.grant_for(action) is Grant.PROPOSE
+
+    # -- proposals -------------------------------------------------------------------------
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if self.proposing(Action.CREATE):
+            _drop_inline_lists(form)
+        return form
+
+    def edit_form(self, obj=None):
+        if obj is None or not self.proposing(Action.EDIT):
+            return super().edit_form(obj)
+        form_class = self._edit_form_class
+        if getattr(self, "_proposal_form_source", None) is not form_class:
+            self._proposal_form_class = type(f"Proposal{form_class.__name__}", (form_class,),
+                                             {BASE_FIELD: HiddenField()})
+            self._proposal_form_source = form_class
+        formdata = get_form_data()
+        form = self._proposal_form_class(formdata, obj=obj)
+        if formdata is None:
+            form[BASE_FIELD].data = _base_signer().dumps(
+                {"entity": self.rule_key, "id": str(obj.id), "values": approvals.record_values(obj)})
+        _drop_inline_lists(form)
+        return form
+
+    def _submitted_base(self, form, model) -> dict | None:
+        """The values the proposer saw, from the signed field of the edit form (None: as the record is now)."""
+        if BASE_FIELD not in form:
+            return None
+        token = form[BASE_FIELD].data
+        del form[BASE_FIELD]
+        if not token:
+            return None
+        try:
+            payload = _base_signer().loads(token)
+        except BadSignature:
+            raise ValidationError(STALE_FORM) from None
+        if payload.get("entity") != self.rule_key or payload.get("id") != str(model.id):
+            raise ValidationError(STALE_FORM)
+        return payload.get("values")
+
+    def _propose(self, operation: str, entity_id=None, values=None, base=None):
+        return approvals.propose(current_user.staff, self.rule_key, operation, entity_id=entity_id,
+                                 values=values, base=base)
+
+    def _propose_from_form(self, form, model) -> bool:
+        """Read what the form would write, forget it, and store it as a proposal.
+
+        The form fills a record in memory (with the screen's own on_model_change rules),
+        under no_autoflush; the session is then rolled back, so nothing canonical reaches
+        the database. Raises ProposalStored on success; returns False (message flashed,
+        form kept) when the proposal is refused.
+        """
+        is_created = model is None
+        try:
+            base = None if is_created else self._submitted_base(form, model)
+            target = self.build_new_instance() if is_created else model
+            entity_id = None if is_created else model.id
+            current = {} if is_created else approvals.record_values(model)
+            with db.session.no_autoflush:
+                form.populate_obj(target)
+                self._on_model_change(form, target, is_created)
+                submitted = approvals.record_values(target)
+        except (ValidationError, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        db.session.rollback()
+        covered = approvals.columns_of(self.model, [field.name for field in form])
+        covered |= {key for key, value in submitted.items() if not approvals.same(value, current.get(key))}
+        values = {key: submitted[key] for key in covered}
+        try:
+            change = self._propose("create" if is_created else "update", entity_id, values, base)
+        except approvals.ApprovalError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        if change is None:
+            raise ProposalStored(NOTHING_PROPOSED, "info")
+        db.session.commit()
+        raise ProposalStored(PROPOSAL_SUBMITTED)
+
+    def _propose_rows(self, rows, operation: str, values=None) -> None:
+        """One proposal per selected record (bulk actions, the delete button), and one message."""
+        submitted, refused = 0, []
+        for row in rows:
+            try:
+                if self._propose(operation, row.id, values) is not None:
+                    submitted += 1
+            except approvals.ApprovalError as exc:
+                refused.append(str(exc))
+        db.session.commit()
+        if submitted:
+            flash(PROPOSAL_SUBMITTED if submitted == 1 else PROPOSALS_SUBMITTED.format(count=submitted), "success")
+        for message in sorted(set(refused)):
+            flash(message, "error")
+        if not submitted and not refused:
+            flash(NOTHING_PROPOSED, "info")
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        try:
+            return super().create_view()
+        except ProposalStored as outcome:
+            flash(outcome.message, outcome.category)
+            return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        try:
+            return super().edit_view()
+        except ProposalStored as outcome:
+            flash(outcome.message, outcome.category)
+            return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self):
+        """Inline edits by proposers become proposals too; the answer says so and the list keeps the old value
+        (static/js/ccd-inline-proposals.js shows the message in the editor)."""
+        try:
+            return super().ajax_update()
+        except ProposalStored as outcome:
+            return jsonify(proposal=True, message=outcome.message)
 
     # -- writes --------------------------------------------------------------------------
     def create_model(self, form):
-        if self._refuse_proposal(Action.CREATE):
-            return False
+        if self.proposing(Action.CREATE):
+            return self._propose_from_form(form, None)
         return super().create_model(form)
 
     def update_model(self, form, model):
-        if self._refuse_proposal(Action.EDIT):
-            return False
+        if self.proposing(Action.EDIT):
+            return self._propose_from_form(form, model)
         return super().update_model(form, model)
 
     def delete_model(self, model):
-        if self._refuse_proposal(Action.DELETE):
+        if self.proposing(Action.DELETE):
+            self._propose_rows([model], "delete")
             return False
         return super().delete_model(model)
 
@@ -190,7 +355,8 @@ class CCDModelView(ModelView):
 
     @action("delete", "Delete", "Delete the selected records? This cannot be undone.")
     def action_delete(self, ids):
-        if self._refuse_proposal(Action.DELETE):
+        if self.proposing(Action.DELETE):
+            self._propose_rows(self.records_for_ids(ids), "delete")
             return
         deleted = sum(1 for row in self.records_for_ids(ids) if self.delete_model(row))
         if deleted:
@@ -233,7 +399,9 @@ class ArchivableView(CCDModelView):
     form_excluded_columns = ("created_at", "updated_at", "archived_at")
 
     def _set_archived(self, ids, archived: bool):
-        if self._refuse_proposal(Action.EDIT):
+        if self.proposing(Action.EDIT):
+            rows = [row for row in self.records_for_ids(ids) if row.is_archived != archived]
+            self._propose_rows(rows, "update", {"is_archived": archived})
             return
         changed = 0
         try:

@@ -15,11 +15,18 @@ def _date(view, value, name=None):
     return value.strftime("%Y-%m-%d")
 
 
-def _datetime(view, value, name=None):
-    """Stored in UTC, shown in the agency's time zone."""
+def local_datetime(value: datetime | None) -> str:
+    """A timestamp stored in UTC as the agency reads it, in its own time zone (pages that build their own tables)."""
+    if value is None:
+        return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+
+
+def _datetime(view, value, name=None):
+    """Stored in UTC, shown in the agency's time zone."""
+    return local_datetime(value)
 
 
 def _list(view, value, name=None):

@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import account, clients, people, programs, services, system
+from admin_views import account, approvals, clients, people, programs, services, system
 from admin_views.csp import flask_admin_inline_handlers
 from admin_views.reports import REPORT_PAGES
 from app import models, security
@@ -58,7 +58,7 @@ SCREENS = (
     ("Enrollments", services.IntakeView, models.Intake),
     ("Enrollments", services.DischargeView, models.Discharge),
     ("Restrictions", services.RestrictionView, models.ServiceRestriction),
-    ("Approvals", system.PendingChangeView, models.PendingChange),
+    ("Approvals", approvals.PendingChangeView, models.PendingChange),
     ("Reports", system.EmailRecipientView, models.EmailRecipient),
     ("Reports", system.EmailLogView, models.EmailLog),
     ("Audit Log", system.AuditLogView, models.AuditLog),
@@ -97,6 +97,9 @@ def build_admin(app) -> Admin:
             pages_waiting.remove(page)
             _add_page(admin, *page)
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+        if view_class is approvals.PendingChangeView:
+            admin.add_view(approvals.MyRequestsView(name="My requests", category=category, endpoint="my_requests",
+                                                    url="my-requests"))
     for page in pages_waiting:
         _add_page(admin, *page)
     account.add_personal_views(admin)

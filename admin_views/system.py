@@ -1,4 +1,4 @@
-"""Audit trail, approvals, reports set-up and logs, and settings."""
+"""Audit trail, reports set-up and logs, and settings (the approvals inbox is in admin_views/approvals.py)."""
 
 import uuid
 
@@ -12,7 +12,7 @@ from admin_views.base import CCDModelView
 from admin_views.clients import staff_lookup
 from admin_views.filters import BetweenDaysFilter, OnOrAfterDayFilter, OnOrBeforeDayFilter, StaffFilter, UUIDEqualFilter
 from app.choices import (
-    AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, PENDING_CHANGE_STATUSES, REPORT_FREQUENCIES,
+    AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, REPORT_FREQUENCIES,
 )
 from app.extensions import db
 from app.labels import ENTITY_LABELS, entity_label
@@ -155,15 +155,6 @@ def _as_of_url(row):
         return None
     day, minute = history.local_time(row.changed_at).split(" ")
     return url_for("clients.as_of_view", id=row.client_id, date=day, time=minute)
-
-
-class PendingChangeView(CCDModelView):
-    column_list = ("created_at", "entity", "operation", "entity_id", "requested_by", "status", "reviewed_by",
-                   "reviewed_at")
-    column_default_sort = ("created_at", True)
-    column_filters = ("entity", "status", "requested_by.email", "created_at")
-    column_formatters = {"entity": _entity}
-    column_choices = {"status": [(s, s.capitalize()) for s in PENDING_CHANGE_STATUSES]}
 
 
 class EmailRecipientView(CCDModelView):

@@ -41,6 +41,7 @@ class Action(StrEnum):
     EDIT = "edit"
     DELETE = "delete"
     EXPORT = "export"
+    REVIEW = "review"  # approve or decline the proposals in pending_changes
 
 
 WRITE_ACTIONS = frozenset({Action.CREATE, Action.EDIT, Action.DELETE})
@@ -85,17 +86,20 @@ NEVER_DELETED = frozenset({"service_restrictions"})
 _A, _P = Grant.ALLOW, Grant.PROPOSE
 READ = {Action.LIST: _A, Action.DETAILS: _A}
 READ_EXPORT = READ | {Action.EXPORT: _A}
-FULL = {action: _A for action in Action}
+FULL = {action: _A for action in Action if action is not Action.REVIEW}
 PROPOSE = READ | {Action.CREATE: _P, Action.EDIT: _P, Action.DELETE: _P}
+# The approvals inbox is for the people who decide; proposers follow theirs under "My requests".
+REVIEW = FULL | {Action.REVIEW: _A}
 
 ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
-    Role.ADMINISTRATOR: {group: FULL for group in GROUPS},
-    Role.COORDINATOR: {"records": FULL, "approvals": FULL, "reports": FULL, "audit": FULL, "imports": FULL,
+    Role.ADMINISTRATOR: {group: REVIEW if group == "approvals" else FULL for group in GROUPS},
+    Role.COORDINATOR: {"records": FULL, "approvals": REVIEW, "reports": FULL, "audit": FULL, "imports": FULL,
                        "report_pages": READ_EXPORT},
-    Role.MANAGER: {"records": PROPOSE, "approvals": READ, "reports": READ, "audit": READ, "report_pages": READ},
-    Role.LEADER: {"records": PROPOSE, "approvals": READ, "reports": READ, "audit": READ, "report_pages": READ},
+    Role.MANAGER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
+    Role.LEADER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     # Staff open no report unless an administrator also gives them the Report viewer role.
-    Role.STAFF: {"records": READ, "approvals": READ, "reports": READ, "audit": READ},
+    Role.STAFF: {"records": READ, "reports": READ, "audit": READ},
+    # Analysts read everything, the approvals queue included, and review nothing.
     Role.ANALYST: {group: READ_EXPORT
                    for group in ("records", "approvals", "reports", "audit", "imports", "report_pages")},
     Role.REPORT_VIEWER: {"report_pages": READ},
@@ -119,6 +123,12 @@ def grant(role_names: Iterable[str], key: str, action: Action) -> Grant:
             continue
         best = max(best, ROLE_RULES[role].get(group, {}).get(action, Grant.DENY))
     return best
+
+
+def proposes_changes(role_names: Iterable[str]) -> bool:
+    """True when some write of this person becomes a proposal (they follow it under "My requests")."""
+    role_names = list(role_names)
+    return any(grant(role_names, key, action) is Grant.PROPOSE for key in GROUPS["records"] for action in WRITE_ACTIONS)
 
 
 def may(role_names: Iterable[str], key: str, action: Action) -> bool:

@@ -111,3 +111,29 @@ def create(table: str):
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def make_visible_to(staff) -> None:
+    """Put every program and client of the test's database within a Manager's or Leader's scope.
+
+    Managers get every program, Leaders every department; clients with no enrollment are
+    enrolled in a program, so the scope rule (app/services/scope.py) lets them see all.
+    """
+    import sqlalchemy as sa
+
+    roles = staff.role_names
+    programs = db.session.scalars(sa.select(Program)).all() or [create("programs")]
+    managed = set(db.session.scalars(sa.select(ProgramManagerAssignment.program_id)
+                                     .where(ProgramManagerAssignment.staff_id == staff.id)))
+    led = set(db.session.scalars(sa.select(DepartmentLeaderAssignment.department_id)
+                                 .where(DepartmentLeaderAssignment.staff_id == staff.id)))
+    for program in programs:
+        if "Manager" in roles and program.id not in managed:
+            db.session.add(ProgramManagerAssignment(staff=staff, program=program))
+        if "Leader" in roles and program.department_id not in led:
+            db.session.add(DepartmentLeaderAssignment(staff=staff, department=program.department))
+            led.add(program.department_id)
+    enrolled = sa.select(Enrollment.client_id)
+    for lone in db.session.scalars(sa.select(Client).where(Client.id.not_in(enrolled))):
+        db.session.add(Enrollment(client=lone, program=programs[0], start_date=date(2024, 1, 1)))
+    db.session.commit()

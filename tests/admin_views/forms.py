@@ -7,9 +7,11 @@ would otherwise refuse a second row.
 
 import uuid
 from datetime import date, datetime
+from html.parser import HTMLParser
 
 import sqlalchemy as sa
 from flask import current_app
+from werkzeug.datastructures import MultiDict
 from wtforms.validators import Length
 
 from app.extensions import db
@@ -110,3 +112,67 @@ def inline_edit_value(view, field_name: str):
         current = field.data
         return next(value for value, *_ in field.iter_choices() if value not in ("", "__None", current))
     return _value_for(field) or ""
+
+
+class _FormReader(HTMLParser):
+    """Collects what a browser would submit from the page's admin form."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.data: list[tuple[str, str]] = []
+        self._in_form = False
+        self._select: dict | None = None
+        self._option: dict | None = None
+        self._textarea: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and "admin-form" in (attrs.get("class") or ""):
+            self._in_form = True
+        if not self._in_form:
+            return
+        name = attrs.get("name")
+        if tag == "input" and name:
+            kind = (attrs.get("type") or "text").lower()
+            if kind in ("submit", "button", "file"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.data.append((name, attrs.get("value") or ("y" if kind == "checkbox" else "")))
+        elif tag == "select" and name:
+            self._select = {"name": name, "multiple": "multiple" in attrs, "options": [], "chosen": []}
+        elif tag == "option" and self._select is not None:
+            self._option = {"value": attrs.get("value"), "text": "", "selected": "selected" in attrs}
+        elif tag == "textarea" and name:
+            self._textarea = {"name": name, "text": ""}
+
+    def handle_data(self, data):
+        if self._option is not None:
+            self._option["text"] += data
+        if self._textarea is not None:
+            self._textarea["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "option" and self._option is not None:
+            option = self._option
+            value = option["value"] if option["value"] is not None else option["text"].strip()
+            self._select["options"].append(value)
+            if option["selected"]:
+                self._select["chosen"].append(value)
+            self._option = None
+        elif tag == "select" and self._select is not None:
+            chosen = self._select["chosen"] or ([] if self._select["multiple"] else self._select["options"][:1])
+            self.data.extend((self._select["name"], value) for value in chosen)
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.data.append((self._textarea["name"], self._textarea["text"].replace("\r\n", "\n").removeprefix("\n")))
+            self._textarea = None
+        elif tag == "form" and self._in_form:
+            self._in_form = False
+
+
+def browser_form(page: str) -> MultiDict:
+    """The admin form of a page as a browser would post it untouched."""
+    reader = _FormReader()
+    reader.feed(page)
+    return MultiDict(reader.data)

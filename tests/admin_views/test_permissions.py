@@ -12,13 +12,14 @@ from flask_admin.contrib.sqla import tools as sqla_tools
 
 from admin_views.registry import SCREENS
 from app.extensions import db
+from app.models import PendingChange
 from app.permissions import Action, Grant, Role, grant
 from tests import factories
 from tests.admin_views.forms import form_data, inline_edit_value
 from tests.conftest import csrf_token
 
 TABLES = [model.__tablename__ for _, _, model in SCREENS]
-PROPOSAL_MESSAGE = "submits changes for approval"
+PROPOSAL_MESSAGE = "Submitted for approval"
 
 
 def _view(app, table):
@@ -42,6 +43,12 @@ def _snapshot(row):
 def _count(model):
     db.session.expire_all()
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def _proposals(table, operation):
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PendingChange).where(
+        PendingChange.entity == table, PendingChange.operation == operation, PendingChange.status == "pending"))
 
 
 def _followed_text(client, response):
@@ -88,7 +95,9 @@ ROLE_SETS = [(role.value,) for role in Role] + [()]
 @pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda r: "+".join(r) or "no-role")
 def test_role_matrix(client, app, sign_in_as, table, roles):
-    sign_in_as(*roles)
+    """Allowed writes happen, denied ones are refused with 403, and proposed ones leave the record as it
+    was and exactly one pending change (the proposer is given every record's program in scope)."""
+    person = sign_in_as(*roles)
     view = _view(app, table)
     model = view.model
     base = f"/admin/{view.endpoint}"
@@ -109,8 +118,10 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     expect_status(client.get(f"{base}/edit/?id={row_id}"), Action.EDIT)
 
     # Create
-    before = _count(model)
     payload = form_data(view, token) if decide[Action.CREATE] is not Grant.DENY else {"csrf_token": token}
+    if Grant.PROPOSE in decide.values():
+        factories.make_visible_to(person)
+    before, proposed = _count(model), _proposals(table, "create")
     response = client.post(base + "/new/", data=payload)
     if decide[Action.CREATE] is Grant.ALLOW:
         assert response.status_code == 302, _problems(client, response)
@@ -118,13 +129,16 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     else:
         assert _count(model) == before
         if decide[Action.CREATE] is Grant.PROPOSE:
-            assert PROPOSAL_MESSAGE in _followed_text(client, response)
+            assert PROPOSAL_MESSAGE in _followed_text(client, response), _problems(client, response)
+            assert _proposals(table, "create") == proposed + 1
         else:
             assert response.status_code == 403
 
     # Edit
-    before_row = _snapshot(row)
     payload = form_data(view, token) if decide[Action.EDIT] is not Grant.DENY else {"csrf_token": token}
+    if Grant.PROPOSE in decide.values():
+        factories.make_visible_to(person)
+    before_row, proposed = _snapshot(row), _proposals(table, "update")
     response = client.post(f"{base}/edit/?id={row_id}", data=payload)
     if decide[Action.EDIT] is Grant.ALLOW:
         assert response.status_code == 302, _problems(client, response)
@@ -132,35 +146,43 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     else:
         assert _snapshot(row) == before_row
         if decide[Action.EDIT] is Grant.PROPOSE:
-            assert PROPOSAL_MESSAGE in _followed_text(client, response)
+            assert PROPOSAL_MESSAGE in _followed_text(client, response), _problems(client, response)
+            assert _proposals(table, "update") == proposed + 1
         else:
             assert response.status_code == 403
 
     # Inline edit (x-editable posts one field of one row)
     editable = list(view.column_editable_list or [])
     field = editable[0] if editable else "id"
-    before_row = _snapshot(row)
+    before_row, proposed = _snapshot(row), _proposals(table, "update")
     response = client.post(base + "/ajax/update/", data={
         "list_form_pk": row_id, field: inline_edit_value(view, field) if editable else "x", "csrf_token": token})
-    if decide[Action.EDIT] is not Grant.ALLOW:
+    if decide[Action.EDIT] is Grant.DENY:
         assert response.status_code == 403
         assert _snapshot(row) == before_row
     elif not editable:
         assert response.status_code == 404
+    elif decide[Action.EDIT] is Grant.PROPOSE:
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_json()["proposal"] is True
+        assert _snapshot(row) == before_row
+        assert _proposals(table, "update") == proposed + 1
     else:
         assert response.status_code == 200, response.get_data(as_text=True)
 
     # Bulk action: archive where the table archives, delete otherwise
     action_name = "archive" if "archive" in view._actions_data else "delete"
     needed = view.action_permissions[action_name]
-    before_row = _snapshot(row)
+    operation = "update" if action_name == "archive" else "delete"
+    before_row, proposed = _snapshot(row), _proposals(table, operation)
     response = client.post(base + "/action/", data={"action": action_name, "rowid": [row_id], "csrf_token": token})
     if decide[needed] is Grant.DENY:
         assert response.status_code == 403
         assert _snapshot(row) == before_row
     elif decide[needed] is Grant.PROPOSE:
         assert _snapshot(row) == before_row
-        assert PROPOSAL_MESSAGE in _followed_text(client, response)
+        assert PROPOSAL_MESSAGE in _followed_text(client, response), _problems(client, response)
+        assert _proposals(table, operation) == proposed + 1
     else:
         assert response.status_code == 302
         after = _snapshot(row)
@@ -169,6 +191,9 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     # Delete
     victim = factories.create(table)
     victim_id = _url_id(view, victim)
+    if Grant.PROPOSE in decide.values():
+        factories.make_visible_to(person)
+    proposed = _proposals(table, "delete")
     response = client.post(base + "/delete/", data={"id": victim_id, "csrf_token": token})
     if decide[Action.DELETE] is Grant.ALLOW:
         assert response.status_code == 302
@@ -177,3 +202,6 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
         assert _snapshot(victim) is not None
         if decide[Action.DELETE] is Grant.DENY:
             assert response.status_code == 403
+        else:
+            assert PROPOSAL_MESSAGE in _followed_text(client, response), _problems(client, response)
+            assert _proposals(table, "delete") == proposed + 1
