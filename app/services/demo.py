@@ -186,8 +186,8 @@ _OTHER_STAFF: tuple[tuple[str, str, tuple[tuple[str, bool], ...]], ...] = (
     ("Fatima", "Abdi", (("Somali Program", True), ("Newcomer Settlement Services", False))),
 )
 
-_MANAGER_PROGRAMS = ("Support within Housing", "1Housing - 145 Queen")
-_STAFF_PROGRAMS = ("Support within Housing", "Bridging Steps to Support")
+MANAGER_PROGRAMS = ("Support within Housing", "1Housing - 145 Queen")
+STAFF_PROGRAMS = ("Support within Housing", "Bridging Steps to Support")
 _LEADER_DEPARTMENT = HOUSING
 # Department owner by department: a demo login email or another staff member's email.
 _DEPARTMENT_OWNERS = {
@@ -311,7 +311,7 @@ def _ensure_links(staff: dict[str, Staff], programs: dict[str, Program],
     assigned = {"assigned_by_id": staff["admin@ccd.demo"].id}
 
     manager = staff["manager@ccd.demo"]
-    for name in _MANAGER_PROGRAMS:
+    for name in MANAGER_PROGRAMS:
         _ensure_row(ProgramStaff, {"is_manager": True}, program_id=programs[name].id, staff_id=manager.id)
         _ensure_row(ProgramManagerAssignment, assigned, staff_id=manager.id, program_id=programs[name].id)
 
@@ -320,7 +320,7 @@ def _ensure_links(staff: dict[str, Staff], programs: dict[str, Program],
                 department_id=departments[_LEADER_DEPARTMENT].id)
 
     worker = staff["staff@ccd.demo"]
-    for name in _STAFF_PROGRAMS:
+    for name in STAFF_PROGRAMS:
         _ensure_row(ProgramStaff, {"is_manager": False}, program_id=programs[name].id, staff_id=worker.id)
         _ensure_row(StaffProgramAssignment, assigned, staff_id=worker.id, program_id=programs[name].id)
 

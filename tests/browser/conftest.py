@@ -69,8 +69,8 @@ def _own_database(base_url: str | None, tmp_path) -> tuple[str, callable]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Base URL of the app served in a thread, over a migrated, demo-seeded database of its own."""
+def served_app(tmp_path_factory):
+    """The app served in a thread over a migrated, demo-seeded database of its own, and its base URL."""
     tmp = tmp_path_factory.mktemp("browser")
     url, drop = _own_database(os.environ.get("TEST_DATABASE_URL"), tmp)
     app = create_app({
@@ -87,12 +87,23 @@ def live_server(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield app, f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         with app.app_context():
             db.engine.dispose()
         drop()
+
+
+@pytest.fixture(scope="session")
+def live_server(served_app):
+    return served_app[1]
+
+
+@pytest.fixture(scope="session")
+def live_app(served_app):
+    """The served app, to look up in its database what a flow needs (never to change it behind the browser)."""
+    return served_app[0]
 
 
 @pytest.fixture(scope="session")

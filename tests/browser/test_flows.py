@@ -4,11 +4,14 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from admin_views.registry import SCREENS
+from app.extensions import db
 from app.labels import entity_label
+from app.models import Client, Enrollment, Program
 from app.permissions import Action, may
-from app.services.demo import DEMO_LOGINS
+from app.services.demo import DEMO_LOGINS, MANAGER_PROGRAMS
 
 
 def sidebar_links(page) -> set[str]:
@@ -62,3 +65,44 @@ def test_analyst_opens_the_org_summary_and_downloads_the_csv(sign_in, live_serve
     served_row = next(line for line in text.splitlines() if line.lower().startswith("distinct clients served"))
     served = int(served_row.split(",")[1])
     assert served > 0 and str(served) in page.inner_text("main")
+
+
+def _client_in_program(live_app, program_name: str):
+    with live_app.app_context():
+        row = db.session.execute(
+            sa.select(Client.id, Client.first_name).join(Enrollment, Enrollment.client_id == Client.id)
+            .join(Program, Program.id == Enrollment.program_id)
+            .where(Program.name == program_name, Enrollment.end_date.is_(None), ~Client.is_archived)
+            .order_by(Client.last_name).limit(1)
+        ).one()
+        db.session.remove()
+    return row
+
+
+def test_manager_proposes_and_coordinator_approves(sign_in, page, live_server, live_app):
+    client_id, first_name = _client_in_program(live_app, MANAGER_PROGRAMS[0])
+    page = sign_in("manager@ccd.demo")
+    page.goto(f"{live_server}/admin/clients/edit/?id={client_id}")
+    page.fill("input[name=preferred_name]", "Proposed-In-Browser")
+    page.shot("manager-edits")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_load_state()
+    page.shot("manager-submitted")
+    assert "Submitted for approval" in page.content()
+    page.goto(f"{live_server}/admin/clients/details/?id={client_id}")
+    assert "Proposed-In-Browser" not in page.content(), "the record is unchanged until a Coordinator approves"
+
+    page.context.clear_cookies()
+    sign_in("coordinator@ccd.demo")
+    page.goto(f"{live_server}/admin/pending_changes/")
+    page.shot("inbox")
+    page.locator(f"a[href*='/admin/pending_changes/details/']").first.click()
+    page.wait_for_load_state()
+    page.shot("comparison")
+    assert "Proposed-In-Browser" in page.content()
+    page.click("#approve-form button[type=submit]")
+    page.wait_for_load_state()
+    page.shot("approved")
+    page.goto(f"{live_server}/admin/clients/details/?id={client_id}")
+    page.shot("client-after")
+    assert "Proposed-In-Browser" in page.content()
