@@ -88,6 +88,10 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     is_inactive: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), index=True)
     comments: Mapped[str | None] = mapped_column(sa.Text)
     extended: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+    # Set when this record was merged into another (and archived); the merge can be undone.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
 
     source_ids = relationship("ClientSourceId", back_populates="client", cascade="all, delete-orphan",
                               passive_deletes=True)
@@ -95,6 +99,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     intakes = relationship("Intake", back_populates="client", lazy="dynamic")
     discharges = relationship("Discharge", back_populates="client", lazy="dynamic")
     restrictions = relationship("ServiceRestriction", back_populates="client", lazy="dynamic")
+    merged_into = relationship("Client", remote_side="Client.id", foreign_keys=[merged_into_id])
 
     __table_args__ = (
         sa.Index("ix_clients_last_first", "last_name", "first_name"),
@@ -104,6 +109,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
         sa.CheckConstraint("dob IS NULL OR dob >= '1900-01-01'", name="dob_plausible"),
         sa.CheckConstraint("uid_external IS NULL OR length(trim(uid_external)) > 0", name="uid_external_not_blank"),
         sa.CheckConstraint("email IS NULL OR email LIKE '%_@_%'", name="email_valid"),
+        sa.CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),
         sa.CheckConstraint(
             "source_system IS NULL OR " + enum_check("source_system", ("CCD",) + SOURCE_SYSTEMS),
             name="source_system_valid",
