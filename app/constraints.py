@@ -43,6 +43,9 @@ MESSAGES: dict[str, str] = {
     "ck_clients_email_valid": "The email address is not valid.",
     "ck_staff_email_valid": "The email address is not valid.",
     "ck_client_duplicates_distinct_clients": "A client cannot be a duplicate of itself.",
+    "fk_clients_merged_into_id_clients": (
+        "Other client records were merged into this one, so it cannot be deleted; archive it instead."
+    ),
     "fk_client_program_enrollments_subprogram_in_program": "The subprogram must belong to the enrollment's program.",
     "ck_pending_changes_decline_has_rationale": "A decline needs a rationale.",
     "fk_audit_logs_changed_by_id_staff": (

@@ -111,3 +111,9 @@ def grant(role_names: Iterable[str], key: str, action: Action) -> Grant:
 def may(role_names: Iterable[str], key: str, action: Action) -> bool:
     """True when the person may at least open the screen for ``action`` (allow or propose)."""
     return grant(role_names, key, action) is not Grant.DENY
+
+
+def may_merge_clients(role_names: Iterable[str]) -> bool:
+    """Reviewing duplicates (merge, undo, not a duplicate) rewrites client records directly: a full edit right."""
+    roles = list(role_names)
+    return all(grant(roles, key, Action.EDIT) is Grant.ALLOW for key in ("clients", "client_duplicates"))

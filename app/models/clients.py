@@ -89,9 +89,8 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     comments: Mapped[str | None] = mapped_column(sa.Text)
     extended: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
     # Set when this record was merged into another (and archived); the merge can be undone.
-    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("clients.id", ondelete="SET NULL"), index=True
-    )
+    # No ON DELETE action: a survivor others were merged into cannot be deleted.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("clients.id"), index=True)
 
     source_ids = relationship("ClientSourceId", back_populates="client", cascade="all, delete-orphan",
                               passive_deletes=True)
