@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import clients, people, programs, services, system
+from admin_views import clients, duplicates, people, programs, services, system
 from app import models
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
@@ -45,7 +45,7 @@ class StaffClientAssignmentView(people.AssignmentView):
 SCREENS = (
     ("Clients", clients.ClientView, models.Client),
     ("Clients", clients.ClientSourceIdView, models.ClientSourceId),
-    ("Clients", clients.ClientDuplicateView, models.ClientDuplicate),
+    ("Clients", duplicates.ClientDuplicateView, models.ClientDuplicate),
     ("Clients", system.UploadLogView, models.ClientUploadLog),
     ("Programs & Services", programs.ProgramView, models.Program),
     ("Programs & Services", programs.SubProgramView, models.SubProgram),

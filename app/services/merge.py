@@ -376,8 +376,69 @@ def undo_merge(merge_audit_id: uuid.UUID, reviewer) -> uuid.UUID:
             db.session.flush()
             row = audit.audit_row(MERGE_ENTITY, merged.id, "unmerge",
                                   {"merge_audit_id": str(entry.id), "survivor_id": str(survivor.id),
-                                   "merged_id": str(merged.id)}, client_id=survivor.id)
+                                   "merged_id": str(merged.id), "survivor_name": str(survivor),
+                                   "merged_name": str(merged)}, client_id=survivor.id)
             audit.record_many(db.session, [row])
     except IntegrityError as exc:
         raise MergeError(f"Nothing was undone: {explain(exc)}") from None
     return row["id"]
+
+
+# -- what the review screens show ------------------------------------------------------------
+@dataclass
+class FieldComparison:
+    name: str
+    label: str
+    first: str
+    second: str
+
+    @property
+    def differs(self) -> bool:
+        return self.first != self.second
+
+    @property
+    def default_side(self) -> str:
+        """Which value a reviewer most likely keeps: the first, unless only the second has one."""
+        return "second" if self.second and not self.first else "first"
+
+
+def shown_value(value: Any) -> str:
+    """A field value as plain text for the side-by-side page (the template escapes it)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{label(key)}: {shown_value(item)}" for key, item in sorted(value.items()))
+    return str(value)
+
+
+def compare_clients(first: Client, second: Client) -> list[FieldComparison]:
+    """Every choosable field of two records, labelled, as text, in form order."""
+    return [FieldComparison(name, label(name), shown_value(getattr(first, name)), shown_value(getattr(second, name)))
+            for name in MERGE_FIELDS]
+
+
+def child_counts(client_id: uuid.UUID) -> dict[str, int]:
+    """How many rows of each kind would move with this record."""
+    return {model.__tablename__: db.session.scalar(
+        sa.select(sa.func.count()).select_from(model).where(model.client_id == client_id))
+        for model in MOVED_CHILDREN}
+
+
+def merge_history(limit: int = 100) -> list[AuditLog]:
+    """The newest merges and undos, newest first."""
+    return db.session.scalars(sa.select(AuditLog).where(AuditLog.entity == MERGE_ENTITY)
+                              .order_by(AuditLog.changed_at.desc()).limit(limit)).all()
+
+
+def latest_merge_of(client_id: uuid.UUID) -> AuditLog | None:
+    """The merge that archived this record, if it is merged away now."""
+    entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.entity == MERGE_ENTITY,
+                                                        AuditLog.entity_id == client_id)
+                              .order_by(AuditLog.changed_at.desc()).limit(1))
+    return entry if entry is not None and entry.action == "merge" else None
