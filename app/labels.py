@@ -17,7 +17,7 @@ ENTITY_LABELS: dict[str, str] = {
     "staff_program_assignments": "Staff program assignments",
     "staff_client_assignments": "Staff client assignments", "choice_options": "Option lists",
     "restriction_notification_subscriptions": "Restriction alert subscriptions",
-    "notifications": "Notifications",
+    "notifications": "Notifications", "client_merges": "Client merges",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -66,7 +66,8 @@ FIELD_LABELS: dict[str, str] = {
     # duplicates
     "primary_client": "Client", "duplicate_client": "Possible duplicate", "similarity_score": "Similarity",
     "match_type": "Match type", "confidence_level": "Confidence", "match_details": "Match details",
-    "detection_source": "Found by", "review_notes": "Review notes",
+    "detection_source": "Found by", "review_notes": "Review notes", "merged_into": "Merged into",
+    "merged_into_id": "Merged into",
     # messaging
     "frequency": "Frequency", "recipient": "Recipient", "recipient_email": "Recipient email",
     "email_type": "Email type", "period_start": "Period from", "period_end": "Period to", "subject": "Subject",
