@@ -153,6 +153,12 @@ def mark_not_duplicate(duplicate_id: uuid.UUID, reviewer, notes: str | None = No
 
 
 # -- merging ---------------------------------------------------------------------------------
+def _lock_pair(*client_ids) -> None:
+    """Lock both records (in one fixed order, so two reviewers cannot deadlock) for the rest of the transaction."""
+    for client_id in sorted(client_ids, key=str):
+        db.session.get(Client, client_id, with_for_update=True)
+
+
 def _get_client(client_id, role: str) -> Client:
     client = db.session.get(Client, client_id)
     if client is None:
@@ -226,11 +232,14 @@ def merge_clients(survivor_id: uuid.UUID, merged_id: uuid.UUID, field_choices: d
     choices = _validate_choices(field_choices)
     if survivor_id == merged_id:
         raise MergeError("Choose two different records to merge.")
+    _lock_pair(survivor_id, merged_id)
     survivor = _get_client(survivor_id, "surviving")
     merged = _get_client(merged_id, "merged")
     duplicate = None
     if duplicate_id is not None:
-        duplicate = _get_duplicate(duplicate_id)
+        duplicate = db.session.get(ClientDuplicate, duplicate_id, with_for_update=True, populate_existing=True)
+        if duplicate is None:
+            raise MergeError("That possible duplicate no longer exists.")
         if {duplicate.primary_client_id, duplicate.duplicate_client_id} != {survivor.id, merged.id}:
             raise MergeError("That review item is about a different pair of records.")
         if duplicate.status != "pending":
@@ -352,6 +361,7 @@ def undo_merge(merge_audit_id: uuid.UUID, reviewer) -> uuid.UUID:
     """
     _check_reviewer(reviewer)
     entry = get_merge(merge_audit_id)
+    _lock_pair(uuid.UUID(entry.diff_json["survivor_id"]), uuid.UUID(entry.diff_json["merged_id"]))
     problems = undo_problems(entry)
     if problems:
         raise MergeError("This merge cannot be undone: " + " ".join(problems))
@@ -442,3 +452,60 @@ def latest_merge_of(client_id: uuid.UUID) -> AuditLog | None:
                                                         AuditLog.entity_id == client_id)
                               .order_by(AuditLog.changed_at.desc()).limit(1))
     return entry if entry is not None and entry.action == "merge" else None
+
+
+# -- finding duplicates already in the database ----------------------------------------------
+SCAN_BATCH_SIZE = 500
+SCAN_SOURCE = "scan"
+
+
+@dataclass
+class ScanSummary:
+    clients_scanned: int = 0
+    pairs_flagged: int = 0
+
+    def describe(self) -> str:
+        return f"Scanned {self.clients_scanned} clients; {self.pairs_flagged} new possible duplicate pair(s) flagged."
+
+
+def scan_for_duplicates(session: Session, thresholds=None, batch_size: int = SCAN_BATCH_SIZE,
+                        progress=None) -> ScanSummary:
+    """Flag pairs of live clients that the import's matching would call similar (score in or above the review band).
+
+    Clients are read in batches by id and each batch is blocked and scored in the
+    database exactly as an import row would be, so the scan never loads the whole
+    client table nor compares every client with every other. Each batch is committed:
+    a scan that is stopped can simply be run again (known pairs are skipped).
+    """
+    from flask import current_app
+
+    from app.services import matching
+
+    thresholds = thresholds or matching.Thresholds.from_config(current_app.config)
+    summary = ScanSummary()
+    live = sa.and_(Client.is_archived.is_(False), Client.merged_into_id.is_(None))
+    after = None
+    while True:
+        query = sa.select(Client.id, Client.first_name, Client.last_name, Client.dob, Client.preferred_name,
+                          Client.alias).where(live).order_by(Client.id).limit(batch_size)
+        if after is not None:
+            query = query.where(Client.id > after)
+        rows = session.execute(query).all()
+        if not rows:
+            break
+        people = [matching.Person(r.first_name, r.last_name, r.dob, r.preferred_name, r.alias) for r in rows]
+        candidate_lists = matching.find_candidates(session, people, extra_condition=Client.merged_into_id.is_(None))
+        for row, candidates in zip(rows, candidate_lists):
+            for candidate in candidates:
+                if candidate.client_id == row.id or candidate.score.value < thresholds.review:
+                    continue
+                flagged = flag_possible_duplicate(session, row.id, candidate.client_id, candidate.score.value,
+                                                  candidate.score.match_type, candidate.score.details(),
+                                                  source=SCAN_SOURCE)
+                summary.pairs_flagged += flagged is not None
+        summary.clients_scanned += len(rows)
+        after = rows[-1].id
+        session.commit()
+        if progress is not None:
+            progress(summary)
+    return summary
