@@ -24,7 +24,6 @@ from app.permissions import may_merge_clients
 from app.services import merge as merge_service
 
 SIDES = ("first", "second")
-SCAN_AVAILABLE = False
 
 
 class ReviewForm(SecureForm):
@@ -61,7 +60,6 @@ class ClientDuplicateView(CCDModelView):
         if template == self.list_template:
             kwargs["may_review"] = may_merge_clients(current_roles())
             kwargs["review_form"] = ReviewForm()
-            kwargs["scan_available"] = SCAN_AVAILABLE
         return super().render(template, **kwargs)
 
     # -- review ----------------------------------------------------------------------------
@@ -75,10 +73,21 @@ class ClientDuplicateView(CCDModelView):
             abort(404)
         return item
 
+    def _not_two_clients(self, item):
+        """An imported row waiting beside a client is settled by its import, not merged here."""
+        if item.duplicate_client_id is not None:
+            return None
+        flash("This item pairs a client with an imported row that was not written; it is settled from the import.",
+              "info")
+        return redirect(url_for(".index_view"))
+
     @expose("/review/", methods=("GET",))
     def review(self):
         self._require_reviewer()
         item = self._pending_item(request.args.get("id"))
+        elsewhere = self._not_two_clients(item)
+        if elsewhere is not None:
+            return elsewhere
         first, second = item.primary_client, item.duplicate_client
         return self.render(
             "admin/clients/duplicate_review.html", item=item, first=first, second=second,
@@ -112,6 +121,9 @@ class ClientDuplicateView(CCDModelView):
     def merge(self):
         self._require_reviewer()
         item = self._pending_item(request.form.get("id"))
+        elsewhere = self._not_two_clients(item)
+        if elsewhere is not None:
+            return elsewhere
         form = ReviewForm(request.form)
         survivor_side = request.form.get("survivor")
         if not form.validate() or survivor_side not in SIDES:
@@ -133,6 +145,18 @@ class ClientDuplicateView(CCDModelView):
             return self._refused(exc, item.id)
         flash(result.describe(), "success")
         return redirect(url_for("clients.details_view", id=survivor.id))
+
+    @expose("/scan/", methods=("POST",))
+    def scan(self):
+        self._require_reviewer()
+        if not ReviewForm(request.form).validate():
+            flash("The form expired; the scan was not started. Please try again.", "error")
+            return redirect(url_for(".index_view"))
+        from tasks.duplicates import scan_duplicates
+
+        scan_duplicates.delay()
+        flash("The scan for duplicates was started; pairs it finds appear in this list as pending.", "success")
+        return redirect(url_for(".index_view"))
 
     # -- merges and undo -------------------------------------------------------------------
     @expose("/merges/", methods=("GET",))

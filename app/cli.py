@@ -63,3 +63,14 @@ def seed_demo_command():
     except DemoRefused as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.describe())
+
+
+@ccd_cli.command("scan-duplicates")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Clients read and scored per batch (each batch is committed).")
+def scan_duplicates_command(batch_size):
+    """Flag likely duplicates already in the database for review (safe to run again)."""
+    from app.services.merge import scan_for_duplicates
+
+    summary = scan_for_duplicates(db.session, batch_size=batch_size)
+    click.echo(summary.describe())

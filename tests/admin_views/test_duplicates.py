@@ -59,6 +59,7 @@ def test_other_roles_cannot_review_merge_dismiss_or_undo(client, sign_in_as, fla
     assert response.status_code == 403
     assert client.post("/admin/client_duplicates/merges/undo/", data={
         "merge_id": str(flagged.id), "csrf_token": token}).status_code == 403
+    assert client.post("/admin/client_duplicates/scan/", data={"csrf_token": token}).status_code == 403
     assert fresh(ClientDuplicate, flagged.id).status == "pending"
     assert fresh(Client, second.id).merged_into_id is None
 
@@ -134,3 +135,15 @@ def test_names_are_escaped_on_the_side_by_side_page(client, sign_in_as, db_sessi
         text = client.get(path).get_data(as_text=True)
         assert XSS not in text, path
         assert "&lt;script&gt;alert(" in text, path
+
+
+def test_the_scan_button_queues_the_scan(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    db.session.add_all([factories.client(first_name="Robert", last_name="Nguyen", dob=date(1970, 7, 7)),
+                        factories.client(first_name="Bob", last_name="Nguyen", dob=date(1970, 7, 7))])
+    db.session.commit()
+    listing = client.get("/admin/client_duplicates/").get_data(as_text=True)
+    assert "Scan for duplicates" in listing
+    response = client.post("/admin/client_duplicates/scan/", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientDuplicate)) == 1

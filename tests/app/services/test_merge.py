@@ -12,7 +12,8 @@ from app.models import (
     StaffClientAssignment,
 )
 from app.services.merge import (
-    MERGE_ENTITY, MergeError, flag_possible_duplicate, get_merge, mark_not_duplicate, merge_clients, undo_merge,
+    MERGE_ENTITY, MergeError, flag_possible_duplicate, get_merge, mark_not_duplicate, merge_clients,
+    scan_for_duplicates, undo_merge,
 )
 from tests import factories
 
@@ -278,3 +279,44 @@ def test_a_coordinator_merges_inside_a_request_including_staff_assignments(pair,
     entry = get_merge(result.audit_id)
     assert entry.changed_by_id == coordinator.id
     assert db.session.get(ClientDuplicate, duplicate.id).reviewed_by_id == coordinator.id
+
+
+@pytest.fixture
+def lookalikes(db_session):
+    """Two live records of one person, an unrelated client, and an archived record of the same person."""
+    same = dict(last_name="Okonkwo", dob=date(1979, 8, 14))
+    jonathan = factories.client(first_name="Jonathan", **same)
+    jon = factories.client(first_name="Jon", **same)
+    other = factories.client(first_name="Priya", last_name="Raman", dob=date(1992, 2, 29))
+    archived = factories.client(first_name="Jonathan", is_archived=True, **same)
+    db.session.add_all([jonathan, jon, other, archived])
+    db.session.commit()
+    return jonathan, jon, other, archived
+
+
+def pairs():
+    return {frozenset((row.primary_client_id, row.duplicate_client_id)): row
+            for row in db.session.scalars(sa.select(ClientDuplicate))}
+
+
+def test_the_scan_flags_live_lookalikes_once(lookalikes):
+    jonathan, jon, other, archived = lookalikes
+    summary = scan_for_duplicates(db.session, batch_size=2)
+    assert summary.clients_scanned == 3 and summary.pairs_flagged == 1
+    found = pairs()
+    assert set(found) == {frozenset((jonathan.id, jon.id))}
+    item = found[frozenset((jonathan.id, jon.id))]
+    assert item.detection_source == "scan" and item.status == "pending" and item.match_details["score"] > 0.75
+
+    assert scan_for_duplicates(db.session).pairs_flagged == 0
+    mark_not_duplicate(item.id, None)
+    db.session.commit()
+    assert scan_for_duplicates(db.session).pairs_flagged == 0
+    assert len(pairs()) == 1
+
+
+def test_the_scan_ignores_merged_away_records(lookalikes):
+    jonathan, jon, other, archived = lookalikes
+    merge_clients(jonathan.id, jon.id, {}, None)
+    db.session.commit()
+    assert scan_for_duplicates(db.session).pairs_flagged == 0
