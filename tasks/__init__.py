@@ -3,3 +3,5 @@
 Each task module is imported here so ``celery_worker`` registers it; tasks take ids,
 never ORM objects, and carry explicit names that the beat schedule refers to.
 """
+
+from tasks import ingest  # noqa: E402,F401
