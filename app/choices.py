@@ -24,7 +24,12 @@ DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
 DUPLICATE_CONFIDENCE = ("high", "medium", "low")
 REPORT_FREQUENCIES = ("daily", "weekly", "monthly")
 EMAIL_STATUSES = ("queued", "sent", "failed")
-UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
+# "skipped": a file whose content was already imported (same SHA-256), reported and not read again.
+UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed", "skipped")
+# What became of one staged import row.
+IMPORT_ROW_STATUSES = ("staged", "inserted", "updated", "unchanged", "rejected", "review")
+# How a source writes dates like 03/04/2024 (ISO dates and Excel dates are never ambiguous).
+DATE_ORDERS = ("YMD", "MDY", "DMY")
 
 # Option lists: key -> default entries. The key is also the field that uses it
 # unless OPTION_FIELDS says otherwise.

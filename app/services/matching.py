@@ -23,7 +23,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import date
 from typing import Iterable, Sequence
 
@@ -411,3 +413,46 @@ def candidates_from_rows(people: Sequence[Person], rows) -> list[list[Candidate]
             for row in seen.values()
         ])
     return result
+
+
+class CandidateIndex:
+    """People not (yet) in the database, findable by the same blocking keys the database stores.
+
+    An import keeps the clients it creates here, so a later row of the same file finds
+    them; the quality bench keeps its test clients here.
+    """
+
+    def __init__(self):
+        self._by_key: dict[tuple, list] = defaultdict(list)
+
+    def add(self, client_id: uuid.UUID, person: Person) -> None:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
+                              preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
+                              block_last_key=keys.last_key, block_first_key=keys.first_key,
+                              block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
+        for lookup in self._lookups(person, keys):
+            self._by_key[lookup].append(row)
+
+    @staticmethod
+    def _lookups(person: Person, keys: MatchKeys):
+        if person.dob:
+            yield "dob", person.dob
+        for key in (keys.last_key, keys.first_key):
+            if key:
+                yield "year", key
+        if keys.names_key:
+            yield "names", keys.names_key
+        if keys.prefix_key:
+            yield "prefix", keys.prefix_key
+
+    def rows_for(self, person: Person) -> list:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        found = {}
+        for lookup in self._lookups(person, keys):
+            for row in self._by_key.get(lookup, ()):
+                found[row.id] = row
+        return list(found.values())
+
+    def candidates(self, person: Person) -> list[Candidate]:
+        return candidates_from_rows([person], self.rows_for(person))[0]

@@ -7,13 +7,13 @@ On SQLite the column and its rules are added in place: a batch (copy-and-rename)
 clients table would drop its expression indexes, which SQLite cannot reflect.
 
 Revision ID: 0010_merge
-Revises: 0002_audit_trail
+Revises: 0007_ingest (re-chained after merging the ingest branch)
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0010_merge"
-down_revision = "0002_audit_trail"
+down_revision = "0007_ingest"
 branch_labels = None
 depends_on = None
 
