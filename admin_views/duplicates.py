@@ -19,6 +19,7 @@ from admin_views.base import CCDModelView, current_roles
 from admin_views.clients import client_lookup
 from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES
 from app.extensions import db
+from app.labels import label
 from app.models import Client, ClientDuplicate
 from app.permissions import may_merge_clients
 from app.services import merge as merge_service
@@ -74,20 +75,21 @@ class ClientDuplicateView(CCDModelView):
         return item
 
     def _not_two_clients(self, item):
-        """An imported row waiting beside a client is settled by its import, not merged here."""
+        """An imported row held back beside a client can be dismissed here, but not merged: it is not a record yet."""
         if item.duplicate_client_id is not None:
             return None
-        flash("This item pairs a client with an imported row that was not written; it is settled from the import.",
-              "info")
-        return redirect(url_for(".index_view"))
+        flash("This item pairs a client with an imported row that was not written; it can only be marked "
+              "not a duplicate.", "info")
+        return redirect(url_for(".review", id=item.id))
 
     @expose("/review/", methods=("GET",))
     def review(self):
         self._require_reviewer()
         item = self._pending_item(request.args.get("id"))
-        elsewhere = self._not_two_clients(item)
-        if elsewhere is not None:
-            return elsewhere
+        if item.duplicate_client_id is None:
+            return self.render("admin/clients/duplicate_review_row.html", item=item, client=item.primary_client,
+                               row=item.import_row, form=ReviewForm(), field_label=label,
+                               return_url=url_for(".index_view"))
         first, second = item.primary_client, item.duplicate_client
         return self.render(
             "admin/clients/duplicate_review.html", item=item, first=first, second=second,

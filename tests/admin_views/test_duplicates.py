@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditLog, Client, ClientDuplicate, Intake
+from app.models import AuditLog, Client, ClientDuplicate, ImportRow, Intake
 from app.services.merge import MERGE_ENTITY, flag_possible_duplicate
 from tests import factories
 from tests.conftest import csrf_token
@@ -147,3 +147,27 @@ def test_the_scan_button_queues_the_scan(client, sign_in_as, db_session):
     response = client.post("/admin/client_duplicates/scan/", data={"csrf_token": csrf_token(client, "/admin/")})
     assert response.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientDuplicate)) == 1
+
+
+def test_an_imported_row_held_for_review_can_be_dismissed_but_not_merged(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    known = factories.create("clients")
+    log = factories.create("client_upload_logs")
+    row = ImportRow(upload_log=log, row_number=7, cells=["12345", XSS, "1980-05-17"], status="review")
+    db.session.add(row)
+    db.session.flush()
+    item = ClientDuplicate(primary_client_id=known.id, import_row_id=row.id, incoming_key="SMIS:12345",
+                           similarity_score=0.85, match_type="name_dob", confidence_level="medium",
+                           detection_source="import")
+    db.session.add(item)
+    db.session.commit()
+
+    page = client.get(f"/admin/client_duplicates/review/?id={item.id}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Row 7" in text and XSS not in text and "&lt;script&gt;" in text
+    token = csrf_token(client, "/admin/")
+    client.post("/admin/client_duplicates/review/merge/", data={
+        "id": str(item.id), "survivor": "first", "csrf_token": token})
+    assert fresh(ClientDuplicate, item.id).status == "pending"
+    client.post("/admin/client_duplicates/review/not-duplicate/", data={"id": str(item.id), "csrf_token": token})
+    assert fresh(ClientDuplicate, item.id).status == "not_duplicate"
