@@ -7,7 +7,7 @@ pages carry no inline script.
 
 import uuid
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.form import SecureForm
 from flask_login import current_user
@@ -154,9 +154,9 @@ class ClientDuplicateView(CCDModelView):
         if not ReviewForm(request.form).validate():
             flash("The form expired; the scan was not started. Please try again.", "error")
             return redirect(url_for(".index_view"))
-        from tasks.duplicates import scan_duplicates
+        import tasks.duplicates  # noqa: F401  (registers the task with this app's Celery)
 
-        scan_duplicates.delay()
+        current_app.extensions["celery"].tasks[tasks.duplicates.SCAN_TASK].delay()
         flash("The scan for duplicates was started; pairs it finds appear in this list as pending.", "success")
         return redirect(url_for(".index_view"))
 

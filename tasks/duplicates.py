@@ -6,6 +6,9 @@ from app.extensions import db
 from app.services.merge import scan_for_duplicates
 
 
-@shared_task(name="ccd.scan_duplicates")
+SCAN_TASK = "ccd.scan_duplicates"
+
+
+@shared_task(name=SCAN_TASK)
 def scan_duplicates() -> str:
     return scan_for_duplicates(db.session).describe()

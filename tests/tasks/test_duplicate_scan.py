@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ClientDuplicate
-from tasks.duplicates import scan_duplicates
+from tasks.duplicates import SCAN_TASK
 from tests import factories
 
 
@@ -18,7 +18,8 @@ def lookalike_pair():
 
 def test_the_task_flags_and_reports(app, db_session):
     lookalike_pair()
-    assert "1 new possible duplicate" in scan_duplicates.apply().get()
+    task = app.extensions["celery"].tasks[SCAN_TASK]  # this app's Celery, whichever app was created last
+    assert "1 new possible duplicate" in task.apply().get()
     assert db.session.scalar(sa.select(ClientDuplicate.detection_source)) == "scan"
 
 
