@@ -457,6 +457,8 @@ def latest_merge_of(client_id: uuid.UUID) -> AuditLog | None:
 # -- finding duplicates already in the database ----------------------------------------------
 SCAN_BATCH_SIZE = 500
 SCAN_SOURCE = "scan"
+# Measured with bench/scan_duplicates.py (see its docstring for the figures).
+DEFAULT_SCAN_THRESHOLD = 0.80
 
 
 @dataclass
@@ -468,20 +470,32 @@ class ScanSummary:
         return f"Scanned {self.clients_scanned} clients; {self.pairs_flagged} new possible duplicate pair(s) flagged."
 
 
-def scan_for_duplicates(session: Session, thresholds=None, batch_size: int = SCAN_BATCH_SIZE,
+def scan_threshold(config) -> float:
+    """The score from which the scan flags a pair (config DUPLICATE_SCAN_THRESHOLD)."""
+    value = float(config.get("DUPLICATE_SCAN_THRESHOLD", DEFAULT_SCAN_THRESHOLD))
+    if not 0 < value <= 1:
+        raise ValueError(f"DUPLICATE_SCAN_THRESHOLD must be between 0 and 1, not {value}.")
+    return value
+
+
+def scan_for_duplicates(session: Session, threshold: float | None = None, batch_size: int = SCAN_BATCH_SIZE,
                         progress=None) -> ScanSummary:
-    """Flag pairs of live clients that the import's matching would call similar (score in or above the review band).
+    """Flag pairs of live clients the import's blocking and scoring find alike (score >= ``threshold``).
 
     Clients are read in batches by id and each batch is blocked and scored in the
     database exactly as an import row would be, so the scan never loads the whole
     client table nor compares every client with every other. Each batch is committed:
     a scan that is stopped can simply be run again (known pairs are skipped).
+
+    The threshold is the scan's own, higher than the import's review band: an import
+    asks about one incoming row, while the scan asks about every pair of clients, and at
+    the import's band common names with a near birth date would flood the queue.
     """
     from flask import current_app
 
     from app.services import matching
 
-    thresholds = thresholds or matching.Thresholds.from_config(current_app.config)
+    threshold = scan_threshold(current_app.config) if threshold is None else threshold
     summary = ScanSummary()
     live = sa.and_(Client.is_archived.is_(False), Client.merged_into_id.is_(None))
     after = None
@@ -497,7 +511,7 @@ def scan_for_duplicates(session: Session, thresholds=None, batch_size: int = SCA
         candidate_lists = matching.find_candidates(session, people, extra_condition=Client.merged_into_id.is_(None))
         for row, candidates in zip(rows, candidate_lists):
             for candidate in candidates:
-                if candidate.client_id == row.id or candidate.score.value < thresholds.review:
+                if candidate.client_id == row.id or candidate.score.value < threshold:
                     continue
                 flagged = flag_possible_duplicate(session, row.id, candidate.client_id, candidate.score.value,
                                                   candidate.score.match_type, candidate.score.details(),

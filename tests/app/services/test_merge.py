@@ -320,3 +320,10 @@ def test_the_scan_ignores_merged_away_records(lookalikes):
     merge_clients(jonathan.id, jon.id, {}, None)
     db.session.commit()
     assert scan_for_duplicates(db.session).pairs_flagged == 0
+
+
+def test_the_scan_threshold_decides_what_is_flagged(lookalikes, app, monkeypatch):
+    assert scan_for_duplicates(db.session, threshold=1.0).pairs_flagged == 0
+    monkeypatch.setitem(app.config, "DUPLICATE_SCAN_THRESHOLD", 1.5)
+    with pytest.raises(ValueError, match="DUPLICATE_SCAN_THRESHOLD"):
+        scan_for_duplicates(db.session)
