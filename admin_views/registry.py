@@ -47,10 +47,12 @@ SCREENS = (
     ("Clients", clients.ClientSourceIdView, models.ClientSourceId),
     ("Clients", clients.ClientDuplicateView, models.ClientDuplicate),
     ("Clients", system.UploadLogView, models.ClientUploadLog),
+    ("Clients", system.ImportRowView, models.ImportRow),
     ("Programs & Services", programs.ProgramView, models.Program),
     ("Programs & Services", programs.SubProgramView, models.SubProgram),
     ("Programs & Services", programs.ProgramCapacityView, models.ProgramCapacity),
     ("Programs & Services", programs.ProgramStaffView, models.ProgramStaff),
+    ("Programs & Services", programs.ProgramAliasView, models.ProgramAlias),
     ("Departments", programs.DepartmentView, models.Department),
     ("Enrollments", services.EnrollmentView, models.Enrollment),
     ("Enrollments", services.IntakeView, models.Intake),
@@ -71,6 +73,8 @@ SCREENS = (
     ("Settings", system.ChoiceOptionView, models.ChoiceOption),
     ("Settings", system.SubscriptionView, models.RestrictionNotificationSubscription),
     ("Settings", system.NotificationView, models.Notification),
+    ("Settings", system.ImportSourceSettingView, models.ImportSourceSetting),
+    ("Settings", system.ImportColumnTitleView, models.ImportColumnTitle),
 )
 SIDEBAR = ("Clients", "Programs & Services", "Departments", "Enrollments", "Restrictions", "Approvals", "Reports",
            "Audit Log", "Staff", "Settings")

@@ -605,12 +605,12 @@ class Batch:
             self.enrollments[(row.client_id, row.program_id, row.start_date)] = record
             if row.end_date is None:
                 self.open_enrollments[(row.client_id, row.program_id)].append(record)
-        self.intake_keys = set(self.session.execute(
+        self.intake_keys = {tuple(row) for row in self.session.execute(
             sa.select(Intake.client_id, Intake.program_id, Intake.intake_date)
-            .where(Intake.client_id.in_(client_ids))).tuples())
-        self.discharge_keys = set(self.session.execute(
+            .where(Intake.client_id.in_(client_ids)))}
+        self.discharge_keys = {tuple(row) for row in self.session.execute(
             sa.select(Discharge.client_id, Discharge.program_id, Discharge.discharge_date)
-            .where(Discharge.client_id.in_(client_ids))).tuples())
+            .where(Discharge.client_id.in_(client_ids)))}
 
     # -- what a row writes -------------------------------------------------------------------
     def _write_row(self, row: ParsedRow, client_id: uuid.UUID | None, *, matched_by: str = "new",
@@ -824,9 +824,9 @@ class Batch:
 
     def _insert_duplicates(self, trail, actor, now) -> None:
         pairs = {(d["primary_client_id"], d["incoming_key"]) for d in self.new_duplicates}
-        existing = set(self.session.execute(
+        existing = {tuple(row) for row in self.session.execute(
             sa.select(ClientDuplicate.primary_client_id, ClientDuplicate.incoming_key)
-            .where(ClientDuplicate.incoming_key.in_(sorted({key for _, key in pairs})))).tuples())
+            .where(ClientDuplicate.incoming_key.in_(sorted({key for _, key in pairs}))))}
         fresh = [d for d in self.new_duplicates if (d["primary_client_id"], d["incoming_key"]) not in existing]
         if fresh:
             self._insert(ClientDuplicate, fresh)
