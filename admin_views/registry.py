@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import clients, people, programs, services, system
+from admin_views import clients, imports, people, programs, services, system
 from app import models
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
@@ -89,5 +89,7 @@ def build_admin(app) -> Admin:
     )
     for category, view_class, model in SCREENS:
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+    # Pages that are not one table's screen.
+    admin.add_view(imports.ImportsView(name="Imports", endpoint="imports", url="/admin/imports", category="Clients"))
     app.extensions["ccd_admin"] = admin
     return admin

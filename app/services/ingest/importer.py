@@ -166,6 +166,52 @@ def import_file(path, source: str, **kwargs) -> ImportSummary:
     return process_upload(log.id, progress=progress, batch_size=batch_size)
 
 
+def save_upload(stream, original_name: str, upload_dir, max_bytes: int) -> Path:
+    """Copy an uploaded file where the worker can read it, refusing one larger than ``max_bytes``."""
+    folder = Path(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = Path(original_name or "").suffix.lower()
+    target = folder / f"{uuid.uuid4().hex}{suffix if suffix in ('.csv', '.xlsx', '.txt') else ''}"
+    written = 0
+    with target.open("wb") as handle:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            written += len(chunk)
+            if written > max_bytes:
+                handle.close()
+                target.unlink()
+                raise FileRefused(f"The file is larger than {max_bytes // (1 << 20)} MB; use the drop folder or "
+                                  "the ccd ingest command for files this size.")
+            handle.write(chunk)
+    if written == 0:
+        target.unlink()
+        raise FileRefused("The file is empty.")
+    return target
+
+
+def progress_of(log: ClientUploadLog) -> dict:
+    """What the Imports page shows while a file is being imported."""
+    details = log.upload_details or {}
+    done, total = int(details.get("rows_done", 0)), int(log.total_rows or 0)
+    if log.status == "queued":
+        message = "Waiting for the import worker…"
+    elif log.status == "running" and not total:
+        message = "Reading and checking the file…"
+    elif log.status == "running":
+        message = f"{done} of {total} rows done"
+    else:
+        message = log.error_message or f"Finished: {done} of {total} rows"
+    return {"status": log.status, "done": done, "total": total, "finished": log.is_finished,
+            "percent": round(100 * done / total) if total else (100 if log.is_finished else 0), "message": message}
+
+
+def flagged_duplicates(log: ClientUploadLog) -> list[ClientDuplicate]:
+    """The review items an import raised, with the row each came from."""
+    return list(db.session.scalars(
+        sa.select(ClientDuplicate).join(ImportRow, ClientDuplicate.import_row_id == ImportRow.id)
+        .where(ImportRow.upload_log_id == log.id)
+        .order_by(ImportRow.row_number, ClientDuplicate.similarity_score.desc())))
+
+
 # -- the run ---------------------------------------------------------------------------------
 @dataclass
 class Counters:
