@@ -29,8 +29,11 @@ HISTORY_SHOWN = 50
 
 class ImportForm(SecureForm):
     file = FileField("File (CSV or XLSX)")
-    source = SelectField("Source system", choices=[("", "— choose —")] + [(s, s) for s in SOURCE_SYSTEMS])
-    program = SelectField("Program (for files without a Program column, such as SMIS reports)", choices=[])
+    # Choices are checked by the import itself, with messages that say what to do.
+    source = SelectField("Source system", choices=[("", "— choose —")] + [(s, s) for s in SOURCE_SYSTEMS],
+                         validate_choice=False)
+    program = SelectField("Program (for files without a Program column, such as SMIS reports)", choices=[],
+                          validate_choice=False)
     dry_run = BooleanField("Dry run: check and match everything, write nothing")
 
 
