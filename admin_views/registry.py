@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import clients, duplicates, people, programs, services, system
+from admin_views import clients, duplicates, imports, people, programs, services, system
 from app import models
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
@@ -47,10 +47,12 @@ SCREENS = (
     ("Clients", clients.ClientSourceIdView, models.ClientSourceId),
     ("Clients", duplicates.ClientDuplicateView, models.ClientDuplicate),
     ("Clients", system.UploadLogView, models.ClientUploadLog),
+    ("Clients", system.ImportRowView, models.ImportRow),
     ("Programs & Services", programs.ProgramView, models.Program),
     ("Programs & Services", programs.SubProgramView, models.SubProgram),
     ("Programs & Services", programs.ProgramCapacityView, models.ProgramCapacity),
     ("Programs & Services", programs.ProgramStaffView, models.ProgramStaff),
+    ("Programs & Services", programs.ProgramAliasView, models.ProgramAlias),
     ("Departments", programs.DepartmentView, models.Department),
     ("Enrollments", services.EnrollmentView, models.Enrollment),
     ("Enrollments", services.IntakeView, models.Intake),
@@ -71,6 +73,8 @@ SCREENS = (
     ("Settings", system.ChoiceOptionView, models.ChoiceOption),
     ("Settings", system.SubscriptionView, models.RestrictionNotificationSubscription),
     ("Settings", system.NotificationView, models.Notification),
+    ("Settings", system.ImportSourceSettingView, models.ImportSourceSetting),
+    ("Settings", system.ImportColumnTitleView, models.ImportColumnTitle),
 )
 SIDEBAR = ("Clients", "Programs & Services", "Departments", "Enrollments", "Restrictions", "Approvals", "Reports",
            "Audit Log", "Staff", "Settings")
@@ -85,5 +89,7 @@ def build_admin(app) -> Admin:
     )
     for category, view_class, model in SCREENS:
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+    # Pages that are not one table's screen.
+    admin.add_view(imports.ImportsView(name="Imports", endpoint="imports", url="/admin/imports", category="Clients"))
     app.extensions["ccd_admin"] = admin
     return admin

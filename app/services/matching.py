@@ -35,7 +35,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 # Defaults measured by bench/match_quality.py (see bench/RESULTS.md); config keys
 # INGEST_ACCEPT_THRESHOLD, INGEST_REVIEW_THRESHOLD and INGEST_MATCH_MARGIN override them.
 DEFAULT_ACCEPT_THRESHOLD = 0.92
-DEFAULT_REVIEW_THRESHOLD = 0.63
+DEFAULT_REVIEW_THRESHOLD = 0.55
 DEFAULT_MATCH_MARGIN = 0.08
 
 # How much each part of the evidence weighs in the score (they add up to 1).
@@ -45,6 +45,9 @@ DOB_WEIGHT = 0.35
 # A birth date or name the row or the client lacks counts as this much agreement: neither for nor against.
 UNKNOWN_DOB_AGREEMENT = 0.5
 UNKNOWN_NAME_AGREEMENT = 0.5
+# Jaro-Winkler gives unrelated names 0.4-0.7 ("Erica"/"Jamie" 0.47); below this floor a name is
+# no evidence at all, and above it the similarity is stretched back to 0..1.
+NAME_SIMILARITY_FLOOR = 0.5
 # Names written the other way round are the same person more often than not, but not always.
 SWAPPED_NAMES_FACTOR = 0.97
 
@@ -255,7 +258,8 @@ def score(incoming: Person, candidate: Person) -> Score:
     def best_of(name: str, options: list[str], similarity) -> float:
         if not name or not options:
             return UNKNOWN_NAME_AGREEMENT
-        return max(similarity(name, option) for option in options)
+        best = max(similarity(name, option) for option in options)
+        return max(0.0, (best - NAME_SIMILARITY_FLOOR) / (1 - NAME_SIMILARITY_FLOOR))
 
     first = best_of(inc_first, cand_firsts, first_name_similarity)
     last = best_of(inc_last, cand_lasts, _similarity)

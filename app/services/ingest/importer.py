@@ -166,6 +166,52 @@ def import_file(path, source: str, **kwargs) -> ImportSummary:
     return process_upload(log.id, progress=progress, batch_size=batch_size)
 
 
+def save_upload(stream, original_name: str, upload_dir, max_bytes: int) -> Path:
+    """Copy an uploaded file where the worker can read it, refusing one larger than ``max_bytes``."""
+    folder = Path(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = Path(original_name or "").suffix.lower()
+    target = folder / f"{uuid.uuid4().hex}{suffix if suffix in ('.csv', '.xlsx', '.txt') else ''}"
+    written = 0
+    with target.open("wb") as handle:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            written += len(chunk)
+            if written > max_bytes:
+                handle.close()
+                target.unlink()
+                raise FileRefused(f"The file is larger than {max_bytes // (1 << 20)} MB; use the drop folder or "
+                                  "the ccd ingest command for files this size.")
+            handle.write(chunk)
+    if written == 0:
+        target.unlink()
+        raise FileRefused("The file is empty.")
+    return target
+
+
+def progress_of(log: ClientUploadLog) -> dict:
+    """What the Imports page shows while a file is being imported."""
+    details = log.upload_details or {}
+    done, total = int(details.get("rows_done", 0)), int(log.total_rows or 0)
+    if log.status == "queued":
+        message = "Waiting for the import worker…"
+    elif log.status == "running" and not total:
+        message = "Reading and checking the file…"
+    elif log.status == "running":
+        message = f"{done} of {total} rows done"
+    else:
+        message = log.error_message or f"Finished: {done} of {total} rows"
+    return {"status": log.status, "done": done, "total": total, "finished": log.is_finished,
+            "percent": round(100 * done / total) if total else (100 if log.is_finished else 0), "message": message}
+
+
+def flagged_duplicates(log: ClientUploadLog) -> list[ClientDuplicate]:
+    """The review items an import raised, with the row each came from."""
+    return list(db.session.scalars(
+        sa.select(ClientDuplicate).join(ImportRow, ClientDuplicate.import_row_id == ImportRow.id)
+        .where(ImportRow.upload_log_id == log.id)
+        .order_by(ImportRow.row_number, ClientDuplicate.similarity_score.desc())))
+
+
 # -- the run ---------------------------------------------------------------------------------
 @dataclass
 class Counters:
@@ -309,7 +355,19 @@ class ImportRun:
         session.commit()
 
     def _stage_chunk(self, chunk) -> int:
-        if chunk:
+        """Staged rows go in with COPY on PostgreSQL (the same transaction), plain INSERTs elsewhere."""
+        if not chunk:
+            return 0
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            import json
+
+            cursor = connection.connection.driver_connection.cursor()
+            with cursor.copy("COPY import_rows (id, upload_log_id, row_number, cells, status) FROM STDIN") as copy:
+                for row in chunk:
+                    copy.write_row((row["id"], row["upload_log_id"], row["row_number"], json.dumps(row["cells"]),
+                                    row["status"]))
+        else:
             self.session.execute(sa.insert(ImportRow), chunk)
         return len(chunk)
 
@@ -525,11 +583,10 @@ class Batch:
         db_candidates = matching.find_candidates(session, [row.person for row in to_match])
         candidates = {row.staged_id: found for row, found in zip(to_match, db_candidates)}
         self._drop_reviewed_pairs(to_match, candidates)
-        candidate_ids = {c.client_id for found in candidates.values() for c in found}
-        other_ids = self._source_ids_of(candidate_ids)
-        self._load_clients({*filter(None, by_id.values()), *candidate_ids})
-        self._load_children()
+        other_ids = self._source_ids_of({c.client_id for found in candidates.values() for c in found})
 
+        # First decide every row (a newcomer gets its id now, so a later row of the batch finds it) ...
+        decided = []
         for row in rows:
             client_id = by_id.get(row.staged_id) or run.id_of_source.get(row.source_id or "")
             if client_id is None and not row.has_names:
@@ -539,7 +596,7 @@ class Batch:
                                 "First and last name are needed to find or add the client")
                 continue
             if client_id is not None:
-                outcomes[row.staged_id] = self._write_row(row, client_id, matched_by="id")
+                decided.append((row, "id", client_id, None, False))
                 continue
             found = candidates.get(row.staged_id, []) + [
                 c for c in run.new_index.candidates(row.person)
@@ -551,13 +608,27 @@ class Batch:
                     decision = matching.Decision(
                         matching.REVIEW, None, decision.candidates,
                         f"the most similar client already has {run.source} id {', '.join(sorted(others))}")
-            if decision.outcome == matching.MATCH:
-                outcomes[row.staged_id] = self._write_row(row, decision.client_id, matched_by="score",
-                                                          score=decision.candidates[0].score)
-            elif decision.outcome == matching.NEW:
-                outcomes[row.staged_id] = self._write_row(row, None)
-            else:
+            if decision.outcome == matching.REVIEW:
+                decided.append((row, "review", None, decision, False))
+                continue
+            client_id = decision.client_id if decision.outcome == matching.MATCH else uuid.uuid4()
+            if decision.outcome == matching.NEW:
+                run.new_index.add(client_id, row.person)
+            if row.source_id:
+                run.id_of_source[row.source_id] = client_id
+            decided.append((row, "score" if decision.outcome == matching.MATCH else "new", client_id, decision,
+                            bool(row.source_id)))
+
+        # ... then read only the clients rows were matched to, and write.
+        self._load_clients({client_id for _, kind, client_id, _, _ in decided if kind in ("id", "score")})
+        self._load_children()
+        for row, kind, client_id, decision, add_source_id in decided:
+            if kind == "review":
                 outcomes[row.staged_id] = self._review(row, decision)
+            else:
+                outcomes[row.staged_id] = self._write_row(
+                    row, client_id, kind, add_source_id,
+                    score=decision.candidates[0].score if kind == "score" else None)
 
     def _drop_reviewed_pairs(self, rows: list[ParsedRow], candidates) -> None:
         """A pair a person marked "not a duplicate" is not proposed again."""
@@ -605,36 +676,33 @@ class Batch:
             self.enrollments[(row.client_id, row.program_id, row.start_date)] = record
             if row.end_date is None:
                 self.open_enrollments[(row.client_id, row.program_id)].append(record)
-        self.intake_keys = set(self.session.execute(
+        self.intake_keys = {tuple(row) for row in self.session.execute(
             sa.select(Intake.client_id, Intake.program_id, Intake.intake_date)
-            .where(Intake.client_id.in_(client_ids))).tuples())
-        self.discharge_keys = set(self.session.execute(
+            .where(Intake.client_id.in_(client_ids)))}
+        self.discharge_keys = {tuple(row) for row in self.session.execute(
             sa.select(Discharge.client_id, Discharge.program_id, Discharge.discharge_date)
-            .where(Discharge.client_id.in_(client_ids))).tuples())
+            .where(Discharge.client_id.in_(client_ids)))}
 
     # -- what a row writes -------------------------------------------------------------------
-    def _write_row(self, row: ParsedRow, client_id: uuid.UUID | None, *, matched_by: str = "new",
+    def _write_row(self, row: ParsedRow, client_id: uuid.UUID, matched_by: str, add_source_id: bool,
                    score: matching.Score | None = None) -> Outcome:
         run = self.run
         details = {"matched_by": matched_by}
         if score is not None:
             details["score"] = score.details()
-        if client_id is None:
-            client_id = self._new_client(row)
+        if matched_by == "new":
+            self._new_client(row, client_id)
             status = "inserted"
         else:
             status = "updated" if self._update_client(client_id, row.client) else "unchanged"
-        if row.source_id and row.source_id not in run.id_of_source:
-            run.id_of_source[row.source_id] = client_id
-            if matched_by != "id":
-                self.new_source_ids.append({"id": uuid.uuid4(), "client_id": client_id,
-                                            "source_system": run.source, "source_client_id": row.source_id})
+        if add_source_id:
+            self.new_source_ids.append({"id": uuid.uuid4(), "client_id": client_id, "source_system": run.source,
+                                        "source_client_id": row.source_id})
         for program_id in row.programs:
             self._services(row, client_id, program_id)
         return Outcome(status, None, client_id, details)
 
-    def _new_client(self, row: ParsedRow) -> uuid.UUID:
-        client_id = uuid.uuid4()
+    def _new_client(self, row: ParsedRow, client_id: uuid.UUID) -> None:
         values = {name: value for name, value in row.client.items()}
         if "preferred_language" in values:
             values["languages_spoken"] = [values["preferred_language"]]
@@ -646,8 +714,6 @@ class Batch:
         values.setdefault("ethnicity", [])
         self.new_clients.append(values)
         self.client_current[client_id] = dict(values)
-        self.run.new_index.add(client_id, row.person)
-        return client_id
 
     def _update_client(self, client_id: uuid.UUID, incoming: dict) -> bool:
         current = self.client_current.get(client_id)
@@ -824,9 +890,9 @@ class Batch:
 
     def _insert_duplicates(self, trail, actor, now) -> None:
         pairs = {(d["primary_client_id"], d["incoming_key"]) for d in self.new_duplicates}
-        existing = set(self.session.execute(
+        existing = {tuple(row) for row in self.session.execute(
             sa.select(ClientDuplicate.primary_client_id, ClientDuplicate.incoming_key)
-            .where(ClientDuplicate.incoming_key.in_(sorted({key for _, key in pairs})))).tuples())
+            .where(ClientDuplicate.incoming_key.in_(sorted({key for _, key in pairs}))))}
         fresh = [d for d in self.new_duplicates if (d["primary_client_id"], d["incoming_key"]) not in existing]
         if fresh:
             self._insert(ClientDuplicate, fresh)
