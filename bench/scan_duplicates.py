@@ -8,17 +8,19 @@ which a share get a second, altered record (nickname, typo, swapped names or a b
 with day and month transposed), runs ``scan_for_duplicates`` and prints clients/s and how
 many of the planted pairs were flagged at each threshold. The database is dropped afterwards.
 
-Measured (2 shared cores, PostgreSQL 15, 2026-11-22), --clients 20000 --threshold 0.75:
-20,987 clients (987 planted pairs) scanned in 83.8 s (250 clients/s, 1,827 pairs flagged).
+Measured (2 shared cores, PostgreSQL 15, 2026-11-22, matching as of ingest def7511),
+--clients 20000 --threshold 0.75: 20,987 clients (987 planted pairs) scanned in 31.2 s
+(674 clients/s, 1,049 pairs flagged).
 
     threshold  planted pairs flagged  other pairs flagged
-         0.75    987 of 987 (1.000)       840
-         0.80    987 of 987 (1.000)       167
-         0.85    980 of 987 (0.993)        31
-         0.90    980 of 987 (0.993)         2
+         0.75    980 of 987 (0.993)        69
+         0.80    980 of 987 (0.993)        14
+         0.85    980 of 987 (0.993)        10
+         0.90    951 of 987 (0.964)         0
 
-At the import's review band (0.63) the 5,000-client run flagged 861 other pairs beside
-its 236 planted ones, hence the scan's own default of 0.80 (DUPLICATE_SCAN_THRESHOLD).
+With the earlier scoring, at the import's review band (0.63) a 5,000-client run flagged 861
+other pairs beside its 236 planted ones: the scan asks about every pair of clients, so it
+keeps its own default of 0.80 (DUPLICATE_SCAN_THRESHOLD).
 """
 
 from __future__ import annotations

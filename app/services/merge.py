@@ -457,7 +457,7 @@ def latest_merge_of(client_id: uuid.UUID) -> AuditLog | None:
 # -- finding duplicates already in the database ----------------------------------------------
 SCAN_BATCH_SIZE = 500
 SCAN_SOURCE = "scan"
-# Measured with bench/scan_duplicates.py (see its docstring for the figures).
+# Measured with bench/scan_duplicates.py: at 0.80, 980 of 987 planted pairs and 14 others in 20,987 clients.
 DEFAULT_SCAN_THRESHOLD = 0.80
 
 
