@@ -7,22 +7,22 @@ subscription). Administrators manage anyone's subscription on the Settings scree
 
 from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
-from flask_admin.form import SecureForm
 from flask_login import current_user
 from wtforms import BooleanField, EmailField, IntegerField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
 from app.extensions import db
+from app.security import CSRFForm
 from app.labels import label
 from app.services import inbox, restriction_notices
 from app.services.clock import agency_time_text
 
 
-class ConfirmForm(SecureForm):
+class ConfirmForm(CSRFForm):
     """Only a CSRF token: the mark-read and unsubscribe buttons."""
 
 
-class AlertSettingsForm(SecureForm):
+class AlertSettingsForm(CSRFForm):
     notify_new = BooleanField(label("notify_new"))
     notify_expiring = BooleanField(label("notify_expiring"))
     expiring_within_days = IntegerField(label("expiring_within_days"),

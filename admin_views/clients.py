@@ -8,21 +8,20 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
-from wtforms import FloatField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView
 from admin_views.filters import (
     AgeBandFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
-from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
+from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
-from app.models import Client, ClientDuplicate, ClientSourceId, Staff
+from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action
 from app.services import history
 from app.services.clients import client_record_tabs
-from app.services.scope import may_see_client
 from app.services.reports import DIMENSIONS
+from app.services.scope import may_see_client
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
@@ -40,7 +39,8 @@ def client_lookup(name: str) -> QueryAjaxModelLoader:
     """Type-ahead client picker: forms never load the whole client table into a drop-down."""
     return UUIDAjaxLoader(name, db.session, Client, fields=["last_name", "first_name", "preferred_name",
                                                                   "uid_external"],
-                                order_by="last_name", page_size=10, placeholder="Type a name or UID")
+                                order_by="last_name", page_size=10, placeholder="Type a name or UID",
+                                filters=["merged_into_id IS NULL"])
 
 
 def staff_lookup(name: str) -> QueryAjaxModelLoader:
@@ -126,13 +126,23 @@ class ClientView(ArchivableView):
                 count_query = count_query.filter(Client.dob == born)
         return super()._apply_search(query, count_query, joins, count_joins, " ".join(words))
 
+    def get_query(self):
+        """Records merged into another are gone from the list; their page stays reachable by link."""
+        return super().get_query().filter(Client.merged_into_id.is_(None))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(Client.merged_into_id.is_(None))
+
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
+            from admin_views.duplicates import merged_away_notice
+
             kwargs["tabs"] = client_record_tabs(kwargs["model"])
             kwargs["history"] = history.client_history(kwargs["model"].id, current_user.staff,
                                                        page=request.args.get("history_page", 1, type=int),
                                                        page_size=self.history_page_size)
             kwargs["active_tab"] = "history" if "history_page" in request.args else "demographics"
+            kwargs["merged_away"] = merged_away_notice(kwargs["model"])
         return super().render(template, **kwargs)
 
     # -- the client as it was on a past date -----------------------------------------------------
@@ -165,6 +175,8 @@ class ClientView(ArchivableView):
                            return_url=self.get_url(".details_view", id=client_id))
 
     def on_model_change(self, form, model, is_created):
+        if model.merged_into_id is not None and not model.is_archived:
+            raise ValidationError("This record was merged into another; undo the merge to bring it back.")
         for field in ("uid_external", "email", "preferred_name", "alias", "middle_name"):
             value = getattr(model, field)
             if isinstance(value, str):
@@ -179,19 +191,3 @@ class ClientSourceIdView(CCDModelView):
     form_columns = ("client", "source_system", "source_client_id")
     form_choices = {"source_system": [(s, s) for s in SOURCE_SYSTEMS]}
     form_ajax_refs = {"client": client_lookup("client")}
-
-
-class ClientDuplicateView(CCDModelView):
-    column_list = ("primary_client", "duplicate_client", "similarity_score", "confidence_level", "match_type",
-                   "status", "detection_source", "created_at")
-    column_default_sort = ("similarity_score", True)
-    column_filters = ("status", "confidence_level", "match_type", "similarity_score")
-    form_columns = ("primary_client", "duplicate_client", "similarity_score", "match_type", "confidence_level",
-                    "status", "detection_source", "review_notes")
-    form_choices = {"status": [(s, s.replace("_", " ")) for s in DUPLICATE_STATUSES],
-                    "confidence_level": [(c, c) for c in DUPLICATE_CONFIDENCE]}
-    # Flask-Admin has no converter for SQLAlchemy 2.1's Float (no longer a Numeric subclass).
-    form_overrides = {"similarity_score": FloatField}
-    form_args = {"similarity_score": {"validators": [InputRequired(), NumberRange(0, 1)]}}
-    form_ajax_refs = {"primary_client": client_lookup("primary_client"),
-                      "duplicate_client": client_lookup("duplicate_client")}

@@ -35,7 +35,7 @@ class ProgramView(ArchivableView):
     column_searchable_list = ("name", "location")
     column_filters = ("department.name", "status", "location", "no_capacity_limit", "is_archived")
     column_editable_list = ("capacity_current", "status")
-    column_details_exclude_list = ("staff_links", "subprograms", "capacities")
+    column_details_exclude_list = ("staff_links", "subprograms", "capacities", "aliases")
     form_columns = ("name", "department", "location", "status", "capacity_current", "capacity_effective_date",
                     "no_capacity_limit", "description", "staff_links", "subprograms", "capacities", "is_archived")
     form_choices = {"status": STATUS_CHOICES}
@@ -72,3 +72,14 @@ class ProgramStaffView(CCDModelView):
     column_searchable_list = ("staff.last_name", "staff.first_name", "program.name")
     form_columns = ("program", "staff", "is_manager")
     form_ajax_refs = {"staff": staff_lookup("staff")}
+
+
+class ProgramAliasView(CCDModelView):
+    """Names a source system uses for a program; imports find programs by exact name or one of these."""
+
+    column_list = ("alias", "program", "updated_at")
+    column_default_sort = "alias"
+    column_searchable_list = ("alias", "program.name")
+    column_labels = {"alias": "Name in the source system"}
+    form_columns = ("program", "alias")
+    column_descriptions = {"alias": "Exactly as the export writes it (case and surrounding spaces are ignored)."}

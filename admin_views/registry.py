@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import account, approvals, clients, people, programs, services, system
+from admin_views import account, approvals, clients, duplicates, imports, people, programs, services, system
 from admin_views.csp import flask_admin_inline_handlers
 from admin_views.reports import REPORT_PAGES
 from app import models, security
@@ -47,12 +47,14 @@ class StaffClientAssignmentView(people.AssignmentView):
 SCREENS = (
     ("Clients", clients.ClientView, models.Client),
     ("Clients", clients.ClientSourceIdView, models.ClientSourceId),
-    ("Clients", clients.ClientDuplicateView, models.ClientDuplicate),
+    ("Clients", duplicates.ClientDuplicateView, models.ClientDuplicate),
     ("Clients", system.UploadLogView, models.ClientUploadLog),
+    ("Clients", system.ImportRowView, models.ImportRow),
     ("Programs & Services", programs.ProgramView, models.Program),
     ("Programs & Services", programs.SubProgramView, models.SubProgram),
     ("Programs & Services", programs.ProgramCapacityView, models.ProgramCapacity),
     ("Programs & Services", programs.ProgramStaffView, models.ProgramStaff),
+    ("Programs & Services", programs.ProgramAliasView, models.ProgramAlias),
     ("Departments", programs.DepartmentView, models.Department),
     ("Enrollments", services.EnrollmentView, models.Enrollment),
     ("Enrollments", services.IntakeView, models.Intake),
@@ -73,6 +75,8 @@ SCREENS = (
     ("Settings", system.ChoiceOptionView, models.ChoiceOption),
     ("Settings", system.SubscriptionView, models.RestrictionNotificationSubscription),
     ("Settings", system.NotificationView, models.Notification),
+    ("Settings", system.ImportSourceSettingView, models.ImportSourceSetting),
+    ("Settings", system.ImportColumnTitleView, models.ImportColumnTitle),
 )
 SIDEBAR = ("Clients", "Programs & Services", "Departments", "Enrollments", "Restrictions", "Approvals", "Reports",
            "Audit Log", "Staff", "Settings")
@@ -100,6 +104,8 @@ def build_admin(app) -> Admin:
         if view_class is approvals.PendingChangeView:
             admin.add_view(approvals.MyRequestsView(name="My requests", category=category, endpoint="my_requests",
                                                     url="my-requests"))
+    # Pages that are not one table's screen.
+    admin.add_view(imports.ImportsView(name="Imports", endpoint="imports", url="/admin/imports", category="Clients"))
     for page in pages_waiting:
         _add_page(admin, *page)
     account.add_personal_views(admin)

@@ -12,7 +12,7 @@ from admin_views.base import CCDModelView
 from admin_views.clients import staff_lookup
 from admin_views.filters import BetweenDaysFilter, OnOrAfterDayFilter, OnOrBeforeDayFilter, StaffFilter, UUIDEqualFilter
 from app.choices import (
-    AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, REPORT_FREQUENCIES,
+    AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, REPORT_FREQUENCIES, SOURCE_SYSTEMS,
 )
 from app.extensions import db
 from app.labels import ENTITY_LABELS, entity_label
@@ -208,3 +208,50 @@ class NotificationView(CCDModelView):
     column_list = ("created_at", "staff", "category", "title", "is_read")
     column_default_sort = ("created_at", True)
     column_filters = ("category", "is_read")
+
+
+class ImportRowView(CCDModelView):
+    """Rows an import staged; what stays are the rejected rows and those waiting for duplicate review."""
+
+    column_list = ("upload_log", "row_number", "status", "reason", "client")
+    column_default_sort = [("created_at", True), ("row_number", False)]
+    column_sortable_list = ("row_number", "status")
+    column_searchable_list = ("reason",)
+    column_filters = ("status", "upload_log.file_name", "upload_log.source")
+    column_details_list = ("upload_log", "row_number", "status", "reason", "client", "cells", "details",
+                           "created_at")
+
+
+def _import_field_choices():
+    from app.services.ingest.column_maps import IMPORT_FIELDS
+
+    return [(name, name) for name in IMPORT_FIELDS]
+
+
+class ImportSourceSettingView(CCDModelView):
+    column_list = ("source_system", "date_order", "notes", "updated_at")
+    form_columns = ("source_system", "date_order", "notes")
+    form_choices = {"source_system": [(s, s) for s in SOURCE_SYSTEMS],
+                    "date_order": [("YMD", "Year first (2024-03-04) only"),
+                                   ("MDY", "Month first (03/04/2024 is 4 March)"),
+                                   ("DMY", "Day first (03/04/2024 is 3 April)")]}
+    column_descriptions = {"date_order": "How this source writes dates with slashes. ISO dates and Excel dates are "
+                                         "always read correctly."}
+
+
+class ImportColumnTitleView(CCDModelView):
+    column_list = ("source_system", "field", "titles", "updated_at")
+    column_default_sort = [("source_system", False), ("field", False)]
+    column_filters = ("source_system", "field")
+    form_columns = ("source_system", "field", "titles")
+    form_choices = {"source_system": [(s, s) for s in SOURCE_SYSTEMS], "field": _import_field_choices()}
+    form_widget_args = {"titles": {"rows": 3}}
+    column_descriptions = {"titles": "The column titles this field may have in the source's files, one per line. "
+                                     "They replace the built-in titles for this field; case, surrounding spaces "
+                                     "and punctuation are ignored."}
+
+    def render(self, template, **kwargs):
+        from app.services.ingest.column_maps import default_titles
+
+        kwargs.setdefault("default_titles", {source: default_titles(source) for source in SOURCE_SYSTEMS})
+        return super().render(template, **kwargs)

@@ -21,3 +21,16 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def app_task(name: str) -> Task:
+    """This Flask app's own copy of a task, by its explicit name.
+
+    ``shared_task`` proxies follow whichever Celery app was created last; a process that
+    builds several Flask apps (tests, the browser tests' served app) must dispatch
+    through the app that is handling the request, or the task runs against another
+    app's database.
+    """
+    from flask import current_app
+
+    return current_app.extensions["celery"].tasks[name]

@@ -30,7 +30,12 @@ EMAIL_TYPE_NAMES = {"report": "Report", "restriction_new": "New restriction aler
 EMAIL_TYPES = tuple(EMAIL_TYPE_NAMES)
 # What a restriction notification is about: a restriction just entered, or one ending soon.
 RESTRICTION_EVENTS = ("new", "expiring")
-UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed")
+# "skipped": a file whose content was already imported (same SHA-256), reported and not read again.
+UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed", "skipped")
+# What became of one staged import row.
+IMPORT_ROW_STATUSES = ("staged", "inserted", "updated", "unchanged", "rejected", "review")
+# How a source writes dates like 03/04/2024 (ISO dates and Excel dates are never ambiguous).
+DATE_ORDERS = ("YMD", "MDY", "DMY")
 
 # Reports: the value that stands for "no answer recorded" in a breakdown, a filter or a
 # URL (its label is in app/labels.py), and the age bands, as (key, lowest age, highest

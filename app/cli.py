@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from app.audit import acting_as
 from app.choices import REPORT_FREQUENCIES
+from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.services.accounts import AccountError, create_or_update_user, ensure_roles
 from app.services.clock import agency_today
@@ -234,3 +235,55 @@ def vacancy_command(as_of, department, output_format, out):
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     _emit(report, output_format, out)
+
+
+@ccd_cli.command("ingest")
+@click.option("--src", "path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The CSV or XLSX export to import.")
+@click.option("--source", required=True, type=click.Choice(SOURCE_SYSTEMS, case_sensitive=False),
+              help="The system the file comes from.")
+@click.option("--program", help="The program the file is for, when it has no Program column (SMIS reports).")
+@click.option("--dry-run", is_flag=True, help="Read, check and match everything, write nothing.")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write the rows that were not imported (and why) to this CSV file.")
+def ingest_command(path, source, program, dry_run, rejects_path):
+    """Import a SMIS, EMHware or FFAI export: clients, intakes, enrollments and discharges."""
+    from app.models import ClientUploadLog
+    from app.services.ingest import FileRefused, import_file
+    from app.services.ingest.rejects import write_rejects
+
+    try:
+        summary = import_file(path, source, program_name=program, dry_run=dry_run)
+    except FileRefused as exc:
+        raise click.ClickException(f"{exc} Nothing was imported.") from None
+    for line in summary.lines():
+        click.echo(line)
+    if rejects_path and summary.status != "failed":
+        count = write_rejects(db.session.get(ClientUploadLog, summary.upload_log_id), rejects_path)
+        click.echo(f"{count} rejected row(s) written to {rejects_path}")
+    if summary.status == "failed":
+        raise click.exceptions.Exit(1)
+
+
+@ccd_cli.command("ingest-drop-folder")
+def ingest_drop_folder_command():
+    """Import every file waiting in INGEST_DROP_DIR/<source>/ and archive it (what the daily job does)."""
+    from app.services.ingest.drop_folder import import_drop_folder
+
+    results = import_drop_folder(current_app.config)
+    for result in results:
+        click.echo(result.line())
+    click.echo(f"{len(results)} file(s) found.")
+    if any(result.outcome == "failed" for result in results):
+        raise click.exceptions.Exit(1)
+
+
+@ccd_cli.command("scan-duplicates")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Clients read and scored per batch (each batch is committed).")
+def scan_duplicates_command(batch_size):
+    """Flag likely duplicates already in the database for review (safe to run again)."""
+    from app.services.merge import scan_for_duplicates
+
+    summary = scan_for_duplicates(db.session, batch_size=batch_size)
+    click.echo(summary.describe())

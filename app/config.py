@@ -12,7 +12,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery.schedules import crontab
-
 from limits import parse_many
 
 
@@ -147,6 +146,26 @@ def mail_settings(environ) -> dict:
     }
 
 
+def _daily_at(value: str, setting: str) -> crontab:
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        raise ConfigurationError(f"{setting} must be a time of day like 02:30, not {value!r}.") from None
+    return crontab(hour=hour, minute=minute)
+
+
+def _float_setting(environ, name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}.") from None
+
+
 # The agency's day, in its own time zone: backups at night, restriction alerts before the
 # morning shift, reports once the day (or week, or month) before is complete.
 BEAT_SCHEDULE = {
@@ -194,6 +213,17 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
     if not database_url:
         database_url = "sqlite:///" + str(Path(instance_path) / "ccd.sqlite3")
 
+    from app.services.matching import (
+        DEFAULT_ACCEPT_THRESHOLD, DEFAULT_MATCH_MARGIN, DEFAULT_REVIEW_THRESHOLD,
+    )
+
+    imports_dir = Path(environ.get("INGEST_DIR", "") or Path(instance_path) / "imports")
+    accept = _float_setting(environ, "INGEST_ACCEPT_THRESHOLD", DEFAULT_ACCEPT_THRESHOLD)
+    review = _float_setting(environ, "INGEST_REVIEW_THRESHOLD", DEFAULT_REVIEW_THRESHOLD)
+    if not 0 < review <= accept <= 1:
+        raise ConfigurationError("INGEST_REVIEW_THRESHOLD and INGEST_ACCEPT_THRESHOLD must satisfy "
+                                 "0 < review <= accept <= 1.")
+
     config = {
         "CCD_ENV": env,
         "AGENCY_NAME": environ.get("AGENCY_NAME", "Community Services Agency"),
@@ -238,6 +268,16 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "BACKUP_S3_BUCKET": environ.get("BACKUP_S3_BUCKET", "").strip() or None,
         "BACKUP_S3_PREFIX": environ.get("BACKUP_S3_PREFIX", "ccd-backups/").strip(),
         "BACKUP_S3_ENDPOINT_URL": environ.get("BACKUP_S3_ENDPOINT_URL", "").strip() or None,
+        # Imports: uploaded files wait in INGEST_UPLOAD_DIR for the worker (web and worker must share it);
+        # the daily job imports INGEST_DROP_DIR/<source>/ and moves the files to INGEST_ARCHIVE_DIR.
+        "INGEST_UPLOAD_DIR": environ.get("INGEST_UPLOAD_DIR", str(imports_dir / "uploads")),
+        "INGEST_DROP_DIR": environ.get("INGEST_DROP_DIR", str(imports_dir / "drop")),
+        "INGEST_ARCHIVE_DIR": environ.get("INGEST_ARCHIVE_DIR", str(imports_dir / "archive")),
+        "INGEST_MAX_UPLOAD_MB": _float_setting(environ, "INGEST_MAX_UPLOAD_MB", 200),
+        "INGEST_BATCH_SIZE": int(_float_setting(environ, "INGEST_BATCH_SIZE", 500)),
+        "INGEST_ACCEPT_THRESHOLD": accept,
+        "INGEST_REVIEW_THRESHOLD": review,
+        "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": redis_url or None,
@@ -245,7 +285,13 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
             "task_eager_propagates": True,
             "task_ignore_result": True,
             "timezone": timezone,
-            "beat_schedule": BEAT_SCHEDULE,
+            "beat_schedule": {
+                **BEAT_SCHEDULE,
+                "ccd-ingest-drop-folder": {
+                    "task": "ccd.ingest.drop_folder",
+                    "schedule": _daily_at(environ.get("INGEST_DROP_TIME", "02:30"), "INGEST_DROP_TIME"),
+                },
+            },
         },
     }
     return config

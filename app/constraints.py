@@ -30,6 +30,10 @@ MESSAGES: dict[str, str] = {
     "uq_email_recipients_email_lower": "This email address already receives reports.",
     "uq_restriction_notification_subscriptions_staff_id": "This staff member already has alert settings.",
     "uq_choice_options_list_value_lower": "That value is already in the list.",
+    "uq_program_aliases_alias_lower": "That alias already names a program (aliases are compared ignoring case).",
+    "uq_import_column_titles_source_field": "That source system already has column titles for this field; edit them.",
+    "uq_import_source_settings_source_system": "That source system already has import settings; edit them.",
+    "uq_client_duplicates_incoming": "This incoming person is already flagged against that client.",
     "ck_client_program_enrollments_end_after_start": "The end date cannot be before the start date.",
     "ck_service_restrictions_end_after_start": "The end date cannot be before the start date.",
     "ck_service_restrictions_scope_program": (
@@ -43,6 +47,9 @@ MESSAGES: dict[str, str] = {
     "ck_clients_email_valid": "The email address is not valid.",
     "ck_staff_email_valid": "The email address is not valid.",
     "ck_client_duplicates_distinct_clients": "A client cannot be a duplicate of itself.",
+    "fk_clients_merged_into_id_clients": (
+        "Other client records were merged into this one, so it cannot be deleted; archive it instead."
+    ),
     "fk_client_program_enrollments_subprogram_in_program": "The subprogram must belong to the enrollment's program.",
     "ck_pending_changes_decline_has_rationale": "A decline needs a rationale.",
     "fk_audit_logs_changed_by_id_staff": (

@@ -20,6 +20,9 @@ ENTITY_LABELS: dict[str, str] = {
     "notifications": "Notifications",
     # pages that are not tables
     "org_summary_report": "Organizational Summary", "vacancy_report": "Vacancy Tracker",
+    "notifications": "Notifications", "import_rows": "Import rows", "import_source_settings": "Import settings",
+    "import_column_titles": "Import column titles", "program_aliases": "Program aliases",
+    "client_merges": "Client merges",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -68,7 +71,8 @@ FIELD_LABELS: dict[str, str] = {
     # duplicates
     "primary_client": "Client", "duplicate_client": "Possible duplicate", "similarity_score": "Similarity",
     "match_type": "Match type", "confidence_level": "Confidence", "match_details": "Match details",
-    "detection_source": "Found by", "review_notes": "Review notes",
+    "detection_source": "Found by", "review_notes": "Review notes", "merged_into": "Merged into",
+    "merged_into_id": "Merged into",
     # messaging
     "frequency": "Frequency", "recipient": "Recipient", "recipient_email": "Recipient email",
     "email_type": "Email type", "period_start": "Period from", "period_end": "Period to", "subject": "Subject",
@@ -83,6 +87,12 @@ FIELD_LABELS: dict[str, str] = {
     "records_skipped": "Skipped", "duplicates_flagged": "Duplicates flagged", "errors_count": "Errors",
     "started_at": "Started", "completed_at": "Completed", "duration_seconds": "Duration (s)",
     "error_details": "Error details", "upload_details": "Details", "uploaded_by": "Uploaded by",
+    "upload_log": "Import", "row_number": "Row", "cells": "Cells", "details": "Details",
+    "date_order": "Date order (for dates like 03/04/2024)", "field": "CCD field", "titles": "Column titles (one per line)",
+    "aliases": "Aliases", "import_row": "Imported row",
+    "incoming_key": "Incoming person", "block_last_key": "Match key (birth year, last name)",
+    "block_first_key": "Match key (birth year, first name)", "block_names_key": "Match key (names)",
+    "block_prefix_key": "Match key (name prefixes)",
     # staff
     "user": "Sign-in account", "active": "Active", "roles": "Roles", "role": "Role",
     "last_login_at": "Last sign-in", "password_hash": "Password", "full_name": "Name",

@@ -58,25 +58,27 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "records": (
         "clients", "client_source_ids", "client_duplicates", "departments", "programs", "subprograms",
         "program_capacities", "program_staff", "client_program_enrollments", "intakes", "discharges",
-        "service_restrictions",
+        "service_restrictions", "program_aliases",
     ),
     "approvals": ("pending_changes",),
     "reports": ("email_recipients", "email_logs"),
     # The Organizational Summary and Vacancy Tracker pages; LIST opens one, EXPORT downloads it.
     "report_pages": ("org_summary_report", "vacancy_report"),
     "audit": ("audit_logs",),
-    "imports": ("client_upload_logs",),
+    "imports": ("client_upload_logs", "import_rows"),
     "staff_admin": (
         "staff", "users", "roles", "staff_roles", "program_manager_assignments",
         "department_leader_assignments", "staff_program_assignments", "staff_client_assignments",
     ),
-    "settings": ("choice_options", "restriction_notification_subscriptions", "notifications"),
+    "settings": ("choice_options", "restriction_notification_subscriptions", "notifications",
+                 "import_source_settings", "import_column_titles"),
 }
 GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key in keys}
 
 # Rows only the system writes (audit trail, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
-SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "notifications", "pending_changes"})
+SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
+                            "pending_changes"})
 # Rows anyone signed in may write for themselves, whatever their role: table -> the column
 # saying whose row it is (the session guard checks it names the person, before and after).
 SELF_SERVICE: dict[str, str] = {"restriction_notification_subscriptions": "staff_id"}
@@ -131,6 +133,25 @@ def proposes_changes(role_names: Iterable[str]) -> bool:
     return any(grant(role_names, key, action) is Grant.PROPOSE for key in GROUPS["records"] for action in WRITE_ACTIONS)
 
 
+# An import writes these records directly, so running one needs direct create and edit rights on each.
+IMPORT_WRITES = ("clients", "client_source_ids", "client_duplicates", "client_program_enrollments", "intakes",
+                 "discharges")
+
+
+def may_import(role_names: Iterable[str]) -> bool:
+    """Who may run an import: whoever may write every record an import writes, and see import history."""
+    role_names = frozenset(role_names)
+    return grant(role_names, "client_upload_logs", Action.LIST) is Grant.ALLOW and all(
+        grant(role_names, key, action) is Grant.ALLOW for key in IMPORT_WRITES for action in (Action.CREATE,
+                                                                                           Action.EDIT))
+
+
 def may(role_names: Iterable[str], key: str, action: Action) -> bool:
     """True when the person may at least open the screen for ``action`` (allow or propose)."""
     return grant(role_names, key, action) is not Grant.DENY
+
+
+def may_merge_clients(role_names: Iterable[str]) -> bool:
+    """Reviewing duplicates (merge, undo, not a duplicate) rewrites client records directly: a full edit right."""
+    roles = list(role_names)
+    return all(grant(roles, key, Action.EDIT) is Grant.ALLOW for key in ("clients", "client_duplicates"))

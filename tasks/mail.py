@@ -3,6 +3,7 @@
 from celery import shared_task
 from flask import current_app
 
+from app.celery_app import app_task
 from app.services import mail
 
 
@@ -21,4 +22,4 @@ def deliver_email(self, log_id: str) -> str:
 
 def dispatch_email(log_id) -> None:
     """Hand a queued email to the delivery task (in-process when there is no Redis)."""
-    deliver_email.delay(str(log_id))
+    app_task(deliver_email.name).delay(str(log_id))

@@ -6,8 +6,9 @@ from datetime import date, timedelta
 from app.extensions import db
 from app.models import (
     AuditLog, ChoiceOption, Client, ClientDuplicate, ClientSourceId, ClientUploadLog, Department,
-    DepartmentLeaderAssignment, Discharge, EmailLog, EmailRecipient, Enrollment, Intake, Notification,
-    PendingChange, Program, ProgramCapacity, ProgramManagerAssignment, ProgramStaff,
+    DepartmentLeaderAssignment, Discharge, EmailLog, EmailRecipient, Enrollment, ImportColumnTitle, ImportRow,
+    ImportSourceSetting, Intake, Notification,
+    PendingChange, Program, ProgramAlias, ProgramCapacity, ProgramManagerAssignment, ProgramStaff,
     RestrictionNotificationSubscription, Role, ServiceRestriction, Staff, StaffClientAssignment,
     StaffProgramAssignment, StaffRole, SubProgram, User,
 )
@@ -58,6 +59,36 @@ def restriction(**kw):
     return ServiceRestriction(**kw)
 
 
+def unused_source() -> str:
+    """A source system with no import settings yet (there are only three)."""
+    import sqlalchemy as sa
+
+    from app.choices import SOURCE_SYSTEMS
+
+    used = set(db.session.scalars(sa.select(ImportSourceSetting.source_system)))
+    return next(source for source in SOURCE_SYSTEMS if source not in used)
+
+
+def unused_column_field() -> tuple[str, str]:
+    """A (source, field) pair with no administrator's titles yet."""
+    import sqlalchemy as sa
+
+    from app.choices import SOURCE_SYSTEMS
+    from app.services.ingest.column_maps import IMPORT_FIELDS
+
+    used = {tuple(row) for row in db.session.execute(sa.select(ImportColumnTitle.source_system,
+                                                                ImportColumnTitle.field))}
+    return next((s, f) for s in SOURCE_SYSTEMS for f in IMPORT_FIELDS if (s, f) not in used)
+
+
+def column_title(**kw):
+    source, field = unused_column_field()
+    kw.setdefault("source_system", source)
+    kw.setdefault("field", field)
+    kw.setdefault("titles", "Some Title")
+    return ImportColumnTitle(**kw)
+
+
 def user_account():
     account = User()
     account.set_password("factory-password-1")
@@ -102,6 +133,12 @@ BUILDERS = {
     "choice_options": lambda: ChoiceOption(list_key="gender", value=unique("Gender")),
     "restriction_notification_subscriptions": lambda: RestrictionNotificationSubscription(staff=staff_member()),
     "notifications": lambda: Notification(staff=staff_member(), title="New restriction", message="Details"),
+    "import_rows": lambda: ImportRow(upload_log=ClientUploadLog(file_name="export.csv", file_size=10, file_type="csv",
+                                                                source="EMHware", status="partial"),
+                                     row_number=2, cells=["CLI1", "Doe"], status="rejected", reason="Bad date"),
+    "import_source_settings": lambda: ImportSourceSetting(source_system=unused_source(), date_order="DMY"),
+    "import_column_titles": column_title,
+    "program_aliases": lambda: ProgramAlias(program=program(), alias=unique("Alias")),
 }
 
 

@@ -2,10 +2,10 @@
 
 from app.models.audit import AuditLog, PendingChange
 from app.models.clients import EXTENDED_FIELDS, Client, ClientDuplicate, ClientSourceId
-from app.models.imports import ClientUploadLog
+from app.models.imports import ClientUploadLog, ImportColumnTitle, ImportRow, ImportSourceSetting
 from app.models.messaging import EmailLog, EmailRecipient, Notification, RestrictionNotificationSubscription
 from app.models.options import ChoiceOption
-from app.models.org import Department, Program, ProgramCapacity, SubProgram
+from app.models.org import Department, Program, ProgramAlias, ProgramCapacity, SubProgram
 from app.models.people import (
     DepartmentLeaderAssignment, ProgramManagerAssignment, ProgramStaff, Role, Staff,
     StaffClientAssignment, StaffProgramAssignment, StaffRole, User,
@@ -15,8 +15,8 @@ from app.models.services import Discharge, Enrollment, Intake, ServiceRestrictio
 __all__ = [
     "AuditLog", "ChoiceOption", "Client", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
     "Department", "DepartmentLeaderAssignment", "Discharge", "EXTENDED_FIELDS", "EmailLog",
-    "EmailRecipient", "Enrollment", "Intake", "Notification", "PendingChange", "Program",
-    "ProgramCapacity", "ProgramManagerAssignment", "ProgramStaff",
+    "EmailRecipient", "Enrollment", "ImportColumnTitle", "ImportRow", "ImportSourceSetting", "Intake",
+    "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity", "ProgramManagerAssignment", "ProgramStaff",
     "RestrictionNotificationSubscription", "Role", "ServiceRestriction", "Staff",
     "StaffClientAssignment", "StaffProgramAssignment", "StaffRole", "SubProgram", "User",
 ]

@@ -4,6 +4,7 @@ import uuid
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
@@ -34,6 +35,9 @@ EXTENDED_FIELDS: dict[str, str] = {
 
 class Client(UUIDKey, Timestamps, Archivable, db.Model):
     __tablename__ = "clients"
+    # Matching keys are derived from the names and birth date whenever those change;
+    # nobody edits them, and the audit trail would only repeat the name change.
+    __guard_exempt_fields__ = frozenset({"block_last_key", "block_first_key", "block_names_key", "block_prefix_key"})
 
     # Names
     first_name: Mapped[str] = mapped_column(sa.String(100))
@@ -88,6 +92,16 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     is_inactive: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), index=True)
     comments: Mapped[str | None] = mapped_column(sa.Text)
     extended: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+    # Set when this record was merged into another (and archived); the merge can be undone.
+    # No ON DELETE action: a survivor others were merged into cannot be deleted.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("clients.id"), index=True)
+
+    # Blocking keys for duplicate matching (app/services/matching.py), indexed so candidates
+    # are found by lookup instead of by reading every client.
+    block_last_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    block_first_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    block_names_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    block_prefix_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
 
     source_ids = relationship("ClientSourceId", back_populates="client", cascade="all, delete-orphan",
                               passive_deletes=True)
@@ -95,6 +109,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     intakes = relationship("Intake", back_populates="client", lazy="dynamic")
     discharges = relationship("Discharge", back_populates="client", lazy="dynamic")
     restrictions = relationship("ServiceRestriction", back_populates="client", lazy="dynamic")
+    merged_into = relationship("Client", remote_side="Client.id", foreign_keys=[merged_into_id])
 
     __table_args__ = (
         sa.Index("ix_clients_last_first", "last_name", "first_name"),
@@ -104,6 +119,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
         sa.CheckConstraint("dob IS NULL OR dob >= '1900-01-01'", name="dob_plausible"),
         sa.CheckConstraint("uid_external IS NULL OR length(trim(uid_external)) > 0", name="uid_external_not_blank"),
         sa.CheckConstraint("email IS NULL OR email LIKE '%_@_%'", name="email_valid"),
+        sa.CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),
         sa.CheckConstraint(
             "source_system IS NULL OR " + enum_check("source_system", ("CCD",) + SOURCE_SYSTEMS),
             name="source_system_valid",
@@ -118,6 +134,19 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     def __str__(self) -> str:
         born = f", born {self.dob:%Y-%m-%d}" if self.dob else ""
         return f"{self.last_name}, {self.first_name}{born}"
+
+    def refresh_match_keys(self) -> None:
+        from app.services.matching import match_keys
+
+        keys = match_keys(self.first_name, self.last_name, self.dob)
+        self.block_last_key, self.block_first_key = keys.last_key, keys.first_key
+        self.block_names_key, self.block_prefix_key = keys.names_key, keys.prefix_key
+
+
+@event.listens_for(Client, "before_insert")
+@event.listens_for(Client, "before_update")
+def _keep_match_keys(mapper, connection, client: Client) -> None:
+    client.refresh_match_keys()
 
 
 class ClientSourceId(UUIDKey, Timestamps, db.Model):
@@ -142,10 +171,22 @@ class ClientSourceId(UUIDKey, Timestamps, db.Model):
 
 
 class ClientDuplicate(UUIDKey, Timestamps, db.Model):
+    """A possible duplicate for a person to review: two clients, or a client and an imported row.
+
+    An import row that is too close to call is not written; it waits here (``import_row``)
+    beside the client it may be. ``incoming_key`` names the incoming person (source system
+    and id, or a hash of name and birth date) so a re-import does not flag the same pair
+    again, and a pair marked "not a duplicate" is remembered.
+    """
+
     __tablename__ = "client_duplicates"
 
     primary_client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    duplicate_client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    duplicate_client_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"),
+                                                                  index=True)
+    import_row_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("import_rows.id", ondelete="CASCADE"),
+                                                            index=True)
+    incoming_key: Mapped[str | None] = mapped_column(sa.String(200))
     similarity_score: Mapped[float] = mapped_column(sa.Float)
     match_type: Mapped[str] = mapped_column(sa.String(50), index=True)
     confidence_level: Mapped[str] = mapped_column(sa.String(20), index=True)
@@ -158,10 +199,14 @@ class ClientDuplicate(UUIDKey, Timestamps, db.Model):
 
     primary_client = relationship("Client", foreign_keys=[primary_client_id])
     duplicate_client = relationship("Client", foreign_keys=[duplicate_client_id])
+    import_row = relationship("ImportRow")
     reviewed_by = relationship("Staff")
 
     __table_args__ = (
         sa.UniqueConstraint("primary_client_id", "duplicate_client_id", name="uq_client_duplicates_pair"),
+        sa.UniqueConstraint("primary_client_id", "incoming_key", name="uq_client_duplicates_incoming"),
+        sa.CheckConstraint("duplicate_client_id IS NOT NULL OR import_row_id IS NOT NULL",
+                           name="has_other_side"),
         sa.CheckConstraint("primary_client_id <> duplicate_client_id", name="distinct_clients"),
         sa.CheckConstraint("similarity_score >= 0 AND similarity_score <= 1", name="score_range"),
         sa.CheckConstraint(enum_check("status", DUPLICATE_STATUSES), name="status_valid"),
@@ -169,4 +214,5 @@ class ClientDuplicate(UUIDKey, Timestamps, db.Model):
     )
 
     def __str__(self) -> str:
-        return f"{self.primary_client} ≈ {self.duplicate_client}"
+        other = self.duplicate_client or (f"import row {self.import_row.row_number}" if self.import_row else "?")
+        return f"{self.primary_client} ≈ {other}"

@@ -1,4 +1,4 @@
-"""One row per file imported from SMIS, EMHware or FFAI, with its counts and errors."""
+"""Imports from SMIS, EMHware and FFAI: one log row per file, its staged rows, and the per-source settings."""
 
 import uuid
 from datetime import datetime
@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.choices import SOURCE_SYSTEMS, UPLOAD_STATUSES
+from app.choices import DATE_ORDERS, IMPORT_ROW_STATUSES, SOURCE_SYSTEMS, UPLOAD_STATUSES
 from app.extensions import db
 from app.models.base import JSONType, Timestamps, UUIDKey, enum_check
 
@@ -46,5 +46,82 @@ class ClientUploadLog(UUIDKey, Timestamps, db.Model):
         ),
     )
 
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("success", "partial", "failed", "skipped")
+
     def __str__(self) -> str:
         return f"{self.source} {self.file_name} ({self.status})"
+
+
+class ImportRow(UUIDKey, Timestamps, db.Model):
+    """One row of an imported file, staged before anything canonical is written.
+
+    Rows that were written are removed when the file is done; rejected rows and rows
+    waiting for a duplicate review stay, so the rejects file can be downloaded and a
+    reviewer can see exactly what arrived.
+    """
+
+    __tablename__ = "import_rows"
+
+    upload_log_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("client_upload_logs.id", ondelete="CASCADE"))
+    row_number: Mapped[int]  # as a spreadsheet shows it: the header is row 1
+    cells: Mapped[list] = mapped_column(JSONType, default=list)  # as text, in the file's column order
+    status: Mapped[str] = mapped_column(sa.String(20), default="staged", server_default="staged")
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    client_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("clients.id", ondelete="SET NULL"), index=True)
+    details: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+
+    upload_log = relationship("ClientUploadLog")
+    client = relationship("Client")
+
+    __table_args__ = (
+        sa.UniqueConstraint("upload_log_id", "row_number", name="uq_import_rows_log_row"),
+        sa.Index("ix_import_rows_log_status", "upload_log_id", "status"),
+        sa.CheckConstraint(enum_check("status", IMPORT_ROW_STATUSES), name="status_valid"),
+        sa.CheckConstraint("row_number > 0", name="row_number_positive"),
+    )
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number} of {self.upload_log.file_name if self.upload_log else 'an import'}"
+
+
+class ImportSourceSetting(UUIDKey, Timestamps, db.Model):
+    """How one source system writes its files: the order of day, month and year in slash dates."""
+
+    __tablename__ = "import_source_settings"
+
+    source_system: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    date_order: Mapped[str] = mapped_column(sa.String(3), default="YMD", server_default="YMD")
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        sa.CheckConstraint(enum_check("source_system", SOURCE_SYSTEMS), name="source_system_valid"),
+        sa.CheckConstraint(enum_check("date_order", DATE_ORDERS), name="date_order_valid"),
+    )
+
+    def __str__(self) -> str:
+        return f"{self.source_system}: dates {self.date_order}"
+
+
+class ImportColumnTitle(UUIDKey, Timestamps, db.Model):
+    """An administrator's column titles for one CCD field in one source's files, replacing the defaults."""
+
+    __tablename__ = "import_column_titles"
+
+    source_system: Mapped[str] = mapped_column(sa.String(20))
+    field: Mapped[str] = mapped_column(sa.String(50))
+    titles: Mapped[str] = mapped_column(sa.Text)  # one title per line
+
+    __table_args__ = (
+        sa.UniqueConstraint("source_system", "field", name="uq_import_column_titles_source_field"),
+        sa.CheckConstraint(enum_check("source_system", SOURCE_SYSTEMS), name="source_system_valid"),
+        sa.CheckConstraint("length(trim(titles)) > 0", name="titles_not_blank"),
+    )
+
+    @property
+    def title_list(self) -> list[str]:
+        return [line.strip() for line in self.titles.splitlines() if line.strip()]
+
+    def __str__(self) -> str:
+        return f"{self.source_system} {self.field}"

@@ -53,6 +53,8 @@ class Program(UUIDKey, Timestamps, Archivable, db.Model):
                               passive_deletes=True, order_by="ProgramCapacity.effective_date.desc()")
     staff_links = relationship("ProgramStaff", back_populates="program", cascade="all, delete-orphan",
                                passive_deletes=True)
+    aliases = relationship("ProgramAlias", back_populates="program", cascade="all, delete-orphan",
+                           passive_deletes=True)
 
     __table_args__ = (
         sa.Index("uq_programs_name_lower", sa.func.lower(sa.text("name")), unique=True),
@@ -106,3 +108,22 @@ class ProgramCapacity(UUIDKey, Timestamps, db.Model):
 
     def __str__(self) -> str:
         return f"{self.capacity} from {self.effective_date:%Y-%m-%d}"
+
+
+class ProgramAlias(UUIDKey, Timestamps, db.Model):
+    """Another name a source system uses for a program. Imports find programs by exact name or alias only."""
+
+    __tablename__ = "program_aliases"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(sa.String(255))
+
+    program = relationship("Program", back_populates="aliases")
+
+    __table_args__ = (
+        sa.Index("uq_program_aliases_alias_lower", sa.func.lower(sa.text("alias")), unique=True),
+        sa.CheckConstraint("length(trim(alias)) > 0", name="alias_not_blank"),
+    )
+
+    def __str__(self) -> str:
+        return f"{self.alias} → {self.program}"

@@ -281,9 +281,10 @@ def _announce_after_commit(session: Session) -> None:
     if not ids:
         return
     try:
+        from app.celery_app import app_task
         from tasks.restrictions import notify_new_restrictions
 
-        notify_new_restrictions.delay([str(value) for value in ids])
+        app_task(notify_new_restrictions.name).delay([str(value) for value in ids])
     except Exception:  # the restriction is saved; the daily sweep announces it if this failed
         log.exception("Could not queue new-restriction notices for %s restriction(s)", len(ids))
 

@@ -36,6 +36,8 @@ FRESH = {
     "program_capacities": lambda: {"program": str(factories.create("programs").id)},
     "service_restrictions": lambda: {"scope": "org", "program": None},
     "client_program_enrollments": lambda: {"subprogram": None, "end_date": None},
+    "import_source_settings": lambda: {"source_system": factories.unused_source()},
+    "import_column_titles": lambda: dict(zip(("source_system", "field"), factories.unused_column_field())),
 }
 
 

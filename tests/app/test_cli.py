@@ -137,3 +137,26 @@ def test_report_cli_bad_input_gets_a_clear_error_and_writes_nothing(app, db_sess
         assert result.exit_code != 0
         assert message in result.output, result.output
     assert not target.exists()
+
+
+def test_ingest_prints_the_summary_and_writes_rejects(app, db_session, tmp_path):
+    from tests import factories
+
+    program = factories.create("programs")
+    path = tmp_path / "smis.csv"
+    path.write_text("Client No.,Last Name,First Name,DOB,Admission Date\n1,Roy,Luc,1970-01-01,2024-01-01\n"
+                    "2,Roy,Ann,1970-13-01,2024-01-01\n", encoding="cp1252")
+    rejects = tmp_path / "rejects.csv"
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest", "--src", str(path), "--source", "smis",
+                                                "--program", program.name, "--rejects", str(rejects)])
+    assert result.exit_code == 0, result.output
+    assert "rows read: 2" in result.output and "clients inserted: 1" in result.output
+    assert "enrollments written: 1" in result.output and "1 rejected row(s)" in result.output
+    assert "not a real date" in rejects.read_text(encoding="utf-8-sig")
+
+
+def test_ingest_exits_non_zero_when_the_file_is_refused(app, db_session, tmp_path):
+    path = tmp_path / "smis.csv"
+    path.write_text("Last Name\nRoy\n")
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest", "--src", str(path), "--source", "SMIS"])
+    assert result.exit_code == 1 and "missing required columns" in result.output

@@ -1,6 +1,5 @@
 """The main flows as the people who use CCD go through them, in a real browser."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -96,7 +95,7 @@ def test_manager_proposes_and_coordinator_approves(sign_in, page, live_server, l
     sign_in("coordinator@ccd.demo")
     page.goto(f"{live_server}/admin/pending_changes/")
     page.shot("inbox")
-    page.locator(f"a[href*='/admin/pending_changes/details/']").first.click()
+    page.locator("a[href*='/admin/pending_changes/details/']").first.click()
     page.wait_for_load_state()
     page.shot("comparison")
     assert "Proposed-In-Browser" in page.content()

@@ -1,0 +1,122 @@
+"""The Imports page: upload an export, follow its progress, read its summary and rejects, see the history.
+
+The import itself runs as a Celery task (tasks/ingest.py) calling app/services/ingest,
+the same code as the ``ccd ingest`` command and the daily drop-folder job. Who may use
+the page comes from the rule table (``permissions.may_import``), and the service checks
+it again before writing.
+"""
+
+import uuid
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user
+from werkzeug.datastructures import CombinedMultiDict
+from wtforms import BooleanField, FileField, SelectField
+
+from app.choices import SOURCE_SYSTEMS
+from app.celery_app import app_task
+from app.extensions import db
+from app.security import CSRFForm
+from app.models import ClientUploadLog, Program
+from app.permissions import may_import
+from app.services.ingest import FileRefused, ImportNotPermitted, start_import
+from app.services.ingest.importer import flagged_duplicates, progress_of, save_upload
+from app.services.ingest.rejects import rejects_csv
+
+HISTORY_SHOWN = 50
+
+
+class ImportForm(CSRFForm):
+    file = FileField("File (CSV or XLSX)")
+    # Choices are checked by the import itself, with messages that say what to do.
+    source = SelectField("Source system", choices=[("", "— choose —")] + [(s, s) for s in SOURCE_SYSTEMS],
+                         validate_choice=False)
+    program = SelectField("Program (for files without a Program column, such as SMIS reports)", choices=[],
+                          validate_choice=False)
+    dry_run = BooleanField("Dry run: check and match everything, write nothing")
+
+
+class ImportsView(BaseView):
+    def is_accessible(self):
+        return current_user.is_authenticated and may_import(current_user.role_names)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.path))
+        abort(403)
+
+    def _form(self):
+        form = ImportForm(CombinedMultiDict((request.files, request.form)) if request.method == "POST" else None)
+        names = db.session.scalars(sa.select(Program.name).where(Program.is_archived.is_(False))
+                                   .order_by(Program.name)).all()
+        form.program.choices = [("", "— from the file's Program column —")] + [(n, n) for n in names]
+        return form
+
+    def _log(self, upload_id) -> ClientUploadLog:
+        try:
+            key = uuid.UUID(str(upload_id))
+        except ValueError:
+            abort(404)
+        log = db.session.get(ClientUploadLog, key)
+        if log is None:
+            abort(404)
+        return log
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        form = self._form()
+        if request.method == "POST":
+            upload = request.files.get("file")
+            if not form.validate():
+                flash("The form expired; please choose the file again.", "error")
+            elif upload is None or not upload.filename:
+                flash("Choose a CSV or XLSX file to import.", "error")
+            elif form.source.data not in SOURCE_SYSTEMS:
+                flash("Choose the system the file comes from.", "error")
+            else:
+                started = self._start(upload, form)
+                if started is not None:
+                    return redirect(url_for(".upload", upload_id=started.id))
+        history = db.session.scalars(sa.select(ClientUploadLog).order_by(ClientUploadLog.started_at.desc())
+                                     .limit(HISTORY_SHOWN)).all()
+        return self.render("admin/imports/index.html", form=form, history=history)
+
+    def _start(self, upload, form):
+        from tasks.ingest import run_upload
+
+        config = current_app.config
+        try:
+            path = save_upload(upload.stream, upload.filename, config["INGEST_UPLOAD_DIR"],
+                               int(config["INGEST_MAX_UPLOAD_MB"] * (1 << 20)))
+            log = start_import(path, form.source.data, file_name=upload.filename,
+                               program_name=form.program.data or None, dry_run=form.dry_run.data,
+                               uploaded_by_id=current_user.staff.id if current_user.staff else None)
+        except (FileRefused, ImportNotPermitted) as exc:
+            flash(str(exc), "error")
+            return None
+        try:
+            app_task(run_upload.name).delay(str(log.id))
+        except Exception as exc:  # the queue is down, or (eager mode) the import itself stopped
+            db.session.rollback()
+            flash(f"The import could not run: {exc}", "error")
+        return log
+
+    @expose("/<upload_id>/")
+    def upload(self, upload_id):
+        log = self._log(upload_id)
+        return self.render("admin/imports/upload.html", log=log, progress=progress_of(log),
+                           duplicates=flagged_duplicates(log) if log.is_finished else [],
+                           details=log.upload_details or {})
+
+    @expose("/<upload_id>/progress.json")
+    def progress(self, upload_id):
+        return jsonify(progress_of(self._log(upload_id)))
+
+    @expose("/<upload_id>/rejects.csv")
+    def rejects(self, upload_id):
+        log = self._log(upload_id)
+        name = f"rejects_{log.source}_{log.started_at:%Y-%m-%d_%H%M}.csv"
+        return Response(("\ufeff", *rejects_csv(log)), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,462 @@
+"""Is this incoming person a client CCD already knows?
+
+Imports (and, later, the scan for duplicates already in the database) ask the same
+question, so they share these functions. A wrong merge mixes two people's histories
+and is the worst mistake this code can make, so:
+
+* ids are compared only within one source system (an SMIS ``Client No.`` is never
+  compared with an EMHware ``ID``; that happens in the importer, before anything here);
+* candidates come from the database by *blocking* keys kept in indexed columns (same
+  birth date, or phonetic name + birth year), never by reading the whole client table
+  and never by comparing every row with every client;
+* candidates are scored on names normalised for case, accents, hyphens and spacing,
+  with first/last swapped, preferred name, alias and common nicknames considered, and
+  on the birth date (exact, transposed day/month, one-digit typo);
+* phone numbers and email addresses are not evidence: families and shelters share them;
+* a match is automatic only when exactly one candidate is clearly above the accept
+  threshold; close calls go to a person (the review band). Thresholds are configuration,
+  with defaults chosen by ``bench/match_quality.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from datetime import date
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+# Defaults measured by bench/match_quality.py (see bench/RESULTS.md); config keys
+# INGEST_ACCEPT_THRESHOLD, INGEST_REVIEW_THRESHOLD and INGEST_MATCH_MARGIN override them.
+DEFAULT_ACCEPT_THRESHOLD = 0.92
+DEFAULT_REVIEW_THRESHOLD = 0.55
+DEFAULT_MATCH_MARGIN = 0.08
+
+# How much each part of the evidence weighs in the score (they add up to 1).
+LAST_NAME_WEIGHT = 0.35
+FIRST_NAME_WEIGHT = 0.30
+DOB_WEIGHT = 0.35
+# A birth date or name the row or the client lacks counts as this much agreement: neither for nor against.
+UNKNOWN_DOB_AGREEMENT = 0.5
+UNKNOWN_NAME_AGREEMENT = 0.5
+# Jaro-Winkler gives unrelated names 0.4-0.7 ("Erica"/"Jamie" 0.47); below this floor a name is
+# no evidence at all, and above it the similarity is stretched back to 0..1.
+NAME_SIMILARITY_FLOOR = 0.5
+# Names written the other way round are the same person more often than not, but not always.
+SWAPPED_NAMES_FACTOR = 0.97
+
+# Common English and French given-name equivalents (each group is one person's possible names).
+NICKNAME_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("alexander", "alex", "alexandre", "sasha", "sandy"), ("alexandra", "alex", "alexa", "sandra", "sasha"),
+    ("andrew", "andy", "drew", "andre"), ("anthony", "tony", "antoine"), ("benjamin", "ben", "benny"),
+    ("catherine", "katherine", "kathryn", "cathy", "kathy", "kate", "katie", "cat"), ("charles", "charlie", "chuck"),
+    ("christopher", "chris", "kit", "christophe"), ("christine", "christina", "chris", "tina", "kristina"),
+    ("daniel", "dan", "danny"), ("david", "dave", "davy"), ("deborah", "debra", "debbie", "deb"),
+    ("edward", "ed", "eddie", "ted", "ned", "edouard"), ("elizabeth", "liz", "beth", "betty", "eliza", "lisa",
+                                                        "elisabeth", "lizzie", "elise"),
+    ("francis", "frank", "francois"), ("frederick", "fred", "freddie", "frederic"),
+    ("gabriel", "gabe", "gab"), ("gregory", "greg"), ("henry", "hank", "harry", "henri"),
+    ("isabelle", "isabel", "izzy", "bella"), ("jacob", "jake", "jacques"), ("james", "jim", "jimmy", "jamie"),
+    ("jennifer", "jen", "jenny"), ("jessica", "jess", "jessie"), ("john", "johnny", "jack", "jean", "jon"),
+    ("jonathan", "jon", "jonny", "nathan"), ("joseph", "joe", "joey", "jo"), ("joshua", "josh"),
+    ("josephine", "jo", "josie"), ("kenneth", "ken", "kenny"), ("lawrence", "larry", "laurent"),
+    ("louis", "lou", "louie", "luis"), ("margaret", "maggie", "meg", "peggy", "marguerite", "margot"),
+    ("matthew", "matt", "matthieu", "mathieu"), ("michael", "mike", "mikey", "michel", "mick"),
+    ("michelle", "shelly", "micheline"), ("nicholas", "nick", "nicky", "nicolas", "nico"),
+    ("patricia", "pat", "patty", "trish", "patricie"), ("patrick", "pat", "paddy", "patrice"),
+    ("peter", "pete", "pierre"), ("philip", "phil", "phillip", "philippe"), ("rebecca", "becky", "becca"),
+    ("richard", "rick", "ricky", "dick", "rich"), ("robert", "rob", "bob", "bobby", "robbie", "bert"),
+    ("ronald", "ron", "ronnie"), ("samuel", "sam", "sammy"), ("samantha", "sam", "sammy"),
+    ("stephen", "steven", "steve", "stephane", "etienne"), ("susan", "sue", "suzie", "suzanne"),
+    ("theodore", "theo", "ted", "teddy"), ("thomas", "tom", "tommy", "thom"), ("timothy", "tim", "timmy"),
+    ("victoria", "vicky", "tori"), ("william", "will", "bill", "billy", "willy", "liam", "guillaume"),
+    ("zachary", "zach", "zack"), ("abigail", "abby", "gail"), ("amanda", "mandy"), ("anne", "ann", "annie",
+                                                                                     "anna", "hannah"),
+    ("barbara", "barb", "babs"), ("caroline", "carol", "carrie", "carolyn"), ("cynthia", "cindy"),
+    ("dorothy", "dot", "dottie"), ("eleanor", "ellie", "nora", "elle"), ("emily", "em", "emmy", "emilie"),
+    ("gerald", "gerry", "jerry", "gerard"), ("helen", "helene", "nell"), ("jacqueline", "jackie"),
+    ("judith", "judy"), ("kimberly", "kim"), ("leonard", "leo", "len", "lenny", "leon"), ("mary", "marie",
+                                                                                          "molly", "maria"),
+    ("melissa", "mel", "missy"), ("nathaniel", "nate", "nathan"), ("raymond", "ray"), ("ronald", "ron"),
+    ("sarah", "sara", "sally"), ("vincent", "vince", "vinny"), ("walter", "walt", "wally"),
+)
+
+_NICKNAMES: dict[str, frozenset[str]] = {}
+for _group in NICKNAME_GROUPS:
+    for _name in _group:
+        _NICKNAMES[_name] = _NICKNAMES.get(_name, frozenset()) | frozenset(_group)
+
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+
+
+def normalize_name(value: str | None) -> str:
+    """Lower case, accents removed, hyphens/apostrophes/dots as spaces, single spaces: 'Côté-Lévesque ' -> 'cote levesque'."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    return _NOT_LETTERS.sub(" ", letters).strip()
+
+
+_SOUNDEX_CODES = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
+                  "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}
+
+
+def phonetic(value: str | None) -> str:
+    """American Soundex of a normalised name (spaces dropped): 'Smyth' and 'Smith' share 'S530'."""
+    letters = normalize_name(value).replace(" ", "")
+    if not letters:
+        return ""
+    code = letters[0].upper()
+    previous = _SOUNDEX_CODES.get(letters[0], "")
+    for ch in letters[1:]:
+        digit = _SOUNDEX_CODES.get(ch, "")
+        if digit and digit != previous:
+            code += digit
+            if len(code) == 4:
+                break
+        if ch not in "hw":
+            previous = digit
+    return code.ljust(4, "0")
+
+
+@dataclass(frozen=True)
+class MatchKeys:
+    """The blocking keys stored on a client (indexed columns) and computed for an incoming row."""
+
+    last_key: str | None  # birth year + phonetic last name
+    first_key: str | None  # birth year + phonetic first name
+    names_key: str | None  # both phonetic names, in sorted order (no birth date needed; swaps give the same key)
+    prefix_key: str | None  # first three letters of each name, sorted (typos that change the sound of a name)
+
+
+def match_keys(first_name: str | None, last_name: str | None, dob: date | None) -> MatchKeys:
+    first, last = phonetic(first_name), phonetic(last_name)
+    first_letters = normalize_name(first_name).replace(" ", "")[:3]
+    last_letters = normalize_name(last_name).replace(" ", "")[:3]
+    year = f"{dob.year:04d}" if dob else None
+    return MatchKeys(
+        last_key=year + last if year and last else None,
+        first_key=year + first if year and first else None,
+        names_key="".join(sorted((first, last))) if first and last else None,
+        prefix_key="+".join(sorted((first_letters, last_letters))) if first_letters and last_letters else None,
+    )
+
+
+# -- scoring -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Person:
+    """What matching looks at: names and birth date. Contact details are deliberately absent."""
+
+    first_name: str | None
+    last_name: str | None
+    dob: date | None
+    preferred_name: str | None = None
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    first: float
+    last: float
+    dob: float
+    swapped: bool
+
+    @property
+    def match_type(self) -> str:
+        if self.swapped:
+            return "swapped_names"
+        if self.dob == 1.0:
+            return "name_dob" if min(self.first, self.last) < 1.0 else "exact_name_dob"
+        if self.dob == UNKNOWN_DOB_AGREEMENT:
+            return "name_only"
+        return "name_near_dob"
+
+    def details(self) -> dict:
+        return {"score": round(self.value, 4), "first_name": round(self.first, 4), "last_name": round(self.last, 4),
+                "dob": round(self.dob, 4), "swapped_names": self.swapped, "match_type": self.match_type}
+
+
+def _similarity(a: str, b: str) -> float:
+    """Jaro-Winkler on normalised names; multi-part names also compared with parts in any order."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    best = JaroWinkler.normalized_similarity(a, b)
+    if " " in a or " " in b:
+        joined_a, joined_b = a.replace(" ", ""), b.replace(" ", "")
+        best = max(best, JaroWinkler.normalized_similarity(joined_a, joined_b),
+                   JaroWinkler.normalized_similarity(" ".join(sorted(a.split())), " ".join(sorted(b.split()))))
+        # "maria" against "maria jose": one part fully present
+        parts_a, parts_b = set(a.split()), set(b.split())
+        if parts_a & parts_b:
+            best = max(best, 0.9)
+    return best
+
+
+def first_name_similarity(a: str, b: str) -> float:
+    """Names, nicknames (Bob/Robert, Guillaume/William) and initials (J/John) considered."""
+    score = _similarity(a, b)
+    if score < 1.0 and a and b:
+        first_a, first_b = a.split()[0], b.split()[0]
+        if first_b in _NICKNAMES.get(first_a, ()):
+            score = max(score, 0.95)
+        elif (len(first_a) == 1 or len(first_b) == 1) and first_a[0] == first_b[0]:
+            score = max(score, 0.8)
+    return score
+
+
+def _name_options(person: Person) -> tuple[list[str], list[str]]:
+    firsts = [normalize_name(person.first_name)]
+    lasts = [normalize_name(person.last_name)]
+    if person.preferred_name:
+        firsts.append(normalize_name(person.preferred_name))
+    alias = normalize_name(person.alias)
+    if alias:
+        parts = alias.split()
+        firsts.append(parts[0])
+        lasts.append(parts[-1])
+        if len(parts) > 1:
+            firsts.append(alias)
+    return [f for f in firsts if f], [n for n in lasts if n]
+
+
+def dob_agreement(a: date | None, b: date | None) -> float:
+    """1 for the same date; partial credit for a transposed day/month or a one-digit typo; 0 otherwise."""
+    if a is None or b is None:
+        return UNKNOWN_DOB_AGREEMENT
+    if a == b:
+        return 1.0
+    if a.year == b.year and a.month == b.day and a.day == b.month:
+        return 0.8
+    if Levenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 1:
+        return 0.7
+    if a.month == b.month and a.day == b.day and abs(a.year - b.year) <= 1:
+        return 0.6
+    if Levenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 2:
+        return 0.3
+    return 0.0
+
+
+def score(incoming: Person, candidate: Person) -> Score:
+    """How alike two people are, from 0 (nothing in common) to 1 (same names and birth date)."""
+    inc_first, inc_last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
+    cand_firsts, cand_lasts = _name_options(candidate)
+    dob = dob_agreement(incoming.dob, candidate.dob)
+
+    def combined(first: float, last: float, factor: float = 1.0) -> float:
+        return factor * (FIRST_NAME_WEIGHT * first + LAST_NAME_WEIGHT * last + DOB_WEIGHT * dob)
+
+    def best_of(name: str, options: list[str], similarity) -> float:
+        if not name or not options:
+            return UNKNOWN_NAME_AGREEMENT
+        best = max(similarity(name, option) for option in options)
+        return max(0.0, (best - NAME_SIMILARITY_FLOOR) / (1 - NAME_SIMILARITY_FLOOR))
+
+    first = best_of(inc_first, cand_firsts, first_name_similarity)
+    last = best_of(inc_last, cand_lasts, _similarity)
+    best = Score(combined(first, last), first, last, dob, False)
+    swapped_first = best_of(inc_last, cand_firsts, first_name_similarity)
+    swapped_last = best_of(inc_first, cand_lasts, _similarity)
+    swapped_value = combined(swapped_first, swapped_last, SWAPPED_NAMES_FACTOR)
+    if swapped_value > best.value:
+        best = Score(swapped_value, swapped_first, swapped_last, dob, True)
+    return best
+
+
+# -- deciding ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Thresholds:
+    accept: float = DEFAULT_ACCEPT_THRESHOLD
+    review: float = DEFAULT_REVIEW_THRESHOLD
+    margin: float = DEFAULT_MATCH_MARGIN
+
+    def __post_init__(self):
+        if not 0 < self.review <= self.accept <= 1:
+            raise ValueError("Matching thresholds must satisfy 0 < review <= accept <= 1.")
+
+    @classmethod
+    def from_config(cls, config) -> "Thresholds":
+        return cls(float(config.get("INGEST_ACCEPT_THRESHOLD", DEFAULT_ACCEPT_THRESHOLD)),
+                   float(config.get("INGEST_REVIEW_THRESHOLD", DEFAULT_REVIEW_THRESHOLD)),
+                   float(config.get("INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    client_id: uuid.UUID
+    person: Person
+    score: Score
+
+
+MATCH, NEW, REVIEW = "match", "new", "review"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # MATCH, NEW or REVIEW
+    client_id: uuid.UUID | None = None
+    candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+    reason: str = ""
+
+
+def decide(candidates: Iterable[Candidate], thresholds: Thresholds, *, max_listed: int = 5) -> Decision:
+    """Match only one clear candidate above the accept threshold; several or a close call go to review."""
+    ranked = sorted(candidates, key=lambda c: c.score.value, reverse=True)
+    plausible = tuple(c for c in ranked if c.score.value >= thresholds.review)[:max_listed]
+    if not plausible:
+        return Decision(NEW, reason="no similar client")
+    best = plausible[0]
+    runner_up = plausible[1].score.value if len(plausible) > 1 else None
+    if best.score.value >= thresholds.accept and (runner_up is None
+                                                  or best.score.value - runner_up >= thresholds.margin):
+        return Decision(MATCH, best.client_id, plausible[:1], reason=f"matched with score {best.score.value:.3f}")
+    if runner_up is not None and best.score.value >= thresholds.accept:
+        reason = f"{len(plausible)} similar clients; the best two score {best.score.value:.3f} and {runner_up:.3f}"
+    elif len(plausible) > 1:
+        reason = f"{len(plausible)} similar clients, none clearly the same person (best {best.score.value:.3f})"
+    else:
+        reason = f"one similar client, not similar enough to merge automatically (score {best.score.value:.3f})"
+    return Decision(REVIEW, None, plausible, reason)
+
+
+# -- candidates from the database ---------------------------------------------------------
+CANDIDATE_COLUMNS = ("id", "first_name", "last_name", "preferred_name", "alias", "dob")
+
+
+def block_condition(client_table, people: Sequence[Person]):
+    """SQL condition selecting every client that shares a blocking key with one of ``people``.
+
+    Each branch is one indexed lookup (dob; birth year + phonetic first or last name, in
+    either column so swapped names are found; phonetic names alone for clients with no
+    birth date or rows that lack one).
+    """
+    dobs, year_keys, names, prefixes = set(), set(), set(), set()
+    for person in people:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        if person.dob:
+            dobs.add(person.dob)
+        year_keys.update(k for k in (keys.last_key, keys.first_key) if k)
+        if keys.names_key:
+            names.add(keys.names_key)
+        if keys.prefix_key:
+            prefixes.add(keys.prefix_key)
+    c = client_table.c
+    branches = []
+    if dobs:
+        branches.append(c.dob.in_(sorted(dobs)))
+    if year_keys:
+        ordered = sorted(year_keys)
+        branches += [c.block_last_key.in_(ordered), c.block_first_key.in_(ordered)]
+    if names:
+        branches.append(c.block_names_key.in_(sorted(names)))
+    if prefixes:
+        branches.append(c.block_prefix_key.in_(sorted(prefixes)))
+    return sa.or_(*branches) if branches else sa.false()
+
+
+def _shares_block(person: Person, keys: MatchKeys, row) -> bool:
+    if person.dob is not None and row.dob == person.dob:
+        return True
+    mine = {k for k in (keys.last_key, keys.first_key) if k}
+    if mine & {row.block_last_key, row.block_first_key}:
+        return True
+    if keys.names_key is not None and keys.names_key == row.block_names_key:
+        return True
+    return keys.prefix_key is not None and keys.prefix_key == row.block_prefix_key
+
+
+def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
+                    extra_condition=None) -> list[list[Candidate]]:
+    """For each person, the clients sharing a blocking key with them, scored; one query for the whole batch."""
+    from app.models import Client
+
+    table = Client.__table__
+    if not people:
+        return []
+    query = sa.select(*(table.c[name] for name in CANDIDATE_COLUMNS), table.c.block_last_key,
+                      table.c.block_first_key, table.c.block_names_key, table.c.block_prefix_key).where(block_condition(table, people))
+    if exclude_archived:
+        query = query.where(table.c.is_archived.is_(False))
+    if extra_condition is not None:
+        query = query.where(extra_condition)
+    rows = session.execute(query).all()
+    return candidates_from_rows(people, rows)
+
+
+def candidates_from_rows(people: Sequence[Person], rows) -> list[list[Candidate]]:
+    """Assign fetched client rows to the people whose block they share, and score each pair."""
+    by_dob: dict[date, list] = {}
+    by_key: dict[str, list] = {}
+    for row in rows:
+        if row.dob is not None:
+            by_dob.setdefault(row.dob, []).append(row)
+        for key in {row.block_last_key, row.block_first_key, row.block_names_key, row.block_prefix_key} - {None}:
+            by_key.setdefault(key, []).append(row)
+    result = []
+    for person in people:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        seen: dict = {}
+        pools = [by_dob.get(person.dob, []) if person.dob else []]
+        pools += [by_key.get(k, []) for k in (keys.last_key, keys.first_key, keys.names_key, keys.prefix_key) if k]
+        for pool in pools:
+            for row in pool:
+                if row.id not in seen and _shares_block(person, keys, row):
+                    seen[row.id] = row
+        result.append([
+            Candidate(row.id, candidate_person := Person(row.first_name, row.last_name, row.dob, row.preferred_name,
+                                                         row.alias), score(person, candidate_person))
+            for row in seen.values()
+        ])
+    return result
+
+
+class CandidateIndex:
+    """People not (yet) in the database, findable by the same blocking keys the database stores.
+
+    An import keeps the clients it creates here, so a later row of the same file finds
+    them; the quality bench keeps its test clients here.
+    """
+
+    def __init__(self):
+        self._by_key: dict[tuple, list] = defaultdict(list)
+
+    def add(self, client_id: uuid.UUID, person: Person) -> None:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
+                              preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
+                              block_last_key=keys.last_key, block_first_key=keys.first_key,
+                              block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
+        for lookup in self._lookups(person, keys):
+            self._by_key[lookup].append(row)
+
+    @staticmethod
+    def _lookups(person: Person, keys: MatchKeys):
+        if person.dob:
+            yield "dob", person.dob
+        for key in (keys.last_key, keys.first_key):
+            if key:
+                yield "year", key
+        if keys.names_key:
+            yield "names", keys.names_key
+        if keys.prefix_key:
+            yield "prefix", keys.prefix_key
+
+    def rows_for(self, person: Person) -> list:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        found = {}
+        for lookup in self._lookups(person, keys):
+            for row in self._by_key.get(lookup, ()):
+                found[row.id] = row
+        return list(found.values())
+
+    def candidates(self, person: Person) -> list[Candidate]:
+        return candidates_from_rows([person], self.rows_for(person))[0]

@@ -1,0 +1,1 @@
+"""Measurements (speed, matching quality); run from the repository root, e.g. ``python -m bench.ingest``."""
