@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action
 from app.services import history
+from app.services.client_search import name_search_condition, prepare_typo_search
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
 from app.services.scope import may_see_client
@@ -114,17 +115,24 @@ class ClientView(ArchivableView):
         return "Name, preferred name, alias, UID or birth date (YYYY-MM-DD)"
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Birth dates in the search box match the date of birth; every other word matches names and ids."""
+        """Birth dates in the search box match the date of birth; every other word matches names
+        (partly, or with a typo on PostgreSQL) or the external UID: app/services/client_search.py."""
+        conditions = []
         words = []
         for term in search.split():
             born = _parse_iso_date(term)
             if born is None:
                 words.append(term)
-                continue
-            query = query.filter(Client.dob == born)
+            else:
+                conditions.append(Client.dob == born)
+        if words:
+            prepare_typo_search(db.session)
+            conditions.append(name_search_condition(" ".join(words), db.session.get_bind().dialect.name))
+        for condition in conditions:
+            query = query.filter(condition)
             if count_query is not None:
-                count_query = count_query.filter(Client.dob == born)
-        return super()._apply_search(query, count_query, joins, count_joins, " ".join(words))
+                count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
 
     def get_query(self):
         """Records merged into another are gone from the list; their page stays reachable by link."""

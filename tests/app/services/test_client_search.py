@@ -1,0 +1,60 @@
+"""Name search: every word must match; parts of names, preferred names and aliases count; typos too on PostgreSQL."""
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Client
+from app.services.client_search import name_search_condition, prepare_typo_search
+from tests import factories
+from tests.conftest import on_postgres
+
+
+@pytest.fixture
+def people(db_session):
+    rows = {
+        "johnson": factories.client(first_name="Marie", last_name="Johnson", dob=date(1980, 1, 2)),
+        "tremblay": factories.client(first_name="Luc", last_name="Tremblay", preferred_name="Lucky"),
+        "alias": factories.client(first_name="Ana", last_name="Silva", alias="Ana Souza"),
+        "uid": factories.client(first_name="Kim", last_name="Ng", uid_external="SMIS-00042"),
+    }
+    db.session.add_all(rows.values())
+    db.session.commit()
+    return rows
+
+
+def found(text: str) -> set:
+    prepare_typo_search(db.session)
+    condition = name_search_condition(text, db.session.get_bind().dialect.name)
+    return set(db.session.scalars(sa.select(Client.id).where(condition)))
+
+
+def test_parts_of_names_preferred_names_aliases_and_uids(people):
+    assert found("johns") == {people["johnson"].id}
+    assert found("LUCKY") == {people["tremblay"].id}
+    assert found("souza") == {people["alias"].id}
+    assert found("smis-00042") == {people["uid"].id}
+
+
+def test_every_word_must_match(people):
+    assert found("marie johnson") == {people["johnson"].id}
+    assert found("marie tremblay") == set()
+
+
+def test_like_wildcards_are_taken_literally(people):
+    assert found("%") == set() and found("_") == set()
+
+
+@pytest.mark.skipif(not on_postgres(), reason="typo tolerance uses pg_trgm")
+def test_a_typo_still_finds_the_client_on_postgres(people):
+    assert people["johnson"].id in found("jonhson")
+    assert people["tremblay"].id in found("tremblya")
+    assert found("zzzzzz") == set()
+
+
+def test_the_list_search_box_uses_it(client, sign_in_as, people):
+    sign_in_as("Coordinator")
+    page = client.get("/admin/clients/?search=marie+johns").get_data(as_text=True)
+    assert "Johnson" in page and "Tremblay" not in page
