@@ -14,17 +14,26 @@ from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientDuplicate, ClientSourceId, Staff
 from app.services.clients import client_record_tabs
+from app.services.scope import acting_staff, restrict
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
-    """Type-ahead picker whose submitted id is turned into a UUID before the lookup."""
+    """Type-ahead picker limited to the rows the person may see; a submitted id becomes a UUID first.
+
+    Both the suggestions and the check of a submitted id go through the scope, so a
+    client out of scope can neither be found nor chosen by posting its id.
+    """
+
+    def get_query(self):
+        return restrict(super().get_query(), self.model, acting_staff())
 
     def get_one(self, pk):
         try:
             key = uuid.UUID(str(pk))
         except ValueError:
             return None
-        return super().get_one(key)
+        with db.session.no_autoflush:
+            return self.get_query().filter(self.model.id == key).one_or_none()
 
 
 def client_lookup(name: str) -> QueryAjaxModelLoader:
@@ -105,7 +114,7 @@ class ClientView(ArchivableView):
 
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
-            kwargs["tabs"] = client_record_tabs(kwargs["model"])
+            kwargs["tabs"] = client_record_tabs(kwargs["model"], acting_staff())
         return super().render(template, **kwargs)
 
     def on_model_change(self, form, model, is_created):

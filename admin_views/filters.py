@@ -13,6 +13,7 @@ from app.extensions import db
 from app.labels import label
 from app.models import Enrollment, Program
 from app.services.options import active_options
+from app.services.scope import acting_staff, restrict
 
 
 def _options_of(list_key: str):
@@ -28,10 +29,11 @@ def option_filter(column, list_key: str) -> FilterEqual:
 
 
 def _program_options():
+    """The programs the person may see: a drop-down never names a program out of scope."""
     if not has_app_context():
         return []
-    rows = db.session.execute(sa.select(Program.id, Program.name).order_by(Program.name))
-    return [(str(pid), name) for pid, name in rows]
+    query = restrict(sa.select(Program.id, Program.name), Program, acting_staff()).order_by(Program.name)
+    return [(str(pid), name) for pid, name in db.session.execute(query)]
 
 
 class JsonListContainsFilter(BaseSQLAFilter):

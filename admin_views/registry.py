@@ -9,6 +9,7 @@ from admin_views import clients, people, programs, services, system
 from app import models
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
+from app.services.scope import acting_staff
 
 
 class HomeView(AdminIndexView):
@@ -22,7 +23,7 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/ccd_index.html", figures=dashboard_figures())
+        return self.render("admin/ccd_index.html", figures=dashboard_figures(acting_staff()))
 
 
 class ProgramManagerAssignmentView(people.AssignmentView):

@@ -88,12 +88,12 @@ ROLE_SETS = [(role.value,) for role in Role] + [()]
 @pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda r: "+".join(r) or "no-role")
 def test_role_matrix(client, app, sign_in_as, table, roles):
-    sign_in_as(*roles)
+    person = sign_in_as(*roles)
     view = _view(app, table)
     model = view.model
     base = f"/admin/{view.endpoint}"
     decide = {action: grant(roles, table, action) for action in Action}
-    row = factories.create(table)
+    row = factories.create(table, visible_to=person)
     row_id = _url_id(view, row)
     token = csrf_token(client, "/admin/")
 
@@ -110,7 +110,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
 
     # Create
     before = _count(model)
-    payload = form_data(view, token) if decide[Action.CREATE] is not Grant.DENY else {"csrf_token": token}
+    payload = form_data(view, token, person) if decide[Action.CREATE] is not Grant.DENY else {"csrf_token": token}
     response = client.post(base + "/new/", data=payload)
     if decide[Action.CREATE] is Grant.ALLOW:
         assert response.status_code == 302, _problems(client, response)
@@ -124,7 +124,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
 
     # Edit
     before_row = _snapshot(row)
-    payload = form_data(view, token) if decide[Action.EDIT] is not Grant.DENY else {"csrf_token": token}
+    payload = form_data(view, token, person) if decide[Action.EDIT] is not Grant.DENY else {"csrf_token": token}
     response = client.post(f"{base}/edit/?id={row_id}", data=payload)
     if decide[Action.EDIT] is Grant.ALLOW:
         assert response.status_code == 302, _problems(client, response)
@@ -167,7 +167,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
         assert (after is None) if action_name == "delete" else after["is_archived"]
 
     # Delete
-    victim = factories.create(table)
+    victim = factories.create(table, visible_to=person)
     victim_id = _url_id(view, victim)
     response = client.post(base + "/delete/", data={"id": victim_id, "csrf_token": token})
     if decide[Action.DELETE] is Grant.ALLOW:
