@@ -86,5 +86,7 @@ def build_admin(app) -> Admin:
     )
     for category, view_class, model in SCREENS:
         admin.add_view(view_class(model, name=entity_label(model.__tablename__), category=category))
+    admin.add_view(services.RestrictionCheckView(name="Restriction check", endpoint="restriction_check",
+                                                 url="/admin/restriction-check", category="Restrictions"))
     app.extensions["ccd_admin"] = admin
     return admin

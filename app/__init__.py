@@ -51,7 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
 
     from app import audit, guard, models  # noqa: F401  (models registers every table on the metadata)
+    from app.services import restrictions
     guard.install()
+    restrictions.install()
     audit.install(mapper.class_ for mapper in db.Model.registry.mappers)
 
     from app.auth import bp as auth_bp

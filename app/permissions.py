@@ -111,3 +111,17 @@ def grant(role_names: Iterable[str], key: str, action: Action) -> Grant:
 def may(role_names: Iterable[str], key: str, action: Action) -> bool:
     """True when the person may at least open the screen for ``action`` (allow or propose)."""
     return grant(role_names, key, action) is not Grant.DENY
+
+
+# Enrolling a client despite a service restriction in force is a judgement call for the
+# people who answer for the records; everyone with a role may ask, at the door, whether a
+# person is restricted.
+RESTRICTION_OVERRIDE_ROLES = frozenset({Role.ADMINISTRATOR, Role.COORDINATOR})
+
+
+def may_override_restriction(role_names: Iterable[str]) -> bool:
+    return bool(RESTRICTION_OVERRIDE_ROLES & set(role_names))
+
+
+def may_check_restrictions(role_names: Iterable[str]) -> bool:
+    return any(name in Role.__members__.values() for name in role_names)

@@ -299,6 +299,23 @@ def _crawl_home(crawl: Crawl, view, base):
     crawl.nothing_hidden_in("home", response.get_data(as_text=True))
 
 
+def _crawl_restriction_check(crawl: Crawl, view, base):
+    """The door check answers about restrictions, never about the record: a person whose only
+    restriction is at a program out of scope gets no answer at all."""
+    response = crawl.request("get", f"{base}/")
+    crawl.expect("restriction check", response, 200)
+    restricted_elsewhere = crawl.world.first("outside", "clients")
+    response = crawl.request("post", f"{base}/", data={
+        "first_name": restricted_elsewhere.first_name, "last_name": restricted_elsewhere.last_name,
+        "dob": restricted_elsewhere.dob.isoformat(), "csrf_token": crawl.token})
+    text = response.get_data(as_text=True)
+    crawl.expect("restriction check about a client out of scope", response, 200)
+    crawl.nothing_hidden_in("restriction check", text, marks=False)
+    if 'id="restriction-check-answers"' in text or 'id="restriction-check-none"' not in text:
+        crawl.problems.append("restriction check shows a restriction at a program out of scope")
+
+
+# Model screens: a recipe per Flask-Admin endpoint; other pages: a recipe per page.
 RECIPES = {
     "index_view": _crawl_list,
     "details_view": _crawl_details,
@@ -309,7 +326,10 @@ RECIPES = {
     "ajax_lookup": _crawl_ajax_lookup,
     "ajax_update": _crawl_ajax_update,
     "action_view": _crawl_action,
-    "index": _crawl_home,
+}
+PAGE_RECIPES = {
+    "admin.index": _crawl_home,
+    "restriction_check.index": _crawl_restriction_check,
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 
@@ -323,10 +343,10 @@ def crawl_everything(crawl: Crawl):
         view_endpoint, function = rule.endpoint.rsplit(".", 1)
         if function in NOT_CRAWLED:
             continue
-        recipe = RECIPES.get(function)
         view = views.get(view_endpoint)
+        recipe = PAGE_RECIPES.get(rule.endpoint) or (RECIPES.get(function) if hasattr(view, "rule_key") else None)
         if recipe is None or view is None:
-            unknown.append(rule.rule)
+            unknown.append(rule.endpoint)
             continue
         recipe(crawl, view, view.url)
     assert unknown == [], f"admin URLs with no crawl recipe (add one to RECIPES): {unknown}"
