@@ -18,6 +18,9 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from flask import has_request_context
 from flask_login import current_user
 
@@ -120,6 +123,44 @@ def may_see_client(session, staff, client_id: uuid.UUID) -> bool:
     return session.scalar(sa.select(sa.literal(True)).where(sa.literal(client_id).in_(clients))) is True
 
 
+# -- "this column is one of these ids", in the form each database plans best -----------------
+class within(ColumnElement):
+    """``column IN (ids)``; on PostgreSQL ``column IN (SELECT unnest(ARRAY(ids)))``.
+
+    Given ``IN (subquery)``, PostgreSQL often hashes the scope and reads the whole table
+    against it: a Staff member's list page on a million clients then reads a million rows
+    to show 25 of a few thousand. Unnesting an array built once makes the planner expect
+    a short list and look each id up through the column's index, so the work follows the
+    size of the person's scope, not of the table (bench/scope_queries.py measures both).
+    Where the planner does use it as a filter, it is a hashed lookup, never a scan of
+    the array per row.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, ids: sa.Select):
+        self.column = column
+        self.ids = ids
+
+    @property
+    def _from_objects(self):
+        return self.column._from_objects
+
+
+@compiles(within)
+def _within_in(element, compiler, **kw):
+    return compiler.process(element.column.in_(element.ids), **kw)
+
+
+@compiles(within, "postgresql")
+def _within_unnested_array(element, compiler, **kw):
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} IN (SELECT unnest(ARRAY({ids})))"
+
+
 # -- how each table's rows belong to clients, programs and departments -----------------------
 class RowScope:
     """The condition that keeps a table's rows to those a person may see (None: no limit)."""
@@ -146,7 +187,7 @@ class ClientScope(RowScope):
 
     def condition(self, model, staff):
         clients = visible_client_ids(staff)
-        return None if clients is None else getattr(model, self.column).in_(clients)
+        return None if clients is None else within(getattr(model, self.column), clients)
 
 
 @dataclass(frozen=True)
@@ -157,7 +198,7 @@ class ProgramScope(RowScope):
 
     def condition(self, model, staff):
         programs = visible_program_ids(staff)
-        return None if programs is None else getattr(model, self.column).in_(programs)
+        return None if programs is None else within(getattr(model, self.column), programs)
 
 
 @dataclass(frozen=True)
@@ -166,7 +207,7 @@ class DepartmentScope(RowScope):
 
     def condition(self, model, staff):
         departments = visible_department_ids(staff)
-        return None if departments is None else getattr(model, self.column).in_(departments)
+        return None if departments is None else within(getattr(model, self.column), departments)
 
 
 @dataclass(frozen=True)
@@ -220,7 +261,7 @@ def _records_in_scope(entity_column, id_column, staff, skip_client_rows: bool = 
         condition = scope.condition(model, staff)
         about = entity_column == table
         if condition is not None:
-            about = sa.and_(about, id_column.in_(sa.select(model.id).where(condition)))
+            about = sa.and_(about, within(id_column, sa.select(model.id).where(condition)))
         arms.append(sa.select(log.id).where(about))
     return arms
 
@@ -238,9 +279,9 @@ class AuditScope(RowScope):
         if sees_everything(staff):
             return None
         arms = _records_in_scope(model.entity, model.entity_id, staff, skip_client_rows=True)
-        arms.append(sa.select(model.id).where(
-            model.client_id.in_(visible_client_ids(staff)), model.entity.in_(_listable_tables(staff))))
-        return model.id.in_(sa.union(*arms).subquery().select())
+        arms.append(sa.select(model.id).where(within(model.client_id, visible_client_ids(staff)),
+                                              model.entity.in_(_listable_tables(staff))))
+        return within(model.id, sa.union(*arms).subquery().select())
 
 
 @dataclass(frozen=True)
@@ -254,7 +295,7 @@ class ProposalScope(RowScope):
             return sa.false()
         arms = _records_in_scope(model.entity, model.entity_id, staff)
         arms.append(sa.select(model.id).where(model.requested_by_id == staff.id))
-        return model.id.in_(sa.union(*arms).subquery().select())
+        return within(model.id, sa.union(*arms).subquery().select())
 
 
 TABLE_SCOPES: dict[str, RowScope] = {

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (
-    AuditLog, ClientDuplicate, Department, DepartmentLeaderAssignment, Notification, PendingChange,
+    AuditLog, Client, ClientDuplicate, Department, DepartmentLeaderAssignment, Notification, PendingChange,
     ProgramManagerAssignment, StaffClientAssignment, StaffProgramAssignment,
 )
 from app.services.scope import (
@@ -150,3 +150,13 @@ def test_notifications_are_each_persons_own(db_session):
     db.session.add_all([own, Notification(staff=other, title="Theirs", message="x")])
     db.session.commit()
     assert ids(restrict(sa.select(Notification.id), Notification, staff)) == {own.id}
+
+
+def test_the_same_query_for_two_people_gives_each_their_own_rows(two_programs):
+    """The scope's SQL is cached by shape; each person's ids must still reach the database."""
+    a, b, client_a, client_b, loose = two_programs
+    first, second = make_staff("Staff"), make_staff("Staff")
+    db.session.add_all([StaffProgramAssignment(staff=first, program=a), StaffProgramAssignment(staff=second, program=b)])
+    db.session.commit()
+    assert ids(restrict(sa.select(Client.id), Client, first)) == {client_a.id}
+    assert ids(restrict(sa.select(Client.id), Client, second)) == {client_b.id}
