@@ -195,7 +195,7 @@ class CCDModelView(ModelView):
     def scaffold_form(self):
         """Relation drop-downs list only rows in scope (ajax pickers are scoped in their loaders)."""
         form_class = super().scaffold_form()
-        for name, field in list(vars(form_class).items()):
+        for field in list(vars(form_class).values()):
             if isinstance(field, UnboundField) and field.kwargs.get("query_factory") is not None:
                 field.kwargs["query_factory"] = scoped_query_factory(field.kwargs["query_factory"])
         return form_class

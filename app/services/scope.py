@@ -334,8 +334,7 @@ def _scoped_models() -> dict[str, tuple[type, RowScope]]:
     """Tables whose rows can be the subject of an audit row or a proposal, with their model."""
     models = {mapper.class_.__tablename__: mapper.class_ for mapper in db.Model.registry.mappers}
     return {table: (models[table], scope) for table, scope in TABLE_SCOPES.items()
-            if table in models and not isinstance(scope, (AuditScope, ProposalScope))
-            and "id" in models[table].__table__.c and models[table] not in (AuditLog, PendingChange)}
+            if models[table] not in (AuditLog, PendingChange) and "id" in models[table].__table__.c}
 
 
 def scope_of(model) -> RowScope:
@@ -354,11 +353,3 @@ def restrict(statement, model, staff):
     """``statement`` (a Select or ORM Query over ``model``) limited to the rows ``staff`` may see."""
     condition = scope_condition(model, staff)
     return statement if condition is None else statement.where(condition)
-
-
-def is_visible(session, staff, model, key) -> bool:
-    """True when the ``model`` row with primary key ``key`` exists and ``staff`` may see it."""
-    condition = scope_condition(model, staff)
-    if condition is None:
-        return session.get(model, key) is not None
-    return session.scalar(sa.select(sa.literal(True)).where(model.id == key, condition)) is True
