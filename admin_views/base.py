@@ -7,12 +7,17 @@ keys, CSV exports that carry formulas and load every row). Each is closed here, 
 Where the rule table says PROPOSE (Managers and Leaders on canonical records), every save
 path of a screen -- create, edit, delete, inline edit, bulk delete, archive and restore --
 stores a PendingChange through app/services/approvals.py instead of writing the record.
+
+Rows are limited to the signed-in person's scope (app/services/scope.py) in the three
+places every list, count, export, search, details page, edit page, inline edit and bulk
+action reads through: ``get_query``, ``get_count_query`` and ``get_one``. A record out of
+scope answers 404, exactly like one that does not exist.
 """
 
 import uuid
 from datetime import datetime, timezone
 
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, has_request_context, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -23,6 +28,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
 from admin_views.fields import OptionMultiSelectField, OptionSelectField
@@ -35,6 +41,7 @@ from app.labels import label
 from app.permissions import Action, Grant, grant
 from app.security import CSRFForm
 from app.services import approvals
+from app.services.scope import acting_staff, restrict, scope_condition
 
 # Flask-Admin endpoint -> the action it performs. Endpoints not listed need only LIST.
 ENDPOINT_ACTIONS = {
@@ -48,6 +55,9 @@ ENDPOINT_ACTIONS = {
     "approve_view": Action.REVIEW,
     "decline_view": Action.REVIEW,
 }
+
+# Endpoints that open one record by id: a record out of scope (or missing) is a 404 there.
+ONE_RECORD_ENDPOINTS = frozenset({"details_view", "edit_view", "delete_view", "ajax_update"})
 
 PROPOSAL_SUBMITTED = (
     "Submitted for approval: a coordinator will review it, and the record stays as it is until then. "
@@ -82,6 +92,14 @@ def _drop_inline_lists(form) -> None:
     for field in list(form):
         if isinstance(field, InlineModelFormList):
             del form[field.name]
+
+
+def scoped_query_factory(factory):
+    """A form drop-down's query, limited to the rows the person filling in the form may see."""
+    def scoped():
+        query = factory()
+        return restrict(query, query.column_descriptions[0]["entity"], acting_staff())
+    return scoped
 
 
 def current_roles() -> frozenset[str]:
@@ -330,6 +348,28 @@ class CCDModelView(ModelView):
             return True
         return super().handle_view_exception(exc)
 
+    # -- rows within the person's scope --------------------------------------------------
+    def _scope(self):
+        return scope_condition(self.model, acting_staff())
+
+    def get_query(self):
+        query = super().get_query()
+        condition = self._scope()
+        return query if condition is None else query.filter(condition)
+
+    def get_count_query(self):
+        query = super().get_count_query()
+        condition = self._scope()
+        return query if condition is None else query.filter(condition)
+
+    def scaffold_form(self):
+        """Relation drop-downs list only rows in scope (ajax pickers are scoped in their loaders)."""
+        form_class = super().scaffold_form()
+        for field in list(vars(form_class).values()):
+            if isinstance(field, UnboundField) and field.kwargs.get("query_factory") is not None:
+                field.kwargs["query_factory"] = scoped_query_factory(field.kwargs["query_factory"])
+        return form_class
+
     # -- keys ----------------------------------------------------------------------------
     def _parse_key(self, raw):
         """A URL or form id as the primary key's type; None when it cannot be one."""
@@ -340,9 +380,26 @@ class CCDModelView(ModelView):
             return None
         return keys if len(keys) > 1 else keys[0]
 
-    def get_one(self, id):
+    def _find_one(self, id):
+        """The record with this id if it exists and is in scope, else None."""
         key = self._parse_key(id)
-        return None if key is None else db.session.get(self.model, key)
+        if key is None:
+            return None
+        condition = self._scope()
+        if condition is None:
+            return db.session.get(self.model, key)
+        pk_columns = sqla_tools.get_primary_key(self.model)
+        names = pk_columns if isinstance(pk_columns, tuple) else (pk_columns,)
+        values = key if isinstance(key, tuple) else (key,)
+        matches = [getattr(self.model, n) == v for n, v in zip(names, values)]
+        return self.get_query().filter(*matches).one_or_none()
+
+    def get_one(self, id):
+        row = self._find_one(id)
+        if row is None and has_request_context():
+            if (request.endpoint or "").rsplit(".", 1)[-1] in ONE_RECORD_ENDPOINTS:
+                abort(404)
+        return row
 
     def records_for_ids(self, ids):
         """The rows behind a bulk action's ids, looked up through this screen's own query."""
@@ -350,7 +407,7 @@ class CCDModelView(ModelView):
         if not keys:
             return []
         if sqla_tools.has_multiple_pks(self.model):
-            return [row for row in (self.get_one(raw) for raw in ids) if row is not None]
+            return [row for row in (self._find_one(raw) for raw in ids) if row is not None]
         return self.get_query().filter(self.model.id.in_(keys)).all()
 
     @action("delete", "Delete", "Delete the selected records? This cannot be undone.")

@@ -22,18 +22,26 @@ from app.services import history
 from app.services.client_search import name_search_condition, prepare_typo_search
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
-from app.services.scope import may_see_client
+from app.services.scope import acting_staff, may_see_client, restrict
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
-    """Type-ahead picker whose submitted id is turned into a UUID before the lookup."""
+    """Type-ahead picker limited to the rows the person may see; a submitted id becomes a UUID first.
+
+    Both the suggestions and the check of a submitted id go through the scope, so a
+    client out of scope can neither be found nor chosen by posting its id.
+    """
+
+    def get_query(self):
+        return restrict(super().get_query(), self.model, acting_staff())
 
     def get_one(self, pk):
         try:
             key = uuid.UUID(str(pk))
         except ValueError:
             return None
-        return super().get_one(key)
+        with db.session.no_autoflush:
+            return self.get_query().filter(self.model.id == key).one_or_none()
 
 
 def client_lookup(name: str) -> QueryAjaxModelLoader:
@@ -145,7 +153,7 @@ class ClientView(ArchivableView):
         if template == self.details_template and kwargs.get("model") is not None:
             from admin_views.duplicates import merged_away_notice
 
-            kwargs["tabs"] = client_record_tabs(kwargs["model"])
+            kwargs["tabs"] = client_record_tabs(kwargs["model"], acting_staff())
             kwargs["history"] = history.client_history(kwargs["model"].id, current_user.staff,
                                                        page=request.args.get("history_page", 1, type=int),
                                                        page_size=self.history_page_size)

@@ -26,6 +26,7 @@ from app.services.options import active_options
 from app.services.reports import (
     ReportError, age_band_condition, find_department, find_program, no_stated_item, not_stated, served_client_ids,
 )
+from app.services.scope import acting_staff, restrict
 
 
 def _options_of(list_key: str, with_not_stated: bool = False):
@@ -55,10 +56,11 @@ def option_filter(column, list_key: str, with_not_stated: bool = False) -> Filte
 
 
 def _program_options():
+    """The programs the person may see: a drop-down never names a program out of scope."""
     if not has_app_context():
         return []
-    rows = db.session.execute(sa.select(Program.id, Program.name).order_by(Program.name))
-    return [(str(pid), name) for pid, name in rows]
+    query = restrict(sa.select(Program.id, Program.name), Program, acting_staff()).order_by(Program.name)
+    return [(str(pid), name) for pid, name in db.session.execute(query)]
 
 
 class JsonListContainsFilter(BaseSQLAFilter):

@@ -7,6 +7,7 @@ from admin_views.clients import staff_lookup
 from app.choices import PROGRAM_STATUSES
 from app.models import ProgramCapacity, ProgramStaff, SubProgram
 from app.services.programs import program_record_summary
+from app.services.scope import acting_staff
 
 STATUS_CHOICES = [(s, s.capitalize()) for s in PROGRAM_STATUSES]
 
@@ -47,7 +48,7 @@ class ProgramView(ArchivableView):
 
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
-            kwargs["summary"] = program_record_summary(kwargs["model"])
+            kwargs["summary"] = program_record_summary(kwargs["model"], acting_staff())
         return super().render(template, **kwargs)
 
 

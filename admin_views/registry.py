@@ -11,6 +11,7 @@ from admin_views.reports import REPORT_PAGES
 from app import models, security
 from app.labels import entity_label
 from app.services.dashboard import dashboard_figures
+from app.services.scope import acting_staff
 
 
 class HomeView(AdminIndexView):
@@ -24,7 +25,7 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/ccd_index.html", figures=dashboard_figures())
+        return self.render("admin/ccd_index.html", figures=dashboard_figures(acting_staff()))
 
 
 class ProgramManagerAssignmentView(people.AssignmentView):
@@ -106,6 +107,8 @@ def build_admin(app) -> Admin:
                                                     url="my-requests"))
     # Pages that are not one table's screen.
     admin.add_view(imports.ImportsView(name="Imports", endpoint="imports", url="/admin/imports", category="Clients"))
+    admin.add_view(services.RestrictionCheckView(name="Restriction check", endpoint="restriction_check",
+                                                 url="/admin/restriction-check", category="Restrictions"))
     for page in pages_waiting:
         _add_page(admin, *page)
     account.add_personal_views(admin)

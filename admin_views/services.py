@@ -1,28 +1,86 @@
-"""Enrollments, intakes, discharges and service restrictions."""
+"""Enrollments, intakes, discharges, service restrictions and the door-side restriction check."""
 
+from contextlib import nullcontext
+
+from flask import abort, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_admin.form import SecureForm
+from flask_admin.helpers import get_form_data
 from flask_login import current_user
+from wtforms import DateField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
-from admin_views.base import ArchivableView, CCDModelView
+from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.clients import client_lookup, staff_lookup
 from admin_views.filters import JsonListContainsFilter, RestrictionStateFilter
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
+from app.extensions import db
+from app.labels import label
 from app.models import ServiceRestriction
+from app.permissions import may_check_restrictions, may_override_restriction
+from app.services.restrictions import allow_restricted_enrollment, check_at_the_door
+from app.services.scope import acting_staff
 
 CLIENT_SEARCH = ("client.last_name", "client.first_name", "client.preferred_name", "client.uid_external")
 
 
+class OverrideReasonField(TextAreaField):
+    """Why to enroll despite a restriction: handed to the restriction service, never copied onto the record
+    by the form (the service keeps it, and only when a restriction really was overridden)."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
 class EnrollmentView(ArchivableView):
-    column_list = ("client", "program", "subprogram", "start_date", "end_date", "status", "is_archived")
+    column_list = ("client", "program", "subprogram", "start_date", "end_date", "status", "flagged_for_review",
+                   "is_archived")
     column_default_sort = ("start_date", True)
     column_sortable_list = (("client", "client.last_name"), ("program", "program.name"), "start_date", "end_date",
-                            "status", "is_archived")
+                            "status", "flagged_for_review", "is_archived")
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
-    column_filters = ("program.name", "status", "start_date", "end_date", "is_archived")
+    column_filters = ("program.name", "status", "start_date", "end_date", "flagged_for_review", "is_archived")
     column_editable_list = ("status",)
     form_columns = ("client", "program", "subprogram", "start_date", "end_date", "status",
-                    "receiving_services_date", "notes", "is_archived")
+                    "receiving_services_date", "notes", "flagged_for_review", "is_archived")
     form_choices = {"status": [(s, s.capitalize()) for s in ENROLLMENT_STATUSES]}
     form_ajax_refs = {"client": client_lookup("client")}
+
+    def __init__(self, *args, **kwargs):
+        self._override_forms = {}
+        super().__init__(*args, **kwargs)
+
+    def _offering_override(self, form_class):
+        """The form with the override reason (last), for the people who may override a restriction."""
+        if not may_override_restriction(current_roles()):
+            return form_class
+        if form_class not in self._override_forms:
+            field = OverrideReasonField(
+                label("restriction_override_reason"), validators=[Optional(), Length(max=2000)],
+                description="Only when a service restriction refuses this enrollment: the reason is kept on the "
+                            "enrollment and in the audit trail.")
+            self._override_forms[form_class] = type(form_class.__name__, (form_class,),
+                                                    {"restriction_override_reason": field})
+        return self._override_forms[form_class]
+
+    def create_form(self, obj=None):
+        return self._offering_override(self._create_form_class)(get_form_data(), obj=obj)
+
+    def edit_form(self, obj=None):
+        return self._offering_override(self._edit_form_class)(get_form_data(), obj=obj)
+
+    def _override(self, form):
+        field = getattr(form, "restriction_override_reason", None)
+        reason = (field.data or "").strip() if field is not None else ""
+        return allow_restricted_enrollment(reason) if reason else nullcontext()
+
+    def create_model(self, form):
+        with self._override(form):
+            return super().create_model(form)
+
+    def update_model(self, form, model):
+        with self._override(form):
+            return super().update_model(form, model)
 
 
 class IntakeView(CCDModelView):
@@ -70,3 +128,34 @@ class RestrictionView(ArchivableView):
             model.entered_by = current_user.staff
         super().on_model_change(form, model, is_created)
 
+
+
+class RestrictionCheckForm(SecureForm):
+    first_name = StringField("First or preferred name", validators=[Optional(), Length(max=100)])
+    last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
+    dob = DateField("Date of birth", validators=[DataRequired()])
+
+
+class RestrictionCheckView(BaseView):
+    """At the door: is this person restricted here? Only the answer, never the record; every check audited.
+
+    A POST, so the name and birth date asked about stay out of URLs and server logs.
+    """
+
+    def is_accessible(self):
+        return current_user.is_authenticated and may_check_restrictions(current_roles())
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.path))
+        abort(403)
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        form = RestrictionCheckForm(request.form)
+        answers = None
+        if request.method == "POST" and form.validate():
+            answers = check_at_the_door(db.session, acting_staff(), last_name=form.last_name.data,
+                                        dob=form.dob.data, first_name=form.first_name.data)
+            db.session.commit()
+        return self.render("admin/restriction_check.html", form=form, answers=answers)

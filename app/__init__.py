@@ -55,7 +55,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
 
     from app import audit, guard, models  # noqa: F401  (models registers every table on the metadata)
+    from app.services import restrictions
     guard.install()
+    restrictions.install()
     audit.install(mapper.class_ for mapper in db.Model.registry.mappers)
     from app.services import restriction_notices
     restriction_notices.install()

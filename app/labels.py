@@ -63,6 +63,8 @@ FIELD_LABELS: dict[str, str] = {
     "restriction_types": "Restriction types", "behaviours": "Behaviours", "is_bill_168": "Bill 168",
     "is_no_trespass": "No trespass", "is_indefinite": "Indefinite", "entered_by": "Entered by",
     "affected_staff": "Affected staff member",
+    "override_reason": "Enrolled despite a restriction because", "flagged_for_review": "Flagged for review",
+    "restriction_override_reason": "Enroll despite the restriction, because",
     # audit and approvals
     "entity": "Record type", "entity_id": "Record", "action": "Action", "changed_by": "Changed by",
     "actor_name": "System actor", "changed_at": "When", "diff_json": "Changes", "operation": "Operation",

@@ -155,3 +155,17 @@ def may_merge_clients(role_names: Iterable[str]) -> bool:
     """Reviewing duplicates (merge, undo, not a duplicate) rewrites client records directly: a full edit right."""
     roles = list(role_names)
     return all(grant(roles, key, Action.EDIT) is Grant.ALLOW for key in ("clients", "client_duplicates"))
+
+
+# Enrolling a client despite a service restriction in force is a judgement call for the
+# people who answer for the records; everyone with a role may ask, at the door, whether a
+# person is restricted.
+RESTRICTION_OVERRIDE_ROLES = frozenset({Role.ADMINISTRATOR, Role.COORDINATOR})
+
+
+def may_override_restriction(role_names: Iterable[str]) -> bool:
+    return bool(RESTRICTION_OVERRIDE_ROLES & set(role_names))
+
+
+def may_check_restrictions(role_names: Iterable[str]) -> bool:
+    return any(name in Role.__members__.values() for name in role_names)

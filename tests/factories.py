@@ -4,6 +4,8 @@ import uuid
 from datetime import date, timedelta
 
 from app.extensions import db
+from app.permissions import Action, may
+from app.services.scope import sees_everything
 from app.models import (
     AuditLog, ChoiceOption, Client, ClientDuplicate, ClientSourceId, ClientUploadLog, Department,
     DepartmentLeaderAssignment, Discharge, EmailLog, EmailRecipient, Enrollment, ImportColumnTitle, ImportRow,
@@ -142,10 +144,18 @@ BUILDERS = {
 }
 
 
-def create(table: str):
-    """A committed row of ``table`` (committing only releases the test's savepoint)."""
-    row = BUILDERS[table]()
+def create(table: str, visible_to: Staff | None = None):
+    """A committed row of ``table`` (committing only releases the test's savepoint).
+
+    With ``visible_to``, the row is also brought into that person's scope (see make_visible).
+    """
+    if visible_to is not None and table in VISIBLE_BUILDERS and not sees_everything(visible_to):
+        row = VISIBLE_BUILDERS[table](visible_to)
+    else:
+        row = BUILDERS[table]()
     db.session.add(row)
+    if visible_to is not None:
+        make_visible(visible_to, row)
     db.session.commit()
     return row
 
@@ -174,3 +184,70 @@ def make_visible_to(staff) -> None:
     for lone in db.session.scalars(sa.select(Client).where(Client.id.not_in(enrolled))):
         db.session.add(Enrollment(client=lone, program=programs[0], start_date=date(2024, 1, 1)))
     db.session.commit()
+
+
+# -- scope: what a Manager, Leader or Staff member is tied to -------------------------------
+def give_program(staff: Staff, program: Program) -> None:
+    """Tie ``staff`` to ``program`` the way their role is tied: managing it, leading its department, working in it."""
+    roles = staff.role_names
+    db.session.add(program)
+    if "Manager" in roles:
+        db.session.add(ProgramManagerAssignment(staff=staff, program=program))
+    if "Leader" in roles:
+        db.session.add(DepartmentLeaderAssignment(staff=staff, department=program.department))
+    if "Staff" in roles:
+        db.session.add(StaffProgramAssignment(staff=staff, program=program))
+
+
+def enroll_visible(staff: Staff, someone: Client) -> None:
+    """Make a client visible to ``staff``: enrolled (in the past) in a program of theirs."""
+    home = program()
+    give_program(staff, home)
+    db.session.add(Enrollment(client=someone, program=home, start_date=date(2020, 1, 1),
+                              end_date=date(2020, 2, 1), status="completed"))
+
+
+def make_visible(staff: Staff, row) -> None:
+    """Bring ``row`` into ``staff``'s scope through the clients, programs or department it belongs to.
+
+    Rows of screens the person cannot open at all are left as they are.
+    """
+    if sees_everything(staff) or not may(staff.role_names, row.__tablename__, Action.LIST):
+        return
+    if isinstance(row, Client):
+        enroll_visible(staff, row)
+    elif isinstance(row, ClientDuplicate):
+        enroll_visible(staff, row.primary_client)
+        enroll_visible(staff, row.duplicate_client)
+    elif isinstance(row, Program):
+        give_program(staff, row)
+    elif isinstance(row, Department):
+        give_program(staff, program(department=row))
+    elif isinstance(row, DepartmentLeaderAssignment):
+        give_program(staff, program(department=row.department))
+    elif isinstance(row, (Notification, RestrictionNotificationSubscription)):
+        row.staff = staff
+    else:
+        if getattr(row, "client", None) is not None:
+            enroll_visible(staff, row.client)
+        if getattr(row, "program", None) is not None:
+            give_program(staff, row.program)
+
+
+def _visible_client(staff: Staff) -> Client:
+    someone = client()
+    db.session.add(someone)
+    enroll_visible(staff, someone)
+    db.session.flush()
+    return someone
+
+
+VISIBLE_BUILDERS = {
+    # Log rows cannot be changed once written, so they are written about a visible client from the start.
+    "audit_logs": lambda staff: (lambda c: AuditLog(entity="clients", entity_id=c.id, client_id=c.id,
+                                                    action="update", actor_name="test",
+                                                    diff_json={"first_name": ["A", "B"]}))(_visible_client(staff)),
+    "pending_changes": lambda staff: PendingChange(entity="clients", entity_id=_visible_client(staff).id,
+                                                   operation="update", diff_json={"first_name": "B"},
+                                                   requested_by=staff_member()),
+}

@@ -24,6 +24,10 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="active", server_default="active", index=True)
     receiving_services_date: Mapped[date | None]
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # Enrolled although a restriction was in force (app/services/restrictions.py): why, and
+    # whether a Coordinator still has to look at it (imports flag what the source system did).
+    override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    flagged_for_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), index=True)
 
     client = relationship("Client", back_populates="enrollments")
     program = relationship("Program")

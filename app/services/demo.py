@@ -31,6 +31,7 @@ from app.models import (
 from app.permissions import Role
 from app.services.accounts import create_or_update_user, ensure_roles
 from app.services.options import ensure_default_options
+from app.services.restrictions import allow_restricted_enrollment
 
 DEMO_PASSWORD = "ccd-demo-2026"
 
@@ -58,6 +59,7 @@ SEED = 2026
 CLIENT_COUNT = 500
 UID_PREFIX = "DEMO-"
 HISTORY_YEARS = 6
+DEMO_OVERRIDE_REASON = "Demo data: enrolled in the source system while a restriction was in force."
 
 _REFUSAL = "The demo seed adds known passwords and fake clients; it refuses to run with CCD_ENV=production."
 
@@ -218,9 +220,12 @@ def seed_demo(config, today: date | None = None) -> DemoSummary:
         staff = _ensure_staff()
         db.session.flush()
         _ensure_links(staff, programs, departments)
-        created = _seed_clients(programs, staff, today)
-        _ensure_recipient()
-        db.session.flush()
+        # Demo histories are made up like an import's: where a made-up enrollment starts while
+        # a made-up restriction is in force, it is kept and flagged, as an import would do.
+        with allow_restricted_enrollment(DEMO_OVERRIDE_REASON, flag_for_review=True):
+            created = _seed_clients(programs, staff, today)
+            _ensure_recipient()
+            db.session.flush()
         summary = _summary(created)
         db.session.commit()
     except BaseException:

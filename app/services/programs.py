@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Enrollment, Program, ProgramStaff
 from app.services.reports import enrollment_active_on
+from app.services.scope import restrict
 
 RECENT_ENROLLMENTS_LIMIT = 100
 
@@ -14,7 +15,9 @@ RECENT_ENROLLMENTS_LIMIT = 100
 active_enrollment_condition = enrollment_active_on
 
 
-def program_record_summary(program: Program, today: date | None = None) -> dict:
+def program_record_summary(program: Program, viewer, today: date | None = None) -> dict:
+    """Staff, occupancy and current enrollments of a program; the enrollment list only shows
+    clients ``viewer`` may see (occupancy counts every bed, as the vacancy report does)."""
     today = today or date.today()
     staff = db.session.scalars(
         sa.select(ProgramStaff).where(ProgramStaff.program_id == program.id)
@@ -22,9 +25,10 @@ def program_record_summary(program: Program, today: date | None = None) -> dict:
     ).all()
     active = sa.and_(Enrollment.program_id == program.id, active_enrollment_condition(today))
     occupied = db.session.scalar(sa.select(sa.func.count()).select_from(Enrollment).where(active))
-    current = db.session.scalars(
-        sa.select(Enrollment).where(active).order_by(Enrollment.start_date.desc()).limit(RECENT_ENROLLMENTS_LIMIT)
-    ).all()
+    current = db.session.scalars(restrict(
+        sa.select(Enrollment).where(active).order_by(Enrollment.start_date.desc()).limit(RECENT_ENROLLMENTS_LIMIT),
+        Enrollment, viewer,
+    )).all()
     return {
         "staff": staff,
         "managers": [link.staff for link in staff if link.is_manager],

@@ -5,24 +5,38 @@ manage, Leaders the programs of the departments they lead, Staff the programs th
 assigned to plus the clients assigned to them directly. A person with no assignment sees
 nothing, never everything. Each function returns a SELECT of ids (to use inside ``IN``),
 or ``None`` meaning "no limit", so callers filter in the database, never in Python.
+
+``TABLE_SCOPES`` says, for every table, how its rows belong to a client, a program or a
+department; ``restrict()`` adds that condition to any query. Screens, look-ups, the
+dashboard and record pages all go through it, so a new screen on an existing table is
+scoped without a line of its own, and a new table must declare its rule here.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+from flask import has_request_context
+from flask_login import current_user
 
+from app.extensions import db
 from app.models import (
+    AuditLog,
     DepartmentLeaderAssignment,
     Enrollment,
+    PendingChange,
     Program,
     ProgramManagerAssignment,
     ProgramStaff,
     StaffClientAssignment,
     StaffProgramAssignment,
 )
-from app.permissions import Role
+from app.permissions import Action, Role, may
 
 SEES_EVERYTHING = frozenset({Role.ADMINISTRATOR, Role.COORDINATOR, Role.ANALYST})
 
@@ -31,12 +45,26 @@ def sees_everything(staff) -> bool:
     return staff is not None and bool(SEES_EVERYTHING & staff.role_names)
 
 
+def acting_staff():
+    """The signed-in person's staff record, or None (nobody signed in, or no request at all)."""
+    if not has_request_context():
+        return None
+    user = current_user._get_current_object() if current_user else None
+    if user is None or not user.is_authenticated:
+        return None
+    return user.staff
+
+
+def _nothing(column) -> sa.Select:
+    return sa.select(column).where(sa.false())
+
+
 def visible_program_ids(staff) -> sa.Select | None:
     """Ids of the programs this staff member may see, or None when every program is visible."""
     if sees_everything(staff):
         return None
     if staff is None:
-        return sa.select(Program.id).where(sa.false())
+        return _nothing(Program.id)
     roles = staff.role_names
     parts: list[sa.Select] = []
     if Role.MANAGER in roles:
@@ -53,7 +81,7 @@ def visible_program_ids(staff) -> sa.Select | None:
             StaffProgramAssignment.staff_id == staff.id, StaffProgramAssignment.is_active))
         parts.append(sa.select(ProgramStaff.program_id).where(ProgramStaff.staff_id == staff.id))
     if not parts:
-        return sa.select(Program.id).where(sa.false())
+        return _nothing(Program.id)
     return sa.union(*parts).subquery().select()
 
 
@@ -75,9 +103,253 @@ def visible_client_ids(staff) -> sa.Select | None:
     return sa.union(*parts).subquery().select()
 
 
+def visible_department_ids(staff) -> sa.Select | None:
+    """Departments holding a visible program, plus the departments a Leader leads (even empty ones)."""
+    programs = visible_program_ids(staff)
+    if programs is None:
+        return None
+    parts: list[sa.Select] = [sa.select(Program.department_id).where(Program.id.in_(programs))]
+    if staff is not None and Role.LEADER in staff.role_names:
+        parts.append(sa.select(DepartmentLeaderAssignment.department_id).where(
+            DepartmentLeaderAssignment.staff_id == staff.id, DepartmentLeaderAssignment.is_active))
+    return sa.union(*parts).subquery().select()
+
+
 def may_see_client(session, staff, client_id: uuid.UUID) -> bool:
     """True when ``client_id`` is within this staff member's scope (one indexed query)."""
     clients = visible_client_ids(staff)
     if clients is None:
         return True
     return session.scalar(sa.select(sa.literal(True)).where(sa.literal(client_id).in_(clients))) is True
+
+
+# -- "this column is one of these ids", in the form each database plans best -----------------
+class within(ColumnElement):
+    """``column IN (ids)``; on PostgreSQL ``column IN (SELECT unnest(ARRAY(ids)))``.
+
+    Given ``IN (subquery)``, PostgreSQL often hashes the scope and reads the whole table
+    against it: a Staff member's list page on a million clients then reads a million rows
+    to show 25 of a few thousand. Unnesting an array built once makes the planner expect
+    a short list and look each id up through the column's index, so the work follows the
+    size of the person's scope, not of the table (bench/scope_queries.py measures both).
+    Where the planner does use it as a filter, it is a hashed lookup, never a scan of
+    the array per row.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, ids: sa.Select):
+        self.column = column
+        self.ids = ids
+
+    @property
+    def _from_objects(self):
+        return self.column._from_objects
+
+
+@compiles(within)
+def _within_in(element, compiler, **kw):
+    return compiler.process(element.column.in_(element.ids), **kw)
+
+
+@compiles(within, "postgresql")
+def _within_unnested_array(element, compiler, **kw):
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} IN (SELECT unnest(ARRAY({ids})))"
+
+
+# -- how each table's rows belong to clients, programs and departments -----------------------
+class RowScope:
+    """The condition that keeps a table's rows to those a person may see (None: no limit)."""
+
+    def condition(self, model, staff) -> sa.ColumnElement | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Unscoped(RowScope):
+    """Rows that belong to no client or program; who opens the screen at all is permissions.py's job."""
+
+    reason: str
+
+    def condition(self, model, staff):
+        return None
+
+
+@dataclass(frozen=True)
+class ClientScope(RowScope):
+    """Rows of one client: visible when that client is."""
+
+    column: str
+
+    def condition(self, model, staff):
+        clients = visible_client_ids(staff)
+        return None if clients is None else within(getattr(model, self.column), clients)
+
+
+@dataclass(frozen=True)
+class ProgramScope(RowScope):
+    """Rows of one program: visible when that program is."""
+
+    column: str
+
+    def condition(self, model, staff):
+        programs = visible_program_ids(staff)
+        return None if programs is None else within(getattr(model, self.column), programs)
+
+
+@dataclass(frozen=True)
+class DepartmentScope(RowScope):
+    column: str
+
+    def condition(self, model, staff):
+        departments = visible_department_ids(staff)
+        return None if departments is None else within(getattr(model, self.column), departments)
+
+
+@dataclass(frozen=True)
+class AllOf(RowScope):
+    """Rows tied to several clients (a duplicate pair): visible only when every one of them is.
+
+    A pair shows both people's names and birth dates, so showing it when one side is out of
+    scope would show that person too.
+    """
+
+    parts: tuple[RowScope, ...]
+
+    def condition(self, model, staff):
+        conditions = [c for c in (part.condition(model, staff) for part in self.parts) if c is not None]
+        return sa.and_(*conditions) if conditions else None
+
+
+@dataclass(frozen=True)
+class OwnRows(RowScope):
+    """Rows addressed to one staff member (notifications, alert settings): only their own, unless all-seeing."""
+
+    column: str
+
+    def condition(self, model, staff):
+        if sees_everything(staff):
+            return None
+        if staff is None:
+            return sa.false()
+        return getattr(model, self.column) == staff.id
+
+
+def _listable_tables(staff) -> list[str]:
+    roles = staff.role_names if staff is not None else frozenset()
+    return [table for table in TABLE_SCOPES if may(roles, table, Action.LIST)]
+
+
+def _records_in_scope(entity_column, id_column, staff, skip_client_rows: bool = False) -> list[sa.Select]:
+    """For a log of (entity, entity id) rows: one indexed SELECT per table the person may list.
+
+    Each returns the log rows about records of that table within the person's scope, so
+    the union is a short list for a narrow scope, found through (entity, entity_id).
+    ``skip_client_rows`` leaves out the tables whose rows belong to one client, for logs
+    that reach those through their own client column instead.
+    """
+    log = entity_column.class_
+    listable = set(_listable_tables(staff))
+    arms = []
+    for table, (model, scope) in _scoped_models().items():
+        if table not in listable or (skip_client_rows and isinstance(scope, ClientScope)):
+            continue
+        condition = scope.condition(model, staff)
+        about = entity_column == table
+        if condition is not None:
+            about = sa.and_(about, within(id_column, sa.select(model.id).where(condition)))
+        arms.append(sa.select(log.id).where(about))
+    return arms
+
+
+@dataclass(frozen=True)
+class AuditScope(RowScope):
+    """Audit rows about records the person may see: through the row's client, or the record itself.
+
+    Only tables the person may list count, so a Staff member's view of the trail never
+    shows changes to staff accounts, settings or import runs; rows about no record at all
+    (sign-ins, import summaries, restriction checks) are for the all-seeing roles.
+    """
+
+    def condition(self, model, staff):
+        if sees_everything(staff):
+            return None
+        arms = _records_in_scope(model.entity, model.entity_id, staff, skip_client_rows=True)
+        arms.append(sa.select(model.id).where(within(model.client_id, visible_client_ids(staff)),
+                                              model.entity.in_(_listable_tables(staff))))
+        return within(model.id, sa.union(*arms).subquery().select())
+
+
+@dataclass(frozen=True)
+class ProposalScope(RowScope):
+    """Proposals the person made, plus proposals about records within their scope."""
+
+    def condition(self, model, staff):
+        if sees_everything(staff):
+            return None
+        if staff is None:
+            return sa.false()
+        arms = _records_in_scope(model.entity, model.entity_id, staff)
+        arms.append(sa.select(model.id).where(model.requested_by_id == staff.id))
+        return within(model.id, sa.union(*arms).subquery().select())
+
+
+TABLE_SCOPES: dict[str, RowScope] = {
+    "clients": ClientScope("id"),
+    "client_source_ids": ClientScope("client_id"),
+    "client_duplicates": AllOf((ClientScope("primary_client_id"), ClientScope("duplicate_client_id"))),
+    "client_program_enrollments": ClientScope("client_id"),
+    "intakes": ClientScope("client_id"),
+    "discharges": ClientScope("client_id"),
+    "service_restrictions": ClientScope("client_id"),
+    "staff_client_assignments": ClientScope("client_id"),
+    "departments": DepartmentScope("id"),
+    "programs": ProgramScope("id"),
+    "subprograms": ProgramScope("program_id"),
+    "program_capacities": ProgramScope("program_id"),
+    "program_staff": ProgramScope("program_id"),
+    "program_manager_assignments": ProgramScope("program_id"),
+    "staff_program_assignments": ProgramScope("program_id"),
+    "department_leader_assignments": DepartmentScope("department_id"),
+    "audit_logs": AuditScope(),
+    "pending_changes": ProposalScope(),
+    "notifications": OwnRows("staff_id"),
+    "restriction_notification_subscriptions": OwnRows("staff_id"),
+    "staff": Unscoped("the staff directory: names and work emails, no client data"),
+    "users": Unscoped("sign-in accounts: Administrators only"),
+    "roles": Unscoped("role names"),
+    "staff_roles": Unscoped("who holds which role: Administrators only"),
+    "choice_options": Unscoped("the agency's option lists"),
+    "email_recipients": Unscoped("report recipients: names and emails of report readers, no client data"),
+    "email_logs": Unscoped("what reports were sent to whom: subjects and counts, no client data"),
+    "client_upload_logs": Unscoped("import runs: file names and counts; only all-seeing roles open them"),
+}
+
+
+def _scoped_models() -> dict[str, tuple[type, RowScope]]:
+    """Tables whose rows can be the subject of an audit row or a proposal, with their model."""
+    models = {mapper.class_.__tablename__: mapper.class_ for mapper in db.Model.registry.mappers}
+    return {table: (models[table], scope) for table, scope in TABLE_SCOPES.items()
+            if models[table] not in (AuditLog, PendingChange) and "id" in models[table].__table__.c}
+
+
+def scope_of(model) -> RowScope:
+    """The declared rule of a model's table; a table without one is an error, never "everything"."""
+    try:
+        return TABLE_SCOPES[model.__tablename__]
+    except KeyError:
+        raise LookupError(f"No visibility rule for {model.__tablename__}: declare one in TABLE_SCOPES.") from None
+
+
+def scope_condition(model, staff) -> sa.ColumnElement | None:
+    return scope_of(model).condition(model, staff)
+
+
+def restrict(statement, model, staff):
+    """``statement`` (a Select or ORM Query over ``model``) limited to the rows ``staff`` may see."""
+    condition = scope_condition(model, staff)
+    return statement if condition is None else statement.where(condition)

@@ -9,16 +9,15 @@ import uuid
 from datetime import date, datetime
 from html.parser import HTMLParser
 
-import sqlalchemy as sa
 from flask import current_app
+from flask_login import login_user
 from werkzeug.datastructures import MultiDict
 from wtforms.validators import Length
 
-from app.extensions import db
 from tests import factories
 
 
-def _fresh_staff():
+def _fresh_staff(person):
     return {"staff": str(factories.create("staff").id)}
 
 
@@ -31,13 +30,13 @@ FRESH = {
     "department_leader_assignments": _fresh_staff,
     "staff_program_assignments": _fresh_staff,
     "staff_client_assignments": _fresh_staff,
-    "client_duplicates": lambda: {"primary_client": str(factories.create("clients").id),
-                                  "duplicate_client": str(factories.create("clients").id)},
-    "program_capacities": lambda: {"program": str(factories.create("programs").id)},
-    "service_restrictions": lambda: {"scope": "org", "program": None},
-    "client_program_enrollments": lambda: {"subprogram": None, "end_date": None},
-    "import_source_settings": lambda: {"source_system": factories.unused_source()},
-    "import_column_titles": lambda: dict(zip(("source_system", "field"), factories.unused_column_field())),
+    "client_duplicates": lambda person: {"primary_client": str(factories.create("clients", person).id),
+                                         "duplicate_client": str(factories.create("clients", person).id)},
+    "program_capacities": lambda person: {"program": str(factories.create("programs", person).id)},
+    "service_restrictions": lambda person: {"scope": "org", "program": None},
+    "client_program_enrollments": lambda person: {"subprogram": None, "end_date": None},
+    "import_source_settings": lambda person: {"source_system": factories.unused_source()},
+    "import_column_titles": lambda person: dict(zip(("source_system", "field"), factories.unused_column_field())),
 }
 
 
@@ -73,8 +72,8 @@ def _value_for(field):
     if kind == "DateTimeField":
         return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     if kind == "AjaxSelectField":
-        row = db.session.scalars(sa.select(field.loader.model).limit(1)).first()
-        return str(row.id)
+        rows = field.loader.get_list("", 0, 1)
+        return str(rows[0].id) if rows else None
     if kind in ("QuerySelectField", "QuerySelectMultipleField"):
         rows = field._get_object_list()
         if not rows:
@@ -87,16 +86,18 @@ def _value_for(field):
     return _text(field)
 
 
-def form_data(view, csrf_token: str) -> dict:
-    """A payload the screen's create/edit form accepts, with fresh rows where uniqueness needs them."""
-    with current_app.test_request_context():
-        form = view.create_form()
+def form_data(view, csrf_token: str, person) -> dict:
+    """A payload the screen's create/edit form accepts when ``person`` fills it in (drop-downs and
+    look-ups offer only what they may see), with fresh rows where uniqueness needs them."""
     data = {}
-    for field in form:
-        value = _value_for(field)
-        if value is not None:
-            data[field.name] = value
-    for name, value in FRESH.get(view.rule_key, dict)().items():
+    with current_app.test_request_context():
+        login_user(person.user)
+        form = view.create_form()
+        for field in form:
+            value = _value_for(field)
+            if value is not None:
+                data[field.name] = value
+    for name, value in FRESH.get(view.rule_key, lambda person: {})(person).items():
         if value is None:
             data.pop(name, None)
         else:

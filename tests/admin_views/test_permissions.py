@@ -102,7 +102,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     model = view.model
     base = f"/admin/{view.endpoint}"
     decide = {action: grant(roles, table, action) for action in Action}
-    row = factories.create(table)
+    row = factories.create(table, visible_to=person)
     row_id = _url_id(view, row)
     token = csrf_token(client, "/admin/")
 
@@ -118,7 +118,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     expect_status(client.get(f"{base}/edit/?id={row_id}"), Action.EDIT)
 
     # Create
-    payload = form_data(view, token) if decide[Action.CREATE] is not Grant.DENY else {"csrf_token": token}
+    payload = form_data(view, token, person) if decide[Action.CREATE] is not Grant.DENY else {"csrf_token": token}
     if Grant.PROPOSE in decide.values():
         factories.make_visible_to(person)
     before, proposed = _count(model), _proposals(table, "create")
@@ -135,7 +135,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
             assert response.status_code == 403
 
     # Edit
-    payload = form_data(view, token) if decide[Action.EDIT] is not Grant.DENY else {"csrf_token": token}
+    payload = form_data(view, token, person) if decide[Action.EDIT] is not Grant.DENY else {"csrf_token": token}
     if Grant.PROPOSE in decide.values():
         factories.make_visible_to(person)
     before_row, proposed = _snapshot(row), _proposals(table, "update")
@@ -189,7 +189,7 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
         assert (after is None) if action_name == "delete" else after["is_archived"]
 
     # Delete
-    victim = factories.create(table)
+    victim = factories.create(table, visible_to=person)
     victim_id = _url_id(view, victim)
     if Grant.PROPOSE in decide.values():
         factories.make_visible_to(person)

@@ -49,12 +49,13 @@ def test_every_form_column_is_really_on_the_form(app):
 @pytest.mark.parametrize("query", ["Tremblay", "trem", "Geneviève", "Ginny", "Ginette", "1984-02-29",
                                    "ginny 1984-02-29", "EMH-77"])
 def test_client_found_by_name_preferred_name_alias_birth_date_or_uid(client, sign_in_as, query):
-    sign_in_as("Staff")
-    factories.create("clients")
+    staff = sign_in_as("Staff")
+    factories.create("clients", visible_to=staff)
     wanted = factories.client(first_name="Geneviève", last_name="Tremblay", preferred_name="Ginny",
                               alias="Ginette", dob=date(1984, 2, 29), uid_external="EMH-77")
     from app.extensions import db
     db.session.add(wanted)
+    factories.make_visible(staff, wanted)
     db.session.commit()
     page = client.get("/admin/clients/", query_string={"search": query}).get_data(as_text=True)
     assert "Tremblay" in page
@@ -62,8 +63,8 @@ def test_client_found_by_name_preferred_name_alias_birth_date_or_uid(client, sig
 
 
 def test_client_search_by_birth_date_is_exact(client, sign_in_as):
-    sign_in_as("Staff")
-    factories.create("clients")  # born 1980-05-17
+    staff = sign_in_as("Staff")
+    factories.create("clients", visible_to=staff)  # born 1980-05-17
     assert "/admin/clients/details/?id=" in client.get("/admin/clients/?search=1980-05-17").get_data(as_text=True)
     assert "/admin/clients/details/?id=" not in client.get("/admin/clients/?search=1980-05-18").get_data(as_text=True)
 
@@ -81,8 +82,8 @@ def test_client_record_has_tabs_with_its_history(client, sign_in_as, db_session)
 
 
 def test_program_record_shows_managers_and_occupancy(client, sign_in_as, db_session):
-    sign_in_as("Staff")
-    link = factories.create("program_staff")
+    staff = sign_in_as("Staff")
+    link = factories.create("program_staff", visible_to=staff)
     db_session.add(factories.enrollment(program=link.program, start_date=date(2024, 1, 1)))
     db_session.commit()
     page = client.get(f"/admin/programs/details/?id={link.program_id}").get_data(as_text=True)
@@ -101,10 +102,9 @@ def test_export_neutralises_spreadsheet_formulas(client, sign_in_as, db_session)
 
 
 def test_list_pages_page_through_results(client, sign_in_as, db_session):
-    sign_in_as("Staff")
+    staff = sign_in_as("Staff")
     for _ in range(12):
-        db_session.add(factories.client())
-    db_session.commit()
+        factories.create("clients", visible_to=staff)
     page = client.get("/admin/clients/", query_string={"page_size": 10}).get_data(as_text=True)
     assert page.count("/admin/clients/details/?id=") == 10
 

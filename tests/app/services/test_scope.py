@@ -3,12 +3,16 @@
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (
-    DepartmentLeaderAssignment, ProgramManagerAssignment, StaffClientAssignment, StaffProgramAssignment,
+    AuditLog, Client, ClientDuplicate, Department, DepartmentLeaderAssignment, Notification, PendingChange,
+    ProgramManagerAssignment, StaffClientAssignment, StaffProgramAssignment,
 )
-from app.services.scope import may_see_client, visible_client_ids, visible_program_ids
+from app.services.scope import (
+    TABLE_SCOPES, may_see_client, restrict, scope_of, visible_client_ids, visible_program_ids,
+)
 from tests import factories
 from tests.conftest import make_staff
 
@@ -77,3 +81,82 @@ def test_inactive_assignment_grants_nothing(two_programs):
     db.session.add(StaffProgramAssignment(staff=staff, program=a, is_active=False))
     db.session.commit()
     assert ids(visible_client_ids(staff)) == set()
+
+
+def test_every_table_declares_a_visibility_rule(app):
+    assert sorted(TABLE_SCOPES) == sorted(t.name for t in db.metadata.sorted_tables)
+
+
+def test_a_table_without_a_rule_is_an_error_not_everything():
+    class Stray:
+        __tablename__ = "stray"
+    with pytest.raises(LookupError):
+        scope_of(Stray)
+
+
+def test_leader_sees_the_department_they_lead_even_without_programs(db_session):
+    led, other = factories.department(), factories.department()
+    db.session.add_all([led, other])
+    leader = make_staff("Leader")
+    db.session.add(DepartmentLeaderAssignment(staff=leader, department=led))
+    db.session.commit()
+    assert ids(restrict(sa.select(Department.id), Department, leader)) == {led.id}
+
+
+def test_duplicate_pair_is_visible_only_when_both_people_are(two_programs):
+    a, b, client_a, client_b, loose = two_programs
+    inside_pair = ClientDuplicate(primary_client=client_a, duplicate_client=factories.enrollment(program=a).client,
+                                  similarity_score=0.9, match_type="name_dob", confidence_level="high")
+    mixed_pair = ClientDuplicate(primary_client=client_a, duplicate_client=client_b, similarity_score=0.9,
+                                 match_type="name_dob", confidence_level="high")
+    db.session.add_all([inside_pair, mixed_pair])
+    manager = make_staff("Manager")
+    db.session.add(ProgramManagerAssignment(staff=manager, program=a))
+    db.session.commit()
+    assert ids(restrict(sa.select(ClientDuplicate.id), ClientDuplicate, manager)) == {inside_pair.id}
+
+
+def test_audit_rows_follow_the_client_and_the_record(two_programs):
+    a, b, client_a, client_b, loose = two_programs
+    staff = make_staff("Staff")
+    db.session.add(StaffProgramAssignment(staff=staff, program=a))
+    db.session.commit()
+    visible = set(db.session.scalars(restrict(sa.select(AuditLog), AuditLog, staff)))
+    about = {(row.entity, row.entity_id) for row in visible}
+    assert ("clients", client_a.id) in about
+    assert ("programs", a.id) in about
+    assert all(row.client_id in (None, client_a.id) for row in visible)
+    assert ("programs", b.id) not in about and ("clients", client_b.id) not in about
+    assert not {row.entity for row in visible} & {"staff_program_assignments", "staff"}, \
+        "a Staff member does not read the trail of screens they cannot open"
+
+
+def test_proposals_of_others_about_records_out_of_scope_are_hidden(two_programs):
+    a, b, client_a, client_b, loose = two_programs
+    manager = make_staff("Manager")
+    other = factories.staff_member()
+    db.session.add(ProgramManagerAssignment(staff=manager, program=a))
+    mine = PendingChange(entity="clients", entity_id=None, operation="create", requested_by=manager)
+    about_mine = PendingChange(entity="programs", entity_id=a.id, operation="update", requested_by=other)
+    about_other = PendingChange(entity="clients", entity_id=client_b.id, operation="update", requested_by=other)
+    db.session.add_all([mine, about_mine, about_other])
+    db.session.commit()
+    assert ids(restrict(sa.select(PendingChange.id), PendingChange, manager)) == {mine.id, about_mine.id}
+
+
+def test_notifications_are_each_persons_own(db_session):
+    staff, other = make_staff("Staff"), factories.staff_member()
+    own = Notification(staff=staff, title="Mine", message="x")
+    db.session.add_all([own, Notification(staff=other, title="Theirs", message="x")])
+    db.session.commit()
+    assert ids(restrict(sa.select(Notification.id), Notification, staff)) == {own.id}
+
+
+def test_the_same_query_for_two_people_gives_each_their_own_rows(two_programs):
+    """The scope's SQL is cached by shape; each person's ids must still reach the database."""
+    a, b, client_a, client_b, loose = two_programs
+    first, second = make_staff("Staff"), make_staff("Staff")
+    db.session.add_all([StaffProgramAssignment(staff=first, program=a), StaffProgramAssignment(staff=second, program=b)])
+    db.session.commit()
+    assert ids(restrict(sa.select(Client.id), Client, first)) == {client_a.id}
+    assert ids(restrict(sa.select(Client.id), Client, second)) == {client_b.id}

@@ -1,0 +1,104 @@
+"""The enrollment form refuses restricted enrollments and takes an override; the door-side restriction check."""
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditLog, Enrollment, StaffProgramAssignment
+from tests import factories
+from tests.conftest import csrf_token
+
+TODAY = date.today()
+
+
+def _restricted_client(db_session, **kw):
+    program = factories.program()
+    restriction = factories.restriction(**kw)
+    db_session.add_all([program, restriction])
+    db_session.commit()
+    return program, restriction
+
+
+def _enrollment_form(client_row, program, token, **extra):
+    return {"client": str(client_row.id), "program": str(program.id), "start_date": TODAY.isoformat(),
+            "status": "active", "csrf_token": token, **extra}
+
+
+def _enrollments_of(client_row):
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Enrollment).where(Enrollment.client_id == client_row.id)).all()
+
+
+def test_enrollment_form_refuses_a_restricted_client_with_the_reason(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    program, restriction = _restricted_client(db_session, is_no_trespass=True)
+    token = csrf_token(client, "/admin/client_program_enrollments/new/")
+    response = client.post("/admin/client_program_enrollments/new/",
+                           data=_enrollment_form(restriction.client, program, token))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Not enrolled" in page and "organisation-wide restriction" in page and "no trespass" in page
+    assert 'name="restriction_override_reason"' in page, "the form offers the override right there"
+    assert _enrollments_of(restriction.client) == []
+
+
+def test_coordinator_overrides_on_the_form_and_it_is_audited(client, sign_in_as, db_session):
+    coordinator = sign_in_as("Coordinator")
+    program, restriction = _restricted_client(db_session)
+    token = csrf_token(client, "/admin/client_program_enrollments/new/")
+    response = client.post("/admin/client_program_enrollments/new/", data=_enrollment_form(
+        restriction.client, program, token, restriction_override_reason="Court-ordered placement"))
+    assert response.status_code == 302
+    [enrollment] = _enrollments_of(restriction.client)
+    assert enrollment.override_reason == "Court-ordered placement"
+    override = db_session.scalar(sa.select(AuditLog).where(AuditLog.action == "override",
+                                                           AuditLog.entity_id == enrollment.id))
+    assert override.changed_by_id == coordinator.id
+
+
+def test_override_field_is_only_offered_to_those_who_may_override(client, sign_in_as, db_session):
+    manager = sign_in_as("Manager")
+    enrollment = factories.create("client_program_enrollments", visible_to=manager)
+    page = client.get(f"/admin/client_program_enrollments/edit/?id={enrollment.id}").get_data(as_text=True)
+    assert "restriction_override_reason" not in page
+
+
+def test_restriction_check_page_answers_without_opening_the_record(client, sign_in_as, db_session):
+    staff = sign_in_as("Staff")
+    mine, elsewhere = factories.program(), factories.program()
+    person = factories.client(first_name="Jordan", last_name="Outsider", dob=date(1970, 7, 7),
+                              phone="416-555-0199", comments="Private note")
+    db_session.add_all([mine, elsewhere, person, StaffProgramAssignment(staff=staff, program=mine),
+                        factories.restriction(client=person, scope="org", is_bill_168=True, reason="Assault"),
+                        factories.restriction(client=person, scope="program", program=elsewhere)])
+    db_session.commit()
+    token = csrf_token(client, "/admin/restriction-check/")
+    page = client.post("/admin/restriction-check/", data={
+        "first_name": "jordan", "last_name": "outsider", "dob": "1970-07-07", "csrf_token": token,
+    }).get_data(as_text=True)
+    assert "Restricted." in page and "Organisation-wide" in page
+    for private in ("416-555-0199", "Private note", "Assault", elsewhere.name, str(person.id)):
+        assert private not in page
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
+        AuditLog.action == "check", AuditLog.changed_by_id == staff.id)) == 1
+    assert client.get(f"/admin/clients/details/?id={person.id}").status_code == 404
+
+
+def test_restriction_check_needs_a_role(client, sign_in_as, db_session):
+    sign_in_as()
+    assert client.get("/admin/restriction-check/").status_code == 403
+
+
+def test_restriction_check_with_nothing_in_force_says_so(client, sign_in_as, db_session):
+    sign_in_as("Staff")
+    person = factories.client(last_name="Clear", dob=date(1990, 1, 1))
+    db_session.add_all([person, factories.restriction(client=person, start_date=TODAY - timedelta(days=90),
+                                                      end_date=TODAY - timedelta(days=1))])
+    db_session.commit()
+    token = csrf_token(client, "/admin/restriction-check/")
+    page = client.post("/admin/restriction-check/", data={
+        "last_name": "Clear", "dob": "1990-01-01", "csrf_token": token}).get_data(as_text=True)
+    assert 'id="restriction-check-none"' in page and "Restricted." not in page
+    missing_token = client.post("/admin/restriction-check/", data={"last_name": "Clear", "dob": "1990-01-01"})
+    assert 'id="restriction-check-none"' not in missing_token.get_data(as_text=True)
