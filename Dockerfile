@@ -11,7 +11,7 @@ COPY migrations ./migrations
 COPY templates ./templates
 COPY wsgi.py celery_worker.py ./
 RUN pip install --no-cache-dir .
-RUN useradd --system --home /srv/ccd ccd && mkdir -p /srv/ccd/instance && chown ccd /srv/ccd/instance
+RUN useradd --system --home /srv/ccd ccd && mkdir -p /srv/ccd/instance/imports && chown -R ccd /srv/ccd/instance
 USER ccd
 EXPOSE 8000
 CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi ccd bootstrap && gunicorn --bind 0.0.0.0:8000 --workers 3 wsgi:app"]

@@ -42,6 +42,9 @@ from app.services.ingest.values import BadValue, canonical_option, clean_name, c
 
 DEFAULT_BATCH_SIZE = 500
 STAGE_CHUNK = 2000
+# Imports of any source take turns batch by batch (PostgreSQL advisory lock), so two imports
+# running at once cannot both add the same newcomer.
+BATCH_LOCK_KEY = 0x43434449  # "CCDI"
 ERROR_DETAILS_KEPT = 200
 DEFAULT_DISCHARGE_REASON = "Not recorded in {source}"
 
@@ -413,6 +416,8 @@ class ImportRun:
                 self.progress(self.counters.done, self.log.total_rows)
 
     def _process_batch(self, staged) -> None:
+        if self.session.connection().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(BATCH_LOCK_KEY)))
         outcomes: dict[uuid.UUID, Outcome] = {}
         parsed: list[ParsedRow] = []
         for row in staged:
@@ -569,13 +574,16 @@ class Batch:
         self.new_duplicates: list[dict] = []
         self.enrollments_written = self.intakes_written = self.discharges_written = 0
 
+    def _one_of(self, column, values):
+        return matching.one_of(column, values, self.session.connection().dialect.name)
+
     # -- deciding ----------------------------------------------------------------------------
     def plan(self, rows: list[ParsedRow], outcomes: dict[uuid.UUID, Outcome]) -> None:
         run, session = self.run, self.session
         ids = sorted({row.source_id for row in rows if row.source_id and row.source_id not in run.id_of_source})
         known = dict(session.execute(
             sa.select(ClientSourceId.source_client_id, ClientSourceId.client_id)
-            .where(ClientSourceId.source_system == run.source, ClientSourceId.source_client_id.in_(ids))
+            .where(ClientSourceId.source_system == run.source, self._one_of(ClientSourceId.source_client_id, ids))
         ).all()) if ids else {}
         by_id = {row.staged_id: run.id_of_source.get(row.source_id) or known.get(row.source_id)
                  for row in rows if row.source_id}
@@ -583,7 +591,10 @@ class Batch:
         db_candidates = matching.find_candidates(session, [row.person for row in to_match])
         candidates = {row.staged_id: found for row, found in zip(to_match, db_candidates)}
         self._drop_reviewed_pairs(to_match, candidates)
-        other_ids = self._source_ids_of({c.client_id for found in candidates.values() for c in found})
+        # A client that already has another id of this source is not matched automatically: only
+        # candidates that could be matched need that check.
+        other_ids = self._source_ids_of({c.client_id for found in candidates.values() for c in found
+                                         if c.score.value >= run.thresholds.accept})
 
         # First decide every row (a newcomer gets its id now, so a later row of the batch finds it) ...
         decided = []
@@ -637,7 +648,7 @@ class Batch:
             return
         declined = self.session.execute(
             sa.select(ClientDuplicate.incoming_key, ClientDuplicate.primary_client_id)
-            .where(ClientDuplicate.incoming_key.in_(sorted(keys)), ClientDuplicate.status == "not_duplicate")
+            .where(self._one_of(ClientDuplicate.incoming_key, sorted(keys)), ClientDuplicate.status == "not_duplicate")
         ).all()
         for key, client_id in declined:
             row = keys[key]
@@ -649,14 +660,14 @@ class Batch:
             for client_id, source_id in self.session.execute(
                     sa.select(ClientSourceId.client_id, ClientSourceId.source_client_id)
                     .where(ClientSourceId.source_system == self.run.source,
-                           ClientSourceId.client_id.in_(sorted(client_ids)))):
+                           self._one_of(ClientSourceId.client_id, sorted(client_ids)))):
                 found[client_id].add(source_id)
         return found
 
     def _load_clients(self, client_ids) -> None:
         columns = [Client.__table__.c[name] for name in ("id", *CLIENT_FIELDS, "languages_spoken")]
         if client_ids:
-            for row in self.session.execute(sa.select(*columns).where(Client.id.in_(sorted(client_ids)))):
+            for row in self.session.execute(sa.select(*columns).where(self._one_of(Client.id, sorted(client_ids)))):
                 self.client_current[row.id] = dict(row._mapping)
 
     def _load_children(self) -> None:
@@ -671,17 +682,17 @@ class Batch:
         for row in self.session.execute(
                 sa.select(Enrollment.id, Enrollment.client_id, Enrollment.program_id, Enrollment.start_date,
                           Enrollment.end_date, Enrollment.status)
-                .where(Enrollment.client_id.in_(client_ids), Enrollment.is_archived.is_(False))):
+                .where(self._one_of(Enrollment.client_id, client_ids), Enrollment.is_archived.is_(False))):
             record = dict(row._mapping)
             self.enrollments[(row.client_id, row.program_id, row.start_date)] = record
             if row.end_date is None:
                 self.open_enrollments[(row.client_id, row.program_id)].append(record)
         self.intake_keys = {tuple(row) for row in self.session.execute(
             sa.select(Intake.client_id, Intake.program_id, Intake.intake_date)
-            .where(Intake.client_id.in_(client_ids)))}
+            .where(self._one_of(Intake.client_id, client_ids)))}
         self.discharge_keys = {tuple(row) for row in self.session.execute(
             sa.select(Discharge.client_id, Discharge.program_id, Discharge.discharge_date)
-            .where(Discharge.client_id.in_(client_ids)))}
+            .where(self._one_of(Discharge.client_id, client_ids)))}
 
     # -- what a row writes -------------------------------------------------------------------
     def _write_row(self, row: ParsedRow, client_id: uuid.UUID, matched_by: str, add_source_id: bool,
@@ -892,7 +903,7 @@ class Batch:
         pairs = {(d["primary_client_id"], d["incoming_key"]) for d in self.new_duplicates}
         existing = {tuple(row) for row in self.session.execute(
             sa.select(ClientDuplicate.primary_client_id, ClientDuplicate.incoming_key)
-            .where(ClientDuplicate.incoming_key.in_(sorted({key for _, key in pairs}))))}
+            .where(self._one_of(ClientDuplicate.incoming_key, sorted({key for _, key in pairs}))))}
         fresh = [d for d in self.new_duplicates if (d["primary_client_id"], d["incoming_key"]) not in existing]
         if fresh:
             self._insert(ClientDuplicate, fresh)
