@@ -98,7 +98,7 @@ _NOT_LETTERS = re.compile(r"[^a-z]+")
 
 @lru_cache(maxsize=200_000)
 def normalize_name(value: str | None) -> str:
-    """Lower case, accents removed, hyphens/apostrophes/dots as spaces, single spaces: 'Côté-Lévesque ' -> 'cote levesque'."""
+    """Lower case, no accents, hyphens/apostrophes/dots as spaces: 'Côté-Lévesque ' -> 'cote levesque'."""
     if not value:
         return ""
     decomposed = unicodedata.normalize("NFKD", value)
@@ -134,7 +134,6 @@ class MatchKeys:
     """The blocking keys stored on a client (indexed columns) and computed for an incoming row."""
 
     last_key: str | None  # birth year + phonetic last name
-    first_key: str | None  # birth year + phonetic first name
     names_key: str | None  # both phonetic names, in sorted order (no birth date needed; swaps give the same key)
     prefix_key: str | None  # first three letters of each name, sorted (typos that change the sound of a name)
 
@@ -146,7 +145,6 @@ def match_keys(first_name: str | None, last_name: str | None, dob: date | None) 
     year = f"{dob.year:04d}" if dob else None
     return MatchKeys(
         last_key=year + last if year and last else None,
-        first_key=year + first if year and first else None,
         names_key="".join(sorted((first, last))) if first and last else None,
         prefix_key="+".join(sorted((first_letters, last_letters))) if first_letters and last_letters else None,
     )
@@ -248,11 +246,12 @@ def dob_agreement(a: date | None, b: date | None) -> float:
         return 1.0
     if a.year == b.year and a.month == b.day and a.day == b.month:
         return 0.8
-    if Levenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 1:
+    typos = Levenshtein.distance(a.isoformat(), b.isoformat())  # digits only differ: dashes always agree
+    if typos == 1:
         return 0.7
     if a.month == b.month and a.day == b.day and abs(a.year - b.year) <= 1:
         return 0.6
-    if Levenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 2:
+    if typos == 2:
         return 0.3
     return 0.0
 
@@ -363,16 +362,18 @@ CANDIDATE_COLUMNS = ("id", "first_name", "last_name", "preferred_name", "alias",
 def block_condition(client_table, people: Sequence[Person], dialect_name: str = "default"):
     """SQL condition selecting every client that shares a blocking key with one of ``people``.
 
-    Each branch is one indexed lookup (dob; birth year + phonetic first or last name, in
-    either column so swapped names are found; phonetic names alone for clients with no
-    birth date or rows that lack one).
+    Each branch is one indexed lookup: the birth date; birth year + phonetic last name;
+    both phonetic names in either order (swapped names, a wrong birth date); the first
+    letters of both names (a typo that changes how a name sounds). bench/match_quality.py
+    reports the share of true duplicates these branches find ("blocking").
     """
     dobs, year_keys, names, prefixes = set(), set(), set(), set()
     for person in people:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         if person.dob:
             dobs.add(person.dob)
-        year_keys.update(k for k in (keys.last_key, keys.first_key) if k)
+        if keys.last_key:
+            year_keys.add(keys.last_key)
         if keys.names_key:
             names.add(keys.names_key)
         if keys.prefix_key:
@@ -383,7 +384,7 @@ def block_condition(client_table, people: Sequence[Person], dialect_name: str = 
         branches.append(one_of(c.dob, sorted(dobs), dialect_name))
     if year_keys:
         ordered = sorted(year_keys)
-        branches += [one_of(c.block_last_key, ordered, dialect_name), one_of(c.block_first_key, ordered, dialect_name)]
+        branches.append(one_of(c.block_last_key, ordered, dialect_name))
     if names:
         branches.append(one_of(c.block_names_key, sorted(names), dialect_name))
     if prefixes:
@@ -400,7 +401,7 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     if not people:
         return []
     query = sa.select(*(table.c[name] for name in CANDIDATE_COLUMNS), table.c.block_last_key,
-                      table.c.block_first_key, table.c.block_names_key, table.c.block_prefix_key).where(
+                      table.c.block_names_key, table.c.block_prefix_key).where(
         block_condition(table, people, session.connection().dialect.name))
     if exclude_archived:
         query = query.where(table.c.is_archived.is_(False))
@@ -414,27 +415,26 @@ def candidates_from_rows(people: Sequence[Person], rows) -> list[list[Candidate]
     """Assign fetched client rows to the people whose block they share, and score each pair."""
     by_dob: dict[date, list] = {}
     by_key: dict[str, list] = {}
+    people_of = {row.id: Person(row.first_name, row.last_name, row.dob, row.preferred_name, row.alias)
+                 for row in rows}
     for row in rows:
         if row.dob is not None:
             by_dob.setdefault(row.dob, []).append(row)
-        for key in {row.block_last_key, row.block_first_key, row.block_names_key, row.block_prefix_key} - {None}:
+        for key in {row.block_last_key, row.block_names_key, row.block_prefix_key} - {None}:
             by_key.setdefault(key, []).append(row)
     result = []
     for person in people:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         seen: dict = {}
         pools = [by_dob.get(person.dob, []) if person.dob else []]
-        pools += [by_key.get(k, []) for k in (keys.last_key, keys.first_key, keys.names_key, keys.prefix_key) if k]
+        pools += [by_key.get(k, []) for k in (keys.last_key, keys.names_key, keys.prefix_key) if k]
         # Every row in these pools shares a key with the person: the pools are keyed by the same keys
         # the query selected on (the key formats differ, so no two kinds of key can collide).
         for pool in pools:
             for row in pool:
                 seen.setdefault(row.id, row)
-        result.append([
-            Candidate(row.id, candidate_person := Person(row.first_name, row.last_name, row.dob, row.preferred_name,
-                                                         row.alias), score(person, candidate_person))
-            for row in seen.values()
-        ])
+        result.append([Candidate(row.id, people_of[row.id], score(person, people_of[row.id]))
+                       for row in seen.values()])
     return result
 
 
@@ -452,7 +452,7 @@ class CandidateIndex:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
                               preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
-                              block_last_key=keys.last_key, block_first_key=keys.first_key,
+                              block_last_key=keys.last_key,
                               block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
         for lookup in self._lookups(person, keys):
             self._by_key[lookup].append(row)
@@ -461,9 +461,8 @@ class CandidateIndex:
     def _lookups(person: Person, keys: MatchKeys):
         if person.dob:
             yield "dob", person.dob
-        for key in (keys.last_key, keys.first_key):
-            if key:
-                yield "year", key
+        if keys.last_key:
+            yield "year", keys.last_key
         if keys.names_key:
             yield "names", keys.names_key
         if keys.prefix_key:

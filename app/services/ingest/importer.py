@@ -35,7 +35,7 @@ from app.models import (
 )
 from app.services import matching
 from app.services.ingest import column_maps
-from app.services.ingest.column_maps import CLIENT_FIELDS, DATE_FIELDS, PROGRAM_DATED_FIELDS, ResolvedColumns
+from app.services.ingest.column_maps import CLIENT_FIELDS, PROGRAM_DATED_FIELDS, ResolvedColumns
 from app.services.ingest.reading import FileRefused, as_text, file_type_of, read_sheet
 from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, split_multi, \
     split_programs
@@ -719,7 +719,7 @@ class Batch:
             values["languages_spoken"] = [values["preferred_language"]]
         keys = matching.match_keys(values.get("first_name"), values.get("last_name"), values.get("dob"))
         values.update({"id": client_id, "source_system": self.run.source, "block_last_key": keys.last_key,
-                       "block_first_key": keys.first_key, "block_names_key": keys.names_key,
+                       "block_names_key": keys.names_key,
                        "block_prefix_key": keys.prefix_key})
         values.setdefault("languages_spoken", [])
         values.setdefault("ethnicity", [])
@@ -857,8 +857,8 @@ class Batch:
                 self._insert(Enrollment, self.new_enrollments)
                 created("client_program_enrollments", self.new_enrollments)
             if self.enrollment_changes:
-                session.execute(sa.update(Enrollment), [
-                    {"id": enrollment_id, **change["after"]} for enrollment_id, change in self.enrollment_changes.items()])
+                session.execute(sa.update(Enrollment), [{"id": enrollment_id, **change["after"]}
+                                                        for enrollment_id, change in self.enrollment_changes.items()])
                 for enrollment_id, change in self.enrollment_changes.items():
                     diff = {k: {"before": change["before"][k], "after": change["after"][k]} for k in change["after"]
                             if change["before"][k] != change["after"][k]}
@@ -889,7 +889,7 @@ class Batch:
             if "dob" in values:
                 current = self.client_current[client_id]
                 keys = matching.match_keys(current.get("first_name"), current.get("last_name"), values["dob"])
-                values.update({"block_last_key": keys.last_key, "block_first_key": keys.first_key,
+                values.update({"block_last_key": keys.last_key,
                                "block_names_key": keys.names_key, "block_prefix_key": keys.prefix_key})
             groups[tuple(sorted(values))].append({"id": client_id, **values})
             trail.append(audit.audit_row("clients", client_id, "import",

@@ -21,7 +21,8 @@ EMH_HEADER = ("ID,Last Name,First Name,Program,DOB,Age,Gender,City,Sub-program,W
 
 
 def emh_row(uid, last, first, program, dob, admitted="2024-01-15", gender="", city="Toronto"):
-    return f'{uid},{last},{first},"{program}",{dob},40,{gender},{city},,,,{admitted},10,Toronto,"Self,  Family or Friend"'
+    return (f'{uid},{last},{first},"{program}",{dob},40,{gender},{city},,,,{admitted},10,Toronto,'
+            '"Self,  Family or Friend"')
 
 
 def write(tmp_path, lines, name="export.csv", encoding="utf-8"):
@@ -48,7 +49,8 @@ def client_with_id(source, source_id, **kw):
 
 
 def test_new_clients_and_enrollments_are_written_and_summarised(tmp_path, program):
-    path = write(tmp_path, [EMH_HEADER, emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03", gender="Female"),
+    path = write(tmp_path, [EMH_HEADER,
+                            emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03", gender="Female"),
                             emh_row("CLI2", "Nguyen", "Bao", program.name, "1975-06-30")])
     summary = import_file(path, "EMHware")
     assert (summary.status, summary.rows_read, summary.inserted, summary.enrollments) == ("success", 2, 2, 2)
@@ -56,7 +58,8 @@ def test_new_clients_and_enrollments_are_written_and_summarised(tmp_path, progra
     assert marie.dob == date(1980, 2, 3) and marie.gender == "Woman" and marie.source_system == "EMHware"
     assert [(s.source_system, s.source_client_id) for s in marie.source_ids] == [("EMHware", "CLI1")]
     enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == marie.id))
-    assert (enrollment.program_id, enrollment.start_date, enrollment.status) == (program.id, date(2024, 1, 15), "active")
+    assert (enrollment.program_id, enrollment.start_date, enrollment.status) == (program.id, date(2024, 1, 15),
+                                                                                  "active")
     log = db.session.get(ClientUploadLog, summary.upload_log_id)
     assert (log.status, log.records_created, log.total_rows) == ("success", 2, 2) and len(log.file_sha256) == 64
     assert count(ImportRow, ImportRow.upload_log_id == log.id) == 0, "written rows are not kept"
@@ -178,7 +181,7 @@ def test_bad_rows_are_rejected_with_reasons_and_the_others_continue(tmp_path, pr
         f"A2,Bad,Date,1980-02-30,{program.name},2024-01-01,",
         f"A3,End,Before,1980-01-01,{program.name},2024-05-01,2024-04-01",
         f"A4,Future,Discharge,1980-01-01,{program.name},2024-01-01,{future}",
-        f"A5,Unknown,Program,1980-01-01,No Such Program,2024-01-01,",
+        "A5,Unknown,Program,1980-01-01,No Such Program,2024-01-01,",
         f"A6,Good,Two,1981-01-01,{program.name},2024-01-01,",
     ])
     summary = import_file(path, "EMHware")
