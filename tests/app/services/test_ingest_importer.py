@@ -300,3 +300,22 @@ def test_an_update_records_before_and_after(tmp_path, program):
     change = db.session.scalar(sa.select(AuditLog).where(AuditLog.entity == "clients", AuditLog.entity_id == client.id,
                                                          AuditLog.action == "import"))
     assert change.diff_json["city"] == {"before": "Ottawa", "after": "Toronto"}
+
+
+def test_an_excel_report_with_real_dates_and_serial_numbers(tmp_path, program):
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Program Client Occupancy Report"])
+    sheet.append([])
+    sheet.append(["Client No.", "Last Name", "First Name", "DOB", "Admission Date", "Discharge Date"])
+    sheet.append([4411, "Roy", "Luc", datetime(1970, 1, 2), 45352, None])
+    path = tmp_path / "occupancy.xlsx"
+    workbook.save(path)
+    summary = import_file(path, "SMIS", program_name=program.name)
+    client = db.session.scalar(sa.select(Client).join(ClientSourceId).where(ClientSourceId.source_client_id == "4411"))
+    enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == client.id))
+    assert summary.inserted == 1 and client.dob == date(1970, 1, 2) and enrollment.start_date == date(2024, 3, 1)
