@@ -215,6 +215,54 @@ def flagged_duplicates(log: ClientUploadLog) -> list[ClientDuplicate]:
         .order_by(ImportRow.row_number, ClientDuplicate.similarity_score.desc())))
 
 
+def apply_reviewed_row(import_row_id, client_id=None, *, reviewed_by_id=None) -> Outcome:
+    """A reviewer's answer to a row held for duplicate review: write it to ``client_id`` (the same
+    person), or as a new client when ``client_id`` is None (nobody CCD knows).
+
+    The row is read with the column titles of its own import, and written exactly as the import
+    would have written it. Its review items are closed: the chosen client's as "merged", the
+    others as "not_duplicate", so the pairs are not flagged again. The caller commits.
+    """
+    from flask import current_app
+
+    session = db.session
+    row = session.get(ImportRow, import_row_id)
+    if row is None or row.status != "review":
+        raise LookupError("That imported row is not waiting for review.")
+    log = row.upload_log
+    details = dict(log.upload_details or {})
+    details["dry_run"] = False
+    run = ImportRun(session, log, details, matching.Thresholds.from_config(current_app.config), 1, None)
+    column_map = column_maps.column_map_for(session, log.source)
+    column_map = column_maps.ColumnMap(log.source, column_map.titles, details.get("date_order") or
+                                       column_map.date_order)
+    run.prepare(column_map, details.get("headers") or [])
+    parsed = run._parse(row)
+    items = session.scalars(sa.select(ClientDuplicate).where(ClientDuplicate.import_row_id == row.id)).all()
+    if client_id is not None and client_id not in {item.primary_client_id for item in items}:
+        raise ValueError("Choose one of the clients the row was flagged against, or none.")
+    batch = Batch(run)
+    known = session.scalar(sa.select(ClientSourceId.client_id).where(
+        ClientSourceId.source_system == log.source, ClientSourceId.source_client_id == parsed.source_id)) \
+        if parsed.source_id else None
+    if known is not None and known != client_id:
+        raise ValueError(f"{log.source} id {parsed.source_id} already belongs to another client.")
+    if client_id is not None:
+        batch._load_clients({client_id})
+    batch._load_children()
+    with audit.acting_as(f"import {log.source} {log.file_name}"[:100]):
+        outcome = batch._write_row(parsed, client_id or uuid.uuid4(), "reviewed" if client_id else "new",
+                                   add_source_id=bool(parsed.source_id) and known is None)
+        batch.apply()
+        for item in items:
+            item.status = "merged" if item.primary_client_id == client_id else "not_duplicate"
+            item.reviewed_at = datetime.now(timezone.utc)
+            item.reviewed_by_id = reviewed_by_id
+        row.status, row.client_id = outcome.status, outcome.client_id
+        row.reason = f"{row.reason} — resolved by review"
+    return outcome
+
+
 # -- the run ---------------------------------------------------------------------------------
 @dataclass
 class Counters:
@@ -333,16 +381,9 @@ class ImportRun:
             raise FileRefused(f"The uploaded file is no longer at {path}; upload it again.")
         column_map = column_maps.column_map_for(session, self.source)
         sheet = read_sheet(path, is_header=lambda cells: not column_map.resolve(cells).missing)
-        resolved = column_map.resolve(sheet.headers)
-        problem = resolved.problem()
-        if problem:
-            raise FileRefused(problem)
-        self.resolved = resolved
-        self.date_order = column_map.date_order
-        self._load_programs(resolved)
-        self._load_options()
+        self.prepare(column_map, sheet.headers)
         self.details.update({"encoding": sheet.encoding, "header_row": sheet.header_row, "headers": sheet.headers,
-                             "columns": resolved.describe(), "date_order": self.date_order})
+                             "columns": self.resolved.describe(), "date_order": self.date_order})
         total = 0
         chunk = []
         for number, cells in sheet.rows:
@@ -356,6 +397,17 @@ class ImportRun:
         self.details["rows_done"] = 0
         log.upload_details = dict(self.details)
         session.commit()
+
+    def prepare(self, column_map, headers: list) -> None:
+        """Resolve the columns and load what parsing rows needs; refuses the file when it cannot be read."""
+        resolved = column_map.resolve(headers)
+        problem = resolved.problem()
+        if problem:
+            raise FileRefused(problem)
+        self.resolved = resolved
+        self.date_order = column_map.date_order
+        self._load_programs(resolved)
+        self._load_options()
 
     def _stage_chunk(self, chunk) -> int:
         """Staged rows go in with COPY on PostgreSQL (the same transaction), plain INSERTs elsewhere."""

@@ -319,3 +319,44 @@ def test_an_excel_report_with_real_dates_and_serial_numbers(tmp_path, program):
     client = db.session.scalar(sa.select(Client).join(ClientSourceId).where(ClientSourceId.source_client_id == "4411"))
     enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == client.id))
     assert summary.inserted == 1 and client.dob == date(1970, 1, 2) and enrollment.start_date == date(2024, 3, 1)
+
+
+def _flag_twins(tmp_path, program):
+    twins = []
+    for first in ("Jon", "John"):
+        twin = factories.client(first_name=first, last_name="Okafor", dob=date(1992, 3, 3))
+        db.session.add(twin)
+        twins.append(twin)
+    db.session.commit()
+    path = write(tmp_path, [EMH_HEADER, emh_row("CLI8", "Okafor", "Jonn", program.name, "1992-03-03")])
+    import_file(path, "EMHware")
+    row = db.session.scalar(sa.select(ImportRow).where(ImportRow.status == "review"))
+    return twins, row, path
+
+
+def test_a_reviewer_sends_a_held_row_to_the_right_client(tmp_path, program):
+    from app.services.ingest.importer import apply_reviewed_row
+
+    (jon, john), row, path = _flag_twins(tmp_path, program)
+    outcome = apply_reviewed_row(row.id, john.id)
+    db.session.commit()
+    assert outcome.client_id == john.id
+    assert count(Enrollment, Enrollment.client_id == john.id) == 1
+    assert count(Enrollment, Enrollment.client_id == jon.id) == 0
+    statuses = {item.primary_client_id: item.status for item in db.session.scalars(
+        sa.select(ClientDuplicate).where(ClientDuplicate.incoming_key == "EMHware:CLI8"))}
+    assert statuses == {john.id: "merged", jon.id: "not_duplicate"}
+    again = import_file(path, "EMHware")
+    assert (again.unchanged, again.possible_duplicates) == (1, 0), "the id now leads straight to the client"
+
+
+def test_a_reviewer_says_the_held_row_is_somebody_new(tmp_path, program):
+    from app.services.ingest.importer import apply_reviewed_row
+
+    twins, row, _ = _flag_twins(tmp_path, program)
+    outcome = apply_reviewed_row(row.id, None)
+    db.session.commit()
+    assert outcome.status == "inserted" and outcome.client_id not in {t.id for t in twins}
+    assert count(ClientSourceId, ClientSourceId.client_id == outcome.client_id) == 1
+    with pytest.raises(LookupError):
+        apply_reviewed_row(row.id, None)
