@@ -102,7 +102,7 @@ class ClientView(ArchivableView):
         *SERVED_FILTERS.values(),
         "dob", "source_system", "is_inactive", "is_archived",
     )
-    column_details_exclude_list = ("source_ids",)
+    column_details_exclude_list = ("source_ids", "block_last_key", "block_names_key", "block_prefix_key")
     form_columns = (
         "first_name", "middle_name", "last_name", "preferred_name", "alias", "dob",
         "gender", "gender_identity", "pronoun", "sexual_orientation", "citizenship_status",

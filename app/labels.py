@@ -93,7 +93,7 @@ FIELD_LABELS: dict[str, str] = {
     "date_order": "Date order (for dates like 03/04/2024)", "field": "CCD field", "titles": "Column titles (one per line)",
     "aliases": "Aliases", "import_row": "Imported row",
     "incoming_key": "Incoming person", "block_last_key": "Match key (birth year, last name)",
-    "block_first_key": "Match key (birth year, first name)", "block_names_key": "Match key (names)",
+    "block_names_key": "Match key (names)",
     "block_prefix_key": "Match key (name prefixes)",
     # staff
     "user": "Sign-in account", "active": "Active", "roles": "Roles", "role": "Role",

@@ -49,11 +49,11 @@ def load_clients(data, engine) -> None:
     try:
         cursor = raw.cursor()
         with cursor.copy("COPY clients (id, first_name, last_name, preferred_name, dob, gender, city, source_system, "
-                         "block_last_key, block_first_key, block_names_key, block_prefix_key) FROM STDIN") as copy:
+                         "block_last_key, block_names_key, block_prefix_key) FROM STDIN") as copy:
             for c in data.clients:
                 keys = match_keys(c.first_name, c.last_name, c.dob)
                 copy.write_row((c.id, c.first_name, c.last_name, c.preferred_name, c.dob, c.gender, c.city,
-                                "EMHware" if c.emh_id else "SMIS", keys.last_key, keys.first_key, keys.names_key,
+                                "EMHware" if c.emh_id else "SMIS", keys.last_key, keys.names_key,
                                 keys.prefix_key))
         with cursor.copy("COPY client_source_ids (id, client_id, source_system, source_client_id) FROM STDIN") as copy:
             import uuid

@@ -16,7 +16,7 @@ __all__ = [
     "AuditLog", "ChoiceOption", "Client", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
     "Department", "DepartmentLeaderAssignment", "Discharge", "EXTENDED_FIELDS", "EmailLog",
     "EmailRecipient", "Enrollment", "ImportColumnTitle", "ImportRow", "ImportSourceSetting", "Intake",
-    "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity", "ProgramManagerAssignment", "ProgramStaff",
-    "RestrictionNotificationSubscription", "Role", "ServiceRestriction", "Staff",
+    "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity", "ProgramManagerAssignment",
+    "ProgramStaff", "RestrictionNotificationSubscription", "Role", "ServiceRestriction", "Staff",
     "StaffClientAssignment", "StaffProgramAssignment", "StaffRole", "SubProgram", "User",
 ]

@@ -42,7 +42,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     __tablename__ = "clients"
     # Matching keys are derived from the names and birth date whenever those change;
     # nobody edits them, and the audit trail would only repeat the name change.
-    __guard_exempt_fields__ = frozenset({"block_last_key", "block_first_key", "block_names_key", "block_prefix_key"})
+    __guard_exempt_fields__ = frozenset({"block_last_key", "block_names_key", "block_prefix_key"})
 
     # Names
     first_name: Mapped[str] = mapped_column(sa.String(100))
@@ -104,7 +104,6 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     # Blocking keys for duplicate matching (app/services/matching.py), indexed so candidates
     # are found by lookup instead of by reading every client.
     block_last_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
-    block_first_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     block_names_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     block_prefix_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
 
@@ -147,7 +146,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
         from app.services.matching import match_keys
 
         keys = match_keys(self.first_name, self.last_name, self.dob)
-        self.block_last_key, self.block_first_key = keys.last_key, keys.first_key
+        self.block_last_key = keys.last_key
         self.block_names_key, self.block_prefix_key = keys.names_key, keys.prefix_key
 
 

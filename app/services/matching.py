@@ -24,6 +24,7 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
+from functools import lru_cache
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import date
@@ -95,8 +96,9 @@ for _group in NICKNAME_GROUPS:
 _NOT_LETTERS = re.compile(r"[^a-z]+")
 
 
+@lru_cache(maxsize=200_000)
 def normalize_name(value: str | None) -> str:
-    """Lower case, accents removed, hyphens/apostrophes/dots as spaces, single spaces: 'Côté-Lévesque ' -> 'cote levesque'."""
+    """Lower case, no accents, hyphens/apostrophes/dots as spaces: 'Côté-Lévesque ' -> 'cote levesque'."""
     if not value:
         return ""
     decomposed = unicodedata.normalize("NFKD", value)
@@ -108,6 +110,7 @@ _SOUNDEX_CODES = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2")
                   "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}
 
 
+@lru_cache(maxsize=200_000)
 def phonetic(value: str | None) -> str:
     """American Soundex of a normalised name (spaces dropped): 'Smyth' and 'Smith' share 'S530'."""
     letters = normalize_name(value).replace(" ", "")
@@ -131,7 +134,6 @@ class MatchKeys:
     """The blocking keys stored on a client (indexed columns) and computed for an incoming row."""
 
     last_key: str | None  # birth year + phonetic last name
-    first_key: str | None  # birth year + phonetic first name
     names_key: str | None  # both phonetic names, in sorted order (no birth date needed; swaps give the same key)
     prefix_key: str | None  # first three letters of each name, sorted (typos that change the sound of a name)
 
@@ -143,7 +145,6 @@ def match_keys(first_name: str | None, last_name: str | None, dob: date | None) 
     year = f"{dob.year:04d}" if dob else None
     return MatchKeys(
         last_key=year + last if year and last else None,
-        first_key=year + first if year and first else None,
         names_key="".join(sorted((first, last))) if first and last else None,
         prefix_key="+".join(sorted((first_letters, last_letters))) if first_letters and last_letters else None,
     )
@@ -184,6 +185,7 @@ class Score:
                 "dob": round(self.dob, 4), "swapped_names": self.swapped, "match_type": self.match_type}
 
 
+@lru_cache(maxsize=500_000)
 def _similarity(a: str, b: str) -> float:
     """Jaro-Winkler on normalised names; multi-part names also compared with parts in any order."""
     if not a or not b:
@@ -202,6 +204,7 @@ def _similarity(a: str, b: str) -> float:
     return best
 
 
+@lru_cache(maxsize=500_000)
 def first_name_similarity(a: str, b: str) -> float:
     """Names, nicknames (Bob/Robert, Guillaume/William) and initials (J/John) considered."""
     score = _similarity(a, b)
@@ -214,19 +217,25 @@ def first_name_similarity(a: str, b: str) -> float:
     return score
 
 
-def _name_options(person: Person) -> tuple[list[str], list[str]]:
-    firsts = [normalize_name(person.first_name)]
-    lasts = [normalize_name(person.last_name)]
-    if person.preferred_name:
-        firsts.append(normalize_name(person.preferred_name))
-    alias = normalize_name(person.alias)
+def _name_options(person: Person) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return _name_options_of(person.first_name, person.last_name, person.preferred_name, person.alias)
+
+
+@lru_cache(maxsize=200_000)
+def _name_options_of(first_name, last_name, preferred_name, alias_name) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The first and last names a client may appear under: own names, preferred name, alias."""
+    firsts = [normalize_name(first_name)]
+    lasts = [normalize_name(last_name)]
+    if preferred_name:
+        firsts.append(normalize_name(preferred_name))
+    alias = normalize_name(alias_name)
     if alias:
         parts = alias.split()
         firsts.append(parts[0])
         lasts.append(parts[-1])
         if len(parts) > 1:
             firsts.append(alias)
-    return [f for f in firsts if f], [n for n in lasts if n]
+    return tuple(f for f in firsts if f), tuple(n for n in lasts if n)
 
 
 def dob_agreement(a: date | None, b: date | None) -> float:
@@ -237,13 +246,26 @@ def dob_agreement(a: date | None, b: date | None) -> float:
         return 1.0
     if a.year == b.year and a.month == b.day and a.day == b.month:
         return 0.8
-    if Levenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 1:
+    typos = Levenshtein.distance(a.isoformat(), b.isoformat())  # digits only differ: dashes always agree
+    if typos == 1:
         return 0.7
     if a.month == b.month and a.day == b.day and abs(a.year - b.year) <= 1:
         return 0.6
-    if Levenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 2:
+    if typos == 2:
         return 0.3
     return 0.0
+
+
+def _evidence(name: str, options: tuple[str, ...], similarity) -> float:
+    """How much a name supports the match, 0..1: below the floor, none; a missing name, neutral."""
+    if not name or not options:
+        return UNKNOWN_NAME_AGREEMENT
+    best = 0.0
+    for option in options:
+        value = similarity(name, option)
+        if value > best:
+            best = value
+    return (best - NAME_SIMILARITY_FLOOR) / (1 - NAME_SIMILARITY_FLOOR) if best > NAME_SIMILARITY_FLOOR else 0.0
 
 
 def score(incoming: Person, candidate: Person) -> Score:
@@ -251,24 +273,18 @@ def score(incoming: Person, candidate: Person) -> Score:
     inc_first, inc_last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
     cand_firsts, cand_lasts = _name_options(candidate)
     dob = dob_agreement(incoming.dob, candidate.dob)
-
-    def combined(first: float, last: float, factor: float = 1.0) -> float:
-        return factor * (FIRST_NAME_WEIGHT * first + LAST_NAME_WEIGHT * last + DOB_WEIGHT * dob)
-
-    def best_of(name: str, options: list[str], similarity) -> float:
-        if not name or not options:
-            return UNKNOWN_NAME_AGREEMENT
-        best = max(similarity(name, option) for option in options)
-        return max(0.0, (best - NAME_SIMILARITY_FLOOR) / (1 - NAME_SIMILARITY_FLOOR))
-
-    first = best_of(inc_first, cand_firsts, first_name_similarity)
-    last = best_of(inc_last, cand_lasts, _similarity)
-    best = Score(combined(first, last), first, last, dob, False)
-    swapped_first = best_of(inc_last, cand_firsts, first_name_similarity)
-    swapped_last = best_of(inc_first, cand_lasts, _similarity)
-    swapped_value = combined(swapped_first, swapped_last, SWAPPED_NAMES_FACTOR)
-    if swapped_value > best.value:
-        best = Score(swapped_value, swapped_first, swapped_last, dob, True)
+    dob_part = DOB_WEIGHT * dob
+    first = _evidence(inc_first, cand_firsts, first_name_similarity)
+    last = _evidence(inc_last, cand_lasts, _similarity)
+    best = Score(FIRST_NAME_WEIGHT * first + LAST_NAME_WEIGHT * last + dob_part, first, last, dob, False)
+    # Names the other way round can only win when the straight reading is not already near its ceiling.
+    if best.value < SWAPPED_NAMES_FACTOR * (FIRST_NAME_WEIGHT + LAST_NAME_WEIGHT + dob_part):
+        swapped_first = _evidence(inc_last, cand_firsts, first_name_similarity)
+        swapped_last = _evidence(inc_first, cand_lasts, _similarity)
+        swapped = SWAPPED_NAMES_FACTOR * (FIRST_NAME_WEIGHT * swapped_first + LAST_NAME_WEIGHT * swapped_last
+                                          + dob_part)
+        if swapped > best.value:
+            best = Score(swapped, swapped_first, swapped_last, dob, True)
     return best
 
 
@@ -329,22 +345,35 @@ def decide(candidates: Iterable[Candidate], thresholds: Thresholds, *, max_liste
 
 
 # -- candidates from the database ---------------------------------------------------------
+def one_of(column, values, dialect_name: str):
+    """``column IN values``. On PostgreSQL one array parameter (``= ANY``) instead of one parameter per
+    value: a batch's lists run to thousands of values, and binding each one costs more than the query."""
+    values = list(values)
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 CANDIDATE_COLUMNS = ("id", "first_name", "last_name", "preferred_name", "alias", "dob")
 
 
-def block_condition(client_table, people: Sequence[Person]):
+def block_condition(client_table, people: Sequence[Person], dialect_name: str = "default"):
     """SQL condition selecting every client that shares a blocking key with one of ``people``.
 
-    Each branch is one indexed lookup (dob; birth year + phonetic first or last name, in
-    either column so swapped names are found; phonetic names alone for clients with no
-    birth date or rows that lack one).
+    Each branch is one indexed lookup: the birth date; birth year + phonetic last name;
+    both phonetic names in either order (swapped names, a wrong birth date); the first
+    letters of both names (a typo that changes how a name sounds). bench/match_quality.py
+    reports the share of true duplicates these branches find ("blocking").
     """
     dobs, year_keys, names, prefixes = set(), set(), set(), set()
     for person in people:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         if person.dob:
             dobs.add(person.dob)
-        year_keys.update(k for k in (keys.last_key, keys.first_key) if k)
+        if keys.last_key:
+            year_keys.add(keys.last_key)
         if keys.names_key:
             names.add(keys.names_key)
         if keys.prefix_key:
@@ -352,26 +381,15 @@ def block_condition(client_table, people: Sequence[Person]):
     c = client_table.c
     branches = []
     if dobs:
-        branches.append(c.dob.in_(sorted(dobs)))
+        branches.append(one_of(c.dob, sorted(dobs), dialect_name))
     if year_keys:
         ordered = sorted(year_keys)
-        branches += [c.block_last_key.in_(ordered), c.block_first_key.in_(ordered)]
+        branches.append(one_of(c.block_last_key, ordered, dialect_name))
     if names:
-        branches.append(c.block_names_key.in_(sorted(names)))
+        branches.append(one_of(c.block_names_key, sorted(names), dialect_name))
     if prefixes:
-        branches.append(c.block_prefix_key.in_(sorted(prefixes)))
+        branches.append(one_of(c.block_prefix_key, sorted(prefixes), dialect_name))
     return sa.or_(*branches) if branches else sa.false()
-
-
-def _shares_block(person: Person, keys: MatchKeys, row) -> bool:
-    if person.dob is not None and row.dob == person.dob:
-        return True
-    mine = {k for k in (keys.last_key, keys.first_key) if k}
-    if mine & {row.block_last_key, row.block_first_key}:
-        return True
-    if keys.names_key is not None and keys.names_key == row.block_names_key:
-        return True
-    return keys.prefix_key is not None and keys.prefix_key == row.block_prefix_key
 
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
@@ -383,7 +401,8 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     if not people:
         return []
     query = sa.select(*(table.c[name] for name in CANDIDATE_COLUMNS), table.c.block_last_key,
-                      table.c.block_first_key, table.c.block_names_key, table.c.block_prefix_key).where(block_condition(table, people))
+                      table.c.block_names_key, table.c.block_prefix_key).where(
+        block_condition(table, people, session.connection().dialect.name))
     if exclude_archived:
         query = query.where(table.c.is_archived.is_(False))
     if extra_condition is not None:
@@ -396,26 +415,26 @@ def candidates_from_rows(people: Sequence[Person], rows) -> list[list[Candidate]
     """Assign fetched client rows to the people whose block they share, and score each pair."""
     by_dob: dict[date, list] = {}
     by_key: dict[str, list] = {}
+    people_of = {row.id: Person(row.first_name, row.last_name, row.dob, row.preferred_name, row.alias)
+                 for row in rows}
     for row in rows:
         if row.dob is not None:
             by_dob.setdefault(row.dob, []).append(row)
-        for key in {row.block_last_key, row.block_first_key, row.block_names_key, row.block_prefix_key} - {None}:
+        for key in {row.block_last_key, row.block_names_key, row.block_prefix_key} - {None}:
             by_key.setdefault(key, []).append(row)
     result = []
     for person in people:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         seen: dict = {}
         pools = [by_dob.get(person.dob, []) if person.dob else []]
-        pools += [by_key.get(k, []) for k in (keys.last_key, keys.first_key, keys.names_key, keys.prefix_key) if k]
+        pools += [by_key.get(k, []) for k in (keys.last_key, keys.names_key, keys.prefix_key) if k]
+        # Every row in these pools shares a key with the person: the pools are keyed by the same keys
+        # the query selected on (the key formats differ, so no two kinds of key can collide).
         for pool in pools:
             for row in pool:
-                if row.id not in seen and _shares_block(person, keys, row):
-                    seen[row.id] = row
-        result.append([
-            Candidate(row.id, candidate_person := Person(row.first_name, row.last_name, row.dob, row.preferred_name,
-                                                         row.alias), score(person, candidate_person))
-            for row in seen.values()
-        ])
+                seen.setdefault(row.id, row)
+        result.append([Candidate(row.id, people_of[row.id], score(person, people_of[row.id]))
+                       for row in seen.values()])
     return result
 
 
@@ -433,7 +452,7 @@ class CandidateIndex:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
                               preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
-                              block_last_key=keys.last_key, block_first_key=keys.first_key,
+                              block_last_key=keys.last_key,
                               block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
         for lookup in self._lookups(person, keys):
             self._by_key[lookup].append(row)
@@ -442,9 +461,8 @@ class CandidateIndex:
     def _lookups(person: Person, keys: MatchKeys):
         if person.dob:
             yield "dob", person.dob
-        for key in (keys.last_key, keys.first_key):
-            if key:
-                yield "year", key
+        if keys.last_key:
+            yield "year", keys.last_key
         if keys.names_key:
             yield "names", keys.names_key
         if keys.prefix_key:

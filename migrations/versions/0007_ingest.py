@@ -31,7 +31,7 @@ NOW = sa.text("CURRENT_TIMESTAMP")
 SOURCES = "source_system IN ('SMIS', 'EMHware', 'FFAI')"
 OLD_UPLOAD_STATUSES = "status IN ('queued', 'running', 'success', 'partial', 'failed')"
 NEW_UPLOAD_STATUSES = "status IN ('queued', 'running', 'success', 'partial', 'failed', 'skipped')"
-KEY_COLUMNS = ("block_last_key", "block_first_key", "block_names_key", "block_prefix_key")
+KEY_COLUMNS = ("block_last_key", "block_names_key", "block_prefix_key")
 
 
 @contextmanager
@@ -70,8 +70,8 @@ def _fill_match_keys():
         params = []
         for row in rows:
             keys = match_keys(row.first_name, row.last_name, row.dob)
-            params.append({"client_id": row.id, "block_last_key": keys.last_key, "block_first_key": keys.first_key,
-                           "block_names_key": keys.names_key, "block_prefix_key": keys.prefix_key})
+            params.append({"client_id": row.id, "block_last_key": keys.last_key, "block_names_key": keys.names_key,
+                           "block_prefix_key": keys.prefix_key})
         bind.execute(update, params)
         last_id = rows[-1].id
 
@@ -94,7 +94,8 @@ def upgrade():
         sa.Column("date_order", sa.String(length=3), server_default="YMD", nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
         *_timestamps(),
-        sa.CheckConstraint("date_order IN ('YMD', 'MDY', 'DMY')", name=op.f("ck_import_source_settings_date_order_valid")),
+        sa.CheckConstraint("date_order IN ('YMD', 'MDY', 'DMY')",
+                           name=op.f("ck_import_source_settings_date_order_valid")),
         sa.CheckConstraint(SOURCES, name=op.f("ck_import_source_settings_source_system_valid")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_source_settings")),
         sa.UniqueConstraint("source_system", name=op.f("uq_import_source_settings_source_system")),

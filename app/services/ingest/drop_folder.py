@@ -88,7 +88,8 @@ def _archive(path: Path, archive: Path, source: str) -> Path:
 def _skip(path: Path, source: str, sha256: str, previous: ClientUploadLog) -> ClientUploadLog:
     message = (f"Same content (SHA-256) as {previous.file_name}, imported "
                f"{previous.started_at:%Y-%m-%d %H:%M}; not imported again.")
-    log = ClientUploadLog(file_name=path.name[:255], file_size=path.stat().st_size, file_type=path.suffix.lstrip(".")[:10],
+    log = ClientUploadLog(file_name=path.name[:255], file_size=path.stat().st_size,
+                          file_type=path.suffix.lstrip(".")[:10],
                           file_sha256=sha256, source=source, status="skipped", error_message=message,
                           started_at=datetime.now(timezone.utc), completed_at=datetime.now(timezone.utc),
                           duration_seconds=0.0,

@@ -35,13 +35,16 @@ from app.models import (
 )
 from app.services import matching
 from app.services.ingest import column_maps
-from app.services.ingest.column_maps import CLIENT_FIELDS, DATE_FIELDS, PROGRAM_DATED_FIELDS, ResolvedColumns
+from app.services.ingest.column_maps import CLIENT_FIELDS, PROGRAM_DATED_FIELDS, ResolvedColumns
 from app.services.ingest.reading import FileRefused, as_text, file_type_of, read_sheet
 from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, split_multi, \
     split_programs
 
 DEFAULT_BATCH_SIZE = 500
 STAGE_CHUNK = 2000
+# Imports of any source take turns batch by batch (PostgreSQL advisory lock), so two imports
+# running at once cannot both add the same newcomer.
+BATCH_LOCK_KEY = 0x43434449  # "CCDI"
 ERROR_DETAILS_KEPT = 200
 DEFAULT_DISCHARGE_REASON = "Not recorded in {source}"
 
@@ -212,6 +215,54 @@ def flagged_duplicates(log: ClientUploadLog) -> list[ClientDuplicate]:
         .order_by(ImportRow.row_number, ClientDuplicate.similarity_score.desc())))
 
 
+def apply_reviewed_row(import_row_id, client_id=None, *, reviewed_by_id=None) -> Outcome:
+    """A reviewer's answer to a row held for duplicate review: write it to ``client_id`` (the same
+    person), or as a new client when ``client_id`` is None (nobody CCD knows).
+
+    The row is read with the column titles of its own import, and written exactly as the import
+    would have written it. Its review items are closed: the chosen client's as "merged", the
+    others as "not_duplicate", so the pairs are not flagged again. The caller commits.
+    """
+    from flask import current_app
+
+    session = db.session
+    row = session.get(ImportRow, import_row_id)
+    if row is None or row.status != "review":
+        raise LookupError("That imported row is not waiting for review.")
+    log = row.upload_log
+    details = dict(log.upload_details or {})
+    details["dry_run"] = False
+    run = ImportRun(session, log, details, matching.Thresholds.from_config(current_app.config), 1, None)
+    column_map = column_maps.column_map_for(session, log.source)
+    column_map = column_maps.ColumnMap(log.source, column_map.titles, details.get("date_order") or
+                                       column_map.date_order)
+    run.prepare(column_map, details.get("headers") or [])
+    parsed = run._parse(row)
+    items = session.scalars(sa.select(ClientDuplicate).where(ClientDuplicate.import_row_id == row.id)).all()
+    if client_id is not None and client_id not in {item.primary_client_id for item in items}:
+        raise ValueError("Choose one of the clients the row was flagged against, or none.")
+    batch = Batch(run)
+    known = session.scalar(sa.select(ClientSourceId.client_id).where(
+        ClientSourceId.source_system == log.source, ClientSourceId.source_client_id == parsed.source_id)) \
+        if parsed.source_id else None
+    if known is not None and known != client_id:
+        raise ValueError(f"{log.source} id {parsed.source_id} already belongs to another client.")
+    if client_id is not None:
+        batch._load_clients({client_id})
+    batch._load_children()
+    with audit.acting_as(f"import {log.source} {log.file_name}"[:100]):
+        outcome = batch._write_row(parsed, client_id or uuid.uuid4(), "reviewed" if client_id else "new",
+                                   add_source_id=bool(parsed.source_id) and known is None)
+        batch.apply()
+        for item in items:
+            item.status = "merged" if item.primary_client_id == client_id else "not_duplicate"
+            item.reviewed_at = datetime.now(timezone.utc)
+            item.reviewed_by_id = reviewed_by_id
+        row.status, row.client_id = outcome.status, outcome.client_id
+        row.reason = f"{row.reason} — resolved by review"
+    return outcome
+
+
 # -- the run ---------------------------------------------------------------------------------
 @dataclass
 class Counters:
@@ -330,16 +381,9 @@ class ImportRun:
             raise FileRefused(f"The uploaded file is no longer at {path}; upload it again.")
         column_map = column_maps.column_map_for(session, self.source)
         sheet = read_sheet(path, is_header=lambda cells: not column_map.resolve(cells).missing)
-        resolved = column_map.resolve(sheet.headers)
-        problem = resolved.problem()
-        if problem:
-            raise FileRefused(problem)
-        self.resolved = resolved
-        self.date_order = column_map.date_order
-        self._load_programs(resolved)
-        self._load_options()
+        self.prepare(column_map, sheet.headers)
         self.details.update({"encoding": sheet.encoding, "header_row": sheet.header_row, "headers": sheet.headers,
-                             "columns": resolved.describe(), "date_order": self.date_order})
+                             "columns": self.resolved.describe(), "date_order": self.date_order})
         total = 0
         chunk = []
         for number, cells in sheet.rows:
@@ -353,6 +397,17 @@ class ImportRun:
         self.details["rows_done"] = 0
         log.upload_details = dict(self.details)
         session.commit()
+
+    def prepare(self, column_map, headers: list) -> None:
+        """Resolve the columns and load what parsing rows needs; refuses the file when it cannot be read."""
+        resolved = column_map.resolve(headers)
+        problem = resolved.problem()
+        if problem:
+            raise FileRefused(problem)
+        self.resolved = resolved
+        self.date_order = column_map.date_order
+        self._load_programs(resolved)
+        self._load_options()
 
     def _stage_chunk(self, chunk) -> int:
         """Staged rows go in with COPY on PostgreSQL (the same transaction), plain INSERTs elsewhere."""
@@ -413,6 +468,8 @@ class ImportRun:
                 self.progress(self.counters.done, self.log.total_rows)
 
     def _process_batch(self, staged) -> None:
+        if self.session.connection().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(BATCH_LOCK_KEY)))
         outcomes: dict[uuid.UUID, Outcome] = {}
         parsed: list[ParsedRow] = []
         for row in staged:
@@ -569,13 +626,16 @@ class Batch:
         self.new_duplicates: list[dict] = []
         self.enrollments_written = self.intakes_written = self.discharges_written = 0
 
+    def _one_of(self, column, values):
+        return matching.one_of(column, values, self.session.connection().dialect.name)
+
     # -- deciding ----------------------------------------------------------------------------
     def plan(self, rows: list[ParsedRow], outcomes: dict[uuid.UUID, Outcome]) -> None:
         run, session = self.run, self.session
         ids = sorted({row.source_id for row in rows if row.source_id and row.source_id not in run.id_of_source})
         known = dict(session.execute(
             sa.select(ClientSourceId.source_client_id, ClientSourceId.client_id)
-            .where(ClientSourceId.source_system == run.source, ClientSourceId.source_client_id.in_(ids))
+            .where(ClientSourceId.source_system == run.source, self._one_of(ClientSourceId.source_client_id, ids))
         ).all()) if ids else {}
         by_id = {row.staged_id: run.id_of_source.get(row.source_id) or known.get(row.source_id)
                  for row in rows if row.source_id}
@@ -583,7 +643,10 @@ class Batch:
         db_candidates = matching.find_candidates(session, [row.person for row in to_match])
         candidates = {row.staged_id: found for row, found in zip(to_match, db_candidates)}
         self._drop_reviewed_pairs(to_match, candidates)
-        other_ids = self._source_ids_of({c.client_id for found in candidates.values() for c in found})
+        # A client that already has another id of this source is not matched automatically: only
+        # candidates that could be matched need that check.
+        other_ids = self._source_ids_of({c.client_id for found in candidates.values() for c in found
+                                         if c.score.value >= run.thresholds.accept})
 
         # First decide every row (a newcomer gets its id now, so a later row of the batch finds it) ...
         decided = []
@@ -637,7 +700,7 @@ class Batch:
             return
         declined = self.session.execute(
             sa.select(ClientDuplicate.incoming_key, ClientDuplicate.primary_client_id)
-            .where(ClientDuplicate.incoming_key.in_(sorted(keys)), ClientDuplicate.status == "not_duplicate")
+            .where(self._one_of(ClientDuplicate.incoming_key, sorted(keys)), ClientDuplicate.status == "not_duplicate")
         ).all()
         for key, client_id in declined:
             row = keys[key]
@@ -649,14 +712,14 @@ class Batch:
             for client_id, source_id in self.session.execute(
                     sa.select(ClientSourceId.client_id, ClientSourceId.source_client_id)
                     .where(ClientSourceId.source_system == self.run.source,
-                           ClientSourceId.client_id.in_(sorted(client_ids)))):
+                           self._one_of(ClientSourceId.client_id, sorted(client_ids)))):
                 found[client_id].add(source_id)
         return found
 
     def _load_clients(self, client_ids) -> None:
         columns = [Client.__table__.c[name] for name in ("id", *CLIENT_FIELDS, "languages_spoken")]
         if client_ids:
-            for row in self.session.execute(sa.select(*columns).where(Client.id.in_(sorted(client_ids)))):
+            for row in self.session.execute(sa.select(*columns).where(self._one_of(Client.id, sorted(client_ids)))):
                 self.client_current[row.id] = dict(row._mapping)
 
     def _load_children(self) -> None:
@@ -671,17 +734,17 @@ class Batch:
         for row in self.session.execute(
                 sa.select(Enrollment.id, Enrollment.client_id, Enrollment.program_id, Enrollment.start_date,
                           Enrollment.end_date, Enrollment.status)
-                .where(Enrollment.client_id.in_(client_ids), Enrollment.is_archived.is_(False))):
+                .where(self._one_of(Enrollment.client_id, client_ids), Enrollment.is_archived.is_(False))):
             record = dict(row._mapping)
             self.enrollments[(row.client_id, row.program_id, row.start_date)] = record
             if row.end_date is None:
                 self.open_enrollments[(row.client_id, row.program_id)].append(record)
         self.intake_keys = {tuple(row) for row in self.session.execute(
             sa.select(Intake.client_id, Intake.program_id, Intake.intake_date)
-            .where(Intake.client_id.in_(client_ids)))}
+            .where(self._one_of(Intake.client_id, client_ids)))}
         self.discharge_keys = {tuple(row) for row in self.session.execute(
             sa.select(Discharge.client_id, Discharge.program_id, Discharge.discharge_date)
-            .where(Discharge.client_id.in_(client_ids)))}
+            .where(self._one_of(Discharge.client_id, client_ids)))}
 
     # -- what a row writes -------------------------------------------------------------------
     def _write_row(self, row: ParsedRow, client_id: uuid.UUID, matched_by: str, add_source_id: bool,
@@ -708,7 +771,7 @@ class Batch:
             values["languages_spoken"] = [values["preferred_language"]]
         keys = matching.match_keys(values.get("first_name"), values.get("last_name"), values.get("dob"))
         values.update({"id": client_id, "source_system": self.run.source, "block_last_key": keys.last_key,
-                       "block_first_key": keys.first_key, "block_names_key": keys.names_key,
+                       "block_names_key": keys.names_key,
                        "block_prefix_key": keys.prefix_key})
         values.setdefault("languages_spoken", [])
         values.setdefault("ethnicity", [])
@@ -846,8 +909,8 @@ class Batch:
                 self._insert(Enrollment, self.new_enrollments)
                 created("client_program_enrollments", self.new_enrollments)
             if self.enrollment_changes:
-                session.execute(sa.update(Enrollment), [
-                    {"id": enrollment_id, **change["after"]} for enrollment_id, change in self.enrollment_changes.items()])
+                session.execute(sa.update(Enrollment), [{"id": enrollment_id, **change["after"]}
+                                                        for enrollment_id, change in self.enrollment_changes.items()])
                 for enrollment_id, change in self.enrollment_changes.items():
                     diff = {k: {"before": change["before"][k], "after": change["after"][k]} for k in change["after"]
                             if change["before"][k] != change["after"][k]}
@@ -878,7 +941,7 @@ class Batch:
             if "dob" in values:
                 current = self.client_current[client_id]
                 keys = matching.match_keys(current.get("first_name"), current.get("last_name"), values["dob"])
-                values.update({"block_last_key": keys.last_key, "block_first_key": keys.first_key,
+                values.update({"block_last_key": keys.last_key,
                                "block_names_key": keys.names_key, "block_prefix_key": keys.prefix_key})
             groups[tuple(sorted(values))].append({"id": client_id, **values})
             trail.append(audit.audit_row("clients", client_id, "import",
@@ -892,7 +955,7 @@ class Batch:
         pairs = {(d["primary_client_id"], d["incoming_key"]) for d in self.new_duplicates}
         existing = {tuple(row) for row in self.session.execute(
             sa.select(ClientDuplicate.primary_client_id, ClientDuplicate.incoming_key)
-            .where(ClientDuplicate.incoming_key.in_(sorted({key for _, key in pairs}))))}
+            .where(self._one_of(ClientDuplicate.incoming_key, sorted({key for _, key in pairs}))))}
         fresh = [d for d in self.new_duplicates if (d["primary_client_id"], d["incoming_key"]) not in existing]
         if fresh:
             self._insert(ClientDuplicate, fresh)

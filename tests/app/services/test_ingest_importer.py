@@ -21,7 +21,8 @@ EMH_HEADER = ("ID,Last Name,First Name,Program,DOB,Age,Gender,City,Sub-program,W
 
 
 def emh_row(uid, last, first, program, dob, admitted="2024-01-15", gender="", city="Toronto"):
-    return f'{uid},{last},{first},"{program}",{dob},40,{gender},{city},,,,{admitted},10,Toronto,"Self,  Family or Friend"'
+    return (f'{uid},{last},{first},"{program}",{dob},40,{gender},{city},,,,{admitted},10,Toronto,'
+            '"Self,  Family or Friend"')
 
 
 def write(tmp_path, lines, name="export.csv", encoding="utf-8"):
@@ -48,7 +49,8 @@ def client_with_id(source, source_id, **kw):
 
 
 def test_new_clients_and_enrollments_are_written_and_summarised(tmp_path, program):
-    path = write(tmp_path, [EMH_HEADER, emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03", gender="Female"),
+    path = write(tmp_path, [EMH_HEADER,
+                            emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03", gender="Female"),
                             emh_row("CLI2", "Nguyen", "Bao", program.name, "1975-06-30")])
     summary = import_file(path, "EMHware")
     assert (summary.status, summary.rows_read, summary.inserted, summary.enrollments) == ("success", 2, 2, 2)
@@ -56,7 +58,8 @@ def test_new_clients_and_enrollments_are_written_and_summarised(tmp_path, progra
     assert marie.dob == date(1980, 2, 3) and marie.gender == "Woman" and marie.source_system == "EMHware"
     assert [(s.source_system, s.source_client_id) for s in marie.source_ids] == [("EMHware", "CLI1")]
     enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == marie.id))
-    assert (enrollment.program_id, enrollment.start_date, enrollment.status) == (program.id, date(2024, 1, 15), "active")
+    assert (enrollment.program_id, enrollment.start_date, enrollment.status) == (program.id, date(2024, 1, 15),
+                                                                                  "active")
     log = db.session.get(ClientUploadLog, summary.upload_log_id)
     assert (log.status, log.records_created, log.total_rows) == ("success", 2, 2) and len(log.file_sha256) == 64
     assert count(ImportRow, ImportRow.upload_log_id == log.id) == 0, "written rows are not kept"
@@ -178,7 +181,7 @@ def test_bad_rows_are_rejected_with_reasons_and_the_others_continue(tmp_path, pr
         f"A2,Bad,Date,1980-02-30,{program.name},2024-01-01,",
         f"A3,End,Before,1980-01-01,{program.name},2024-05-01,2024-04-01",
         f"A4,Future,Discharge,1980-01-01,{program.name},2024-01-01,{future}",
-        f"A5,Unknown,Program,1980-01-01,No Such Program,2024-01-01,",
+        "A5,Unknown,Program,1980-01-01,No Such Program,2024-01-01,",
         f"A6,Good,Two,1981-01-01,{program.name},2024-01-01,",
     ])
     summary = import_file(path, "EMHware")
@@ -297,3 +300,63 @@ def test_an_update_records_before_and_after(tmp_path, program):
     change = db.session.scalar(sa.select(AuditLog).where(AuditLog.entity == "clients", AuditLog.entity_id == client.id,
                                                          AuditLog.action == "import"))
     assert change.diff_json["city"] == {"before": "Ottawa", "after": "Toronto"}
+
+
+def test_an_excel_report_with_real_dates_and_serial_numbers(tmp_path, program):
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Program Client Occupancy Report"])
+    sheet.append([])
+    sheet.append(["Client No.", "Last Name", "First Name", "DOB", "Admission Date", "Discharge Date"])
+    sheet.append([4411, "Roy", "Luc", datetime(1970, 1, 2), 45352, None])
+    path = tmp_path / "occupancy.xlsx"
+    workbook.save(path)
+    summary = import_file(path, "SMIS", program_name=program.name)
+    client = db.session.scalar(sa.select(Client).join(ClientSourceId).where(ClientSourceId.source_client_id == "4411"))
+    enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == client.id))
+    assert summary.inserted == 1 and client.dob == date(1970, 1, 2) and enrollment.start_date == date(2024, 3, 1)
+
+
+def _flag_twins(tmp_path, program):
+    twins = []
+    for first in ("Jon", "John"):
+        twin = factories.client(first_name=first, last_name="Okafor", dob=date(1992, 3, 3))
+        db.session.add(twin)
+        twins.append(twin)
+    db.session.commit()
+    path = write(tmp_path, [EMH_HEADER, emh_row("CLI8", "Okafor", "Jonn", program.name, "1992-03-03")])
+    import_file(path, "EMHware")
+    row = db.session.scalar(sa.select(ImportRow).where(ImportRow.status == "review"))
+    return twins, row, path
+
+
+def test_a_reviewer_sends_a_held_row_to_the_right_client(tmp_path, program):
+    from app.services.ingest.importer import apply_reviewed_row
+
+    (jon, john), row, path = _flag_twins(tmp_path, program)
+    outcome = apply_reviewed_row(row.id, john.id)
+    db.session.commit()
+    assert outcome.client_id == john.id
+    assert count(Enrollment, Enrollment.client_id == john.id) == 1
+    assert count(Enrollment, Enrollment.client_id == jon.id) == 0
+    statuses = {item.primary_client_id: item.status for item in db.session.scalars(
+        sa.select(ClientDuplicate).where(ClientDuplicate.incoming_key == "EMHware:CLI8"))}
+    assert statuses == {john.id: "merged", jon.id: "not_duplicate"}
+    again = import_file(path, "EMHware")
+    assert (again.unchanged, again.possible_duplicates) == (1, 0), "the id now leads straight to the client"
+
+
+def test_a_reviewer_says_the_held_row_is_somebody_new(tmp_path, program):
+    from app.services.ingest.importer import apply_reviewed_row
+
+    twins, row, _ = _flag_twins(tmp_path, program)
+    outcome = apply_reviewed_row(row.id, None)
+    db.session.commit()
+    assert outcome.status == "inserted" and outcome.client_id not in {t.id for t in twins}
+    assert count(ClientSourceId, ClientSourceId.client_id == outcome.client_id) == 1
+    with pytest.raises(LookupError):
+        apply_reviewed_row(row.id, None)
