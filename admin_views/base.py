@@ -314,7 +314,9 @@ class CCDModelView(ModelView):
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
         """Inline edits by proposers become proposals too; the answer says so and the list keeps the old value
-        (static/js/ccd-inline-proposals.js shows the message in the editor)."""
+        (static/js/ccd-inline-proposals.js shows the message in the editor). A record out of scope is a
+        404 before its value is even looked at."""
+        self.get_one(request.form.get("list_form_pk", ""))
         try:
             return super().ajax_update()
         except ProposalStored as outcome:

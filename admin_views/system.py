@@ -3,7 +3,7 @@
 import uuid
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import url_for
 from flask_admin.contrib.sqla.filters import FilterEqual, FilterLike
 from flask_login import current_user
 from werkzeug.routing import BuildError
@@ -85,7 +85,7 @@ class AuditLogView(CCDModelView):
     def get_count_query(self):
         return super().get_count_query().filter(self._visible())
 
-    def get_one(self, id):
+    def _find_one(self, id):
         key = self._parse_key(id)
         if key is None:
             return None

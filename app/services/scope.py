@@ -327,6 +327,10 @@ TABLE_SCOPES: dict[str, RowScope] = {
     "email_recipients": Unscoped("report recipients: names and emails of report readers, no client data"),
     "email_logs": Unscoped("what reports were sent to whom: subjects and counts, no client data"),
     "client_upload_logs": Unscoped("import runs: file names and counts; only all-seeing roles open them"),
+    "import_rows": Unscoped("staged import rows: only the roles that run imports (all-seeing) open them"),
+    "import_source_settings": Unscoped("how each source system writes its files: no client data"),
+    "import_column_titles": Unscoped("column titles of the source systems: no client data"),
+    "program_aliases": ProgramScope("program_id"),
 }
 
 

@@ -19,9 +19,9 @@ def test_restriction_created_on_the_screen_reaches_the_subscribers_bell(app, cli
     db.session.add(RestrictionNotificationSubscription(staff_id=watcher.id, by_email=False))
     db.session.commit()
     restricted = factories.create("clients")
-    sign_in_as("Coordinator")
+    coordinator = sign_in_as("Coordinator")
     token = csrf_token(client, "/admin/service_restrictions/new/")
-    payload = form_data(_view(app, "service_restrictions"), token) | {"client": str(restricted.id)}
+    payload = form_data(_view(app, "service_restrictions"), token, coordinator) | {"client": str(restricted.id)}
 
     response = client.post("/admin/service_restrictions/new/", data=payload)
 

@@ -26,7 +26,7 @@ def test_each_role_sees_the_spec_sidebar_and_admins_also_staff_and_settings(clie
     sign_in_as(role.value)
     expected = SPEC_SIDEBAR + (["Staff", "Settings"] if role is Role.ADMINISTRATOR else [])
     if role is Role.REPORT_VIEWER:
-        expected = ["Reports"]  # an add-on role: only the report pages, on top of the person's other roles
+        expected = ["Restrictions", "Reports"]  # an add-on role: the report pages, and the restriction check everyone has
     if role is Role.STAFF:
         expected.remove("Approvals")
     assert _sidebar(client) == expected

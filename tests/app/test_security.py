@@ -89,7 +89,7 @@ def _payload(app, endpoint: str, row_id: str | None, staff) -> dict:
             "url": "/admin/"}
     view = _model_views(app).get(endpoint.rpartition(".")[0])
     if view is not None and endpoint.endswith(("create_view", "edit_view")):
-        data.update(form_data(view, ""))
+        data.update(form_data(view, "", staff))
         data.pop("csrf_token")
     return data
 

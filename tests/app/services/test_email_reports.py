@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import Discharge, EmailLog, EmailRecipient, Intake, PendingChange
 from app.services import email_reports
 from tasks.reports import send_reports
+from app.services.restrictions import allow_restricted_enrollment
 from tests import factories
 
 TORONTO = ZoneInfo("America/Toronto")
@@ -85,7 +86,9 @@ def report_world(db_session):
         EmailRecipient(name="Weekly", email="weekly@agency.example", frequency="weekly"),
         EmailRecipient(name="Gone", email="gone@agency.example", frequency="daily", is_active=False),
     ])
-    db.session.commit()
+    # The restrictions came later the same day; the enrollments were already recorded.
+    with allow_restricted_enrollment("Enrolled before the restriction was entered"):
+        db.session.commit()
     return {"housing": housing, "shelter": shelter, "everyone": everyone, "housing_only": housing_only}
 
 
