@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from admin_views.registry import SCREENS
 from app.extensions import db
 from app.labels import entity_label
-from app.models import Client, Enrollment, Program
+from app.models import Client, Enrollment, Program, StaffClientAssignment
 from app.permissions import Action, may
-from app.services.demo import DEMO_LOGINS, MANAGER_PROGRAMS
+from app.services.demo import DEMO_LOGINS, MANAGER_PROGRAMS, STAFF_PROGRAMS
 
 
 def sidebar_links(page) -> set[str]:
@@ -105,3 +105,50 @@ def test_manager_proposes_and_coordinator_approves(sign_in, page, live_server, l
     page.goto(f"{live_server}/admin/clients/details/?id={client_id}")
     page.shot("client-after")
     assert "Proposed-In-Browser" in page.content()
+
+
+def test_coordinator_imports_a_file_watches_it_finish_and_opens_the_rejects(sign_in, live_server, tmp_path):
+    program = MANAGER_PROGRAMS[0]
+    export = tmp_path / "emhware-export.csv"
+    export.write_text(
+        "ID,Last Name,First Name,Program,DOB,Admission Date\n"
+        f"BRW-1,Browserton,Imogen,{program},1984-02-03,2026-01-05\n"
+        f"BRW-2,Browserton,Felix,{program},1979-13-45,2026-01-06\n", encoding="utf-8")
+    page = sign_in("coordinator@ccd.demo")
+    page.goto(f"{live_server}/admin/imports/")
+    page.set_input_files("input[name=file]", str(export))
+    page.select_option("select[name=source]", "EMHware")
+    page.shot("upload-form")
+    page.click("#ccd-import-form button[type=submit]")
+    page.wait_for_selector("#ccd-import-summary")
+    page.shot("finished")
+    bar = page.locator("#ccd-import-progress progress")
+    assert bar.get_attribute("value") == bar.get_attribute("max"), "the progress bar reached the end"
+    summary = page.inner_text("#ccd-import-summary")
+    assert "Rows read\t2" in summary and "Clients inserted\t1" in summary
+    with page.expect_download() as download_info:
+        page.click("text=Download the rejects file")
+    rejects = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    assert "Felix" in rejects and "Imogen" not in rejects
+
+
+def _client_outside_programs(live_app, program_names):
+    with live_app.app_context():
+        inside = sa.select(Enrollment.client_id).join(Program).where(Program.name.in_(program_names))
+        assigned = sa.select(StaffClientAssignment.client_id)
+        row = db.session.execute(sa.select(Client.id).where(Client.id.not_in(inside), Client.id.not_in(assigned))
+                                 .limit(1)).one()
+        db.session.remove()
+    return row[0]
+
+
+def test_staff_cannot_reach_another_programs_client_by_url(sign_in, live_server, live_app):
+    outside = _client_outside_programs(live_app, STAFF_PROGRAMS)
+    inside, _ = _client_in_program(live_app, STAFF_PROGRAMS[0])
+    page = sign_in("staff@ccd.demo")
+    response = page.goto(f"{live_server}/admin/clients/details/?id={inside}")
+    assert response.status == 200
+    response = page.goto(f"{live_server}/admin/clients/details/?id={outside}")
+    page.shot("out-of-scope")
+    assert response.status == 404
+    assert str(outside) not in page.content()
