@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action
 from app.services import history
-from app.services.client_search import name_search_condition, prepare_typo_search
+from app.services.client_search import search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
 from app.services.scope import acting_staff, may_see_client, restrict
@@ -133,9 +133,11 @@ class ClientView(ArchivableView):
                 words.append(term)
             else:
                 conditions.append(Client.dob == born)
-        if words:
-            prepare_typo_search(db.session)
-            conditions.append(name_search_condition(" ".join(words), db.session.get_bind().dialect.name))
+        for condition in conditions:
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        conditions = [search_condition(db.session, query, " ".join(words))] if words else []
         for condition in conditions:
             query = query.filter(condition)
             if count_query is not None:

@@ -21,20 +21,40 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def word_condition(word: str, dialect: str):
-    """Rows whose names contain ``word``, or (PostgreSQL) hold a word similar to it; or whose UID is it."""
+def word_condition(word: str, typos: bool = False):
+    """Rows whose names contain ``word`` (or, with ``typos``, hold a word similar to it), or whose UID is it.
+
+    The UID is compared as typed so its unique index serves the lookup; every branch is
+    indexed, so PostgreSQL combines them without reading the table.
+    """
     lowered = word.lower()
-    contains = sa.literal_column(f"({SEARCH_TEXT_SQL})").like(f"%{_like_escape(lowered)}%", escape="\\")
-    conditions = [contains, sa.func.lower(Client.uid_external) == lowered]
-    if dialect == "postgresql" and len(lowered) >= MIN_TYPO_LENGTH:
-        conditions.append(sa.literal(lowered).op("<%")(sa.literal_column(f"({SEARCH_TEXT_SQL})")))
-    return sa.or_(*conditions)
+    search_text = sa.literal_column(f"({SEARCH_TEXT_SQL})")
+    if typos:
+        name_matches = sa.literal(lowered).op("<%")(search_text)
+    else:
+        name_matches = search_text.like(f"%{_like_escape(lowered)}%", escape="\\")
+    return sa.or_(name_matches, Client.uid_external == word)
 
 
-def name_search_condition(text: str, dialect: str):
+def name_search_condition(text: str, typos: bool = False):
     """Every word of ``text`` must match (so "Marie Tremblay" narrows, not widens)."""
     words = [word for word in text.split() if word]
-    return sa.and_(*(word_condition(word, dialect) for word in words)) if words else sa.true()
+    if typos and any(len(word) < MIN_TYPO_LENGTH for word in words):
+        return sa.false()  # a short word cannot be told from a typo of another: no guessing
+    return sa.and_(*(word_condition(word, typos) for word in words)) if words else sa.true()
+
+
+def search_condition(session, base_query, text: str):
+    """The condition for the search box: parts of names first; only when nothing matches and the
+    database can (PostgreSQL's pg_trgm), close words, so "Jonhson" still finds "Johnson" while
+    "Johns" lists the Johnsons and not every name that looks a little like it."""
+    exact = name_search_condition(text)
+    if session.get_bind().dialect.name != "postgresql":
+        return exact
+    if session.query(base_query.filter(exact).exists()).scalar():
+        return exact
+    prepare_typo_search(session)
+    return name_search_condition(text, typos=True)
 
 
 def prepare_typo_search(session) -> None:
