@@ -28,6 +28,17 @@ from app.services.ingest.rejects import rejects_csv
 HISTORY_SHOWN = 50
 
 
+def flagged_enrollments_url() -> str:
+    """The Enrollments list filtered to "Flagged for review: Yes", where a Coordinator looks at what
+    imports recorded despite a service restriction."""
+    view = next(view for view in current_app.extensions["ccd_admin"]._views if view.endpoint == "enrollments")
+    flagged = next(flt for flt in view._filters
+                   if getattr(flt, "column", None) is not None and flt.column.key == "flagged_for_review"
+                   and flt.operation() == "equals")
+    return url_for("enrollments.index_view", **{f"flt0_{view.get_filter_arg(view._filters.index(flagged), flagged)}":
+                                                "1"})
+
+
 class ImportForm(CSRFForm):
     file = FileField("File (CSV or XLSX)")
     # Choices are checked by the import itself, with messages that say what to do.
@@ -108,7 +119,7 @@ class ImportsView(BaseView):
         log = self._log(upload_id)
         return self.render("admin/imports/upload.html", log=log, progress=progress_of(log),
                            duplicates=flagged_duplicates(log) if log.is_finished else [],
-                           details=log.upload_details or {})
+                           details=log.upload_details or {}, flagged_enrollments_url=flagged_enrollments_url())
 
     @expose("/<upload_id>/progress.json")
     def progress(self, upload_id):
