@@ -19,7 +19,7 @@ from app.choices import SOURCE_SYSTEMS
 from app.celery_app import app_task
 from app.extensions import db
 from app.security import CSRFForm
-from app.models import ClientUploadLog, Program
+from app.models import ClientUploadLog, Enrollment, Program
 from app.permissions import may_import
 from app.services.ingest import FileRefused, ImportNotPermitted, start_import
 from app.services.ingest.importer import flagged_duplicates, progress_of, save_upload
@@ -31,11 +31,12 @@ HISTORY_SHOWN = 50
 def flagged_enrollments_url() -> str:
     """The Enrollments list filtered to "Flagged for review: Yes", where a Coordinator looks at what
     imports recorded despite a service restriction."""
-    view = next(view for view in current_app.extensions["ccd_admin"]._views if view.endpoint == "enrollments")
+    view = next(view for view in current_app.extensions["ccd_admin"]._views
+                if view.endpoint == Enrollment.__tablename__)
     flagged = next(flt for flt in view._filters
                    if getattr(flt, "column", None) is not None and flt.column.key == "flagged_for_review"
                    and flt.operation() == "equals")
-    return url_for("enrollments.index_view", **{f"flt0_{view.get_filter_arg(view._filters.index(flagged), flagged)}":
+    return url_for(f"{view.endpoint}.index_view", **{f"flt0_{view.get_filter_arg(view._filters.index(flagged), flagged)}":
                                                 "1"})
 
 
