@@ -6,9 +6,10 @@ an enrollment whose start date falls while an org-wide restriction, or a restric
 that program, is in force is not written, and the message names the restriction. A
 Coordinator or Administrator may enroll anyway by giving a reason inside
 ``allow_restricted_enrollment(reason)``; the reason is kept on the enrollment and an
-"override" row goes into the audit trail. Imports, which record what a source system
-already did, use the same context with ``flag_for_review=True`` so a Coordinator looks at
-each such enrollment afterwards.
+"override" row goes into the audit trail. Imports record what a source system already
+did and flag each such enrollment for a Coordinator to look at: ORM writes with
+``flag_for_review=True``, the importer's bulk inserts (which no session event sees) by
+checking each batch with ``restrictions_for_enrollments`` and auditing with ``override_diff``.
 
 The door check (``check_at_the_door``) answers "is this person restricted here?" with only
 the fields needed at the door, and records every question asked in the audit trail.
