@@ -36,8 +36,8 @@ def flagged_enrollments_url() -> str:
     flagged = next(flt for flt in view._filters
                    if getattr(flt, "column", None) is not None and flt.column.key == "flagged_for_review"
                    and flt.operation() == "equals")
-    return url_for(f"{view.endpoint}.index_view", **{f"flt0_{view.get_filter_arg(view._filters.index(flagged), flagged)}":
-                                                "1"})
+    argument = f"flt0_{view.get_filter_arg(view._filters.index(flagged), flagged)}"
+    return url_for(f"{view.endpoint}.index_view", **{argument: "1"})
 
 
 class ImportForm(CSRFForm):
