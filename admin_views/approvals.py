@@ -13,15 +13,15 @@ from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectMultipleField, TextAreaField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length, Optional
 
 from admin_views.base import CCDModelView, current_roles
 from admin_views.formatting import local_datetime
 from app.choices import PENDING_CHANGE_STATUSES
 from app.extensions import db
-from app.labels import entity_label
-from app.models import PendingChange, Staff
-from app.permissions import proposes_changes
+from app.labels import entity_label, label
+from app.models import Enrollment, PendingChange, Staff
+from app.permissions import may_override_restriction, proposes_changes
 from app.services import approvals
 
 STATUS_LABELS = {status: status.capitalize() for status in PENDING_CHANGE_STATUSES}
@@ -39,6 +39,10 @@ class ApproveForm(AdminForm):
     choosing_fields = HiddenField()
     approved_fields = SelectMultipleField(choices=[], validate_choice=False)
     acknowledge_conflicts = BooleanField("I compared the values and approve knowing the record changed since")
+    # Offered to Coordinators and Administrators on enrollment proposals: filled in, it enrolls despite
+    # a service restriction (kept on the enrollment and audited as an override).
+    override_reason = TextAreaField(label("restriction_override_reason"),
+                                    validators=[Optional(), Length(max=2000)])
 
 
 class DeclineForm(AdminForm):
@@ -166,6 +170,9 @@ class PendingChangeView(CCDModelView):
             kwargs["may_review"] = approvals.may_review(current_user.staff)
             kwargs["approve_form"] = ApproveForm()
             kwargs["decline_form"] = DeclineForm()
+            kwargs["offers_override"] = (kwargs["model"].entity == Enrollment.__tablename__
+                                         and kwargs["model"].operation != "delete"
+                                         and may_override_restriction(current_roles()))
         return super().render(template, **kwargs)
 
     def _details_url(self, change_id):
@@ -182,12 +189,13 @@ class PendingChangeView(CCDModelView):
         change_id = self._posted_change_id()
         form = ApproveForm(request.form)
         if not form.validate():
-            flash(FORM_EXPIRED, "error")
+            flash(form.override_reason.errors[0] if form.override_reason.errors else FORM_EXPIRED, "error")
             return redirect(self._details_url(change_id))
         fields = form.approved_fields.data if form.choosing_fields.data else None
         try:
             change = approvals.approve(change_id, current_user.staff, fields=fields,
-                                       acknowledge_conflicts=bool(form.acknowledge_conflicts.data))
+                                       acknowledge_conflicts=bool(form.acknowledge_conflicts.data),
+                                       override_reason=form.override_reason.data)
             db.session.commit()
         except approvals.ApprovalError as exc:
             db.session.rollback()

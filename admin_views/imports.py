@@ -19,13 +19,25 @@ from app.choices import SOURCE_SYSTEMS
 from app.celery_app import app_task
 from app.extensions import db
 from app.security import CSRFForm
-from app.models import ClientUploadLog, Program
+from app.models import ClientUploadLog, Enrollment, Program
 from app.permissions import may_import
 from app.services.ingest import FileRefused, ImportNotPermitted, start_import
 from app.services.ingest.importer import flagged_duplicates, progress_of, save_upload
 from app.services.ingest.rejects import rejects_csv
 
 HISTORY_SHOWN = 50
+
+
+def flagged_enrollments_url() -> str:
+    """The Enrollments list filtered to "Flagged for review: Yes", where a Coordinator looks at what
+    imports recorded despite a service restriction."""
+    view = next(view for view in current_app.extensions["ccd_admin"]._views
+                if view.endpoint == Enrollment.__tablename__)
+    flagged = next(flt for flt in view._filters
+                   if getattr(flt, "column", None) is not None and flt.column.key == "flagged_for_review"
+                   and flt.operation() == "equals")
+    argument = f"flt0_{view.get_filter_arg(view._filters.index(flagged), flagged)}"
+    return url_for(f"{view.endpoint}.index_view", **{argument: "1"})
 
 
 class ImportForm(CSRFForm):
@@ -108,7 +120,7 @@ class ImportsView(BaseView):
         log = self._log(upload_id)
         return self.render("admin/imports/upload.html", log=log, progress=progress_of(log),
                            duplicates=flagged_duplicates(log) if log.is_finished else [],
-                           details=log.upload_details or {})
+                           details=log.upload_details or {}, flagged_enrollments_url=flagged_enrollments_url())
 
     @expose("/<upload_id>/progress.json")
     def progress(self, upload_id):

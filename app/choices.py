@@ -26,10 +26,12 @@ REPORT_FREQUENCIES = ("daily", "weekly", "monthly")
 # queued: waiting to go out (again); sending: one worker has claimed it; sent; failed after the last try.
 EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
 EMAIL_TYPE_NAMES = {"report": "Report", "restriction_new": "New restriction alert",
-                    "restriction_expiring": "Restriction ending alert"}
+                    "restriction_expiring": "Restriction ending alert",
+                    "restriction_enrolled": "Enrolled despite restriction alert"}
 EMAIL_TYPES = tuple(EMAIL_TYPE_NAMES)
-# What a restriction notification is about: a restriction just entered, or one ending soon.
-RESTRICTION_EVENTS = ("new", "expiring")
+# What a restriction notification is about: a restriction just entered, one ending soon, or an import
+# that recorded an enrollment the restriction would have stopped.
+RESTRICTION_EVENTS = ("new", "expiring", "enrolled")
 # "skipped": a file whose content was already imported (same SHA-256), reported and not read again.
 UPLOAD_STATUSES = ("queued", "running", "success", "partial", "failed", "skipped")
 # What became of one staged import row.

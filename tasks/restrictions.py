@@ -14,6 +14,11 @@ def notify_new_restrictions(restriction_ids: list[str]) -> str:
     return restriction_notices.notify_new(restriction_ids, dispatch_email).describe()
 
 
+@shared_task(name="ccd.notify_restricted_enrollments")
+def notify_restricted_enrollments(restriction_ids: list[str]) -> str:
+    return restriction_notices.notify_enrolled(restriction_ids, dispatch_email).describe()
+
+
 @shared_task(name="ccd.notify_restrictions")
 def notify_restrictions(run_date: str | None = None) -> str:
     """The daily job: restrictions ending soon, plus any recent new one someone was not told about."""

@@ -14,6 +14,7 @@ failed approval rolls back its own savepoint so the caller's transaction stays c
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -32,7 +33,7 @@ from app.labels import entity_label, label
 from app.guard import WriteNotPermitted
 from app.models import Notification, PendingChange, Program
 from app.permissions import GROUPS, Action, Grant, grant
-from app.services import scope
+from app.services import restrictions, scope
 
 # Tables whose writes Managers and Leaders propose (the rule table's canonical records).
 PROPOSABLE = frozenset(GROUPS["records"])
@@ -50,6 +51,14 @@ class ApprovalError(ValueError):
 
 class AlreadyReviewed(ApprovalError):
     """Someone else approved, declined or withdrew the change first."""
+
+
+class RestrictedApproval(ApprovalError):
+    """Approving would enroll a client a service restriction stops; ``restrictions`` names them."""
+
+    def __init__(self, message: str, restrictions: list):
+        super().__init__(message)
+        self.restrictions = restrictions
 
 
 class ConflictError(ApprovalError):
@@ -403,12 +412,14 @@ def _apply(change: PendingChange, record, fields: list[str]):
 
 
 def approve(change_id, reviewer, *, fields: Iterable[str] | None = None,
-            acknowledge_conflicts: bool = False) -> PendingChange:
+            acknowledge_conflicts: bool = False, override_reason: str | None = None) -> PendingChange:
     """Apply a pending change to its record, with an audit row of action "approve", and close it.
 
     ``fields`` approves an edit field by field (the rest are not applied). Fields that changed
     since the proposer's base are applied only when the reviewer acknowledges the conflict.
-    A broken database rule leaves the change pending and nothing applied.
+    A broken database rule, or an enrollment a service restriction stops, leaves the change
+    pending and nothing applied. ``override_reason`` enrolls despite a restriction (kept on the
+    enrollment and audited as an override; only a Coordinator or Administrator may).
     """
     if not may_review(reviewer):
         raise ApprovalError("Only a Coordinator or an Administrator can approve changes.")
@@ -438,8 +449,10 @@ def approve(change_id, reviewer, *, fields: Iterable[str] | None = None,
         )
 
     about = record_label(change)
+    override_reason = (override_reason or "").strip()
+    overriding = restrictions.allow_restricted_enrollment(override_reason) if override_reason else nullcontext()
     try:
-        with db.session.begin_nested(), audit.audit_action("approve"):
+        with overriding, db.session.begin_nested(), audit.audit_action("approve"):
             applied = _apply(change, record, chosen)
             db.session.flush()
             if change.operation == "create":
@@ -457,6 +470,10 @@ def approve(change_id, reviewer, *, fields: Iterable[str] | None = None,
             db.session.flush()
     except IntegrityError as exc:
         raise ApprovalError(f"{explain(exc)} The change stays pending; nothing was applied.") from None
+    except restrictions.EnrollmentRestricted as exc:
+        hint = "" if override_reason else " To approve it anyway, give an override reason."
+        raise RestrictedApproval(f"{exc} The change stays pending; nothing was applied.{hint}",
+                                 exc.restrictions) from None
     except WriteNotPermitted as exc:
         raise ApprovalError(f"{exc} The change stays pending; nothing was applied.") from None
     return change

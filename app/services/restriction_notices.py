@@ -39,6 +39,7 @@ CATEGORY = "service_restriction"
 NEW_SWEEP_DAYS = 2
 ID_BATCH = 500
 _PENDING_KEY = "ccd_new_restriction_ids"
+_PENDING_ENROLLED_KEY = "ccd_enrolled_restriction_ids"
 
 
 class SubscriptionError(ValueError):
@@ -94,8 +95,9 @@ def save_subscription(staff: Staff, *, notify_new: bool, notify_expiring: bool, 
 
 
 def _subscribers(event_name: str) -> list[RestrictionNotificationSubscription]:
-    wants = (RestrictionNotificationSubscription.notify_new if event_name == "new"
-             else RestrictionNotificationSubscription.notify_expiring)
+    # Imports enrolling a restricted client are news about that restriction: told to those who want new ones.
+    wants = (RestrictionNotificationSubscription.notify_expiring if event_name == "expiring"
+             else RestrictionNotificationSubscription.notify_new)
     return db.session.scalars(
         sa.select(RestrictionNotificationSubscription).join(RestrictionNotificationSubscription.staff)
         .where(wants.is_(True), Staff.active.is_(True),
@@ -127,6 +129,8 @@ def describe(restriction: ServiceRestriction, event_name: str) -> tuple[str, lis
     name = f"{client.last_name}, {client.first_name}"
     if event_name == "new":
         title = f"New service restriction: {name}"
+    elif event_name == "enrolled":
+        title = f"Import enrolled a restricted client (flagged for review): {name}"
     else:
         title = f"Service restriction ends {restriction.end_date.isoformat()}: {name}"
     details = [
@@ -254,6 +258,23 @@ def notify_expiring(dispatch: Callable[[uuid.UUID], object], today: date | None 
     return _announce("expiring", candidates, dispatch)
 
 
+def notify_enrolled(restriction_ids, dispatch: Callable[[uuid.UUID], object]) -> NoticeRun:
+    """Tell subscribers that an import recorded enrollments despite these restrictions (once per restriction)."""
+    ids = [uuid.UUID(str(value)) for value in restriction_ids]
+    total = NoticeRun()
+    for start in range(0, len(ids), ID_BATCH):
+        batch = ids[start:start + ID_BATCH]
+        total.add(_announce("enrolled", lambda subscription, batch=batch: _restriction_query().where(
+            ServiceRestriction.id.in_(batch)), dispatch))
+    return total
+
+
+def announce_enrollments_after_commit(session: Session, restriction_ids) -> None:
+    """Once this transaction commits, tell subscribers about enrollments written despite these restrictions."""
+    if restriction_ids:
+        session.info.setdefault(_PENDING_ENROLLED_KEY, set()).update(restriction_ids)
+
+
 def sweep_new(dispatch: Callable[[uuid.UUID], object], today: date | None = None) -> NoticeRun:
     """New-restriction notices for the last days' restrictions, for anyone the after-commit task missed."""
     today = today or agency_today()
@@ -274,19 +295,28 @@ def _collect_new_restrictions(session: Session, flush_context) -> None:
 
 def _forget_new_restrictions(session: Session, *args) -> None:
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_PENDING_ENROLLED_KEY, None)
 
 
 def _announce_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING_KEY, None)
-    if not ids:
-        return
-    try:
-        from app.celery_app import app_task
-        from tasks.restrictions import notify_new_restrictions
+    enrolled = session.info.pop(_PENDING_ENROLLED_KEY, None)
+    if ids:
+        try:
+            from app.celery_app import app_task
+            from tasks.restrictions import notify_new_restrictions
 
-        app_task(notify_new_restrictions.name).delay([str(value) for value in ids])
-    except Exception:  # the restriction is saved; the daily sweep announces it if this failed
-        log.exception("Could not queue new-restriction notices for %s restriction(s)", len(ids))
+            app_task(notify_new_restrictions.name).delay([str(value) for value in ids])
+        except Exception:  # the restriction is saved; the daily sweep announces it if this failed
+            log.exception("Could not queue new-restriction notices for %s restriction(s)", len(ids))
+    if enrolled:
+        try:
+            from app.celery_app import app_task
+            from tasks.restrictions import notify_restricted_enrollments
+
+            app_task(notify_restricted_enrollments.name).delay(sorted(str(value) for value in enrolled))
+        except Exception:  # the enrollment stays flagged for review on the Enrollments screen
+            log.exception("Could not queue restricted-enrollment notices for %s restriction(s)", len(enrolled))
 
 
 def install() -> None:

@@ -6,9 +6,10 @@ an enrollment whose start date falls while an org-wide restriction, or a restric
 that program, is in force is not written, and the message names the restriction. A
 Coordinator or Administrator may enroll anyway by giving a reason inside
 ``allow_restricted_enrollment(reason)``; the reason is kept on the enrollment and an
-"override" row goes into the audit trail. Imports, which record what a source system
-already did, use the same context with ``flag_for_review=True`` so a Coordinator looks at
-each such enrollment afterwards.
+"override" row goes into the audit trail. Imports record what a source system already
+did and flag each such enrollment for a Coordinator to look at: ORM writes with
+``flag_for_review=True``, the importer's bulk inserts (which no session event sees) by
+checking each batch with ``restrictions_for_enrollments`` and auditing with ``override_diff``.
 
 The door check (``check_at_the_door``) answers "is this person restricted here?" with only
 the fields needed at the door, and records every question asked in the audit trail.
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.guard import WriteNotPermitted
@@ -200,6 +201,39 @@ def _check_enrollments(session: Session, flush_context, instances) -> None:
         _record_override(session, enrollment, restrictions, override)
 
 
+def override_diff(reason: str, restrictions, flagged_for_review: bool) -> dict:
+    """What an "override" audit row says: the reason and the restrictions enrolled despite."""
+    return {"reason": reason, "restrictions": [{"id": r.id, "summary": describe(r)} for r in restrictions],
+            "flagged_for_review": flagged_for_review}
+
+
+def restrictions_for_enrollments(session: Session, enrollments: list[dict], client_filter=None) -> dict:
+    """{enrollment id: [restrictions in force on its start date, org-wide or for its program]} for rows
+    written without the ORM (an import's bulk insert), which the session check cannot see.
+
+    One query for the whole batch; ``client_filter(column, ids)`` may replace ``column IN ids``.
+    Enrollments no restriction covers are left out.
+    """
+    client_ids = sorted({row["client_id"] for row in enrollments if row.get("start_date")}, key=str)
+    if not client_ids:
+        return {}
+    r = ServiceRestriction
+    restricts = client_filter(r.client_id, client_ids) if client_filter else r.client_id.in_(client_ids)
+    by_client: dict = {}
+    for restriction in session.scalars(sa.select(r).where(restricts, r.is_archived.is_(False))
+                                       .options(joinedload(r.program)).order_by(r.start_date, r.id)):
+        by_client.setdefault(restriction.client_id, []).append(restriction)
+    found = {}
+    for row in enrollments:
+        day = row.get("start_date")
+        covering = [x for x in by_client.get(row["client_id"], ())
+                    if (x.scope == "org" or x.program_id == row["program_id"]) and x.start_date <= day
+                    and (x.end_date is None or x.end_date >= day)] if day else []
+        if covering:
+            found[row["id"]] = covering
+    return found
+
+
 def _record_override(session: Session, enrollment: Enrollment, restrictions, override: _Override) -> None:
     if enrollment.id is None:
         enrollment.id = uuid.uuid4()
@@ -209,11 +243,8 @@ def _record_override(session: Session, enrollment: Enrollment, restrictions, ove
     client, client_id = _current(enrollment, "client_id", "client")
     if client is not None and client_id is None:
         client.id = client_id = uuid.uuid4()
-    audit.record(session, Enrollment.__tablename__, enrollment.id, "override", {
-        "reason": override.reason,
-        "restrictions": [{"id": r.id, "summary": describe(r)} for r in restrictions],
-        "flagged_for_review": override.flag_for_review,
-    }, client_id=client_id)
+    audit.record(session, Enrollment.__tablename__, enrollment.id, "override",
+                 override_diff(override.reason, restrictions, override.flag_for_review), client_id=client_id)
 
 
 def install() -> None:

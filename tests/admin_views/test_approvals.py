@@ -416,3 +416,40 @@ def test_review_pages_show_times_in_the_agencys_time_zone(client, sign_in_as, pr
     assert expected != "2024-07-01 16:30" or zone == "UTC"
     sign_in_as("Coordinator")
     assert expected in client.get(f"/admin/pending_changes/details/?id={change.id}").get_data(as_text=True)
+
+
+def test_coordinator_approves_a_restricted_enrollment_only_with_an_override_reason(client, sign_in_as):
+    from datetime import date
+
+    manager = make_staff("Manager")
+    record = _visible_client(manager)
+    program = factories.create("programs")
+    factories.make_visible_to(manager)
+    db.session.add(factories.restriction(client=record, scope="org", start_date=date(2024, 2, 1)))
+    change = approvals.propose(manager, "client_program_enrollments", "create", values={
+        "client_id": str(record.id), "program_id": str(program.id), "start_date": "2024-03-01", "status": "active"})
+    db.session.commit()
+    sign_in_as("Coordinator")
+    details = client.get(f"/admin/pending_changes/details/?id={change.id}").get_data(as_text=True)
+    assert 'name="override_reason"' in details
+
+    refused = _page(client, client.post(f"/admin/pending_changes/approve/?id={change.id}",
+                                        data={"csrf_token": csrf_token(client, "/admin/")}))
+    assert "an organisation-wide restriction from 2024-02-01" in refused and "stays pending" in refused
+    assert _fresh(change).status == "pending"
+
+    approved = _page(client, client.post(f"/admin/pending_changes/approve/?id={change.id}", data={
+        "csrf_token": csrf_token(client, "/admin/"), "override_reason": "Safety plan agreed with the team"}))
+    assert "Approved and applied" in approved
+    enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == record.id,
+                                                               Enrollment.program_id == program.id))
+    assert enrollment.override_reason == "Safety plan agreed with the team"
+    assert db.session.scalar(sa.select(AuditLog).where(AuditLog.entity_id == enrollment.id,
+                                                       AuditLog.action == "override")) is not None
+
+
+def test_the_override_reason_is_not_offered_on_other_proposals(client, sign_in_as, proposal):
+    change, _, _ = proposal
+    sign_in_as("Coordinator")
+    assert 'name="override_reason"' not in client.get(f"/admin/pending_changes/details/?id={change.id}").get_data(
+        as_text=True)

@@ -1,7 +1,9 @@
 """The Imports page: who may use it, uploading a file, following its progress, the summary and the rejects file."""
 
 import csv
+import html
 import io
+import re
 import uuid
 
 import pytest
@@ -110,3 +112,38 @@ def test_progress_of_a_running_import(client, sign_in_as):
                         "message": "250 of 1000 rows done"}
     assert client.get(f"/admin/imports/{uuid.uuid4()}/progress.json").status_code == 404
     assert client.get("/admin/imports/not-an-id/progress.json").status_code == 404
+
+
+def test_summary_counts_flagged_enrollments_and_links_to_them_and_to_each_duplicate_review(client, sign_in_as, uploads):
+    from datetime import date
+
+    from app.models import ClientDuplicate, ClientSourceId, Enrollment
+
+    sign_in_as("Coordinator")
+    program = factories.create("programs")
+    restricted = factories.client(first_name="Marie", last_name="Tremblay", dob=date(1980, 2, 3))
+    restricted.source_ids = [ClientSourceId(source_system="EMHware", source_client_id="CLI1")]
+    db.session.add_all([restricted, factories.restriction(client=restricted, start_date=date(2024, 1, 1)),
+                        factories.client(first_name="Jon", last_name="Okafor", dob=date(1992, 3, 3)),
+                        factories.client(first_name="John", last_name="Okafor", dob=date(1992, 3, 3))])
+    db.session.commit()
+    text = "\n".join([HEADER, f"CLI1,Tremblay,Marie,{program.name},1980-02-03,2024-01-15",
+                      f"CLI2,Nguyen,Bao,{program.name},1975-06-30,2024-01-15",
+                      f"CLI8,Okafor,Jonn,{program.name},1992-03-03,2024-01-15"])
+    assert _upload(client, text).status_code == 302
+    log = db.session.scalar(sa.select(ClientUploadLog).order_by(ClientUploadLog.created_at.desc()))
+
+    page = client.get(f"/admin/imports/{log.id}/").get_data(as_text=True)
+    assert "Enrollments flagged for review" in page
+    flagged_link = re.search(r'<a href="(/admin/client_program_enrollments/\?[^"]+)">1</a>', page)
+    assert flagged_link, "the flagged count links to the enrollments list"
+    items = db.session.scalars(sa.select(ClientDuplicate).where(ClientDuplicate.incoming_key == "EMHware:CLI8")).all()
+    assert len(items) == 2
+    for item in items:
+        review_url = f"/admin/client_duplicates/review/?id={item.id}"
+        assert review_url in page and client.get(review_url).status_code == 200
+
+    listed = client.get(html.unescape(flagged_link.group(1))).get_data(as_text=True)
+    flagged = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == restricted.id))
+    other = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id != restricted.id))
+    assert str(flagged.id) in listed and str(other.id) not in listed

@@ -33,7 +33,7 @@ from app.models import (
     Client, ClientDuplicate, ClientSourceId, ClientUploadLog, Discharge, Enrollment, ImportRow, Intake, Program,
     ProgramAlias,
 )
-from app.services import matching
+from app.services import matching, restriction_notices, restrictions
 from app.services.ingest import column_maps
 from app.services.ingest.column_maps import CLIENT_FIELDS, PROGRAM_DATED_FIELDS, ResolvedColumns
 from app.services.ingest.reading import FileRefused, as_text, file_type_of, read_sheet
@@ -79,6 +79,7 @@ class ImportSummary:
     rejected: int = 0
     possible_duplicates: int = 0
     enrollments: int = 0
+    enrollments_flagged: int = 0
     intakes: int = 0
     discharges: int = 0
     duration_seconds: float = 0.0
@@ -95,7 +96,8 @@ class ImportSummary:
             f"clients inserted: {self.inserted}, updated: {self.updated}, unchanged: {self.unchanged}",
             f"rows rejected: {self.rejected} (of which possible duplicates flagged for review: "
             f"{self.possible_duplicates})",
-            f"enrollments written: {self.enrollments}, intakes written: {self.intakes}, "
+            f"enrollments written: {self.enrollments} (of which flagged for review because a service "
+            f"restriction is in force: {self.enrollments_flagged}), intakes written: {self.intakes}, "
             f"discharges written: {self.discharges}",
             f"duration: {self.duration_seconds:.1f} s",
         ]
@@ -105,7 +107,8 @@ class ImportSummary:
         details = log.upload_details or {}
         return cls(log.id, log.file_name, log.source, log.status, bool(details.get("dry_run")), log.total_rows,
                    log.records_created, log.records_updated, log.records_skipped, log.errors_count,
-                   log.duplicates_flagged, details.get("enrollments", 0), details.get("intakes", 0),
+                   log.duplicates_flagged, details.get("enrollments", 0), details.get("enrollments_flagged", 0),
+                   details.get("intakes", 0),
                    details.get("discharges", 0), log.duration_seconds or 0.0, log.error_message)
 
 
@@ -272,6 +275,7 @@ class Counters:
     rejected: int = 0
     review: int = 0
     enrollments: int = 0
+    enrollments_flagged: int = 0
     intakes: int = 0
     discharges: int = 0
     done: int = 0
@@ -495,6 +499,7 @@ class ImportRun:
             updates.append({"id": row.id, "status": outcome.status, "reason": outcome.reason,
                             "client_id": None if self.dry_run else outcome.client_id, "details": outcome.details})
         counters.enrollments += batch.enrollments_written
+        counters.enrollments_flagged += batch.enrollments_flagged
         counters.intakes += batch.intakes_written
         counters.discharges += batch.discharges_written
         counters.done += len(staged)
@@ -509,6 +514,7 @@ class ImportRun:
         log.duplicates_flagged = counters.review
         log.error_details = list(self.errors)
         self.details.update({"rows_done": counters.done, "enrollments": counters.enrollments,
+                             "enrollments_flagged": counters.enrollments_flagged,
                              "intakes": counters.intakes, "discharges": counters.discharges,
                              "unchanged": counters.unchanged, "rejected": counters.rejected,
                              "possible_duplicates": counters.review})
@@ -525,7 +531,8 @@ class ImportRun:
                        "rows_read": log.total_rows, "clients_inserted": counters.inserted,
                        "clients_updated": counters.updated, "clients_unchanged": counters.unchanged,
                        "rows_rejected": counters.rejected, "possible_duplicates": counters.review,
-                       "enrollments_written": counters.enrollments, "intakes_written": counters.intakes,
+                       "enrollments_written": counters.enrollments,
+                       "enrollments_flagged": counters.enrollments_flagged, "intakes_written": counters.intakes,
                        "discharges_written": counters.discharges, "status": log.status}
             audit.record(self.session, "client_upload_logs", log.id, "import",
                          {key: {"before": None, "after": value} for key, value in summary.items()})
@@ -625,6 +632,7 @@ class Batch:
         self.new_discharges: list[dict] = []
         self.new_duplicates: list[dict] = []
         self.enrollments_written = self.intakes_written = self.discharges_written = 0
+        self.enrollments_flagged = 0
 
     def _one_of(self, column, values):
         return matching.one_of(column, values, self.session.connection().dialect.name)
@@ -906,6 +914,7 @@ class Batch:
                 self._insert(ClientSourceId, self.new_source_ids)
                 created("client_source_ids", self.new_source_ids)
             if self.new_enrollments:
+                self._flag_restricted_enrollments(trail, actor, now)
                 self._insert(Enrollment, self.new_enrollments)
                 created("client_program_enrollments", self.new_enrollments)
             if self.enrollment_changes:
@@ -925,6 +934,29 @@ class Batch:
             if self.new_duplicates:
                 self._insert_duplicates(trail, actor, now)
             audit.record_many(session, trail)
+
+    def _flag_restricted_enrollments(self, trail, actor, now) -> None:
+        """The source system already enrolled these clients, so the enrollments are written; those a
+        restriction would have stopped are flagged for a Coordinator, audited as overrides naming the
+        restrictions, and announced to subscribers once the batch commits (the session check cannot
+        see bulk inserts, so the batch is checked here, with one query)."""
+        restricted = restrictions.restrictions_for_enrollments(self.session, self.new_enrollments, self._one_of)
+        if not restricted:
+            return
+        log = self.run.log
+        reason = f"Recorded by {log.source} import of {log.file_name}"
+        announced = set()
+        for record in self.new_enrollments:
+            covering = restricted.get(record["id"])
+            if not covering:
+                continue
+            record["override_reason"], record["flagged_for_review"] = reason, True
+            trail.append(audit.audit_row("client_program_enrollments", record["id"], "override",
+                                         restrictions.override_diff(reason, covering, True),
+                                         actor=actor, at=now, client_id=record["client_id"]))
+            announced.update(restriction.id for restriction in covering)
+            self.enrollments_flagged += 1
+        restriction_notices.announce_enrollments_after_commit(self.session, announced)
 
     def _insert(self, model, rows: list[dict]) -> None:
         """Rows with the same columns go in one multi-row INSERT each."""

@@ -285,6 +285,58 @@ def test_database_rule_broken_on_apply_gives_a_sentence_and_nothing_is_half_appl
     assert _audit(enrollment.id, "approve") == [] and _notes(manager) == []
 
 
+# -- restrictions -------------------------------------------------------------------------------
+def _propose_restricted_enrollment(manager):
+    client = factories.create("clients")
+    program = factories.create("programs")
+    factories.make_visible_to(manager)
+    restriction = factories.restriction(client=client, scope="program", program=program,
+                                        start_date=date(2024, 2, 1), is_no_trespass=True)
+    db.session.add(restriction)
+    change = approvals.propose(manager, "client_program_enrollments", "create", values={
+        "client_id": str(client.id), "program_id": str(program.id), "start_date": "2024-03-01",
+        "status": "active"})
+    db.session.commit()
+    return change, client, program, restriction
+
+
+def _enrollments_in(client, program):
+    return db.session.scalars(sa.select(Enrollment).where(Enrollment.client_id == client.id,
+                                                          Enrollment.program_id == program.id,
+                                                          Enrollment.start_date == date(2024, 3, 1))).all()
+
+
+def test_approving_an_enrollment_a_restriction_stops_names_it_and_stays_pending(request_as, manager):
+    change, client, program, _ = _propose_restricted_enrollment(manager)
+    coordinator = request_as("Coordinator")
+
+    with pytest.raises(approvals.RestrictedApproval) as refused:
+        approvals.approve(change.id, coordinator)
+    message = str(refused.value)
+    assert f"a restriction at {program.name} from 2024-02-01" in message and "no trespass" in message
+    assert "stays pending" in message and "override reason" in message
+    db.session.commit()  # the caller's transaction is still usable
+
+    assert _fresh(PendingChange, change.id).status == "pending"
+    assert _enrollments_in(client, program) == [] and _notes(manager) == []
+
+
+def test_approving_a_restricted_enrollment_with_a_reason_applies_it_and_audits_the_override(request_as, manager):
+    change, client, program, restriction = _propose_restricted_enrollment(manager)
+    coordinator = request_as("Coordinator")
+
+    approvals.approve(change.id, coordinator, override_reason="  Court-ordered placement  ")
+    db.session.commit()
+
+    (enrollment,) = _enrollments_in(client, program)
+    assert (enrollment.program_id, enrollment.override_reason) == (program.id, "Court-ordered placement")
+    assert not enrollment.flagged_for_review
+    (override,) = _audit(enrollment.id, "override")
+    assert override.diff_json["reason"] == "Court-ordered placement" and override.changed_by_id == coordinator.id
+    assert [r["id"] for r in override.diff_json["restrictions"]] == [str(restriction.id)]
+    assert _fresh(PendingChange, change.id).status == "approved"
+
+
 # -- withdraw -----------------------------------------------------------------------------------
 def test_withdraw_works_only_for_the_requesters_own_pending_change(db_session, manager, visible_client):
     change = _propose_name(manager, visible_client, "Alexandra")
