@@ -90,7 +90,7 @@ class ImportsView(BaseView):
             else:
                 started = self._start(upload, form)
                 if started is not None:
-                    return redirect(url_for(".upload", upload_id=started.id))
+                    return redirect(url_for(".upload", upload_id=started))
         history = db.session.scalars(sa.select(ClientUploadLog).order_by(ClientUploadLog.started_at.desc())
                                      .limit(HISTORY_SHOWN)).all()
         return self.render("admin/imports/index.html", form=form, history=history)
@@ -108,12 +108,16 @@ class ImportsView(BaseView):
         except (FileRefused, ImportNotPermitted) as exc:
             flash(str(exc), "error")
             return None
+        log_id = log.id
+        # End this request's transaction first: an in-process (eager) import runs on its own
+        # connection, and on SQLite even a read lock held here would stop it writing.
+        db.session.commit()
         try:
-            app_task(run_upload.name).delay(str(log.id))
+            app_task(run_upload.name).delay(str(log_id))
         except Exception as exc:  # the queue is down, or (eager mode) the import itself stopped
             db.session.rollback()
             flash(f"The import could not run: {exc}", "error")
-        return log
+        return log_id
 
     @expose("/<upload_id>/")
     def upload(self, upload_id):
