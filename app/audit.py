@@ -99,6 +99,30 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def from_jsonable(model, field: str, value: Any) -> Any:
+    """A value stored by ``jsonable`` (a diff, a proposal, a merge record) back as the column holds it."""
+    if value is None:
+        return None
+    column = inspect(model).columns[field]
+    if isinstance(column.type, sa.JSON):
+        return value
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return value
+    if kind is uuid.UUID:
+        return uuid.UUID(str(value))
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is time:
+        return time.fromisoformat(value)
+    if kind is Decimal:
+        return Decimal(str(value))
+    return value
+
+
 def audit_row(entity: str, entity_id, action: str, diff: dict | None = None, *,
               client_id=None, actor: tuple[uuid.UUID | None, str] | None = None,
               at: datetime | None = None) -> dict:

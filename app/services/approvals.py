@@ -16,8 +16,7 @@ from __future__ import annotations
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -120,30 +119,6 @@ def record_values(obj) -> dict[str, Any]:
             if local.key in values:
                 values[local.key] = None if target is None else audit.jsonable(getattr(target, remote.key))
     return values
-
-
-def _from_json(model, field: str, value):
-    """A stored JSON value back as what the column holds (dates, UUIDs, decimals)."""
-    if value is None:
-        return None
-    column = inspect(model).columns[field]
-    if isinstance(column.type, sa.JSON):
-        return value
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        return value
-    if kind is uuid.UUID:
-        return uuid.UUID(str(value))
-    if kind is datetime:
-        return datetime.fromisoformat(value)
-    if kind is date:
-        return date.fromisoformat(value)
-    if kind is time:
-        return time.fromisoformat(value)
-    if kind is Decimal:
-        return Decimal(str(value))
-    return value
 
 
 def same(a, b) -> bool:
@@ -405,7 +380,7 @@ def _apply(change: PendingChange, record, fields: list[str]):
         record = model()
         db.session.add(record)
     for field in fields:
-        setattr(record, field, _from_json(model, field, change.diff_json[field]))
+        setattr(record, field, audit.from_jsonable(model, field, change.diff_json[field]))
     if "is_archived" in fields and hasattr(record, "archived_at"):
         record.archived_at = datetime.now(timezone.utc) if record.is_archived else None
     return record

@@ -290,23 +290,6 @@ def merge_clients(survivor_id: uuid.UUID, merged_id: uuid.UUID, field_choices: d
 
 
 # -- undoing a merge -------------------------------------------------------------------------
-def _from_json(model, name: str, value: Any) -> Any:
-    """A value from the audit trail back in the column's Python type."""
-    if value is None or isinstance(value, (dict, list, bool)):
-        return value
-    try:
-        python_type = model.__table__.c[name].type.python_type
-    except NotImplementedError:
-        return value
-    if python_type is datetime:
-        return datetime.fromisoformat(value)
-    if python_type is date:
-        return date.fromisoformat(value)
-    if python_type is uuid.UUID:
-        return uuid.UUID(value)
-    return value
-
-
 def get_merge(merge_audit_id) -> AuditLog:
     entry = db.session.get(AuditLog, merge_audit_id)
     if entry is None or entry.entity != MERGE_ENTITY or entry.action != "merge":
@@ -371,18 +354,18 @@ def undo_merge(merge_audit_id: uuid.UUID, reviewer) -> uuid.UUID:
     try:
         with audit.audit_action("unmerge"), guard.also_allow(*ALSO_WRITTEN), db.session.begin_nested():
             for name, before in summary["survivor_before"].items():
-                setattr(survivor, name, _from_json(Client, name, before))
+                setattr(survivor, name, audit.from_jsonable(Client, name, before))
             for model in MOVED_CHILDREN:
                 ids = [uuid.UUID(value) for value in summary["moved"].get(model.__tablename__, [])]
                 for row in db.session.scalars(sa.select(model).where(model.id.in_(ids))) if ids else ():
                     row.client_id = merged.id
             for name, before in summary["merged_before"].items():
-                setattr(merged, name, _from_json(Client, name, before))
+                setattr(merged, name, audit.from_jsonable(Client, name, before))
             if summary.get("duplicate_id") and summary.get("duplicate_before"):
                 duplicate = db.session.get(ClientDuplicate, uuid.UUID(summary["duplicate_id"]))
                 if duplicate is not None:
                     for name, before in summary["duplicate_before"].items():
-                        setattr(duplicate, name, _from_json(ClientDuplicate, name, before))
+                        setattr(duplicate, name, audit.from_jsonable(ClientDuplicate, name, before))
             db.session.flush()
             row = audit.audit_row(MERGE_ENTITY, merged.id, "unmerge",
                                   {"merge_audit_id": str(entry.id), "survivor_id": str(survivor.id),
