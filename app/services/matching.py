@@ -31,7 +31,9 @@ from datetime import date
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
+import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.process import cpdist
 
 # Defaults measured by bench/match_quality.py (see bench/RESULTS.md); config keys
 # INGEST_ACCEPT_THRESHOLD, INGEST_REVIEW_THRESHOLD and INGEST_MATCH_MARGIN override them.
@@ -217,15 +219,13 @@ def first_name_similarity(a: str, b: str) -> float:
     return score
 
 
-def _name_options(person: Person) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return _name_options_of(person.first_name, person.last_name, person.preferred_name, person.alias)
-
-
-@lru_cache(maxsize=200_000)
 def _name_options_of(first_name, last_name, preferred_name, alias_name) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The first and last names a client may appear under: own names, preferred name, alias."""
-    firsts = [normalize_name(first_name)]
-    lasts = [normalize_name(last_name)]
+    first, last = normalize_name(first_name), normalize_name(last_name)
+    if not preferred_name and not alias_name:  # most clients: no extra names to consider
+        return (first,) if first else (), (last,) if last else ()
+    firsts = [first]
+    lasts = [last]
     if preferred_name:
         firsts.append(normalize_name(preferred_name))
     alias = normalize_name(alias_name)
@@ -256,36 +256,167 @@ def dob_agreement(a: date | None, b: date | None) -> float:
     return 0.0
 
 
-def _evidence(name: str, options: tuple[str, ...], similarity) -> float:
-    """How much a name supports the match, 0..1: below the floor, none; a missing name, neutral."""
-    if not name or not options:
-        return UNKNOWN_NAME_AGREEMENT
-    best = 0.0
-    for option in options:
-        value = similarity(name, option)
-        if value > best:
-            best = value
-    return (best - NAME_SIMILARITY_FLOOR) / (1 - NAME_SIMILARITY_FLOOR) if best > NAME_SIMILARITY_FLOOR else 0.0
+# -- scoring many pairs at once ------------------------------------------------------------
+# An import scores tens of thousands of (row, candidate) pairs per batch. The per-pair
+# definitions above stay the reference; here the plain Jaro-Winkler comparisons run in one
+# rapidfuzz call per batch, each distinct pair of strings is compared once, and only the
+# pairs those definitions refine (multi-part names, nicknames, initials) go through them.
+class _Strings:
+    """The distinct normalised names of one scoring call, numbered, with what each needs."""
+
+    def __init__(self):
+        self.number: dict[str, int] = {}
+        self.strings: list[str] = []
+
+    def id(self, value: str) -> int:
+        found = self.number.get(value)
+        if found is None:
+            found = self.number[value] = len(self.strings)
+            self.strings.append(value)
+        return found
+
+    def freeze(self) -> None:
+        first_tokens = [s.split()[0] if s else "" for s in self.strings]
+        self.empty = np.array([not s for s in self.strings], dtype=bool)
+        self.multi_part = np.array([" " in s for s in self.strings], dtype=bool)
+        self.has_nicknames = np.array([t in _NICKNAMES for t in first_tokens], dtype=bool)
+        self.initial = np.array([len(t) == 1 for t in first_tokens], dtype=bool)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Each candidate's first (or last) names as string ids, in compressed rows: ids[start[c]:start[c]+count[c]]."""
+
+    ids: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, names_per_candidate: list[tuple[str, ...]], strings: _Strings) -> "_Options":
+        count = np.fromiter((len(names) for names in names_per_candidate), dtype=np.intp,
+                            count=len(names_per_candidate))
+        ids = np.fromiter((strings.id(name) for names in names_per_candidate for name in names), dtype=np.intp,
+                          count=int(count.sum()))
+        return cls(ids, np.cumsum(count) - count, count)
+
+
+def _similarities(strings: _Strings, a: np.ndarray, b: np.ndarray, first_names: bool) -> np.ndarray:
+    """``_similarity`` (or ``first_name_similarity``) of the string pairs (a[k], b[k])."""
+    if a.size == 0:
+        return np.zeros(0)
+    width = len(strings.strings)
+    distinct, position = np.unique(a.astype(np.int64) * width + b, return_inverse=True)
+    left, right = distinct // width, distinct % width
+    texts = strings.strings
+    lefts, rights = [texts[i] for i in left], [texts[i] for i in right]
+    result = cpdist(lefts, rights, scorer=JaroWinkler.normalized_similarity, dtype=np.float64)
+    refined = strings.multi_part[left] | strings.multi_part[right] | strings.empty[left] | strings.empty[right]
+    if first_names:
+        refined |= (strings.has_nicknames[left] & strings.has_nicknames[right]) | strings.initial[left] \
+            | strings.initial[right]
+    similarity = first_name_similarity if first_names else _similarity
+    for k in np.flatnonzero(refined):
+        result[k] = similarity(lefts[k], rights[k])
+    return result[position]
+
+
+def _evidence(strings: _Strings, names: np.ndarray, owners: np.ndarray, options: _Options,
+              first_names: bool) -> np.ndarray:
+    """How much names[k] supports the match with candidate owners[k], 0..1: the best of the candidate's
+    names, none below the floor, neutral when either side has no name."""
+    counts = options.count[owners]
+    result = np.full(names.size, UNKNOWN_NAME_AGREEMENT)
+    known = np.flatnonzero(~strings.empty[names] & (counts > 0))
+    if known.size == 0:
+        return result
+    per_pair = counts[known]
+    pair_of = np.repeat(np.arange(known.size), per_pair)
+    first_slot = np.cumsum(per_pair) - per_pair
+    slots = options.start[owners[known]][pair_of] + (np.arange(pair_of.size) - first_slot[pair_of])
+    similarity = _similarities(strings, names[known][pair_of], options.ids[slots], first_names)
+    best = np.maximum.reduceat(similarity, first_slot)
+    result[known] = np.where(best > NAME_SIMILARITY_FLOOR,
+                             (best - NAME_SIMILARITY_FLOOR) / (1 - NAME_SIMILARITY_FLOOR), 0.0)
+    return result
+
+
+def _dob_agreements(incoming: list[date | None], candidates: list[date | None]) -> np.ndarray:
+    """``dob_agreement`` of the pairs (incoming[k], candidates[k])."""
+    def parts(dates):
+        return (np.array([d.year if d else 0 for d in dates]), np.array([d.month if d else 0 for d in dates]),
+                np.array([d.day if d else 0 for d in dates]))
+
+    (ay, am, ad), (by, bm, bd) = parts(incoming), parts(candidates)
+    unknown = (ay == 0) | (by == 0)
+    same = ~unknown & (ay == by) & (am == bm) & (ad == bd)
+    transposed = ~unknown & ~same & (ay == by) & (am == bd) & (ad == bm)
+    rest = np.flatnonzero(~unknown & ~same & ~transposed)
+    typos = np.zeros(len(incoming), dtype=np.int64)
+    if rest.size:
+        typos[rest] = cpdist([incoming[k].isoformat() for k in rest], [candidates[k].isoformat() for k in rest],
+                             scorer=Levenshtein.distance)
+    near_year = (am == bm) & (ad == bd) & (np.abs(ay - by) <= 1)
+    return np.select([unknown, same, transposed, typos == 1, near_year, typos == 2],
+                     [UNKNOWN_DOB_AGREEMENT, 1.0, 0.8, 0.7, 0.6, 0.3], 0.0)
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Scores of many pairs as arrays; ``at(k)`` is the k-th pair's Score."""
+
+    value: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    dob: np.ndarray
+    swapped: np.ndarray
+
+    def at(self, k: int) -> Score:
+        return Score(float(self.value[k]), float(self.first[k]), float(self.last[k]), float(self.dob[k]),
+                     bool(self.swapped[k]))
+
+
+def score_pairs(incoming: Sequence[Person], candidates: Sequence, left, right) -> PairScores:
+    """How alike incoming[left[k]] and candidates[right[k]] are, for every k, from 0 to 1.
+
+    Candidates are Persons or anything with the same attributes (fetched client rows).
+
+    Names are compared with each of the candidate's names (own, preferred, alias); names
+    written the other way round count slightly less, and only when the straight reading is
+    not already near its ceiling.
+    """
+    left, right = np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp)
+    strings = _Strings()
+    strings.id("")
+    inc_first = np.fromiter((strings.id(normalize_name(p.first_name)) for p in incoming), dtype=np.intp,
+                            count=len(incoming))
+    inc_last = np.fromiter((strings.id(normalize_name(p.last_name)) for p in incoming), dtype=np.intp,
+                           count=len(incoming))
+    names = [_name_options_of(c.first_name, c.last_name, c.preferred_name, c.alias) for c in candidates]
+    firsts = _Options.of([n[0] for n in names], strings)
+    lasts = _Options.of([n[1] for n in names], strings)
+    strings.freeze()
+    dob = _dob_agreements([incoming[k].dob for k in left], [candidates[k].dob for k in right])
+    dob_part = DOB_WEIGHT * dob
+    first = _evidence(strings, inc_first[left], right, firsts, True)
+    last = _evidence(strings, inc_last[left], right, lasts, False)
+    value = FIRST_NAME_WEIGHT * first + LAST_NAME_WEIGHT * last + dob_part
+    swapped = np.zeros(left.size, dtype=bool)
+    maybe = np.flatnonzero(value < SWAPPED_NAMES_FACTOR * (FIRST_NAME_WEIGHT + LAST_NAME_WEIGHT + dob_part))
+    if maybe.size:
+        swapped_first = _evidence(strings, inc_last[left[maybe]], right[maybe], firsts, True)
+        swapped_last = _evidence(strings, inc_first[left[maybe]], right[maybe], lasts, False)
+        swapped_value = SWAPPED_NAMES_FACTOR * (FIRST_NAME_WEIGHT * swapped_first + LAST_NAME_WEIGHT * swapped_last
+                                                + dob_part[maybe])
+        wins = swapped_value > value[maybe]
+        chosen = maybe[wins]
+        value[chosen], first[chosen], last[chosen] = swapped_value[wins], swapped_first[wins], swapped_last[wins]
+        swapped[chosen] = True
+    return PairScores(value, first, last, dob, swapped)
 
 
 def score(incoming: Person, candidate: Person) -> Score:
     """How alike two people are, from 0 (nothing in common) to 1 (same names and birth date)."""
-    inc_first, inc_last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
-    cand_firsts, cand_lasts = _name_options(candidate)
-    dob = dob_agreement(incoming.dob, candidate.dob)
-    dob_part = DOB_WEIGHT * dob
-    first = _evidence(inc_first, cand_firsts, first_name_similarity)
-    last = _evidence(inc_last, cand_lasts, _similarity)
-    best = Score(FIRST_NAME_WEIGHT * first + LAST_NAME_WEIGHT * last + dob_part, first, last, dob, False)
-    # Names the other way round can only win when the straight reading is not already near its ceiling.
-    if best.value < SWAPPED_NAMES_FACTOR * (FIRST_NAME_WEIGHT + LAST_NAME_WEIGHT + dob_part):
-        swapped_first = _evidence(inc_last, cand_firsts, first_name_similarity)
-        swapped_last = _evidence(inc_first, cand_lasts, _similarity)
-        swapped = SWAPPED_NAMES_FACTOR * (FIRST_NAME_WEIGHT * swapped_first + LAST_NAME_WEIGHT * swapped_last
-                                          + dob_part)
-        if swapped > best.value:
-            best = Score(swapped, swapped_first, swapped_last, dob, True)
-    return best
+    return score_pairs([incoming], [candidate], [0], [0]).at(0)
 
 
 # -- deciding ------------------------------------------------------------------------------
@@ -393,8 +524,12 @@ def block_condition(client_table, people: Sequence[Person], dialect_name: str = 
 
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
-                    extra_condition=None) -> list[list[Candidate]]:
-    """For each person, the clients sharing a blocking key with them, scored; one query for the whole batch."""
+                    extra_condition=None, min_score: float | None = None) -> list[list[Candidate]]:
+    """For each person, the clients sharing a blocking key with them, scored; one query for the whole batch.
+
+    With ``min_score``, only candidates scoring at least that much are returned (an import
+    needs only those in the review band; the rest are scored but never become objects).
+    """
     from app.models import Client
 
     table = Client.__table__
@@ -408,33 +543,65 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     if extra_condition is not None:
         query = query.where(extra_condition)
     rows = session.execute(query).all()
-    return candidates_from_rows(people, rows)
+    return candidates_from_rows(people, rows, min_score=min_score)
 
 
-def candidates_from_rows(people: Sequence[Person], rows) -> list[list[Candidate]]:
-    """Assign fetched client rows to the people whose block they share, and score each pair."""
-    by_dob: dict[date, list] = {}
-    by_key: dict[str, list] = {}
-    people_of = {row.id: Person(row.first_name, row.last_name, row.dob, row.preferred_name, row.alias)
-                 for row in rows}
-    for row in rows:
-        if row.dob is not None:
-            by_dob.setdefault(row.dob, []).append(row)
-        for key in {row.block_last_key, row.block_names_key, row.block_prefix_key} - {None}:
-            by_key.setdefault(key, []).append(row)
-    result = []
-    for person in people:
-        keys = match_keys(person.first_name, person.last_name, person.dob)
-        seen: dict = {}
-        pools = [by_dob.get(person.dob, []) if person.dob else []]
-        pools += [by_key.get(k, []) for k in (keys.last_key, keys.names_key, keys.prefix_key) if k]
-        # Every row in these pools shares a key with the person: the pools are keyed by the same keys
-        # the query selected on (the key formats differ, so no two kinds of key can collide).
-        for pool in pools:
-            for row in pool:
-                seen.setdefault(row.id, row)
-        result.append([Candidate(row.id, people_of[row.id], score(person, people_of[row.id]))
-                       for row in seen.values()])
+def _blocking_keys(first_name, last_name, dob) -> list:
+    """The keys a person is found by: the birth date itself, and the stored key columns that are set."""
+    keys = match_keys(first_name, last_name, dob)
+    found = [dob] if dob else []
+    found += [key for key in (keys.last_key, keys.names_key, keys.prefix_key) if key]
+    return found
+
+
+def pair_by_blocks(people: Sequence[Person], rows) -> tuple[np.ndarray, np.ndarray]:
+    """Every (person, row) pair sharing a blocking key, each pair once, as two index arrays.
+
+    The rows' keys are read from their stored columns (what the query selected on); the
+    people's are computed. Dates and key strings never collide, so one table numbers them all.
+    """
+    number: dict = {}
+    row_of, key_of = [], []
+    for index, row in enumerate(rows):
+        for key in (row.dob, row.block_last_key, row.block_names_key, row.block_prefix_key):
+            if key is not None:
+                row_of.append(index)
+                key_of.append(number.setdefault(key, len(number)))
+    person_of, wanted = [], []
+    for index, person in enumerate(people):
+        for key in _blocking_keys(person.first_name, person.last_name, person.dob):
+            found = number.get(key)
+            if found is not None:
+                person_of.append(index)
+                wanted.append(found)
+    if not person_of:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    key_of, row_of = np.array(key_of, dtype=np.intp), np.array(row_of, dtype=np.intp)
+    order = np.argsort(key_of, kind="stable")
+    rows_by_key = row_of[order]
+    count = np.bincount(key_of, minlength=len(number))
+    start = np.cumsum(count) - count
+    wanted, person_of = np.array(wanted, dtype=np.intp), np.array(person_of, dtype=np.intp)
+    per_entry = count[wanted]
+    entry = np.repeat(np.arange(wanted.size), per_entry)
+    first_slot = np.cumsum(per_entry) - per_entry
+    slots = start[wanted][entry] + (np.arange(entry.size) - first_slot[entry])
+    pairs = np.unique(person_of[entry].astype(np.int64) * len(rows) + rows_by_key[slots])
+    return pairs // len(rows), pairs % len(rows)
+
+
+def candidates_from_rows(people: Sequence[Person], rows, *, min_score: float | None = None) -> list[list[Candidate]]:
+    """Pair fetched client rows with the people whose block they share, and score every pair in one call."""
+    result: list[list[Candidate]] = [[] for _ in people]
+    left, right = pair_by_blocks(people, rows)
+    if not left.size:
+        return result
+    scores = score_pairs(people, rows, left, right)
+    kept = range(left.size) if min_score is None else np.flatnonzero(scores.value >= min_score)
+    for k in kept:
+        row = rows[right[k]]
+        result[left[k]].append(Candidate(row.id, Person(row.first_name, row.last_name, row.dob, row.preferred_name,
+                                                        row.alias), scores.at(k)))
     return result
 
 
@@ -476,5 +643,6 @@ class CandidateIndex:
                 found[row.id] = row
         return list(found.values())
 
-    def candidates(self, person: Person) -> list[Candidate]:
-        return candidates_from_rows([person], self.rows_for(person))[0]
+    def candidates(self, person: Person, *, min_score: float | None = None) -> list[Candidate]:
+        rows = self.rows_for(person)
+        return candidates_from_rows([person], rows, min_score=min_score)[0] if rows else []

@@ -491,7 +491,8 @@ def scan_for_duplicates(session: Session, threshold: float | None = None, batch_
         if not rows:
             break
         people = [matching.Person(r.first_name, r.last_name, r.dob, r.preferred_name, r.alias) for r in rows]
-        candidate_lists = matching.find_candidates(session, people, extra_condition=Client.merged_into_id.is_(None))
+        candidate_lists = matching.find_candidates(session, people, extra_condition=Client.merged_into_id.is_(None),
+                                                   min_score=threshold)
         for row, candidates in zip(rows, candidate_lists):
             for candidate in candidates:
                 if candidate.client_id == row.id or candidate.score.value < threshold:

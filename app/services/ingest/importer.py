@@ -648,7 +648,8 @@ class Batch:
         by_id = {row.staged_id: run.id_of_source.get(row.source_id) or known.get(row.source_id)
                  for row in rows if row.source_id}
         to_match = [row for row in rows if not by_id.get(row.staged_id) and row.has_names]
-        db_candidates = matching.find_candidates(session, [row.person for row in to_match])
+        db_candidates = matching.find_candidates(session, [row.person for row in to_match],
+                                                 min_score=run.thresholds.review)
         candidates = {row.staged_id: found for row, found in zip(to_match, db_candidates)}
         self._drop_reviewed_pairs(to_match, candidates)
         # A client that already has another id of this source is not matched automatically: only
@@ -670,7 +671,7 @@ class Batch:
                 decided.append((row, "id", client_id, None, False))
                 continue
             found = candidates.get(row.staged_id, []) + [
-                c for c in run.new_index.candidates(row.person)
+                c for c in run.new_index.candidates(row.person, min_score=run.thresholds.review)
                 if all(c.client_id != existing.client_id for existing in candidates.get(row.staged_id, []))]
             decision = matching.decide(found, run.thresholds)
             if decision.outcome == matching.MATCH and row.source_id:

@@ -110,3 +110,61 @@ def test_blocking_is_one_query_for_a_batch(db_session):
     sa.event.listen(engine_connection, "before_cursor_execute", lambda *args: statements.append(args[2]))
     matching.find_candidates(db.session, [Person(f"First{i}", f"Last{i}", date(1980, 1, i + 1)) for i in range(20)])
     assert len([s for s in statements if "FROM clients" in s]) == 1
+
+
+def _reference_score(incoming: Person, candidate: Person) -> float:
+    """The score's definition, one pair at a time, written plainly: score_pairs must agree with it exactly."""
+    def evidence(name, options, similarity):
+        if not name or not options:
+            return matching.UNKNOWN_NAME_AGREEMENT
+        best = max(similarity(name, option) for option in options)
+        floor = matching.NAME_SIMILARITY_FLOOR
+        return (best - floor) / (1 - floor) if best > floor else 0.0
+
+    first, last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
+    firsts, lasts = matching._name_options_of(candidate.first_name, candidate.last_name,
+                                                     candidate.preferred_name, candidate.alias)
+    dob_part = matching.DOB_WEIGHT * matching.dob_agreement(incoming.dob, candidate.dob)
+    straight = (matching.FIRST_NAME_WEIGHT * evidence(first, firsts, matching.first_name_similarity)
+                + matching.LAST_NAME_WEIGHT * evidence(last, lasts, matching._similarity) + dob_part)
+    if straight >= matching.SWAPPED_NAMES_FACTOR * (matching.FIRST_NAME_WEIGHT + matching.LAST_NAME_WEIGHT
+                                                     + dob_part):
+        return straight
+    swapped = matching.SWAPPED_NAMES_FACTOR * (
+        matching.FIRST_NAME_WEIGHT * evidence(last, firsts, matching.first_name_similarity)
+        + matching.LAST_NAME_WEIGHT * evidence(first, lasts, matching._similarity) + dob_part)
+    return max(straight, swapped)
+
+
+def test_scoring_a_batch_gives_each_pair_exactly_its_own_score():
+    import random
+
+    rng = random.Random(7)
+    firsts = ["Marie", "marie-eve", "Bob", "Robert", "J", "John", "Jean Paul", "Émilie", "", None, "Sasha", "Alex",
+              "Okafor", "Tremblay"]
+    lasts = ["Tremblay", "TREMBLAY-ROY", "Smith", "Smyth", "Okafor", "de la Cruz", "", None, "Marie", "Côté"]
+    dates = [date(1980, 1, 1), date(1980, 1, 10), date(1981, 1, 1), date(1980, 10, 1), date(1955, 9, 30), None]
+
+    def person():
+        return Person(rng.choice(firsts), rng.choice(lasts), rng.choice(dates),
+                      rng.choice([None, None, "Bobby", "Jay"]), rng.choice([None, None, "Jane Doe", "Smith"]))
+
+    incoming = [person() for _ in range(40)]
+    candidates = [person() for _ in range(60)]
+    left = [rng.randrange(40) for _ in range(1500)]
+    right = [rng.randrange(60) for _ in range(1500)]
+    batch = matching.score_pairs(incoming, candidates, left, right)
+    for k, (i, c) in enumerate(zip(left, right)):
+        assert batch.value[k] == _reference_score(incoming[i], candidates[c]), (incoming[i], candidates[c])
+        assert batch.at(k) == score(incoming[i], candidates[c])
+
+
+def test_candidates_below_the_asked_score_are_left_out(db_session):
+    for first, dob in (("Marie", date(1980, 1, 1)), ("Zed", date(1980, 1, 1))):
+        db.session.add(factories.client(first_name=first, last_name="Tremblay", dob=dob))
+    db.session.commit()
+    person = Person("Marie", "Tremblay", date(1980, 1, 1))
+    everyone, = matching.find_candidates(db.session, [person])
+    close, = matching.find_candidates(db.session, [person], min_score=0.9)
+    assert len(everyone) == 2
+    assert [c.person.first_name for c in close] == ["Marie"]
