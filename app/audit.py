@@ -139,11 +139,10 @@ def audit_row(entity: str, entity_id, action: str, diff: dict | None = None, *,
 
 def record_many(session: Session, rows: Iterable[dict]) -> None:
     """Insert prepared audit rows (from ``audit_row``) on the session's connection, in its transaction."""
+    from app import bulk
     from app.models import AuditLog
 
-    rows = list(rows)
-    if rows:
-        session.connection().execute(sa.insert(AuditLog.__table__), rows)
+    bulk.insert_rows(session, AuditLog.__table__, rows)
 
 
 def record(session: Session, entity: str, entity_id, action: str, diff: dict | None = None, **kw) -> None:

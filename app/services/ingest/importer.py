@@ -26,7 +26,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from app import audit
+from app import audit, bulk
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import (
@@ -503,7 +503,7 @@ class ImportRun:
         counters.intakes += batch.intakes_written
         counters.discharges += batch.discharges_written
         counters.done += len(staged)
-        self.session.execute(sa.update(ImportRow), updates)
+        bulk.update_rows(self.session, ImportRow.__table__, updates)
         self._write_counters()
 
     def _write_counters(self) -> None:
@@ -960,12 +960,7 @@ class Batch:
         restriction_notices.announce_enrollments_after_commit(self.session, announced)
 
     def _insert(self, model, rows: list[dict]) -> None:
-        """Rows with the same columns go in one multi-row INSERT each."""
-        groups: dict[tuple, list[dict]] = defaultdict(list)
-        for row in rows:
-            groups[tuple(sorted(row))].append(row)
-        for group in groups.values():
-            self.session.execute(sa.insert(model), group)
+        bulk.insert_rows(self.session, model.__table__, rows)
 
     def _update_clients(self, trail, actor, now) -> None:
         groups: dict[tuple, list[dict]] = defaultdict(list)
