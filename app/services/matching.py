@@ -26,9 +26,8 @@ import uuid
 from collections import defaultdict
 from functools import lru_cache
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from datetime import date
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import sqlalchemy as sa
 import numpy as np
@@ -340,20 +339,33 @@ def _evidence(strings: _Strings, names: np.ndarray, owners: np.ndarray, options:
     return result
 
 
-def _dob_agreements(incoming: list[date | None], candidates: list[date | None]) -> np.ndarray:
-    """``dob_agreement`` of the pairs (incoming[k], candidates[k])."""
-    def parts(dates):
-        return (np.array([d.year if d else 0 for d in dates]), np.array([d.month if d else 0 for d in dates]),
-                np.array([d.day if d else 0 for d in dates]))
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
-    (ay, am, ad), (by, bm, bd) = parts(incoming), parts(candidates)
-    unknown = (ay == 0) | (by == 0)
-    same = ~unknown & (ay == by) & (am == bm) & (ad == bd)
-    transposed = ~unknown & ~same & (ay == by) & (am == bd) & (ad == bm)
+
+def _days(dates: Sequence[date | None]) -> np.ndarray:
+    """Dates as datetime64 days, None as NaT (through ordinals: much faster than numpy's date parsing)."""
+    ordinals = np.fromiter((d.toordinal() if d else 0 for d in dates), dtype=np.int64, count=len(dates))
+    days = (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
+    days[ordinals == 0] = np.datetime64("NaT")
+    return days
+
+
+def _dob_agreements(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``dob_agreement`` of the pairs (a[k], b[k]) of datetime64 days (NaT: unknown)."""
+    def parts(days):
+        months = days.astype("datetime64[M]")
+        # year, month from 0 and day of month from 0
+        return (days.astype("datetime64[Y]").astype(np.int64), months.astype(np.int64) % 12,
+                (days - months).astype(np.int64))
+
+    unknown = np.isnat(a) | np.isnat(b)
+    (ay, am, ad), (by, bm, bd) = parts(a), parts(b)
+    same = ~unknown & (a == b)
+    transposed = ~unknown & ~same & (ay == by) & (am == bd) & (ad == bm)  # both counted from 0
     rest = np.flatnonzero(~unknown & ~same & ~transposed)
-    typos = np.zeros(len(incoming), dtype=np.int64)
+    typos = np.zeros(a.size, dtype=np.int64)
     if rest.size:
-        typos[rest] = cpdist([incoming[k].isoformat() for k in rest], [candidates[k].isoformat() for k in rest],
+        typos[rest] = cpdist(np.datetime_as_string(a[rest]).tolist(), np.datetime_as_string(b[rest]).tolist(),
                              scorer=Levenshtein.distance)
     near_year = (am == bm) & (ad == bd) & (np.abs(ay - by) <= 1)
     return np.select([unknown, same, transposed, typos == 1, near_year, typos == 2],
@@ -375,27 +387,52 @@ class PairScores:
                      bool(self.swapped[k]))
 
 
-def score_pairs(incoming: Sequence[Person], candidates: Sequence, left, right) -> PairScores:
-    """How alike incoming[left[k]] and candidates[right[k]] are, for every k, from 0 to 1.
+@dataclass(frozen=True)
+class People:
+    """Many people as columns, the shape scoring reads them in (one pass over fetched rows, not one per pair)."""
 
-    Candidates are Persons or anything with the same attributes (fetched client rows).
+    first_name: Sequence[str | None]
+    last_name: Sequence[str | None]
+    preferred_name: Sequence[str | None]
+    alias: Sequence[str | None]
+    dob: Sequence[date | None]
+
+    @classmethod
+    def of(cls, people: Sequence) -> "People":
+        """From Persons, or rows with the same attributes."""
+        if isinstance(people, People):
+            return people
+        return cls([p.first_name for p in people], [p.last_name for p in people],
+                   [p.preferred_name for p in people], [p.alias for p in people], [p.dob for p in people])
+
+    def __len__(self) -> int:
+        return len(self.first_name)
+
+    def person(self, k: int) -> Person:
+        return Person(self.first_name[k], self.last_name[k], self.dob[k], self.preferred_name[k], self.alias[k])
+
+
+def score_pairs(incoming: Sequence[Person] | People, candidates: Sequence | People, left, right) -> PairScores:
+    """How alike incoming[left[k]] and candidates[right[k]] are, for every k, from 0 to 1.
 
     Names are compared with each of the candidate's names (own, preferred, alias); names
     written the other way round count slightly less, and only when the straight reading is
     not already near its ceiling.
     """
+    incoming, candidates = People.of(incoming), People.of(candidates)
     left, right = np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp)
     strings = _Strings()
     strings.id("")
-    inc_first = np.fromiter((strings.id(normalize_name(p.first_name)) for p in incoming), dtype=np.intp,
+    inc_first = np.fromiter((strings.id(normalize_name(name)) for name in incoming.first_name), dtype=np.intp,
                             count=len(incoming))
-    inc_last = np.fromiter((strings.id(normalize_name(p.last_name)) for p in incoming), dtype=np.intp,
+    inc_last = np.fromiter((strings.id(normalize_name(name)) for name in incoming.last_name), dtype=np.intp,
                            count=len(incoming))
-    names = [_name_options_of(c.first_name, c.last_name, c.preferred_name, c.alias) for c in candidates]
+    names = list(map(_name_options_of, candidates.first_name, candidates.last_name, candidates.preferred_name,
+                     candidates.alias))
     firsts = _Options.of([n[0] for n in names], strings)
     lasts = _Options.of([n[1] for n in names], strings)
     strings.freeze()
-    dob = _dob_agreements([incoming[k].dob for k in left], [candidates[k].dob for k in right])
+    dob = _dob_agreements(_days(incoming.dob)[left], _days(candidates.dob)[right])
     dob_part = DOB_WEIGHT * dob
     first = _evidence(strings, inc_first[left], right, firsts, True)
     last = _evidence(strings, inc_last[left], right, lasts, False)
@@ -487,7 +524,18 @@ def one_of(column, values, dialect_name: str):
     return column.in_(values)
 
 
-CANDIDATE_COLUMNS = ("id", "first_name", "last_name", "preferred_name", "alias", "dob")
+class CandidateRow(NamedTuple):
+    """A client as blocking fetches it: the query selects exactly these columns, in this order."""
+
+    id: uuid.UUID
+    first_name: str | None
+    last_name: str | None
+    preferred_name: str | None
+    alias: str | None
+    dob: date | None
+    block_last_key: str | None
+    block_names_key: str | None
+    block_prefix_key: str | None
 
 
 def block_condition(client_table, people: Sequence[Person], dialect_name: str = "default"):
@@ -535,8 +583,7 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     table = Client.__table__
     if not people:
         return []
-    query = sa.select(*(table.c[name] for name in CANDIDATE_COLUMNS), table.c.block_last_key,
-                      table.c.block_names_key, table.c.block_prefix_key).where(
+    query = sa.select(*(table.c[name] for name in CandidateRow._fields)).where(
         block_condition(table, people, session.connection().dialect.name))
     if exclude_archived:
         query = query.where(table.c.is_archived.is_(False))
@@ -554,7 +601,7 @@ def _blocking_keys(first_name, last_name, dob) -> list:
     return found
 
 
-def pair_by_blocks(people: Sequence[Person], rows) -> tuple[np.ndarray, np.ndarray]:
+def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow]) -> tuple[np.ndarray, np.ndarray]:
     """Every (person, row) pair sharing a blocking key, each pair once, as two index arrays.
 
     The rows' keys are read from their stored columns (what the query selected on); the
@@ -563,7 +610,7 @@ def pair_by_blocks(people: Sequence[Person], rows) -> tuple[np.ndarray, np.ndarr
     number: dict = {}
     row_of, key_of = [], []
     for index, row in enumerate(rows):
-        for key in (row.dob, row.block_last_key, row.block_names_key, row.block_prefix_key):
+        for key in row[5:9]:  # dob and the three key columns
             if key is not None:
                 row_of.append(index)
                 key_of.append(number.setdefault(key, len(number)))
@@ -577,8 +624,7 @@ def pair_by_blocks(people: Sequence[Person], rows) -> tuple[np.ndarray, np.ndarr
     if not person_of:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     key_of, row_of = np.array(key_of, dtype=np.intp), np.array(row_of, dtype=np.intp)
-    order = np.argsort(key_of, kind="stable")
-    rows_by_key = row_of[order]
+    rows_by_key = row_of[np.argsort(key_of, kind="stable")]
     count = np.bincount(key_of, minlength=len(number))
     start = np.cumsum(count) - count
     wanted, person_of = np.array(wanted, dtype=np.intp), np.array(person_of, dtype=np.intp)
@@ -590,18 +636,19 @@ def pair_by_blocks(people: Sequence[Person], rows) -> tuple[np.ndarray, np.ndarr
     return pairs // len(rows), pairs % len(rows)
 
 
-def candidates_from_rows(people: Sequence[Person], rows, *, min_score: float | None = None) -> list[list[Candidate]]:
+def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *,
+                         min_score: float | None = None) -> list[list[Candidate]]:
     """Pair fetched client rows with the people whose block they share, and score every pair in one call."""
     result: list[list[Candidate]] = [[] for _ in people]
     left, right = pair_by_blocks(people, rows)
     if not left.size:
         return result
-    scores = score_pairs(people, rows, left, right)
+    ids, first, last, preferred, alias, dob = list(zip(*rows))[:6]
+    candidates = People(first, last, preferred, alias, dob)
+    scores = score_pairs(people, candidates, left, right)
     kept = range(left.size) if min_score is None else np.flatnonzero(scores.value >= min_score)
     for k in kept:
-        row = rows[right[k]]
-        result[left[k]].append(Candidate(row.id, Person(row.first_name, row.last_name, row.dob, row.preferred_name,
-                                                        row.alias), scores.at(k)))
+        result[left[k]].append(Candidate(ids[right[k]], candidates.person(right[k]), scores.at(k)))
     return result
 
 
@@ -617,10 +664,8 @@ class CandidateIndex:
 
     def add(self, client_id: uuid.UUID, person: Person) -> None:
         keys = match_keys(person.first_name, person.last_name, person.dob)
-        row = SimpleNamespace(id=client_id, first_name=person.first_name, last_name=person.last_name,
-                              preferred_name=person.preferred_name, alias=person.alias, dob=person.dob,
-                              block_last_key=keys.last_key,
-                              block_names_key=keys.names_key, block_prefix_key=keys.prefix_key)
+        row = CandidateRow(client_id, person.first_name, person.last_name, person.preferred_name, person.alias,
+                           person.dob, keys.last_key, keys.names_key, keys.prefix_key)
         for lookup in self._lookups(person, keys):
             self._by_key[lookup].append(row)
 
