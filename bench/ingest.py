@@ -89,6 +89,25 @@ def copy_floor(path: Path, engine, columns: int) -> float:
         raw.close()
 
 
+def import_in_child(path: Path, database_url: str, batch_size: int | None) -> tuple[list[str], float, float]:
+    """Run ``ccd ingest`` as its own process, as an operator would: its summary, the import's own
+    duration (from the summary, so the process start-up is not counted) and its peak memory."""
+    import resource
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_APP": "wsgi"}
+    if batch_size:
+        env["INGEST_BATCH_SIZE"] = str(batch_size)
+    done = subprocess.run([sys.executable, "-m", "flask", "ccd", "ingest", "--src", str(path), "--source", "EMHware"],
+                          env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode:
+        raise SystemExit(f"ccd ingest failed:\n{done.stdout}\n{done.stderr}")
+    lines = done.stdout.strip().splitlines()
+    seconds = next(float(line.split()[1]) for line in lines if line.startswith("duration:"))
+    return lines, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Import speed against a COPY floor, on PostgreSQL.")
     parser.add_argument("--rows", type=int, default=20000, help="rows in the export (N)")
@@ -130,20 +149,21 @@ def main(argv=None) -> int:
             with path.open("w", newline="", encoding="utf-8") as handle:
                 csv.writer(handle).writerows(emhware_lines(data))
             floor = copy_floor(path, db.engine, columns=15)
-            profiler = None
             if args.profile:
                 import cProfile
+                import pstats
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            started = time.perf_counter()
-            summary = import_file(path, "EMHware", batch_size=args.batch_size)
-            seconds = time.perf_counter() - started
-            if profiler is not None:
-                import pstats
-
+                started = time.perf_counter()
+                summary_lines = import_file(path, "EMHware", batch_size=args.batch_size).lines()
+                seconds = time.perf_counter() - started
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+                peak_mb = None
+            else:
+                summary_lines, seconds, peak_mb = import_in_child(path, args.database_url, args.batch_size)
 
         client_count = db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("clients")))
         audit_rows = db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("audit_logs")))
@@ -152,11 +172,13 @@ def main(argv=None) -> int:
         kinds[row.kind] = kinds.get(row.kind, 0) + 1
     print(f"setup: generated {args.clients} clients + {args.rows} rows in {generated:.1f} s, loaded in {loaded:.1f} s")
     print(f"row kinds: {kinds}")
-    print("\n".join(summary.lines()))
+    print("\n".join(summary_lines))
     print(f"clients now: {client_count}, audit rows written: {audit_rows}")
     print(f"import: {args.rows} rows in {seconds:.2f} s = {args.rows / seconds:,.0f} rows/s")
     print(f"COPY floor: {floor:.3f} s = {args.rows / floor:,.0f} rows/s")
     print(f"import / COPY: {seconds / floor:.1f}x")
+    if peak_mb is not None:
+        print(f"import peak memory (maximum resident set of the ccd ingest process): {peak_mb:,.0f} MB")
     return 0
 
 
