@@ -186,7 +186,7 @@ class Score:
                 "dob": round(self.dob, 4), "swapped_names": self.swapped, "match_type": self.match_type}
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=50_000)
 def _similarity(a: str, b: str) -> float:
     """Jaro-Winkler on normalised names; multi-part names also compared with parts in any order."""
     if not a or not b:
@@ -205,7 +205,7 @@ def _similarity(a: str, b: str) -> float:
     return best
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=50_000)
 def first_name_similarity(a: str, b: str) -> float:
     """Names, nicknames (Bob/Robert, Guillaume/William) and initials (J/John) considered."""
     score = _similarity(a, b)
@@ -571,9 +571,14 @@ def block_condition(client_table, people: Sequence[Person], dialect_name: str = 
     return sa.or_(*branches) if branches else sa.false()
 
 
+# People looked up per query: at a million clients 250 people share keys with ~30,000 clients,
+# which bounds what one lookup holds in memory (an import's peak stays well under 500 MB).
+CANDIDATE_CHUNK = 250
+
+
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
                     extra_condition=None, min_score: float | None = None) -> list[list[Candidate]]:
-    """For each person, the clients sharing a blocking key with them, scored; one query for the whole batch.
+    """For each person, the clients sharing a blocking key with them, scored; one query per chunk of people.
 
     With ``min_score``, only candidates scoring at least that much are returned (an import
     needs only those in the review band; the rest are scored but never become objects).
@@ -581,16 +586,17 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     from app.models import Client
 
     table = Client.__table__
-    if not people:
-        return []
-    query = sa.select(*(table.c[name] for name in CandidateRow._fields)).where(
-        block_condition(table, people, session.connection().dialect.name))
-    if exclude_archived:
-        query = query.where(table.c.is_archived.is_(False))
-    if extra_condition is not None:
-        query = query.where(extra_condition)
-    rows = session.execute(query).all()
-    return candidates_from_rows(people, rows, min_score=min_score)
+    found: list[list[Candidate]] = []
+    for start in range(0, len(people), CANDIDATE_CHUNK):
+        chunk = people[start:start + CANDIDATE_CHUNK]
+        query = sa.select(*(table.c[name] for name in CandidateRow._fields)).where(
+            block_condition(table, chunk, session.connection().dialect.name))
+        if exclude_archived:
+            query = query.where(table.c.is_archived.is_(False))
+        if extra_condition is not None:
+            query = query.where(extra_condition)
+        found += candidates_from_rows(chunk, session.execute(query).all(), min_score=min_score)
+    return found
 
 
 def _blocking_keys(first_name, last_name, dob) -> list:

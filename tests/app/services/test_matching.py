@@ -104,12 +104,24 @@ def test_candidates_come_from_the_database_by_blocking_keys(db_session):
     assert best.client_id in (swapped.id, typo_and_year.id, undated.id)
 
 
-def test_blocking_is_one_query_for_a_batch(db_session):
+def test_blocking_is_one_query_per_chunk_of_people_with_the_same_result(db_session, monkeypatch):
+    for i in (3, 11, 17):
+        db.session.add(factories.client(first_name=f"First{i}", last_name="Smith", dob=date(1980, 1, i + 1)))
+    db.session.commit()
+    people = [Person(f"First{i}", "Smith", date(1980, 1, i + 1)) for i in range(20)]
     statements = []
-    engine_connection = db.session.connection()
-    sa.event.listen(engine_connection, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    matching.find_candidates(db.session, [Person(f"First{i}", f"Last{i}", date(1980, 1, i + 1)) for i in range(20)])
-    assert len([s for s in statements if "FROM clients" in s]) == 1
+    sa.event.listen(db.session.connection(), "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def found_in_chunks_of(size):
+        monkeypatch.setattr(matching, "CANDIDATE_CHUNK", size)
+        statements.clear()
+        found = matching.find_candidates(db.session, people)
+        return [sorted((c.client_id, c.score) for c in candidates) for candidates in found], \
+            len([s for s in statements if "FROM clients" in s])
+
+    whole, queries = found_in_chunks_of(1000)
+    assert queries == 1 and all(whole)
+    assert found_in_chunks_of(8) == (whole, 3)
 
 
 def _reference_score(incoming: Person, candidate: Person) -> float:
