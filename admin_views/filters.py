@@ -21,7 +21,7 @@ from app.extensions import db
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
 from app.models import Client, Enrollment, Program, Staff
 from app.models.base import json_list_contains
-from app.services.history import end_of_day, start_of_day
+from app.services.history import about_record, end_of_day, start_of_day
 from app.services.options import active_options
 from app.services.reports import (
     ReportError, age_band_condition, find_department, find_program, no_stated_item, not_stated, served_client_ids,
@@ -131,6 +131,13 @@ class UUIDEqualFilter(FilterEqual):
 
     def clean(self, value):
         return uuid.UUID(str(value).strip())
+
+
+class TrailRecordFilter(UUIDEqualFilter):
+    """The audit trail's rows about one record, found through its (entity, entity_id) index."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(about_record(value))
 
 
 class StaffFilter(FilterEqual):

@@ -10,7 +10,9 @@ from werkzeug.routing import BuildError
 
 from admin_views.base import CCDModelView
 from admin_views.clients import staff_lookup
-from admin_views.filters import BetweenDaysFilter, OnOrAfterDayFilter, OnOrBeforeDayFilter, StaffFilter, UUIDEqualFilter
+from admin_views.filters import (
+    BetweenDaysFilter, OnOrAfterDayFilter, OnOrBeforeDayFilter, StaffFilter, TrailRecordFilter, UUIDEqualFilter,
+)
 from app.choices import (
     AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, REPORT_FREQUENCIES, SOURCE_SYSTEMS,
 )
@@ -45,7 +47,7 @@ class AuditLogView(CCDModelView):
     named_filter_urls = True
     column_filters = (
         FilterEqual(AuditLog.entity, "Record type", options=_entity_options),
-        UUIDEqualFilter(AuditLog.entity_id, "Record"),
+        TrailRecordFilter(AuditLog.entity_id, "Record"),
         UUIDEqualFilter(AuditLog.client_id, "Client"),
         FilterEqual(AuditLog.action, "Action", options=AUDIT_ACTION_OPTIONS),
         StaffFilter(AuditLog.changed_by_id, "Changed by"),

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from app import audit
 from app.extensions import db
@@ -403,6 +404,29 @@ def actor_of(row: AuditLog) -> str:
     if row.actor_name:
         return row.actor_name
     return row.changed_by.full_name if row.changed_by is not None else audit.SYSTEM_ACTOR
+
+
+# -- one record's rows --------------------------------------------------------------------------
+def trail_entities() -> sa.Select:
+    """Every entity the trail holds rows about, read by hopping along the (entity, entity_id,
+    changed_at) index from one entity to the next: one probe per entity, never a read of the trail."""
+    hop = aliased(AuditLog)
+    entities = sa.select(sa.func.min(AuditLog.entity).label("entity")).cte("trail_entities", recursive=True)
+    entities = entities.union_all(
+        sa.select(sa.select(sa.func.min(hop.entity)).where(hop.entity > entities.c.entity).scalar_subquery())
+        .where(entities.c.entity.is_not(None))
+    )
+    return sa.select(entities.c.entity).where(entities.c.entity.is_not(None))
+
+
+def about_record(entity_id) -> sa.ColumnElement[bool]:
+    """The rows about one record, whatever its type.
+
+    The same rows as ``entity_id = x`` (every row's entity is among ``trail_entities``), but
+    the database finds them through the (entity, entity_id, changed_at) index, entered once
+    per entity; by its second column alone it cannot be entered, and the trail is read whole.
+    """
+    return sa.and_(AuditLog.entity.in_(trail_entities()), AuditLog.entity_id == entity_id)
 
 
 # -- who may read which rows -------------------------------------------------------------------

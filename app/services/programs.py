@@ -3,10 +3,11 @@
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Enrollment, Program, ProgramStaff
-from app.services.reports import enrollment_active_on
+from app.services.reports import enrollment_active_on, enrollment_active_on_parts
 from app.services.scope import restrict
 
 RECENT_ENROLLMENTS_LIMIT = 100
@@ -17,18 +18,32 @@ active_enrollment_condition = enrollment_active_on
 
 def program_record_summary(program: Program, viewer, today: date | None = None) -> dict:
     """Staff, occupancy and current enrollments of a program; the enrollment list only shows
-    clients ``viewer`` may see (occupancy counts every bed, as the vacancy report does)."""
+    clients ``viewer`` may see (occupancy counts every bed, as the vacancy report does).
+
+    Both are read one part of "active" at a time (open-ended, or ending later), so each is
+    an index range of this program's current enrollments, not of its whole history.
+    """
     today = today or date.today()
     staff = db.session.scalars(
         sa.select(ProgramStaff).where(ProgramStaff.program_id == program.id)
+        .options(selectinload(ProgramStaff.staff))
         .order_by(ProgramStaff.is_manager.desc())
     ).all()
-    active = sa.and_(Enrollment.program_id == program.id, active_enrollment_condition(today))
-    occupied = db.session.scalar(sa.select(sa.func.count()).select_from(Enrollment).where(active))
-    current = db.session.scalars(restrict(
-        sa.select(Enrollment).where(active).order_by(Enrollment.start_date.desc()).limit(RECENT_ENROLLMENTS_LIMIT),
-        Enrollment, viewer,
-    )).all()
+    parts = [sa.and_(Enrollment.program_id == program.id, part) for part in enrollment_active_on_parts(today)]
+    open_ended, ending_later = (sa.select(sa.func.count()).select_from(Enrollment).where(part).scalar_subquery()
+                                for part in parts)
+    occupied = db.session.scalar(sa.select(open_ended + ending_later))
+    newest = [
+        restrict(sa.select(Enrollment.id).where(part), Enrollment, viewer)
+        .order_by(Enrollment.start_date.desc(), Enrollment.id).limit(RECENT_ENROLLMENTS_LIMIT).subquery()
+        for part in parts
+    ]
+    current = db.session.scalars(
+        sa.select(Enrollment)
+        .where(Enrollment.id.in_(sa.union_all(*(sa.select(ids.c.id) for ids in newest))))
+        .options(selectinload(Enrollment.client))
+        .order_by(Enrollment.start_date.desc(), Enrollment.id).limit(RECENT_ENROLLMENTS_LIMIT)
+    ).all()
     return {
         "staff": staff,
         "managers": [link.staff for link in staff if link.is_manager],

@@ -123,9 +123,23 @@ def enrollment_active_on(day: date):
     return enrollment_overlaps(day, day)
 
 
+def enrollment_active_on_parts(day: date):
+    """``enrollment_active_on(day)`` as two conditions that never both hold and together say the same:
+    open-ended enrollments (the open-enrollments index holds them, by program) and enrollments
+    ending on or after ``day``. Read one part at a time, each is an index range; read as one OR,
+    the table is read whole."""
+    started = sa.and_(Enrollment.start_date <= day, Enrollment.is_archived.is_(False))
+    return sa.and_(started, Enrollment.end_date.is_(None)), sa.and_(started, Enrollment.end_date >= day)
+
+
 def client_counted():
     """The client is a live record: not archived, not merged into another client."""
     return sa.and_(Client.is_archived.is_(False), Client.merged_into_id.is_(None))
+
+
+def client_not_counted():
+    """The complement of ``client_counted()``: archived or merged away (few, and indexed both ways)."""
+    return sa.or_(Client.is_archived.is_(True), Client.merged_into_id.is_not(None))
 
 
 def capacity_on(day: date):
@@ -517,20 +531,12 @@ def vacancy_report(as_of: date, *, department_id=None, staff=None) -> dict:
     department = _named(Department, _as_uuid(department_id, "department"), "department")
     covered = covered_program_ids(staff, department and department.id)
 
-    occupied = (
-        sa.select(Enrollment.program_id, sa.func.count(sa.distinct(Enrollment.client_id)).label("clients"))
-        .join(Client, Client.id == Enrollment.client_id)
-        .where(enrollment_active_on(as_of), client_counted())
-        .group_by(Enrollment.program_id)
-        .subquery("occupied")
-    )
     result = db.session.execute(
         sa.select(
             Program.id, Program.name, Program.status, Program.no_capacity_limit, Department.id, Department.name,
-            capacity_on(as_of).label("capacity"), sa.func.coalesce(occupied.c.clients, 0),
+            capacity_on(as_of).label("capacity"), occupied_on(as_of),
         )
         .join(Department, Department.id == Program.department_id)
-        .outerjoin(occupied, occupied.c.program_id == Program.id)
         .where(program_open(), _in_programs(Program.id, covered))
         .order_by(Department.name, Program.name)
     )
@@ -557,6 +563,23 @@ def vacancy_report(as_of: date, *, department_id=None, staff=None) -> dict:
         },
         "definitions": {key: DEFINITIONS[key] for key in VACANCY_DEFINITIONS},
     }
+
+
+def occupied_on(day: date):
+    """Distinct counted clients active in a program on ``day`` (DEFINITIONS["occupied"]), correlated to Program.
+
+    Counted program by program from the open-enrollments index (and the few enrollments
+    ending later), never by reading every enrollment and joining every client: clients that
+    do not count are taken away by id, and they are few.
+    """
+    parts = [sa.select(Enrollment.client_id).where(Enrollment.program_id == Program.id, part).correlate(Program)
+             for part in enrollment_active_on_parts(day)]
+    active = sa.union_all(*parts).subquery("active")
+    return (
+        sa.select(sa.func.count(sa.distinct(active.c.client_id)))
+        .where(active.c.client_id.not_in(sa.select(Client.id).where(client_not_counted())))
+        .scalar_subquery()
+    )
 
 
 def _percent(part: int, whole: int | None) -> float | None:

@@ -162,6 +162,8 @@ def test_restricted_roles_list_only_the_trail_of_their_clients(client, sign_in_a
     saved(ProgramManagerAssignment(staff=manager, program=trail["enrollment"].program))
     page = listed(client)
     assert ids_in(page, trail["enrollment"], trail["person"]) == [True, False]
+    assert ids_in(listed(client, flt0_record_equals=str(trail["enrollment"].id)), trail["enrollment"]) == [True]
+    assert "Phone" not in listed(client, flt0_record_equals=str(trail["person"].id)), "their update row stays hidden"
     hidden = rows_of(trail["person"].id)[0]
     response = client.get(f"/admin/audit_logs/details/?id={hidden.id}")
     assert response.status_code == 404  # as for any id that does not exist

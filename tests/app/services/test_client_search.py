@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Client
-from app.services.client_search import search_condition
+from app.services.client_search import search_condition, slips_of
 from tests import factories
 from tests.conftest import on_postgres
 
@@ -59,6 +59,23 @@ def test_typos_are_tried_only_when_nothing_matches_exactly(people):
     db.session.add(near)
     db.session.commit()
     assert found("johnson") == {people["johnson"].id}, "a name that exists is not blurred with its neighbours"
+
+
+def test_slips_are_swapped_neighbours_and_one_letter_too_many():
+    assert slips_of("jonhson") >= {"jonhson", "johnson", "ojnhson", "jonhsno", "jnhson", "jonhso"}
+    assert "jnohson" in slips_of("jonhson") and "johnsno" not in slips_of("jonhson")
+    assert slips_of("anna") == {"anna", "nana", "anan"}, "no letter dropped from a four-letter word"
+
+
+@pytest.mark.skipif(not on_postgres(), reason="typo tolerance uses pg_trgm")
+def test_a_slip_finds_the_name_it_slipped_from_not_every_name_that_looks_alike(people):
+    jones = factories.client(first_name="Jonathan", last_name="Jones")
+    db.session.add(jones)
+    db.session.commit()
+    assert found("jonhson") == {people["johnson"].id}
+    assert found("marie jonhson") == {people["johnson"].id}
+    assert found("johnsson") == {people["johnson"].id}, "one letter too many"
+    assert people["tremblay"].id in found("tremblai"), "not a slip: close words are still tried"
 
 
 def test_the_list_search_box_uses_it(client, sign_in_as, people):

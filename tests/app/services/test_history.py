@@ -262,3 +262,24 @@ def test_the_page_says_why_a_client_is_missing_on_that_date(db_session):
     db.session.commit()
     assert history.client_then(client_id, now()).absence.startswith("It had been removed")
     assert history.client_then(uuid.uuid4(), now()).absence == "CCD holds no record of it at that moment."
+
+
+def test_a_records_rows_are_found_whatever_its_entity_and_only_its_own(db_session):
+    """about_record reaches the rows through the (entity, entity_id) index: the same rows as entity_id alone."""
+    enrollment = factories.create("client_program_enrollments")
+    client = saved(factories.client())
+    client.phone = "416-555-0199"
+    db.session.commit()
+    audit.record(db.session, "client_merges", client.id, "merge", {"note": "an event about the same id"})
+    audit.record(db.session, "users", None, "login")
+    db.session.commit()
+
+    entities = set(db.session.scalars(history.trail_entities()))
+    assert entities == set(db.session.scalars(sa.select(AuditLog.entity).distinct()))
+    assert {"clients", "client_program_enrollments", "client_merges", "users"} <= entities
+    for record_id in (client.id, enrollment.id, enrollment.client_id, uuid.uuid4()):
+        by_index = set(db.session.scalars(sa.select(AuditLog.id).where(history.about_record(record_id))))
+        by_column = set(db.session.scalars(sa.select(AuditLog.id).where(AuditLog.entity_id == record_id)))
+        assert by_index == by_column
+    assert {row.entity for row in db.session.scalars(
+        sa.select(AuditLog).where(history.about_record(client.id)))} == {"clients", "client_merges"}

@@ -271,6 +271,68 @@ def test_vacancy_rows_and_totals(org):
     assert vacancy_report(day, department_id=org["B"].id)["rows"][0]["program"] == "B1 program"
 
 
+def _occupied_by_plain_join(day: date) -> dict:
+    """The Vacancy Tracker's "occupied" as its definition reads, one join over every enrollment: the reference."""
+    import sqlalchemy as sa
+
+    from app.models import Client, Enrollment, Program
+    from app.services.reports import client_counted, enrollment_active_on
+
+    rows = db.session.execute(
+        sa.select(Program.name, sa.func.count(sa.distinct(Enrollment.client_id)))
+        .join(Enrollment, Enrollment.program_id == Program.id).join(Client, Client.id == Enrollment.client_id)
+        .where(enrollment_active_on(day), client_counted()).group_by(Program.name))
+    return dict(rows.all())
+
+
+def test_vacancy_counts_what_one_join_over_every_enrollment_counts(org):
+    """Counted per program from the open-enrollments index, with the same result as the plain join."""
+    day = date(2024, 5, 1)
+    kept, archived_client = factories.client(), factories.client(is_archived=True)
+    merged_away = factories.client(merged_into=kept)
+    twice = factories.client()
+    enrol(kept, org["A1"], date(2024, 1, 1))
+    enrol(twice, org["A1"], date(2024, 1, 1))
+    enrol(twice, org["A1"], date(2024, 2, 1), date(2024, 6, 30))  # the same client twice: one place
+    enrol(twice, org["A2"], date(2024, 5, 1), date(2024, 5, 1))  # ends on the day: in
+    enrol(factories.client(), org["A2"], date(2024, 1, 1), date(2024, 4, 30))  # ended the day before: out
+    enrol(factories.client(), org["A2"], date(2024, 5, 2))  # starts the day after: out
+    enrol(factories.client(), org["A1"], date(2024, 1, 1), is_archived=True)
+    enrol(factories.client(), org["A1"], date(2024, 1, 1), date(2025, 1, 1), is_archived=True)
+    enrol(archived_client, org["A1"], date(2024, 1, 1))
+    enrol(merged_away, org["B1"], date(2024, 1, 1), date(2024, 12, 31))
+    enrol(kept, org["B1"], date(2024, 3, 1), date(2024, 12, 31))
+
+    occupied = {row["program"]: row["occupied"] for row in vacancy_report(day)["rows"]}
+    assert occupied == {"A1 program": 2, "A2 program": 1, "B1 program": 1}
+    for moment in (day, date(2024, 4, 30), date(2024, 7, 1), date(2026, 1, 1)):
+        expected = _occupied_by_plain_join(moment)
+        assert {p: n for p, n in ((row["program"], row["occupied"]) for row in vacancy_report(moment)["rows"])
+                if n} == expected, moment
+
+
+def test_the_two_parts_of_active_on_a_day_never_overlap_and_cover_it(org):
+    import sqlalchemy as sa
+
+    from app.models import Enrollment
+    from app.services.reports import enrollment_active_on, enrollment_active_on_parts
+
+    day = date(2024, 5, 1)
+    for start, end, archived in [(date(2024, 1, 1), None, False), (date(2024, 1, 1), day, False),
+                                 (date(2024, 1, 1), date(2024, 4, 30), False), (day, None, False),
+                                 (date(2024, 5, 2), None, False), (date(2024, 1, 1), None, True),
+                                 (date(2024, 1, 1), date(2024, 9, 1), False)]:
+        enrol(factories.client(), org["A1"], start, end, is_archived=archived)
+
+    def ids(condition):
+        return set(db.session.scalars(sa.select(Enrollment.id).where(condition)))
+
+    open_ended, ending_later = (ids(part) for part in enrollment_active_on_parts(day))
+    assert not open_ended & ending_later
+    assert open_ended | ending_later == ids(enrollment_active_on(day))
+    assert len(open_ended) == 2 and len(ending_later) == 2
+
+
 class StatementCounter:
     """How many SQL statements a block sends to the database."""
 
