@@ -27,6 +27,22 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# PostgreSQL JIT-compiles any query it rates as expensive. CCD's scoped pages (an OR over
+# row-by-row visibility probes, read newest first with a LIMIT) are rated in the billions and
+# spent seconds compiling for milliseconds of work; off for every connection of the app.
+POSTGRES_SESSION_OPTIONS = "-c jit=off"
+
+
+def engine_options(database_uri: str, options: dict | None) -> dict:
+    """SQLAlchemy engine options for this database: the PostgreSQL session settings added."""
+    options = dict(options or {})
+    if database_uri.startswith("postgresql"):
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", POSTGRES_SESSION_OPTIONS)
+        options["connect_args"] = connect_args
+    return options
+
+
 def _embedded_secret_key(instance_path: str) -> str:
     """A per-installation key kept in the instance folder, so sign-ins survive restarts."""
     key_file = Path(instance_path) / "secret_key"

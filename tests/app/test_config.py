@@ -4,9 +4,11 @@ import secrets
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
-from app.config import ConfigurationError, load_config, normalise_database_url
+from app.config import ConfigurationError, engine_options, load_config, normalise_database_url
+from app.extensions import db
 
 STRONG_KEY = secrets.token_hex(32)
 PRODUCTION = {"CCD_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": "postgresql://db/ccd"}
@@ -158,3 +160,15 @@ def test_beat_runs_in_the_agency_time_zone_and_every_scheduled_task_exists(app):
     scheduled = {entry["task"] for entry in celery.conf.beat_schedule.values()}
     assert scheduled == {"ccd.backup", "ccd.notify_restrictions", "ccd.send_reports", "ccd.ingest.drop_folder"}
     assert scheduled <= set(celery.tasks)
+
+
+@pytest.mark.postgres_only
+def test_postgresql_sessions_run_without_jit(db_session):
+    # JIT compiling cost seconds per scoped page for milliseconds of work (bench/RESULTS.md).
+    assert db.session.scalar(sa.text("SHOW jit")) == "off"
+
+
+def test_jit_setting_is_only_sent_to_postgresql():
+    assert engine_options("sqlite:///ccd.sqlite3", {"pool_pre_ping": True}) == {"pool_pre_ping": True}
+    options = engine_options("postgresql+psycopg://db/ccd", {"connect_args": {"sslmode": "require"}})
+    assert options["connect_args"] == {"sslmode": "require", "options": "-c jit=off"}
