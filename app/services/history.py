@@ -27,7 +27,7 @@ from app.extensions import db
 from app.labels import FIELD_LABELS, entity_label, label
 from app.models import AuditLog, Client, Discharge, Enrollment, Intake, ServiceRestriction, Staff
 from app.permissions import GROUP_OF, Action, may
-from app.services.scope import visible_client_ids
+from app.services.scope import client_visible
 
 HISTORY_PAGE_SIZE = 20
 SUMMARY_FIELDS = 4
@@ -439,9 +439,9 @@ def visible_rows(staff) -> sa.ColumnElement[bool]:
     roles = staff.role_names if staff is not None else frozenset()
     hidden_tables = sorted(table for table in GROUP_OF if not may(roles, table, Action.LIST))
     clause = AuditLog.entity.not_in(hidden_tables) if hidden_tables else sa.true()
-    clients = visible_client_ids(staff)
-    if clients is not None:
-        clause = sa.and_(clause, sa.or_(AuditLog.client_id.is_(None), AuditLog.client_id.in_(clients)))
+    visible = client_visible(AuditLog.client_id, staff)
+    if visible is not None:
+        clause = sa.and_(clause, sa.or_(AuditLog.client_id.is_(None), visible))
     return clause
 
 

@@ -85,22 +85,40 @@ def visible_program_ids(staff) -> sa.Select | None:
     return sa.union(*parts).subquery().select()
 
 
-def visible_client_ids(staff) -> sa.Select | None:
-    """Ids of the clients this staff member may see, or None when every client is visible.
+def _client_links(staff, programs: sa.Select) -> list[tuple[sa.ColumnElement, sa.ColumnElement]]:
+    """The rule of client visibility, once: (client column, condition) for each way a client is reached.
 
     A client is visible through any enrollment (current or past, archived or not) in a
     visible program, or through a direct assignment to a Staff member.
     """
+    links = [(Enrollment.client_id, Enrollment.program_id.in_(programs))]
+    if staff is not None and Role.STAFF in staff.role_names:
+        links.append((StaffClientAssignment.client_id,
+                      sa.and_(StaffClientAssignment.staff_id == staff.id, StaffClientAssignment.is_active)))
+    return links
+
+
+def visible_client_ids(staff) -> sa.Select | None:
+    """Ids of the clients this staff member may see, or None when every client is visible."""
     programs = visible_program_ids(staff)
     if programs is None:
         return None
-    parts: list[sa.Select] = [
-        sa.select(Enrollment.client_id).where(Enrollment.program_id.in_(programs)),
-    ]
-    if staff is not None and Role.STAFF in staff.role_names:
-        parts.append(sa.select(StaffClientAssignment.client_id).where(
-            StaffClientAssignment.staff_id == staff.id, StaffClientAssignment.is_active))
-    return sa.union(*parts).subquery().select()
+    return sa.union(*(sa.select(column).where(condition)
+                      for column, condition in _client_links(staff, programs))).subquery().select()
+
+
+def client_visible(client_column, staff) -> sa.ColumnElement[bool] | None:
+    """The same rule row by row: this row's client is visible (one index probe per way in), or None for all.
+
+    For logs read newest first or one record at a time (the audit trail): the work follows
+    the rows read, where a set of every visible client follows the scope. (OFFSET 0 keeps
+    PostgreSQL from turning the probe into a hash of every visible client built up front.)
+    """
+    programs = visible_program_ids(staff)
+    if programs is None:
+        return None
+    return sa.or_(*(sa.select(sa.literal(1)).where(column == client_column, condition).offset(0).exists()
+                    for column, condition in _client_links(staff, programs)))
 
 
 def visible_department_ids(staff) -> sa.Select | None:
@@ -244,26 +262,25 @@ def _listable_tables(staff) -> list[str]:
     return [table for table in TABLE_SCOPES if may(roles, table, Action.LIST)]
 
 
-def _records_in_scope(entity_column, id_column, staff, skip_client_rows: bool = False) -> list[sa.Select]:
-    """For a log of (entity, entity id) rows: one indexed SELECT per table the person may list.
+def _records_in_scope(entity_column, id_column, staff, skip_client_rows: bool = False) -> list[sa.ColumnElement]:
+    """For a log of (entity, entity id) rows: one condition per table the person may list.
 
-    Each returns the log rows about records of that table within the person's scope, so
-    the union is a short list for a narrow scope, found through (entity, entity_id).
-    ``skip_client_rows`` leaves out the tables whose rows belong to one client, for logs
-    that reach those through their own client column instead.
+    Each holds for the log rows about records of that table within the person's scope,
+    checked row by row through the record's primary key. ``skip_client_rows`` leaves out
+    the tables whose rows belong to one client, for logs that reach those through their
+    own client column instead.
     """
-    log = entity_column.class_
     listable = set(_listable_tables(staff))
-    arms = []
+    conditions = []
     for table, (model, scope) in _scoped_models().items():
         if table not in listable or (skip_client_rows and isinstance(scope, ClientScope)):
             continue
         condition = scope.condition(model, staff)
         about = entity_column == table
         if condition is not None:
-            about = sa.and_(about, within(id_column, sa.select(model.id).where(condition)))
-        arms.append(sa.select(log.id).where(about))
-    return arms
+            about = sa.and_(about, sa.exists().where(model.id == id_column, condition))
+        conditions.append(about)
+    return conditions
 
 
 @dataclass(frozen=True)
@@ -272,16 +289,19 @@ class AuditScope(RowScope):
 
     Only tables the person may list count, so a Staff member's view of the trail never
     shows changes to staff accounts, settings or import runs; rows about no record at all
-    (sign-ins, import summaries, restriction checks) are for the all-seeing roles.
+    (sign-ins, import summaries, restriction checks) are for the all-seeing roles. The
+    check is made row by row, so the newest page or one record's rows cost a few index
+    probes however many clients the person may see.
     """
 
     def condition(self, model, staff):
         if sees_everything(staff):
             return None
-        arms = _records_in_scope(model.entity, model.entity_id, staff, skip_client_rows=True)
-        arms.append(sa.select(model.id).where(within(model.client_id, visible_client_ids(staff)),
-                                              model.entity.in_(_listable_tables(staff))))
-        return within(model.id, sa.union(*arms).subquery().select())
+        conditions = _records_in_scope(model.entity, model.entity_id, staff, skip_client_rows=True)
+        visible = client_visible(model.client_id, staff)
+        conditions.append(sa.and_(model.entity.in_(_listable_tables(staff)),
+                                  model.client_id.is_not(None) if visible is None else visible))
+        return sa.or_(*conditions)
 
 
 @dataclass(frozen=True)
@@ -293,9 +313,7 @@ class ProposalScope(RowScope):
             return None
         if staff is None:
             return sa.false()
-        arms = _records_in_scope(model.entity, model.entity_id, staff)
-        arms.append(sa.select(model.id).where(model.requested_by_id == staff.id))
-        return within(model.id, sa.union(*arms).subquery().select())
+        return sa.or_(model.requested_by_id == staff.id, *_records_in_scope(model.entity, model.entity_id, staff))
 
 
 TABLE_SCOPES: dict[str, RowScope] = {
