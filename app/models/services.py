@@ -51,6 +51,9 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
         sa.Index("ix_client_program_enrollments_open", "program_id", "start_date",
                  postgresql_include=["client_id"], postgresql_where=sa.text(OPEN_ENROLLMENT_SQL),
                  sqlite_where=sa.text(OPEN_ENROLLMENT_SQL)),
+        # Whose clients a person may see is "clients enrolled, ever, in these programs" (app/services/scope.py):
+        # read from the index alone, however long the programs' histories.
+        sa.Index("ix_client_program_enrollments_program_client", "program_id", "client_id"),
     )
 
     def __str__(self) -> str:
