@@ -458,9 +458,9 @@ def _served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa
     """Every per-client count of the summary in ONE query over the served pairs: a CTE with one row
     per served client and its raw field values, then per breakdown a GROUP BY, glued with UNION ALL.
 
-    Each breakdown groups the raw values first and applies the definitions (not stated, age
-    band, list items) to the few distinct values found, not to every client: half a million
-    clients hold a few thousand distinct language lists and birth dates. Keys are (breakdown
+    The raw values are grouped first (_distinct_values) and the definitions (not stated, age
+    band, list items) applied to the few distinct values found, not to every client: half a
+    million clients hold a few thousand distinct language lists and birth dates. Keys are (breakdown
     key, value); NULL values are the not-stated rows, ("_served", None) and ("_new", None)
     the totals.
     """
@@ -469,13 +469,14 @@ def _served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa
         .group_by(served.c.client_id)
         .subquery("served_clients")
     )
-    fields = sorted({"dob"} | {d.key for d in DIMENSIONS if d.key != "age_band"})
+    fields = [_field(dimension) for dimension in DIMENSIONS]
     people = (
         sa.select(Client.id.label("client_id"), per_client.c.started_before,
                   *[getattr(Client, field).label(field) for field in fields])
         .join(per_client, per_client.c.client_id == Client.id)
         .cte("people")
     )
+    values = _distinct_values(people, fields)
 
     def named(key: str):
         return sa.literal_column(f"'{key}'").label("breakdown")
@@ -485,9 +486,12 @@ def _served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa
         sa.select(named("_new"), sa.null(), sa.func.count()).select_from(people)
         .where(people.c.started_before == 0, _is_new(date_from, covered, people.c.client_id)),
     ]
-    for dimension in DIMENSIONS:
-        column = people.c["dob" if dimension.key == "age_band" else dimension.key]
-        grouped = sa.select(column.label("value"), sa.func.count().label("clients")).group_by(column).subquery()
+    for position, dimension in enumerate(DIMENSIONS):
+        grouped = (
+            sa.select(values.c[_field(dimension)].label("value"), values.c.clients)
+            .where(values.c.field_set == _field_set(position, len(fields)))
+            .subquery()
+        )
         if dimension.multi_valued:
             items = json_list_items(grouped.c.value)
             # One row per distinct stated item of each distinct list, or one NULL row for a list with none.
@@ -508,6 +512,39 @@ def _served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa
     for key, value, count in db.session.execute(sa.union_all(*parts)):
         counts[(key, value)] = counts.get((key, value), 0) + int(count)
     return counts
+
+
+def _field(dimension: Dimension) -> str:
+    """The Client field a breakdown groups (age bands come from the birth date)."""
+    return "dob" if dimension.key == "age_band" else dimension.key
+
+
+def _field_set(position: int, size: int) -> int:
+    """GROUPING()'s answer for the grouping set of field ``position`` alone: a 1 bit for each other field."""
+    return (1 << size) - 1 - (1 << (size - 1 - position))
+
+
+def _distinct_values(people, fields: list[str]):
+    """Each field's distinct values with their client counts, as one CTE: (field_set, fields…, clients).
+
+    On PostgreSQL one pass with GROUPING SETS; elsewhere one GROUP BY per field, glued with
+    UNION ALL, the other fields NULL and field_set written as GROUPING() would give it.
+    """
+    columns = [people.c[field] for field in fields]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return (
+            sa.select(sa.func.grouping(*columns).label("field_set"), *columns, sa.func.count().label("clients"))
+            .group_by(sa.func.grouping_sets(*[sa.tuple_(column) for column in columns]))
+            .cte("field_values")
+        )
+    return sa.union_all(*[
+        sa.select(sa.literal(_field_set(position, len(fields))).label("field_set"),
+                  *[column if other == position else sa.null().label(column.key)
+                    for other, column in enumerate(columns)],
+                  sa.func.count().label("clients"))
+        .group_by(columns[position])
+        for position in range(len(fields))
+    ]).cte("field_values")
 
 
 def _breakdown(dimension: Dimension, counts: dict) -> dict:
