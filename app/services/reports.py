@@ -456,13 +456,14 @@ def _materialise_served(date_from: date, date_to: date, covered: sa.Select | Non
 
 def _served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa.Select | None) -> dict:
     """Every per-client count of the summary in ONE query over the served pairs: a CTE with one row
-    per served client and its raw field values, then per breakdown a GROUP BY, glued with UNION ALL.
+    per served client and its raw field values, the totals, then one part per breakdown, glued
+    with UNION ALL.
 
     The raw values are grouped first (_distinct_values) and the definitions (not stated, age
     band, list items) applied to the few distinct values found, not to every client: half a
-    million clients hold a few thousand distinct language lists and birth dates. Keys are (breakdown
-    key, value); NULL values are the not-stated rows, ("_served", None) and ("_new", None)
-    the totals.
+    million clients hold a few thousand distinct language lists and birth dates. Keys are
+    (breakdown key, value); NULL values are the not-stated rows, ("_served", None) and
+    ("_new", None) the totals.
     """
     per_client = (
         sa.select(served.c.client_id, sa.func.max(served.c.started_before).label("started_before"))

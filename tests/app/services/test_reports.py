@@ -414,7 +414,8 @@ def world(db_session):
     dept_a, dept_b = factories.department(name="W dept A"), factories.department(name="W dept B")
     programs = [
         factories.program(name="W1", department=dept_a), factories.program(name="W2", department=dept_a),
-        factories.program(name="W3", department=dept_b), factories.program(name="W4", department=dept_b, status="inactive"),
+        factories.program(name="W3", department=dept_b),
+        factories.program(name="W4", department=dept_b, status="inactive"),
         factories.program(name="W5", department=dept_a, is_archived=True),
     ]
     add(*programs)
@@ -479,7 +480,8 @@ def _scopes(world):
 def test_every_count_follows_the_definitions_for_every_scope(world, filters, where):
     from app.services.reports import served_client_ids
 
-    for date_from, date_to in ((FROM, TO), (date(2024, 1, 1), date(2024, 1, 1)), (date(2023, 1, 1), date(2024, 12, 31))):
+    periods = ((FROM, TO), (date(2024, 1, 1), date(2024, 1, 1)), (date(2023, 1, 1), date(2024, 12, 31)))
+    for date_from, date_to in periods:
         for staff, visible in _scopes(world):
             department = world["departments"][0] if where == "department" else None
             program = world["programs"][2] if where == "program" else None
