@@ -73,6 +73,10 @@ DEFINITIONS: dict[str, str] = {
 ORG_SUMMARY_DEFINITIONS = ("served", "new", "not_stated", "multi_valued", "age_band")
 VACANCY_DEFINITIONS = ("active_on", "capacity_on", "occupied", "vacant_total")
 
+# The Organizational Summary's temporary table of served pairs, and the work_mem its transaction gets.
+SERVED_TABLE = "org_summary_served"
+REPORT_WORK_MEM = "256MB"
+
 # Values that mean "no answer" besides an empty one; compared lower-cased and trimmed.
 NOT_STATED_WORDS = ("unknown",)
 
@@ -184,22 +188,22 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def age_band_condition(band: str, day: date):
+def age_band_condition(band: str, day: date, dob=Client.dob):
     """The client's age on ``day`` falls in ``band`` (a key of AGE_BANDS, or NOT_STATED for no birth date)."""
     if band == NOT_STATED:
-        return Client.dob.is_(None)
+        return dob.is_(None)
     for key, lowest, highest in AGE_BANDS:
         if key == band:
-            conditions = [Client.dob <= years_before(day, lowest)]
+            conditions = [dob <= years_before(day, lowest)]
             if highest is not None:
-                conditions.append(Client.dob > years_before(day, highest + 1))
+                conditions.append(dob > years_before(day, highest + 1))
             return sa.and_(*conditions)
     raise ReportError(f"Unknown age band {band!r}. Age bands: {', '.join(key for key, _, _ in AGE_BANDS)}.")
 
 
-def age_band_value(day: date):
+def age_band_value(day: date, dob=Client.dob):
     """The age band key of the client on ``day``, NULL without a birth date."""
-    return sa.case(*[(age_band_condition(key, day), key) for key, _, _ in AGE_BANDS], else_=sa.null())
+    return sa.case(*[(age_band_condition(key, day, dob), key) for key, _, _ in AGE_BANDS], else_=sa.null())
 
 
 def demographic_condition(key: str, value: str, day: date):
@@ -334,8 +338,8 @@ def _served_enrollments(date_from: date, date_to: date, covered: sa.Select | Non
     )
 
 
-def _is_new(date_from: date, covered: sa.Select | None):
-    """The client has no earlier enrollment or intake in the covered programs (DEFINITIONS["new"]).
+def _is_new(date_from: date, covered: sa.Select | None, client_id=Client.id):
+    """The client ``client_id`` has no earlier enrollment or intake in the covered programs (DEFINITIONS["new"]).
 
     On PostgreSQL as NOT EXISTS, which it plans as an anti-join: a NOT IN whose set outgrows
     work_mem falls back to rescanning the set for every client (minutes at a million). On
@@ -350,9 +354,9 @@ def _is_new(date_from: date, covered: sa.Select | None):
         Intake.intake_date < date_from, _in_programs(Intake.program_id, covered),
     )
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.and_(~enrolled_before.where(earlier.client_id == Client.id).exists(),
-                       ~intake_before.where(Intake.client_id == Client.id).exists())
-    return sa.and_(Client.id.not_in(enrolled_before.correlate(None)), Client.id.not_in(intake_before.correlate(None)))
+        return sa.and_(~enrolled_before.where(earlier.client_id == client_id).exists(),
+                       ~intake_before.where(Intake.client_id == client_id).exists())
+    return sa.and_(client_id.not_in(enrolled_before.correlate(None)), client_id.not_in(intake_before.correlate(None)))
 
 
 def _check_period(date_from: date, date_to: date) -> None:
@@ -395,8 +399,12 @@ def org_summary(date_from: date, date_to: date, *, department_id=None, program_i
     client_conditions = [demographic_condition(key, value, date_to) for key, value in filters.items()]
     covered = covered_program_ids(staff, department and department.id, program and program.id)
 
-    served = _served_enrollments(date_from, date_to, covered, *client_conditions).subquery("served")
+    _tune_for_report()
+    served = _materialise_served(date_from, date_to, covered, client_conditions)
     counts = _served_counts(served, date_from, date_to, covered)
+    by_program = _by_program(served, covered)
+    by_department = _by_department(served, by_program)
+    served.drop(db.session.connection())
     distinct, new = counts[("_served", None)], counts[("_new", None)]
     return {
         "report": "org_summary",
@@ -410,56 +418,148 @@ def org_summary(date_from: date, date_to: date, *, department_id=None, program_i
         "new_clients": new,
         "continuing_clients": distinct - new,
         "breakdowns": {d.key: _breakdown(d, counts) for d in DIMENSIONS},
-        "by_department": _by_department(served, covered),
-        "by_program": _by_program(served, covered),
+        "by_department": by_department,
+        "by_program": by_program,
         "definitions": {key: DEFINITIONS[key] for key in ORG_SUMMARY_DEFINITIONS},
     }
 
 
-def _served_counts(served, date_from: date, date_to: date, covered: sa.Select | None) -> dict:
-    """Every per-client count of the summary in ONE query: the served clients are found once (a CTE
-    with one row per client and its breakdown values), then each breakdown is a GROUP BY over it,
-    glued with UNION ALL. Keys are (breakdown key, value); NULL values are the not-stated rows,
-    ("_served", None) and ("_new", None) the totals."""
-    columns = [Client.id.label("client_id"), sa.case((_is_new(date_from, covered), 1), else_=0).label("is_new")]
-    for dimension in DIMENSIONS:
-        if dimension.key == "age_band":
-            columns.append(age_band_value(date_to).label("age_band"))
-        elif dimension.multi_valued:
-            columns.append(getattr(Client, dimension.key).label(dimension.key))
-        else:
-            columns.append(stated_value(getattr(Client, dimension.key)).label(dimension.key))
-    people = sa.select(*columns).where(Client.id.in_(sa.select(served.c.client_id))).cte("people")
+def _tune_for_report() -> None:
+    """PostgreSQL settings for the rest of this transaction only.
+
+    JIT off: PostgreSQL assumes 100 items per JSON list, rates the counts as huge and spends
+    seconds compiling them for milliseconds of work (bench/reports.py measured 8–11 s against
+    0.15 s). work_mem up: the served set of a year at a million clients is hashed several
+    times, and at the default 4MB each hash spills to disk in batches.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL jit = off"))
+        db.session.execute(sa.text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+
+
+def _materialise_served(date_from: date, date_to: date, covered: sa.Select | None, client_conditions) -> sa.Table:
+    """The served (client, program) pairs of the period, found once and written to a temporary table
+    that every count of the report then reads.
+
+    Finding them is most of the report's work (a year at a million clients: a million
+    enrollments joined to their clients), and each breakdown used to find them again. A
+    temporary table rather than a CTE because, once analysed, the planner knows its size:
+    over a CTE it guesses 200 rows and fetches half a million clients one index probe at a
+    time. ``started_before`` is 1 when a served enrollment began before the period, which
+    already makes the client not new (DEFINITIONS["new"]), so only the others are looked up.
+    The caller drops the table; on an error the transaction's rollback takes it away.
+    """
+    table = sa.Table(
+        SERVED_TABLE, sa.MetaData(),
+        sa.Column("client_id", sa.Uuid, nullable=False),
+        sa.Column("program_id", sa.Uuid, nullable=False),
+        sa.Column("started_before", sa.Integer, nullable=False),
+        prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+    )
+    table.create(db.session.connection())
+    pairs = (
+        _served_enrollments(date_from, date_to, covered, *client_conditions)
+        .add_columns(sa.func.max(sa.case((Enrollment.start_date < date_from, 1), else_=0)))
+        .group_by(Enrollment.client_id, Enrollment.program_id)
+    )
+    db.session.execute(table.insert().from_select(["client_id", "program_id", "started_before"], pairs))
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text(f"ANALYZE {SERVED_TABLE}"))
+    return table
+
+
+def _served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa.Select | None) -> dict:
+    """Every per-client count of the summary in ONE query over the served pairs: a CTE with one row
+    per served client and its raw field values, the totals, then one part per breakdown, glued
+    with UNION ALL.
+
+    The raw values are grouped first (_distinct_values) and the definitions (not stated, age
+    band, list items) applied to the few distinct values found, not to every client: half a
+    million clients hold a few thousand distinct language lists and birth dates. Keys are
+    (breakdown key, value); NULL values are the not-stated rows, ("_served", None) and
+    ("_new", None) the totals.
+    """
+    per_client = (
+        sa.select(served.c.client_id, sa.func.max(served.c.started_before).label("started_before"))
+        .group_by(served.c.client_id)
+        .subquery("served_clients")
+    )
+    fields = [_field(dimension) for dimension in DIMENSIONS]
+    people = (
+        sa.select(Client.id.label("client_id"), per_client.c.started_before,
+                  *[getattr(Client, field).label(field) for field in fields])
+        .join(per_client, per_client.c.client_id == Client.id)
+        .cte("people")
+    )
+    values = _distinct_values(people, fields)
 
     def named(key: str):
         return sa.literal_column(f"'{key}'").label("breakdown")
 
     parts = [
         sa.select(named("_served"), sa.null().label("value"), sa.func.count().label("clients")).select_from(people),
-        sa.select(named("_new"), sa.null(), sa.func.coalesce(sa.func.sum(people.c.is_new), 0)).select_from(people),
+        sa.select(named("_new"), sa.null(), sa.func.count()).select_from(people)
+        .where(people.c.started_before == 0, _is_new(date_from, covered, people.c.client_id)),
     ]
-    for dimension in DIMENSIONS:
-        column = people.c[dimension.key]
-        if not dimension.multi_valued:
-            parts.append(sa.select(named(dimension.key), column, sa.func.count()).group_by(column))
-            continue
-        items = json_list_items(column)
-        parts.append(
-            sa.select(named(dimension.key), items.c.value, sa.func.count(sa.distinct(people.c.client_id)))
-            .select_from(people).join(items, sa.true()).where(~not_stated(items.c.value)).group_by(items.c.value)
+    for position, dimension in enumerate(DIMENSIONS):
+        grouped = (
+            sa.select(values.c[_field(dimension)].label("value"), values.c.clients)
+            .where(values.c.field_set == _field_set(position, len(fields)))
+            .subquery()
         )
-        parts.append(sa.select(named(dimension.key), sa.null(), sa.func.count()).select_from(people)
-                     .where(no_stated_item(column)))
-    _without_jit()
-    return {(key, value): count for key, value, count in db.session.execute(sa.union_all(*parts))}
+        if dimension.multi_valued:
+            items = json_list_items(grouped.c.value)
+            # One row per distinct stated item of each distinct list, or one NULL row for a list with none.
+            found = (
+                sa.select(grouped.c.value.label("list"), grouped.c.clients, items.c.value)
+                .select_from(grouped).outerjoin(items, ~not_stated(items.c.value))
+                .distinct().subquery()
+            )
+            parts.append(sa.select(named(dimension.key), found.c.value, sa.func.sum(found.c.clients))
+                         .group_by(found.c.value))
+        else:
+            value = age_band_value(date_to, grouped.c.value) if dimension.key == "age_band" \
+                else stated_value(grouped.c.value)
+            stated = sa.select(value.label("value"), grouped.c.clients).subquery()
+            parts.append(sa.select(named(dimension.key), stated.c.value, sa.func.sum(stated.c.clients))
+                         .group_by(stated.c.value))
+    counts: dict = {}
+    for key, value, count in db.session.execute(sa.union_all(*parts)):
+        counts[(key, value)] = counts.get((key, value), 0) + int(count)
+    return counts
 
 
-def _without_jit() -> None:
-    """PostgreSQL assumes 100 items per JSON list, so it rates this query as huge and JIT-compiles it:
-    seconds of compiling for milliseconds of work (bench/reports.py measured 8–11 s against 0.15 s).
-    JIT is switched off for the rest of this transaction only."""
+def _field(dimension: Dimension) -> str:
+    """The Client field a breakdown groups (age bands come from the birth date)."""
+    return "dob" if dimension.key == "age_band" else dimension.key
+
+
+def _field_set(position: int, size: int) -> int:
+    """GROUPING()'s answer for the grouping set of field ``position`` alone: a 1 bit for each other field."""
+    return (1 << size) - 1 - (1 << (size - 1 - position))
+
+
+def _distinct_values(people, fields: list[str]):
+    """Each field's distinct values with their client counts, as one CTE: (field_set, fields…, clients).
+
+    On PostgreSQL one pass with GROUPING SETS; elsewhere one GROUP BY per field, glued with
+    UNION ALL, the other fields NULL and field_set written as GROUPING() would give it.
+    """
+    columns = [people.c[field] for field in fields]
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL jit = off"))
+        return (
+            sa.select(sa.func.grouping(*columns).label("field_set"), *columns, sa.func.count().label("clients"))
+            .group_by(sa.func.grouping_sets(*[sa.tuple_(column) for column in columns]))
+            .cte("field_values")
+        )
+    return sa.union_all(*[
+        sa.select(sa.literal(_field_set(position, len(fields))).label("field_set"),
+                  *[column if other == position else sa.null().label(column.key)
+                    for other, column in enumerate(columns)],
+                  sa.func.count().label("clients"))
+        .group_by(columns[position])
+        for position in range(len(fields))
+    ]).cte("field_values")
 
 
 def _breakdown(dimension: Dimension, counts: dict) -> dict:
@@ -486,39 +586,47 @@ def stated_options(list_key: str) -> list[str]:
     return [value for value in active_options(list_key) if value.strip().lower() not in NOT_STATED_WORDS]
 
 
-def _listed_programs(served, covered: sa.Select | None):
-    """Programs a drill-down lists: covered ones still open, plus any that served someone in the period."""
-    return sa.and_(_in_programs(Program.id, covered), sa.or_(program_open(), served.c.client_id.is_not(None)))
-
-
-def _by_department(served, covered: sa.Select | None) -> list[dict]:
-    rows = db.session.execute(
-        sa.select(Department.id, Department.name, sa.func.count(sa.distinct(served.c.client_id)))
-        .select_from(Department)
-        .join(Program, Program.department_id == Department.id)
-        .outerjoin(served, served.c.program_id == Program.id)
-        .where(_listed_programs(served, covered))
-        .group_by(Department.id, Department.name)
-        .order_by(Department.name)
+def _by_program(served: sa.Table, covered: sa.Select | None) -> list[dict]:
+    """Clients served per program. Listed: the covered programs still open, plus any that served
+    someone in the period. The served pairs are distinct, so a row count is a client count."""
+    counts = (
+        sa.select(served.c.program_id, sa.func.count().label("clients"))
+        .group_by(served.c.program_id)
+        .subquery("program_counts")
     )
-    return [{"department_id": str(key), "department": name, "clients": count} for key, name, count in rows]
-
-
-def _by_program(served, covered: sa.Select | None) -> list[dict]:
     rows = db.session.execute(
-        sa.select(Program.id, Program.name, Department.id, Department.name,
-                  sa.func.count(sa.distinct(served.c.client_id)))
-        .select_from(Program)
+        sa.select(Program.id, Program.name, Department.id, Department.name, sa.func.coalesce(counts.c.clients, 0))
         .join(Department, Department.id == Program.department_id)
-        .outerjoin(served, served.c.program_id == Program.id)
-        .where(_listed_programs(served, covered))
-        .group_by(Program.id, Program.name, Department.id, Department.name)
+        .outerjoin(counts, counts.c.program_id == Program.id)
+        .where(_in_programs(Program.id, covered), sa.or_(program_open(), counts.c.clients.is_not(None)))
         .order_by(Department.name, Program.name)
     )
     return [
         {"program_id": str(pid), "program": pname, "department_id": str(did), "department": dname, "clients": count}
         for pid, pname, did, dname, count in rows
     ]
+
+
+def _by_department(served: sa.Table, by_program: list[dict]) -> list[dict]:
+    """Distinct clients served per department, for the departments of the listed programs (in
+    by_program's order, which is by department name); a client served in two programs of one
+    department counts once there."""
+    pairs = (
+        sa.select(served.c.client_id, Program.department_id)
+        .join(Program, Program.id == served.c.program_id)
+        .distinct()
+        .subquery("department_clients")
+    )
+    counts = dict(db.session.execute(
+        sa.select(pairs.c.department_id, sa.func.count()).group_by(pairs.c.department_id)
+    ).all())
+    departments: dict[str, dict] = {}
+    for row in by_program:
+        departments.setdefault(row["department_id"], {
+            "department_id": row["department_id"], "department": row["department"],
+            "clients": counts.get(uuid.UUID(row["department_id"]), 0),
+        })
+    return list(departments.values())
 
 
 # --- Vacancy Tracker ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The reports count what their definitions say, on hand-built data where the right answer is known."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -378,3 +378,200 @@ def test_queries_do_not_grow_with_clients_or_programs(org):
     _grow(org, clients=10, programs=6)
     assert statements() == small
     assert small[1] == 1, "the vacancy tracker is one query for all programs"
+
+
+# --- The counts against the definitions, on random data, for every kind of scope -------------
+#
+# org_summary finds the served set once and groups raw values before applying the definitions;
+# this recomputes every number of the report in Python, client by client, straight from
+# DEFINITIONS, and compares them all, for each role's scope, with filters and with a department
+# or program chosen. The drill-down query (served_client_ids) must list exactly the clients counted.
+
+AGE_BAND_KEYS = ("under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65-plus")
+
+
+def _blank(value) -> bool:
+    return value is None or value.strip().lower() in ("", "unknown")
+
+
+def _age_band(dob, day):
+    from app.choices import AGE_BANDS
+
+    if dob is None:
+        return None
+    for key, lowest, highest in AGE_BANDS:
+        if dob <= years_before(day, lowest) and (highest is None or dob > years_before(day, highest + 1)):
+            return key
+    return None
+
+
+def _expected_summary(world, covered, date_from, date_to, filters):
+    """Every number of the Organizational Summary, from the rows the test wrote, by the definitions."""
+    def overlaps(e):
+        return not e.is_archived and e.start_date <= date_to and (e.end_date is None or e.end_date >= date_from)
+
+    def matches(c):
+        for key, value in filters.items():
+            if key == "age_band":
+                found = _age_band(c.dob, date_to)
+                if found != (None if value == NOT_STATED else value):
+                    return False
+            elif key in ("languages_spoken", "ethnicity"):
+                stated = {item for item in (getattr(c, key) or []) if not _blank(item)}
+                if bool(stated) if value == NOT_STATED else value not in stated:
+                    return False
+            elif not (_blank(getattr(c, key)) if value == NOT_STATED else getattr(c, key) == value):
+                return False
+        return True
+
+    served_pairs = {(e.client.id, e.program.id) for e in world["enrollments"]
+                    if overlaps(e) and e.program.id in covered and not e.client.is_archived
+                    and e.client.merged_into is None and matches(e.client)}
+    served = {client_id for client_id, _ in served_pairs}
+    clients = {c.id: c for c in world["clients"]}
+    new = {client_id for client_id in served
+           if not any(e.client.id == client_id and not e.is_archived and e.start_date < date_from
+                      and e.program.id in covered for e in world["enrollments"])
+           and not any(i.client.id == client_id and i.intake_date < date_from and i.program.id in covered
+                       for i in world["intakes"])}
+    breakdowns = {}
+    for key in ("gender", "sexual_orientation", "citizenship_status", "indigenous_status", "race"):
+        counts = {}
+        for client_id in served:
+            value = getattr(clients[client_id], key)
+            value = NOT_STATED if _blank(value) else value
+            counts[value] = counts.get(value, 0) + 1
+        breakdowns[key] = counts
+    for key in ("languages_spoken", "ethnicity"):
+        counts = {}
+        for client_id in served:
+            stated = {item for item in (getattr(clients[client_id], key) or []) if not _blank(item)}
+            for value in stated or {NOT_STATED}:
+                counts[value] = counts.get(value, 0) + 1
+        breakdowns[key] = counts
+    bands = {}
+    for client_id in served:
+        band = _age_band(clients[client_id].dob, date_to) or NOT_STATED
+        bands[band] = bands.get(band, 0) + 1
+    breakdowns["age_band"] = bands
+    listed = [p for p in world["programs"] if p.id in covered
+              and ((not p.is_archived and p.status != "inactive") or any(pid == p.id for _, pid in served_pairs))]
+    by_program = {p.name: len({c for c, pid in served_pairs if pid == p.id}) for p in listed}
+    by_department = {}
+    for p in listed:
+        in_department = {c for c, pid in served_pairs
+                         if next(q for q in world["programs"] if q.id == pid).department_id == p.department_id}
+        by_department[p.department.name] = len(in_department)
+    return {"served": served, "new": new, "breakdowns": breakdowns, "by_program": by_program,
+            "by_department": by_department}
+
+
+@pytest.fixture
+def world(db_session):
+    """Two departments, five programs (one inactive, one archived), 70 clients with awkward values,
+    enrollments and intakes scattered around March 2024, some archived, archived or merged clients."""
+    import random
+
+    rng = random.Random(20240301)
+    dept_a, dept_b = factories.department(name="W dept A"), factories.department(name="W dept B")
+    programs = [
+        factories.program(name="W1", department=dept_a), factories.program(name="W2", department=dept_a),
+        factories.program(name="W3", department=dept_b),
+        factories.program(name="W4", department=dept_b, status="inactive"),
+        factories.program(name="W5", department=dept_a, is_archived=True),
+    ]
+    add(*programs)
+    singles = {"gender": ["Woman", "Man", "Unknown", "", "  ", None, "Legacy value"],
+               "sexual_orientation": ["Straight", "unknown", None], "citizenship_status": ["Citizen", "Refugee", None],
+               "indigenous_status": ["First Nations", None, "UNKNOWN"], "race": ["Black", "White", " ", None]}
+    lists = [[], ["English"], ["French", "English"], ["English", "English", "Tamil"], ["Unknown"], ["", "French"],
+             ["unknown", "  "]]
+    clients = []
+    for n in range(70):
+        clients.append(factories.client(
+            dob=None if n % 9 == 0 else date(1940, 1, 1) + timedelta(days=rng.randrange(84 * 365)),
+            languages_spoken=rng.choice(lists), ethnicity=rng.choice(lists[:4]),
+            is_archived=n % 23 == 5,
+            **{key: rng.choice(values) for key, values in singles.items()},
+        ))
+    add(*clients)
+    clients[7].merged_into = clients[8]
+    enrollments, intakes = [], []
+    for n in range(150):
+        start = date(2023, 10, 1) + timedelta(days=rng.randrange(220))
+        end = None if rng.random() < 0.3 else start + timedelta(days=rng.randrange(120))
+        enrollments.append(factories.enrollment(client=rng.choice(clients), program=rng.choice(programs),
+                                                start_date=start, end_date=end, is_archived=n % 17 == 3))
+    for _ in range(40):
+        intakes.append(Intake(client=rng.choice(clients), program=rng.choice(programs),
+                              intake_date=date(2023, 12, 1) + timedelta(days=rng.randrange(150))))
+    add(*enrollments, *intakes)
+    return {"departments": (dept_a, dept_b), "programs": programs, "clients": clients,
+            "enrollments": enrollments, "intakes": intakes}
+
+
+def _scopes(world):
+    """(staff, ids of the programs they see) for each kind of visibility."""
+    from app.models import StaffProgramAssignment
+
+    programs = world["programs"]
+    manager, leader, staff = make_staff("Manager"), make_staff("Leader"), make_staff("Staff")
+    add(ProgramManagerAssignment(staff=manager, program=programs[0]),
+        ProgramManagerAssignment(staff=manager, program=programs[3]),
+        DepartmentLeaderAssignment(staff=leader, department=world["departments"][1]),
+        StaffProgramAssignment(staff=staff, program=programs[1]))
+    return [
+        (None, {p.id for p in programs}),
+        (make_staff("Analyst"), {p.id for p in programs}),
+        (manager, {programs[0].id, programs[3].id}),
+        (leader, {p.id for p in programs if p.department is world["departments"][1]}),
+        (staff, {programs[1].id}),
+        (make_staff("Manager"), set()),
+    ]
+
+
+@pytest.mark.parametrize("filters, where", [
+    ({}, None),
+    ({"gender": "Woman"}, None),
+    ({"gender": NOT_STATED, "languages_spoken": "English"}, None),
+    ({"languages_spoken": NOT_STATED}, None),
+    ({"age_band": "65-plus"}, None),
+    ({}, "department"),
+    ({}, "program"),
+])
+def test_every_count_follows_the_definitions_for_every_scope(world, filters, where):
+    from app.services.reports import served_client_ids
+
+    periods = ((FROM, TO), (date(2024, 1, 1), date(2024, 1, 1)), (date(2023, 1, 1), date(2024, 12, 31)))
+    for date_from, date_to in periods:
+        for staff, visible in _scopes(world):
+            department = world["departments"][0] if where == "department" else None
+            program = world["programs"][2] if where == "program" else None
+            covered = {p.id for p in world["programs"] if p.id in visible
+                       and (department is None or p.department_id == department.id)
+                       and (program is None or p.id == program.id)}
+            expected = _expected_summary(world, covered, date_from, date_to, filters)
+            report = org_summary(date_from, date_to, staff=staff, filters=filters,
+                                 department_id=department and department.id, program_id=program and program.id)
+            about = f"{staff and staff.last_name} {date_from}–{date_to} {filters} {where}"
+
+            assert report["distinct_clients_served"] == len(expected["served"]), about
+            assert report["new_clients"] == len(expected["new"]), about
+            for key, counts in expected["breakdowns"].items():
+                found = {value: n for value, n in breakdown(report, key).items() if n}
+                assert found == counts, f"{about}: {key}"
+            assert by_key(report["by_program"], "program") == expected["by_program"], about
+            assert by_key(report["by_department"], "department") == expected["by_department"], about
+
+            where_ids = {"department_id": department and department.id, "program_id": program and program.id}
+            links = served_client_ids(date_from, date_to, staff=staff, **where_ids)
+            new_links = served_client_ids(date_from, date_to, staff=staff, new_only=True, **where_ids)
+            if not filters:
+                assert set(db.session.scalars(links)) == expected["served"], about
+                assert set(db.session.scalars(new_links)) == expected["new"], about
+
+
+def test_the_report_leaves_no_temporary_table_behind(org):
+    enrol(factories.client(), org["A1"], date(2024, 1, 1))
+    first = org_summary(FROM, TO)
+    assert org_summary(FROM, TO) == first, "a second report in the same transaction"
