@@ -425,15 +425,11 @@ def org_summary(date_from: date, date_to: date, *, department_id=None, program_i
 
 
 def _tune_for_report() -> None:
-    """PostgreSQL settings for the rest of this transaction only.
-
-    JIT off: PostgreSQL assumes 100 items per JSON list, rates the counts as huge and spends
-    seconds compiling them for milliseconds of work (bench/reports.py measured 8–11 s against
-    0.15 s). work_mem up: the served set of a year at a million clients is hashed several
-    times, and at the default 4MB each hash spills to disk in batches.
+    """PostgreSQL settings for the rest of this transaction only (JIT is off for every connection:
+    app/config.py): work_mem up, because the served set of a year at a million clients is hashed
+    several times, and at the default 4MB each hash spills to disk in batches.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL jit = off"))
         db.session.execute(sa.text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
