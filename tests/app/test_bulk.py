@@ -3,13 +3,22 @@
 import uuid
 from datetime import date
 
+import pytest
+
 from app import bulk
 from app.extensions import db
 from app.models import Client, ImportRow
 from tests import factories
 
 
-def test_inserted_rows_get_the_python_defaults_and_keep_json_values(db_session):
+@pytest.fixture(params=["copy", "insert"])
+def write_path(request, monkeypatch):
+    """Both ways rows go in: COPY (PostgreSQL, large batches) and plain INSERTs (small batches, SQLite)."""
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    return request.param
+
+
+def test_inserted_rows_get_the_python_defaults_and_keep_json_values(db_session, write_path):
     first, second = uuid.uuid4(), uuid.uuid4()
     written = bulk.insert_rows(db.session, Client.__table__, [
         {"id": first, "first_name": "Marie", "last_name": "Tremblay", "dob": date(1980, 1, 2),
