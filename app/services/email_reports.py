@@ -164,32 +164,33 @@ def _new_clients(period: Period, department_id) -> Section:
                      record_url("clients", c.id)] for c in db.session.scalars(query)])
 
 
-def _intakes(period: Period, department_id) -> Section:
-    query = (sa.select(Intake).join(Intake.program).join(Intake.client)
-             .where(Intake.intake_date.between(period.start, period.end))
-             .options(joinedload(Intake.client), joinedload(Intake.program).joinedload(Program.department))
-             .order_by(Intake.intake_date, Client.last_name, Client.first_name, Intake.id))
+def _program_events(model, day_column: str, extra_columns: tuple[str, ...], key: str, title: str,
+                    period: Period, department_id) -> Section:
+    """A section of dated events at a program (intakes, discharges): who, where, when, and the
+    event's own columns, in date then name order."""
+    day = getattr(model, day_column)
+    query = (sa.select(model).join(model.program).join(model.client)
+             .where(day.between(period.start, period.end))
+             .options(joinedload(model.client), joinedload(model.program).joinedload(Program.department))
+             .order_by(day, Client.last_name, Client.first_name, model.id))
     if department_id is not None:
         query = query.where(Program.department_id == department_id)
-    return Section("intakes", "Intakes",
-                   [label("client"), label("program"), label("department"), label("intake_date"),
-                    label("source_system"), label("referral_source")],
-                   [[_client_name(i.client), i.program.name, i.program.department.name, i.intake_date.isoformat(),
-                     i.source_system, i.referral_source] for i in db.session.scalars(query)])
+    return Section(key, title,
+                   [label("client"), label("program"), label("department"), label(day_column),
+                    *(label(column) for column in extra_columns)],
+                   [[_client_name(event.client), event.program.name, event.program.department.name,
+                     getattr(event, day_column).isoformat(), *(getattr(event, column) for column in extra_columns)]
+                    for event in db.session.scalars(query)])
+
+
+def _intakes(period: Period, department_id) -> Section:
+    return _program_events(Intake, "intake_date", ("source_system", "referral_source"), "intakes", "Intakes",
+                           period, department_id)
 
 
 def _discharges(period: Period, department_id) -> Section:
-    query = (sa.select(Discharge).join(Discharge.program).join(Discharge.client)
-             .where(Discharge.discharge_date.between(period.start, period.end))
-             .options(joinedload(Discharge.client), joinedload(Discharge.program).joinedload(Program.department))
-             .order_by(Discharge.discharge_date, Client.last_name, Client.first_name, Discharge.id))
-    if department_id is not None:
-        query = query.where(Program.department_id == department_id)
-    return Section("discharges", "Discharges",
-                   [label("client"), label("program"), label("department"), label("discharge_date"),
-                    label("reason")],
-                   [[_client_name(d.client), d.program.name, d.program.department.name, d.discharge_date.isoformat(),
-                     d.reason] for d in db.session.scalars(query)])
+    return _program_events(Discharge, "discharge_date", ("reason",), "discharges", "Discharges",
+                           period, department_id)
 
 
 RESTRICTION_HEADER = [label("client"), label("scope"), label("program"), label("start_date"), label("end_date"),
