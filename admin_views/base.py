@@ -31,6 +31,7 @@ from wtforms import HiddenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
+from admin_views.counts import capped_count_query
 from admin_views.fields import OptionMultiSelectField, OptionSelectField
 from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
 from app.choices import OPTION_FIELDS
@@ -360,7 +361,7 @@ class CCDModelView(ModelView):
         return query if condition is None else query.filter(condition)
 
     def get_count_query(self):
-        query = super().get_count_query()
+        query = capped_count_query(db.session, self.model)
         condition = self._scope()
         return query if condition is None else query.filter(condition)
 

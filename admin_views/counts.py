@@ -1,0 +1,35 @@
+"""How many rows a list shows: exact up to a cap, then "10,000+".
+
+Counting every match costs a read of every match: at a million clients the unfiltered
+client list spent more on its pager's count than on finding and drawing the page, and a
+Staff member's list counted their whole scope. Nobody pages through ten thousand rows (they
+search or filter), so past the cap the list says "10,000+" and counts no further; below it
+the count is exact. The pager then offers the cap's worth of pages.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Query
+
+LIST_COUNT_CAP = 10_000
+
+
+class AtLeast(int):
+    """A count that stopped at its cap: arithmetic treats it as the cap, text shows "10,000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}+"
+
+
+class CappedCountQuery(Query):
+    """A Flask-Admin count query (``SELECT count(*) FROM … WHERE …``, filters and joins applied
+    as usual) whose ``scalar()`` reads at most ``LIST_COUNT_CAP + 1`` matching rows."""
+
+    def scalar(self):
+        matches = self.with_entities(sa.literal(1)).limit(LIST_COUNT_CAP + 1).subquery()
+        found = Query([sa.func.count()], session=self.session).select_from(matches).scalar()
+        return AtLeast(LIST_COUNT_CAP) if found > LIST_COUNT_CAP else found
+
+
+def capped_count_query(session, model) -> CappedCountQuery:
+    """What ``get_count_query`` starts from: every row of ``model``, counted up to the cap."""
+    return CappedCountQuery([sa.func.count("*")], session=session).select_from(model)

@@ -1,0 +1,52 @@
+"""The list pager's count: exact up to the cap, then "N+", with search and scope still applied."""
+
+from datetime import date
+from math import ceil
+
+import pytest
+
+from admin_views import counts
+from app.extensions import db
+from app.models import Client
+
+
+@pytest.fixture
+def five_clients(db_session):
+    db.session.add_all(Client(first_name=f"Robin{i}", last_name="Countable", dob=date(1980, 1, i + 1))
+                       for i in range(5))
+    db.session.commit()
+
+
+def test_below_the_cap_the_count_is_exact(client, sign_in_as, five_clients, monkeypatch):
+    monkeypatch.setattr(counts, "LIST_COUNT_CAP", 5)
+    sign_in_as("Coordinator")
+    assert "List (5)" in client.get("/admin/clients/").get_data(as_text=True)
+
+
+def test_past_the_cap_the_list_says_so_and_stops_counting(client, sign_in_as, five_clients, monkeypatch):
+    monkeypatch.setattr(counts, "LIST_COUNT_CAP", 3)
+    sign_in_as("Coordinator")
+    page = client.get("/admin/clients/").get_data(as_text=True)
+    assert "List (3+)" in page
+    assert "Countable" in page
+
+
+def test_a_search_is_counted_within_the_cap(client, sign_in_as, five_clients, monkeypatch):
+    monkeypatch.setattr(counts, "LIST_COUNT_CAP", 3)
+    sign_in_as("Coordinator")
+    page = client.get("/admin/clients/?search=Robin1").get_data(as_text=True)
+    assert "List (1)" in page
+
+
+def test_a_person_with_no_clients_in_scope_counts_none(client, sign_in_as, five_clients, monkeypatch):
+    monkeypatch.setattr(counts, "LIST_COUNT_CAP", 3)
+    sign_in_as("Staff")
+    page = client.get("/admin/clients/").get_data(as_text=True)
+    assert "Countable" not in page and "List (" not in page
+
+
+def test_a_capped_count_pages_like_the_cap():
+    capped = counts.AtLeast(10_000)
+    assert str(capped) == "10,000+"
+    assert ceil(capped / 25.0) == 400
+
