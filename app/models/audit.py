@@ -42,6 +42,9 @@ class AuditLog(UUIDKey, Timestamps, db.Model):
         return f"{self.action} {self.entity} {self.entity_id}"
 
 
+PENDING_ONLY_SQL = "status = 'pending'"
+
+
 class PendingChange(UUIDKey, Timestamps, db.Model):
     """A Manager's or Leader's proposed create, edit or delete, waiting for a Coordinator."""
 
@@ -72,6 +75,9 @@ class PendingChange(UUIDKey, Timestamps, db.Model):
         sa.CheckConstraint(
             "status <> 'declined' OR length(trim(coalesce(rationale, ''))) > 0", name="decline_has_rationale"
         ),
+        # The inbox: pending changes oldest first (migration 0015_inbox_index says why).
+        sa.Index("ix_pending_changes_pending_created_at", "created_at",
+                 postgresql_where=sa.text(PENDING_ONLY_SQL), sqlite_where=sa.text(PENDING_ONLY_SQL)),
     )
 
     def __str__(self) -> str:
