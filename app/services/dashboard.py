@@ -11,7 +11,7 @@ from app.services.scope import restrict
 
 
 def _count(model, staff, *conditions) -> int:
-    query = restrict(sa.select(sa.func.count()).select_from(model).where(*conditions), model, staff)
+    query = restrict(sa.select(sa.func.count()).select_from(model).where(*conditions), model, staff, whole_scope=True)
     return db.session.scalar(query)
 
 

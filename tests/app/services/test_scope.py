@@ -75,6 +75,24 @@ def test_staff_sees_assigned_program_and_directly_assigned_clients(two_programs)
     assert ids(visible_client_ids(staff)) == {client_b.id, loose.id}
 
 
+@pytest.mark.parametrize("role", ["Manager", "Leader", "Staff"])
+def test_a_page_of_clients_and_a_count_of_them_all_apply_one_rule(two_programs, role):
+    """The clients list checks visibility row by row, the dashboard's count reads the visible set:
+    both must let through exactly the same clients."""
+    a, b, client_a, client_b, loose = two_programs
+    person = make_staff(role)
+    db.session.add_all({
+        "Manager": [ProgramManagerAssignment(staff=person, program=a)],
+        "Leader": [DepartmentLeaderAssignment(staff=person, department=b.department)],
+        "Staff": [StaffProgramAssignment(staff=person, program=b), StaffClientAssignment(staff=person, client=loose)],
+    }[role])
+    db.session.commit()
+    page = ids(restrict(sa.select(Client.id), Client, person))
+    counted = ids(restrict(sa.select(Client.id), Client, person, whole_scope=True))
+    expected = {"Manager": {client_a.id}, "Leader": {client_b.id}, "Staff": {client_b.id, loose.id}}[role]
+    assert page == counted == expected
+
+
 def test_inactive_assignment_grants_nothing(two_programs):
     a, *_ = two_programs
     staff = make_staff("Staff")
