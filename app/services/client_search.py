@@ -108,6 +108,23 @@ def search_condition(session, base_query, text: str):
     return name_search_condition(text, SIMILAR)
 
 
+def page_and_total(query) -> tuple[int, list]:
+    """The clients on a paged ORM ``query``'s page and how many it finds in all, reading its matches once.
+
+    A name search's matches are spread over the whole table: counting them, then sorting
+    them for the page, read each of them twice (at a million clients, 13,000 rows for
+    "Johns"), and carrying every column through the sort costs as much again. So the
+    page's ids are sorted and counted in one statement, and only that page's clients are
+    then read whole. A page past the end has no row to carry the total: it is counted
+    on its own.
+    """
+    page = query.with_entities(Client.id, sa.func.count().over()).all()
+    if not page:
+        return query.limit(None).offset(None).order_by(None).count(), []
+    clients = {client.id: client for client in query.session.query(Client).filter(Client.id.in_([id for id, _ in page]))}
+    return page[0][1], [clients[id] for id, _ in page]
+
+
 def read_matches_directly(session) -> None:
     """Have this transaction read a name search's matches straight from the trigram index (PostgreSQL).
 
