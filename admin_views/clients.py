@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action
 from app.services import history
-from app.services.client_search import page_and_total, search_condition
+from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
 from app.services.scope import acting_staff, may_see_client, restrict
@@ -125,7 +125,7 @@ class ClientView(ArchivableView):
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Birth dates in the search box match the date of birth; every other word matches names
         (partly, or with a typo on PostgreSQL) or the external UID: app/services/client_search.py.
-        The matches are counted with the page (get_list), so no count query is returned."""
+        A narrow search's matches are counted with the page (get_list): it returns no count query."""
         conditions = []
         words = []
         for term in search.split():
@@ -134,18 +134,22 @@ class ClientView(ArchivableView):
                 words.append(term)
             else:
                 conditions.append(Client.dob == born)
-        for condition in conditions:
-            query = query.filter(condition)
         if words:
-            query = query.filter(search_condition(db.session, query, " ".join(words)))
-        return query, None, joins, count_joins
+            conditions.append(search_condition(db.session, query.filter(*conditions), " ".join(words)))
+        query = query.filter(*conditions)
+        if is_narrow(" ".join(words)):
+            count_query = None
+        elif count_query is not None:
+            count_query = count_query.filter(*conditions)
+        return query, count_query, joins, count_joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """A search's page and count come from one statement: its matches are read once, not twice."""
+        """A narrow search's page and count come from one statement: its matches are read once, not twice."""
         if not (search and execute):
             return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
-        _, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size)
-        return page_and_total(query)
+        count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
+                                        page_size=page_size)
+        return page_and_total(query) if count is None else (count, query.all())
 
     def get_query(self):
         """Records merged into another are gone from the list; their page stays reachable by link."""

@@ -88,6 +88,14 @@ def name_search_condition(text: str, match: str = PARTS, session=None):
     return sa.and_(*(word_condition(word, match, forms[word]) for word in words)) if words else sa.true()
 
 
+def is_narrow(text: str) -> bool:
+    """Whether every word of ``text`` is long enough (four letters or more) to find only people who
+    share a name (tens of thousands at most of a million), best read from the trigram index, sorted
+    and counted together (read_matches_directly, page_and_total). A shorter word can match anyone."""
+    words = text.split()
+    return bool(words) and all(len(word) >= MIN_TYPO_LENGTH for word in words)
+
+
 def search_condition(session, base_query, text: str):
     """The condition for the search box: parts of names first; only when nothing matches and the
     database can (PostgreSQL's pg_trgm), slips of the keyboard, then close words, so "Jonhson"
@@ -96,8 +104,7 @@ def search_condition(session, base_query, text: str):
     exact = name_search_condition(text)
     if session.get_bind().dialect.name != "postgresql":
         return exact
-    words = text.split()
-    if words and all(len(word) >= MIN_TYPO_LENGTH for word in words):
+    if is_narrow(text):
         read_matches_directly(session)
     if session.query(base_query.filter(exact).exists()).scalar():
         return exact
@@ -112,12 +119,14 @@ def search_condition(session, base_query, text: str):
 def page_and_total(query) -> tuple[int, list]:
     """The clients on a paged ORM ``query``'s page and how many it finds in all, reading its matches once.
 
-    A name search's matches are spread over the whole table: counting them, then sorting
+    A narrow search's matches are spread over the whole table: counting them, then sorting
     them for the page, read each of them twice (at a million clients, 13,000 rows for
     "Johns"), and carrying every column through the sort costs as much again. So the
     page's ids are sorted and counted in one statement, and only that page's clients are
-    then read whole. A page past the end has no row to carry the total: it is counted
-    on its own.
+    then read whole. Not for a search that matches anyone ("li"): counting every match
+    first lets the planner fill the page by walking the name index, which counting with
+    the page would make it walk to the end. A page past the end has no row to carry the
+    total: it is counted on its own.
     """
     page = query.with_entities(Client.id, sa.func.count().over()).all()
     if not page:
