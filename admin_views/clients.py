@@ -11,6 +11,7 @@ from flask_login import current_user
 from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView
+from admin_views.counts import capped
 from admin_views.filters import (
     AgeBandFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
@@ -144,12 +145,16 @@ class ClientView(ArchivableView):
         return query, count_query, joins, count_joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """A narrow search's page and count come from one statement: its matches are read once, not twice."""
+        """A narrow search's page and count come from one statement: its matches are read once, not twice
+        (counted in full, as they are read anyway, and shown capped like every list's count)."""
         if not (search and execute):
             return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
         count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
                                         page_size=page_size)
-        return page_and_total(query) if count is None else (count, query.all())
+        if count is not None:
+            return count, query.all()
+        total, clients = page_and_total(query)
+        return capped(total), clients
 
     def get_query(self):
         """Records merged into another are gone from the list; their page stays reachable by link."""

@@ -58,7 +58,8 @@ def slips_on_file(session, word: str) -> list[str]:
     lowered = word.lower()
     if len(lowered) < MIN_TYPO_LENGTH:
         return [lowered]
-    look_ups = [sa.select(sa.literal(form, sa.String)).where(sa.select(Client.id).where(_contains(form, inline=True)).exists())
+    look_ups = [sa.select(sa.literal(form, sa.String))
+                .where(sa.select(Client.id).where(_contains(form, inline=True)).exists())
                 for form in sorted(slips_of(lowered))]
     return sorted(session.scalars(sa.union_all(*look_ups)))
 
@@ -131,7 +132,8 @@ def page_and_total(query) -> tuple[int, list]:
     page = query.with_entities(Client.id, sa.func.count().over()).all()
     if not page:
         return query.limit(None).offset(None).order_by(None).count(), []
-    clients = {client.id: client for client in query.session.query(Client).filter(Client.id.in_([id for id, _ in page]))}
+    on_page = query.session.query(Client).filter(Client.id.in_([id for id, _ in page]))
+    clients = {client.id: client for client in on_page}
     return page[0][1], [clients[id] for id, _ in page]
 
 
