@@ -120,11 +120,11 @@ def search_condition(session, base_query, text: str):
 def page_and_total(query) -> tuple[int, list]:
     """The clients on a paged ORM ``query``'s page and how many it finds in all, reading its matches once.
 
-    A narrow search's matches are spread over the whole table: counting them, then sorting
-    them for the page, read each of them twice (at a million clients, 13,000 rows for
-    "Johns"), and carrying every column through the sort costs as much again. So the
-    page's ids are sorted and counted in one statement, and only that page's clients are
-    then read whole. Not for a search that matches anyone ("li"): counting every match
+    A narrow search's matches are spread over the whole table: counting them (up to the
+    list's cap), then sorting them for the page, read most of them twice (at a million
+    clients, 13,000 rows for "Johns"), and carrying every column through the sort costs
+    as much again. So the page's ids are sorted and counted in one statement, and only
+    that page's clients are then read whole. Not for a search that matches anyone ("li"): counting every match
     first lets the planner fill the page by walking the name index, which counting with
     the page would make it walk to the end. A page past the end has no row to carry the
     total: it is counted on its own.
@@ -132,9 +132,9 @@ def page_and_total(query) -> tuple[int, list]:
     page = query.with_entities(Client.id, sa.func.count().over()).all()
     if not page:
         return query.limit(None).offset(None).order_by(None).count(), []
-    on_page = query.session.query(Client).filter(Client.id.in_([id for id, _ in page]))
+    on_page = query.session.query(Client).filter(Client.id.in_([client_id for client_id, _ in page]))
     clients = {client.id: client for client in on_page}
-    return page[0][1], [clients[id] for id, _ in page]
+    return page[0][1], [clients[client_id] for client_id, _ in page]
 
 
 def read_matches_directly(session) -> None:
