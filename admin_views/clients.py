@@ -11,6 +11,7 @@ from flask_login import current_user
 from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView
+from admin_views.counts import capped
 from admin_views.filters import (
     AgeBandFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
@@ -19,7 +20,7 @@ from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action
 from app.services import history
-from app.services.client_search import search_condition
+from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
 from app.services.scope import acting_staff, may_see_client, restrict
@@ -124,7 +125,8 @@ class ClientView(ArchivableView):
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Birth dates in the search box match the date of birth; every other word matches names
-        (partly, or with a typo on PostgreSQL) or the external UID: app/services/client_search.py."""
+        (partly, or with a typo on PostgreSQL) or the external UID: app/services/client_search.py.
+        A narrow search's matches are counted with the page (get_list): it returns no count query."""
         conditions = []
         words = []
         for term in search.split():
@@ -133,16 +135,26 @@ class ClientView(ArchivableView):
                 words.append(term)
             else:
                 conditions.append(Client.dob == born)
-        for condition in conditions:
-            query = query.filter(condition)
-            if count_query is not None:
-                count_query = count_query.filter(condition)
-        conditions = [search_condition(db.session, query, " ".join(words))] if words else []
-        for condition in conditions:
-            query = query.filter(condition)
-            if count_query is not None:
-                count_query = count_query.filter(condition)
+        if words:
+            conditions.append(search_condition(db.session, query.filter(*conditions), " ".join(words)))
+        query = query.filter(*conditions)
+        if is_narrow(" ".join(words)):
+            count_query = None
+        elif count_query is not None:
+            count_query = count_query.filter(*conditions)
         return query, count_query, joins, count_joins
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """A narrow search's page and count come from one statement: its matches are read once, not twice
+        (counted in full, as they are read anyway, and shown capped like every list's count)."""
+        if not (search and execute):
+            return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False,
+                                        page_size=page_size)
+        if count is not None:
+            return count, query.all()
+        total, clients = page_and_total(query)
+        return capped(total), clients
 
     def get_query(self):
         """Records merged into another are gone from the list; their page stays reachable by link."""

@@ -20,14 +20,18 @@ class AtLeast(int):
         return f"{int(self):,}+"
 
 
+def capped(count: int) -> int:
+    """``count`` as a list shows it: past the cap, the cap as "10,000+"."""
+    return AtLeast(LIST_COUNT_CAP) if count > LIST_COUNT_CAP else count
+
+
 class CappedCountQuery(Query):
     """A Flask-Admin count query (``SELECT count(*) FROM … WHERE …``, filters and joins applied
     as usual) whose ``scalar()`` reads at most ``LIST_COUNT_CAP + 1`` matching rows."""
 
     def scalar(self):
         matches = self.with_entities(sa.literal(1)).limit(LIST_COUNT_CAP + 1).subquery()
-        found = Query([sa.func.count()], session=self.session).select_from(matches).scalar()
-        return AtLeast(LIST_COUNT_CAP) if found > LIST_COUNT_CAP else found
+        return capped(Query([sa.func.count()], session=self.session).select_from(matches).scalar())
 
 
 def capped_count_query(session, model) -> CappedCountQuery:

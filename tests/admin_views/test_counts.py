@@ -38,6 +38,13 @@ def test_a_search_is_counted_within_the_cap(client, sign_in_as, five_clients, mo
     assert "List (1)" in page
 
 
+def test_a_search_counted_with_its_page_is_capped_too(client, sign_in_as, five_clients, monkeypatch):
+    monkeypatch.setattr(counts, "LIST_COUNT_CAP", 3)
+    sign_in_as("Coordinator")
+    assert "List (3+)" in client.get("/admin/clients/?search=Countable").get_data(as_text=True)
+    assert "List (3+)" in client.get("/admin/clients/?search=Countable&page=9").get_data(as_text=True)
+
+
 def test_a_person_with_no_clients_in_scope_counts_none(client, sign_in_as, five_clients, monkeypatch):
     monkeypatch.setattr(counts, "LIST_COUNT_CAP", 3)
     sign_in_as("Staff")

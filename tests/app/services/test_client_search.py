@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Client
-from app.services.client_search import search_condition, slips_of
+from app.services.client_search import page_and_total, search_condition, slips_of
 from tests import factories
 from tests.conftest import on_postgres
 
@@ -82,3 +82,22 @@ def test_the_list_search_box_uses_it(client, sign_in_as, people):
     sign_in_as("Coordinator")
     page = client.get("/admin/clients/?search=marie+johns").get_data(as_text=True)
     assert "Johnson" in page and "Tremblay" not in page
+
+
+def test_a_page_comes_with_the_count_of_every_match(people):
+    matches = db.session.query(Client).filter(search_condition(db.session, db.session.query(Client), "a"))
+    in_name_order = matches.order_by(Client.last_name)
+    assert page_and_total(in_name_order.limit(2)) == (3, [people["johnson"], people["alias"]])
+    assert page_and_total(in_name_order.limit(2).offset(2)) == (3, [people["tremblay"]])
+    assert page_and_total(in_name_order.limit(2).offset(4)) == (3, []), "past the last page, still counted"
+
+
+def test_the_list_shows_how_many_a_search_found(client, sign_in_as, people):
+    db.session.add_all([factories.client(first_name="Johnny", last_name="Cash"),
+                        factories.client(first_name="Elton", last_name="John")])
+    db.session.commit()
+    sign_in_as("Coordinator")
+    assert "List (3)" in client.get("/admin/clients/?search=john").get_data(as_text=True)
+    assert "List (3)" in client.get("/admin/clients/?search=john&page=4").get_data(as_text=True), "past the end"
+    assert "List (1)" in client.get("/admin/clients/?search=john+1980-01-02").get_data(as_text=True)
+    assert "List (4)" in client.get("/admin/clients/?search=a").get_data(as_text=True), "a short word, counted apart"
