@@ -1,5 +1,6 @@
 """The CCD application factory."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -32,6 +33,18 @@ def _sqlite_connection_setup(dbapi_connection, connection_record):
 def _sqlite_begin(connection):
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
+
+
+def freeze_startup_objects() -> None:
+    """Take everything built at start-up out of the garbage collector's scans, for a serving process.
+
+    The app, its models, mappers and admin screens are about 200,000 objects that live as
+    long as the process. Python's full collections, which come every few hundred requests,
+    scanned them all each time: a 95 ms pause landing on whichever request was running
+    (bench/run's p95). Frozen, they are never scanned again; what requests create still is.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
