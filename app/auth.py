@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
+from sqlalchemy.orm import joinedload
 from wtforms import EmailField, PasswordField
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms.validators import DataRequired, Email, Length
@@ -42,7 +43,8 @@ def load_user(user_id: str) -> User | None:
         key = uuid.UUID(user_id)
     except ValueError:
         return None
-    return db.session.get(User, key)
+    # The staff record and roles every page's permission checks read, in the same statement.
+    return db.session.get(User, key, options=[joinedload(User.staff).joinedload(Staff.roles)])
 
 
 class SignInForm(security.CSRFForm):
