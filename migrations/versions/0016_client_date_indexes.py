@@ -8,13 +8,13 @@ for enrollments the archived flag) carried in the index, it is answered from the
 alone. The new indexes replace the ones by client (any look-up by client uses them the same
 way), so a write still maintains one index per table for the client.
 
-Revision ID: 0015_client_date_indexes
-Revises: 0014_visibility_index
+Revision ID: 0016_client_date_indexes
+Revises: 0015_inbox_index
 """
 from alembic import op
 
-revision = "0015_client_date_indexes"
-down_revision = "0014_visibility_index"
+revision = "0016_client_date_indexes"
+down_revision = "0015_inbox_index"
 branch_labels = None
 depends_on = None
 
