@@ -19,7 +19,7 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
 
     __tablename__ = "client_program_enrollments"
 
-    client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"))
     program_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("programs.id", ondelete="RESTRICT"), index=True)
     subprogram_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     start_date: Mapped[date] = mapped_column(index=True)
@@ -54,6 +54,11 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
         # Whose clients a person may see is "clients enrolled, ever, in these programs" (app/services/scope.py):
         # read from the index alone, however long the programs' histories.
         sa.Index("ix_client_program_enrollments_program_client", "program_id", "client_id"),
+        # A client's enrollments by start date (the client page, merges, cascades): the Org Summary asks
+        # of each served client whether an enrollment started before the period, and on PostgreSQL
+        # answers from this index alone.
+        sa.Index("ix_client_program_enrollments_client_start", "client_id", "start_date",
+                 postgresql_include=["program_id", "is_archived"]),
     )
 
     def __str__(self) -> str:
@@ -63,7 +68,7 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
 class Intake(UUIDKey, Timestamps, db.Model):
     __tablename__ = "intakes"
 
-    client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"))
     program_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("programs.id", ondelete="RESTRICT"), index=True)
     intake_date: Mapped[date] = mapped_column(index=True)
     source_system: Mapped[str] = mapped_column(sa.String(20), default="CCD", server_default="CCD", index=True)
@@ -74,7 +79,11 @@ class Intake(UUIDKey, Timestamps, db.Model):
     client = relationship("Client", back_populates="intakes")
     program = relationship("Program")
 
-    __table_args__ = (sa.CheckConstraint(enum_check("source_system", INTAKE_DATABASES), name="source_system_valid"),)
+    __table_args__ = (
+        sa.CheckConstraint(enum_check("source_system", INTAKE_DATABASES), name="source_system_valid"),
+        # A client's intakes by date: the Org Summary's "any intake before the period" from the index alone.
+        sa.Index("ix_intakes_client_date", "client_id", "intake_date", postgresql_include=["program_id"]),
+    )
 
     def __str__(self) -> str:
         return f"Intake of {self.client} to {self.program} on {self.intake_date:%Y-%m-%d}"
