@@ -250,13 +250,8 @@ class ServedFilter(BaseSQLAFilter):
         staff = current_user.staff if current_user.is_authenticated else None
         if staff is None:
             return query.filter(sa.false())
-        column = self.get_column(alias)
-        if self.kind == "continuing":
-            served = served_client_ids(first, last, staff=staff, **where)
-            new = served_client_ids(first, last, staff=staff, new_only=True, **where)
-            return query.filter(column.in_(served), column.not_in(new))
-        return query.filter(column.in_(served_client_ids(first, last, staff=staff, new_only=self.kind == "new",
-                                                         **where)))
+        return query.filter(self.get_column(alias).in_(served_client_ids(first, last, staff=staff, kind=self.kind,
+                                                                         **where)))
 
 
 class AgeBandFilter(BaseSQLAFilter):

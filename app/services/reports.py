@@ -309,21 +309,31 @@ def _in_programs(column, covered: sa.Select | None):
     return sa.true() if covered is None else column.in_(covered)
 
 
+SERVED_KINDS = ("served", "new", "continuing")
+
+
 def served_client_ids(date_from: date, date_to: date, *, staff=None, department_id=None, program_id=None,
-                      new_only: bool = False) -> sa.Select:
-    """Ids of the clients served in the period within the covered programs (only the new ones if asked).
+                      kind: str = "served") -> sa.Select:
+    """Ids of the clients served in the period within the covered programs: all of them (``kind``
+    "served"), the new ones ("new") or the others ("continuing").
 
     The client list's drill-down filters call this, so a report count and the list it links
-    to come from one query.
+    to come from one query. Continuing clients are served clients with an earlier enrollment
+    or intake, asked of each served client: as "served but not in the new ones", PostgreSQL
+    rescanned the new clients for every client once they outgrew work_mem (minutes a list).
     """
+    if kind not in SERVED_KINDS:
+        raise ReportError(f"Unknown kind of served client {kind!r}: one of {', '.join(SERVED_KINDS)}.")
     covered = covered_program_ids(staff, department_id, program_id)
     served = (
         _served_enrollments(date_from, date_to, covered)
         .with_only_columns(Enrollment.client_id)
         .correlate(None)  # used inside queries on clients: its own clients table must stay its own
     )
-    if new_only:
+    if kind == "new":
         served = served.where(_is_new(date_from, covered, Enrollment.client_id))
+    elif kind == "continuing":
+        served = served.where(~_is_new(date_from, covered, Enrollment.client_id))
     return served
 
 

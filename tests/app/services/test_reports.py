@@ -565,10 +565,12 @@ def test_every_count_follows_the_definitions_for_every_scope(world, filters, whe
 
             where_ids = {"department_id": department and department.id, "program_id": program and program.id}
             links = served_client_ids(date_from, date_to, staff=staff, **where_ids)
-            new_links = served_client_ids(date_from, date_to, staff=staff, new_only=True, **where_ids)
+            new_links = served_client_ids(date_from, date_to, staff=staff, kind="new", **where_ids)
+            continuing_links = served_client_ids(date_from, date_to, staff=staff, kind="continuing", **where_ids)
             if not filters:
                 assert set(db.session.scalars(links)) == expected["served"], about
                 assert set(db.session.scalars(new_links)) == expected["new"], about
+                assert set(db.session.scalars(continuing_links)) == expected["served"] - expected["new"], about
 
 
 def test_the_report_leaves_no_temporary_table_behind(org):
