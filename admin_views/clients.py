@@ -23,7 +23,7 @@ from app.services import history
 from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
-from app.services.scope import acting_staff, may_see_client, restrict
+from app.services.scope import acting_staff, may_see_client, restrict, visible_client_count
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
@@ -86,6 +86,11 @@ SERVED_FILTERS = {
     (kind, coverage): ServedFilter(kind, coverage)
     for kind in ServedFilter.KINDS for coverage in ServedFilter.COVERAGES
 }
+
+
+def merged_away(client=Client):
+    """Records merged into another client: gone from the list, their page still reachable by link."""
+    return client.merged_into_id.is_not(None)
 
 
 class ClientView(ArchivableView):
@@ -158,10 +163,14 @@ class ClientView(ArchivableView):
 
     def get_query(self):
         """Records merged into another are gone from the list; their page stays reachable by link."""
-        return super().get_query().filter(Client.merged_into_id.is_(None))
+        return super().get_query().filter(~merged_away())
 
     def get_count_query(self):
-        return super().get_count_query().filter(Client.merged_into_id.is_(None))
+        """Unfiltered, a restricted person's list is counted from the enrollment index (their scope less
+        the merged-away records); a search or filter narrows it back to counting its own query."""
+        query = super().get_count_query().filter(~merged_away())
+        staff = acting_staff()
+        return query.known_total(lambda: visible_client_count(staff, not_counted=merged_away))
 
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:

@@ -57,3 +57,33 @@ def test_a_capped_count_pages_like_the_cap():
     assert str(capped) == "10,000+"
     assert ceil(capped / 25.0) == 400
 
+
+
+@pytest.fixture
+def staff_with_three_clients(db_session, sign_in_as):
+    """A Staff member of one program with three enrolled clients, one of them merged into another,
+    and a client of another program."""
+    from app.models import StaffProgramAssignment
+    from tests import factories
+
+    program, other = factories.program(), factories.program()
+    kept, also_kept, merged = (factories.enrollment(program=program, client=factories.client(last_name=name))
+                               for name in ("Countwell", "Countmore", "Countgone"))
+    db.session.add_all([program, other, kept, also_kept, merged, factories.enrollment(program=other)])
+    db.session.flush()
+    merged.client.merged_into_id = kept.client.id
+    staff = sign_in_as("Staff")
+    db.session.add(StaffProgramAssignment(staff=staff, program=program))
+    db.session.commit()
+    return staff
+
+
+def test_a_restricted_list_counts_its_scope_less_merged_records(client, staff_with_three_clients):
+    page = client.get("/admin/clients/").get_data(as_text=True)
+    assert "List (2)" in page
+    assert "Countwell" in page and "Countmore" in page and "Countgone" not in page
+
+
+def test_a_search_in_a_restricted_list_is_counted_by_its_own_query(client, staff_with_three_clients):
+    assert "List (1)" in client.get("/admin/clients/?search=Countmore").get_data(as_text=True)
+    assert "List (1)" in client.get("/admin/clients/?search=Countm").get_data(as_text=True)
