@@ -197,6 +197,13 @@ def test_bad_input_gets_a_clear_error(org, kwargs, message):
         org_summary(args.pop("date_from"), args.pop("date_to"), **args)
 
 
+def test_a_drill_down_of_an_unknown_kind_of_client_is_refused(org):
+    from app.services.reports import served_client_ids
+
+    with pytest.raises(ReportError, match="Unknown kind of served client 'returning'"):
+        served_client_ids(FROM, TO, kind="returning")
+
+
 def test_leader_and_manager_see_only_their_scope(org):
     enrol(factories.client(), org["A1"], date(2024, 1, 1))
     enrol(factories.client(), org["A2"], date(2024, 1, 1))
