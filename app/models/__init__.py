@@ -1,5 +1,8 @@
 """All CCD tables, imported here so metadata, migrations and the admin see every one."""
 
+from functools import cache
+
+from app.extensions import db
 from app.models.audit import AuditLog, PendingChange
 from app.models.clients import EXTENDED_FIELDS, Client, ClientDuplicate, ClientSourceId
 from app.models.imports import ClientUploadLog, ImportColumnTitle, ImportRow, ImportSourceSetting
@@ -12,11 +15,22 @@ from app.models.people import (
 )
 from app.models.services import Discharge, Enrollment, Intake, ServiceRestriction
 
+
+@cache
+def model_of_table(table: str):
+    """The mapped class of a table name, or None when no model maps it (an audit row about an event).
+    Remembered: the trail and the approvals ask it for every row they show, and mappings never change."""
+    for mapper in db.Model.registry.mappers:
+        if getattr(mapper.class_, "__tablename__", None) == table:
+            return mapper.class_
+    return None
+
+
 __all__ = [
     "AuditLog", "ChoiceOption", "Client", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
     "Department", "DepartmentLeaderAssignment", "Discharge", "EXTENDED_FIELDS", "EmailLog",
     "EmailRecipient", "Enrollment", "ImportColumnTitle", "ImportRow", "ImportSourceSetting", "Intake",
     "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity", "ProgramManagerAssignment",
     "ProgramStaff", "RestrictionNotificationSubscription", "Role", "ServiceRestriction", "Staff",
-    "StaffClientAssignment", "StaffProgramAssignment", "StaffRole", "SubProgram", "User",
+    "StaffClientAssignment", "StaffProgramAssignment", "StaffRole", "SubProgram", "User", "model_of_table",
 ]

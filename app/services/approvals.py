@@ -30,7 +30,7 @@ from app.constraints import explain
 from app.extensions import db
 from app.labels import entity_label, label
 from app.guard import WriteNotPermitted
-from app.models import Notification, PendingChange, Program
+from app.models import Notification, PendingChange, Program, model_of_table
 from app.permissions import GROUPS, Action, Grant, grant
 from app.services import restrictions, scope
 
@@ -71,10 +71,10 @@ class ConflictError(ApprovalError):
 # -- records and their values ------------------------------------------------------------------
 def model_for(entity: str):
     """The model class behind a table name."""
-    for mapper in db.Model.registry.mappers:
-        if getattr(mapper.class_, "__tablename__", None) == entity:
-            return mapper.class_
-    raise ApprovalError(f"Unknown record type {entity!r}.")
+    model = model_of_table(entity)
+    if model is None:
+        raise ApprovalError(f"Unknown record type {entity!r}.")
+    return model
 
 
 def _column_props(model) -> list[ColumnProperty]:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from app import audit
 from app.extensions import db
 from app.labels import FIELD_LABELS, entity_label, label
-from app.models import AuditLog, Client, Discharge, Enrollment, Intake, ServiceRestriction, Staff
+from app.models import AuditLog, Client, Discharge, Enrollment, Intake, ServiceRestriction, Staff, model_of_table
 from app.permissions import GROUP_OF, Action, may
 from app.services.scope import client_visible
 
@@ -51,10 +51,7 @@ CLIENT_CHILDREN: dict[str, tuple[type, tuple[str, ...], str]] = {
 # -- models and fields -----------------------------------------------------------------------
 def model_for(table: str):
     """The mapped class of a table name, or None for an entity that is not a table (an event)."""
-    for mapper in db.Model.registry.mappers:
-        if getattr(mapper.class_, "__tablename__", None) == table:
-            return mapper.class_
-    return None
+    return model_of_table(table)
 
 
 def tracked_fields(model) -> list[str]:
