@@ -1,7 +1,7 @@
 """What a client's record page shows besides the client's own fields."""
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Client, Discharge, Enrollment, Intake, ServiceRestriction
@@ -11,11 +11,11 @@ HISTORY_TAB_LIMIT = 100
 
 
 def _newest(model, client_id, staff, order_column, limit, *shown):
-    """A count and the newest ``limit`` rows, with the records each row shows (``shown``) loaded in one
-    query per relation rather than one per row. The count rides on the rows (a window count), so
-    a tab costs one statement, not two; a tab with no rows counts none."""
+    """A count and the newest ``limit`` rows, with the record each row points to (``shown``: its
+    program, subprogram) joined in rather than loaded one per row. The count rides on the rows (a
+    window count), so a tab costs one statement; a tab with no rows counts none."""
     rows_query = restrict(sa.select(model, sa.func.count().over()).where(model.client_id == client_id), model, staff)
-    found = db.session.execute(rows_query.options(*(selectinload(relation) for relation in shown))
+    found = db.session.execute(rows_query.options(*(joinedload(relation) for relation in shown))
                                .order_by(order_column.desc()).limit(limit)).all()
     return [row for row, _ in found], (found[0][1] if found else 0)
 
