@@ -154,13 +154,17 @@ def match_keys(first_name: str | None, last_name: str | None, dob: date | None) 
 # -- scoring -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Person:
-    """What matching looks at: names and birth date. Contact details are deliberately absent."""
+    """What matching looks at: names, birth date, gender and the ids held in the source system being
+    matched (``source_ids``: an incoming row's own id; a client's ids from that same source).
+    Contact details are deliberately absent: families and shelters share them."""
 
     first_name: str | None
     last_name: str | None
     dob: date | None
     preferred_name: str | None = None
     alias: str | None = None
+    gender: str | None = None
+    source_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -396,20 +400,26 @@ class People:
     preferred_name: Sequence[str | None]
     alias: Sequence[str | None]
     dob: Sequence[date | None]
+    gender: Sequence[str | None] | None = None
+    source_ids: Sequence[frozenset[str]] | None = None
 
     @classmethod
     def of(cls, people: Sequence) -> "People":
-        """From Persons, or rows with the same attributes."""
+        """From Persons, or rows with the same attributes (gender and source ids when they have them)."""
         if isinstance(people, People):
             return people
         return cls([p.first_name for p in people], [p.last_name for p in people],
-                   [p.preferred_name for p in people], [p.alias for p in people], [p.dob for p in people])
+                   [p.preferred_name for p in people], [p.alias for p in people], [p.dob for p in people],
+                   [getattr(p, "gender", None) for p in people],
+                   [getattr(p, "source_ids", None) or frozenset() for p in people])
 
     def __len__(self) -> int:
         return len(self.first_name)
 
     def person(self, k: int) -> Person:
-        return Person(self.first_name[k], self.last_name[k], self.dob[k], self.preferred_name[k], self.alias[k])
+        return Person(self.first_name[k], self.last_name[k], self.dob[k], self.preferred_name[k], self.alias[k],
+                      self.gender[k] if self.gender is not None else None,
+                      self.source_ids[k] if self.source_ids is not None else frozenset())
 
 
 def score_pairs(incoming: Sequence[Person] | People, candidates: Sequence | People, left, right) -> PairScores:
@@ -536,6 +546,7 @@ class CandidateRow(NamedTuple):
     block_last_key: str | None
     block_names_key: str | None
     block_prefix_key: str | None
+    gender: str | None
 
 
 def block_condition(client_table, people: Sequence[Person], dialect_name: str = "default"):
@@ -577,11 +588,14 @@ CANDIDATE_CHUNK = 250
 
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
-                    extra_condition=None, min_score: float | None = None) -> list[list[Candidate]]:
+                    extra_condition=None, min_score: float | None = None,
+                    source: str | None = None) -> list[list[Candidate]]:
     """For each person, the clients sharing a blocking key with them, scored; one query per chunk of people.
 
     With ``min_score``, only candidates scoring at least that much are returned (an import
     needs only those in the review band; the rest are scored but never become objects).
+    With ``source``, each candidate carries the ids it holds in that source system
+    (``Person.source_ids``), the evidence an import of that source compares.
     """
     from app.models import Client
 
@@ -595,8 +609,23 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
             query = query.where(table.c.is_archived.is_(False))
         if extra_condition is not None:
             query = query.where(extra_condition)
-        found += candidates_from_rows(chunk, session.execute(query).all(), min_score=min_score)
+        rows = session.execute(query).all()
+        held = _source_ids_of(session, source, [row.id for row in rows]) if source and rows else None
+        found += candidates_from_rows(chunk, rows, min_score=min_score, source_ids=held)
     return found
+
+
+def _source_ids_of(session, source: str, client_ids) -> dict[uuid.UUID, frozenset[str]]:
+    """The ids each of ``client_ids`` holds in ``source``."""
+    from app.models import ClientSourceId
+
+    held: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for client_id, source_id in session.execute(
+            sa.select(ClientSourceId.client_id, ClientSourceId.source_client_id)
+            .where(ClientSourceId.source_system == source,
+                   one_of(ClientSourceId.client_id, client_ids, session.connection().dialect.name))):
+        held[client_id].add(source_id)
+    return {client_id: frozenset(ids) for client_id, ids in held.items()}
 
 
 def _blocking_keys(first_name, last_name, dob) -> list:
@@ -643,14 +672,20 @@ def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow]) -> tu
 
 
 def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *,
-                         min_score: float | None = None) -> list[list[Candidate]]:
-    """Pair fetched client rows with the people whose block they share, and score every pair in one call."""
+                         min_score: float | None = None,
+                         source_ids: dict[uuid.UUID, frozenset[str]] | None = None) -> list[list[Candidate]]:
+    """Pair fetched client rows with the people whose block they share, and score every pair in one call.
+
+    ``source_ids``: the ids each client holds in the source being matched, when known."""
     result: list[list[Candidate]] = [[] for _ in people]
     left, right = pair_by_blocks(people, rows)
     if not left.size:
         return result
-    ids, first, last, preferred, alias, dob = list(zip(*rows))[:6]
-    candidates = People(first, last, preferred, alias, dob)
+    columns = list(zip(*rows))
+    ids, first, last, preferred, alias, dob = columns[:6]
+    held = source_ids or {}
+    candidates = People(first, last, preferred, alias, dob, columns[9],
+                        [held.get(client_id, frozenset()) for client_id in ids])
     scores = score_pairs(people, candidates, left, right)
     kept = range(left.size) if min_score is None else np.flatnonzero(scores.value >= min_score)
     for k in kept:
@@ -667,11 +702,14 @@ class CandidateIndex:
 
     def __init__(self):
         self._by_key: dict[tuple, list] = defaultdict(list)
+        self._source_ids: dict[uuid.UUID, frozenset[str]] = {}
 
     def add(self, client_id: uuid.UUID, person: Person) -> None:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         row = CandidateRow(client_id, person.first_name, person.last_name, person.preferred_name, person.alias,
-                           person.dob, keys.last_key, keys.names_key, keys.prefix_key)
+                           person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender)
+        if person.source_ids:
+            self._source_ids[client_id] = self._source_ids.get(client_id, frozenset()) | person.source_ids
         for lookup in self._lookups(person, keys):
             self._by_key[lookup].append(row)
 
@@ -696,4 +734,5 @@ class CandidateIndex:
 
     def candidates(self, person: Person, *, min_score: float | None = None) -> list[Candidate]:
         rows = self.rows_for(person)
-        return candidates_from_rows([person], rows, min_score=min_score)[0] if rows else []
+        return candidates_from_rows([person], rows, min_score=min_score, source_ids=self._source_ids)[0] \
+            if rows else []

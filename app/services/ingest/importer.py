@@ -347,7 +347,8 @@ class ParsedRow:
     @property
     def person(self) -> matching.Person:
         return matching.Person(self.client.get("first_name"), self.client.get("last_name"), self.client.get("dob"),
-                               self.client.get("preferred_name"), self.client.get("alias"))
+                               self.client.get("preferred_name"), self.client.get("alias"), self.client.get("gender"),
+                               frozenset({self.source_id}) if self.source_id else frozenset())
 
     @property
     def has_names(self) -> bool:
@@ -649,7 +650,7 @@ class Batch:
                  for row in rows if row.source_id}
         to_match = [row for row in rows if not by_id.get(row.staged_id) and row.has_names]
         db_candidates = matching.find_candidates(session, [row.person for row in to_match],
-                                                 min_score=run.thresholds.review)
+                                                 min_score=run.thresholds.review, source=run.source)
         candidates = {row.staged_id: found for row, found in zip(to_match, db_candidates)}
         self._drop_reviewed_pairs(to_match, candidates)
         # A client that already has another id of this source is not matched automatically: only
