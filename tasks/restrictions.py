@@ -9,12 +9,12 @@ from app.services.clock import agency_today
 from tasks.mail import dispatch_email
 
 
-@shared_task(name="ccd.notify_new_restrictions")
+@shared_task(name=restriction_notices.NEW_RESTRICTIONS_TASK)
 def notify_new_restrictions(restriction_ids: list[str]) -> str:
     return restriction_notices.notify_new(restriction_ids, dispatch_email).describe()
 
 
-@shared_task(name="ccd.notify_restricted_enrollments")
+@shared_task(name=restriction_notices.RESTRICTED_ENROLLMENTS_TASK)
 def notify_restricted_enrollments(restriction_ids: list[str]) -> str:
     return restriction_notices.notify_enrolled(restriction_ids, dispatch_email).describe()
 

@@ -25,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from app.celery_app import app_task
 from app.extensions import db
 from app.models import Notification, RestrictionNotificationSubscription, ServiceRestriction, Staff
 from app.services import mail
@@ -285,6 +286,11 @@ def sweep_new(dispatch: Callable[[uuid.UUID], object], today: date | None = None
 
 
 # --- after-commit hook ------------------------------------------------------------------
+# The Celery tasks (tasks/restrictions.py) that send these notices, by their registered names:
+# the service queues them through the app's Celery registry and never imports the tasks module.
+NEW_RESTRICTIONS_TASK = "ccd.notify_new_restrictions"
+RESTRICTED_ENROLLMENTS_TASK = "ccd.notify_restricted_enrollments"
+
 
 def _collect_new_restrictions(session: Session, flush_context) -> None:
     """after_flush: the new rows have their ids now, and ``session.new`` still lists them."""
@@ -303,18 +309,12 @@ def _announce_after_commit(session: Session) -> None:
     enrolled = session.info.pop(_PENDING_ENROLLED_KEY, None)
     if ids:
         try:
-            from app.celery_app import app_task
-            from tasks.restrictions import notify_new_restrictions
-
-            app_task(notify_new_restrictions.name).delay([str(value) for value in ids])
+            app_task(NEW_RESTRICTIONS_TASK).delay([str(value) for value in ids])
         except Exception:  # the restriction is saved; the daily sweep announces it if this failed
             log.exception("Could not queue new-restriction notices for %s restriction(s)", len(ids))
     if enrolled:
         try:
-            from app.celery_app import app_task
-            from tasks.restrictions import notify_restricted_enrollments
-
-            app_task(notify_restricted_enrollments.name).delay(sorted(str(value) for value in enrolled))
+            app_task(RESTRICTED_ENROLLMENTS_TASK).delay(sorted(str(value) for value in enrolled))
         except Exception:  # the enrollment stays flagged for review on the Enrollments screen
             log.exception("Could not queue restricted-enrollment notices for %s restriction(s)", len(enrolled))
 
