@@ -79,6 +79,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app.auth import bp as auth_bp
     app.register_blueprint(auth_bp)
+    from app.health import bp as health_bp
+    app.register_blueprint(health_bp)
 
     from admin_views import init_admin
     init_admin(app)
