@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from app.extensions import db
+from app.guard import also_allow
 from app.models import Role as RoleRow
 from app.models import Staff, User
 from app.permissions import ROLE_DESCRIPTIONS, Role
@@ -153,3 +154,29 @@ def create_or_update_user(email: str, role_names, password: str, first_name: str
         if role_rows[role.value] not in staff.roles:
             staff.roles.append(role_rows[role.value])
     return staff
+
+
+# --- Self-service -----------------------------------------------------------------------------
+
+def change_own_password(user: User, current_password: str, new_password: str, confirmation: str, *,
+                        now: datetime, max_failures: int, lock_for: timedelta) -> None:
+    """A person's own new password: the current one is required and counts towards the sign-in lockout,
+    the password rule applies, and a locked account stays locked. Raises AccountError saying what to
+    change; the caller commits either way (a wrong current password is a counted failure)."""
+    if is_locked(user, now):
+        raise AccountError("This account is locked after repeated failed attempts; try again later or ask an "
+                           "administrator to set a new password.")
+    if not user.check_password(current_password or ""):
+        locked_now = record_failed_sign_in(user, now, max_failures, lock_for)
+        raise AccountError("Your current password is not right." + (
+            " The account is now locked after repeated failed attempts." if locked_now else ""))
+    if new_password != confirmation:
+        raise AccountError("The new password and its confirmation differ.")
+    if new_password == current_password:
+        raise AccountError("The new password must differ from the current one.")
+    check_password_rule(new_password, user.staff.email if user.staff else "")
+    # The session guard refuses a hand-made change of any account's password; this one proved the
+    # current password above, so its own account may take the new one.
+    with also_allow("users"):
+        user.set_password(new_password)
+        db.session.flush()

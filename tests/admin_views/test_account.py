@@ -1,11 +1,11 @@
-"""Each person's bell, notification list and alert settings: their own, and nobody else's."""
+"""Each person's own pages: bell, notifications, alert settings, account and password, and Help."""
 
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Notification, RestrictionNotificationSubscription
 from tests import factories
-from tests.conftest import csrf_token, make_staff
+from tests.conftest import TEST_PASSWORD, csrf_token, make_staff
 
 
 def notify(staff, title="New service restriction: Doe, Jane", **kw):
@@ -108,3 +108,54 @@ def test_administrator_manages_anyones_subscription_on_the_settings_screen(clien
     subscription = factories.create("restriction_notification_subscriptions")
     page = client.get("/admin/restriction_notification_subscriptions/").get_data(as_text=True)
     assert subscription.staff.last_name in page
+
+
+# --- My account and Help ------------------------------------------------------------------------
+
+NEW_PASSWORD = "walnut-harbour-47-kettle"
+
+
+def test_my_account_shows_roles_and_the_programs_whose_clients_i_see(client, sign_in_as, db_session):
+    staff = sign_in_as("Staff")
+    mine, other = factories.program(name="Bridging Steps to Support"), factories.program(name="Somali Program")
+    factories.give_program(staff, mine)
+    db_session.commit()
+    page = client.get("/admin/my-account/").get_data(as_text=True)
+    assert "Front-line staff" in page
+    programs = page.split('id="ccd-my-programs"')[1].split("</dd>")[0]
+    assert "Bridging Steps to Support" in programs and other.name not in programs
+
+
+def test_changing_my_password_needs_the_current_one_and_keeps_the_rules(client, sign_in_as, db_session):
+    staff = sign_in_as("Staff")
+    token = csrf_token(client, "/admin/my-account/")
+    wrong = client.post("/admin/my-account/password", data={
+        "csrf_token": token, "current_password": "not-my-password-1", "new_password": NEW_PASSWORD,
+        "confirmation": NEW_PASSWORD})
+    assert wrong.status_code == 400 and "current password is not right" in wrong.get_data(as_text=True)
+    assert staff.user.failed_sign_ins == 1
+    weak = client.post("/admin/my-account/password", data={
+        "csrf_token": token, "current_password": TEST_PASSWORD, "new_password": "password1234",
+        "confirmation": "password1234"})
+    assert weak.status_code == 400 and staff.user.check_password(TEST_PASSWORD)
+    done = client.post("/admin/my-account/password", data={
+        "csrf_token": token, "current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD,
+        "confirmation": NEW_PASSWORD})
+    assert done.status_code == 302
+    db_session.refresh(staff.user)
+    assert staff.user.check_password(NEW_PASSWORD) and not staff.user.check_password(TEST_PASSWORD)
+    assert client.get("/admin/my-account/").status_code == 200  # this session carries on
+
+
+def test_help_shows_my_roles_guide_and_is_linked_from_every_page(client, sign_in_as):
+    sign_in_as("Manager")
+    home = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/help/"' in home and 'href="/admin/my-account/"' in home
+    page = client.get("/admin/help/").get_data(as_text=True)
+    assert 'id="help-manager"' in page and "goes to a Coordinator for approval" in page
+    assert 'id="help-administrator"' not in page
+
+
+def test_account_and_help_need_a_sign_in(client, db_session):
+    for path in ("/admin/my-account/", "/admin/help/"):
+        assert client.get(path).status_code == 302
