@@ -13,7 +13,7 @@ from wtforms.validators import ValidationError
 from admin_views.base import ArchivableView, CCDModelView
 from admin_views.counts import capped
 from admin_views.filters import (
-    AgeBandFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
+    AgeBandFilter, DataQualityFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
@@ -107,6 +107,7 @@ class ClientView(ArchivableView):
         option_filter(Client.preferred_language, "language"),
         *SERVED_FILTERS.values(),
         "dob", "source_system", "is_inactive", "is_archived",
+        DataQualityFilter(Client.id, "client"),
     )
     column_details_exclude_list = ("source_ids", "block_last_key", "block_names_key", "block_prefix_key")
     form_columns = (

@@ -21,6 +21,7 @@ from app.extensions import db
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
 from app.models import Client, Enrollment, Program, Staff
 from app.models.base import json_list_contains
+from app.services import data_quality
 from app.services.history import about_record, end_of_day, start_of_day
 from app.services.options import active_options
 from app.services.reports import (
@@ -252,6 +253,64 @@ class ServedFilter(BaseSQLAFilter):
             return query.filter(sa.false())
         return query.filter(self.get_column(alias).in_(served_client_ids(first, last, staff=staff, kind=self.kind,
                                                                          **where)))
+
+
+class DataQualityFilter(BaseSQLAFilter):
+    """The records a Data quality count flags, as the report counts them (app/services/data_quality.py).
+
+    Value: ``CHECK, 2024-01-01 to 2024-03-31``, with ``/DAYS`` after the check for the stale-enrollment
+    one, and optionally `` in program NAME`` / `` in department NAME`` / `` in source SYSTEM`` after it:
+    ``dob_missing in program Somali Program, 2024-01-01 to 2024-03-31``. Counted over the programs the
+    signed-in person sees, as the report is. ``level`` says whose ids the list holds.
+    """
+
+    VALUE = re.compile(r"^(?P<check>[a-z_]+)(?:/(?P<days>\d+))?(?: in (?P<kind>program|department|source) "
+                       r"(?P<name>.+?))?, (?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})$")
+
+    def __init__(self, column, level: str):
+        super().__init__(column, "Data quality")
+        self.level = level
+
+    def operation(self):
+        return "flags (check, period)"
+
+    def clean(self, value):
+        match = self.VALUE.match(value.strip())
+        if match is None:
+            raise ValueError("expected CHECK[ in program|department|source NAME], YYYY-MM-DD to YYYY-MM-DD")
+        check = data_quality.CHECK_BY_KEY.get(match["check"])
+        if check is None or check.level != self.level:
+            raise ValueError(f"unknown check {match['check']!r}")
+        first, last = _parse_period(match["start"], match["end"])
+        where = {}
+        if match["kind"] == "program":
+            where["program_id"] = find_program(match["name"]).id
+        elif match["kind"] == "department":
+            where["department_id"] = find_department(match["name"]).id
+        elif match["kind"] == "source":
+            if match["name"] not in data_quality.known_sources():
+                raise ValueError(f"unknown source system {match['name']!r}")
+            where["source"] = match["name"]
+        days = int(match["days"]) if match["days"] else data_quality.DEFAULT_STALE_DAYS
+        return check.key, first, last, days, where
+
+    def apply(self, query, value, alias=None):
+        key, first, last, days, where = value
+        staff = current_user.staff if current_user.is_authenticated else None
+        if staff is None:
+            return query.filter(sa.false())
+        if self.level == "client":
+            flagged = data_quality.flagged_client_ids(key, first, last, staff=staff, **where)
+        else:
+            flagged = data_quality.flagged_enrollment_ids(key, first, last, days, staff=staff, **where)
+        return query.filter(self.get_column(alias).in_(flagged))
+
+
+def data_quality_filter_value(drill: dict) -> str:
+    """The DataQualityFilter value naming exactly the records a report cell counted."""
+    check = drill["check"] + (f"/{drill['stale_days']}" if drill["check"] == "stale_open_enrollment" else "")
+    where = f" in {drill['coverage'][0]} {drill['coverage'][1]}" if drill["coverage"] else ""
+    return f"{check}{where}, {drill['date_from']} to {drill['date_to']}"
 
 
 class AgeBandFilter(BaseSQLAFilter):

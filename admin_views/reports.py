@@ -15,12 +15,14 @@ from flask_login import current_user
 
 from admin_views.base import current_roles, refuse
 from admin_views.clients import DEMOGRAPHIC_FILTERS, SERVED_FILTERS
+from admin_views.filters import DataQualityFilter, data_quality_filter_value
 from app.choices import AGE_BANDS, NOT_STATED
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL
 from app.permissions import Action, may
 from app.services.report_export import (
     cell_text, export_filename, report_sections, sheet_title, to_csv, to_xlsx,
 )
+from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
 from app.services.reports import (
     DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
     vacancy_report,
@@ -30,12 +32,27 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+def _list_view(endpoint: str):
+    return next(view for view in current_app.extensions["ccd_admin"]._views if view.endpoint == endpoint)
+
+
 def _client_list_view():
-    return next(view for view in current_app.extensions["ccd_admin"]._views if view.endpoint == "clients")
+    return _list_view("clients")
+
+
+def _data_quality_url(drill: dict) -> str:
+    """The client or enrollment list filtered to exactly the records a Data quality count flagged."""
+    endpoint = "clients" if drill["level"] == "client" else "client_program_enrollments"
+    view = _list_view(endpoint)
+    flt = next(f for f in view._filters if isinstance(f, DataQualityFilter))
+    arg = f"flt0_{view.get_filter_arg(view._filters.index(flt), flt)}"
+    return url_for(f"{endpoint}.index_view", **{arg: data_quality_filter_value(drill)})
 
 
 def drill_down_url(drill: dict) -> str:
     """The client list filtered to exactly the clients a report count counted."""
+    if drill.get("report") == "data_quality":
+        return _data_quality_url(drill)
     period = f"{drill['date_from']} to {drill['date_to']}"
     coverage = drill["coverage"]
     chosen = [(SERVED_FILTERS[(drill["kind"], coverage and coverage[0])],
@@ -106,6 +123,8 @@ class ReportPage(BaseView):
                 "rows": [[(cell_text(value), isinstance(value, (int, float)) and not isinstance(value, bool))
                           for value in row] for row in section.rows],
                 "urls": [drill_down_url(drill) if links and drill else None for drill in section.drill_downs],
+                "cell_urls": [{column: drill_down_url(drill) for column, drill in cells.items()} if links else {}
+                              for cells in section.cell_drill_downs],
             }
             for section in report_sections(report)
         ]
@@ -198,8 +217,33 @@ class VacancyView(ReportPage):
         ], horizontal=True)]
 
 
+class DataQualityView(ReportPage):
+    rule_key = "data_quality_report"
+    template = "admin/reports/data_quality.html"
+    lead_sections = 2
+
+    def build(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return data_quality_report(
+            parse_day(args.get("date_from"), "From", default_from),
+            parse_day(args.get("date_to"), "To", default_to),
+            department_id=args.get("department") or None, program_id=args.get("program") or None,
+            stale_days=stale_days_from(args.get("stale_days")), staff=_acting_staff())
+
+    def form(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return {"date_from": args.get("date_from") or default_from.isoformat(),
+                "date_to": args.get("date_to") or default_to.isoformat(),
+                "department": args.get("department", ""), "program": args.get("program", ""),
+                "stale_days": args.get("stale_days") or DEFAULT_STALE_DAYS, **report_choices(_acting_staff())}
+
+    def charts(self, report: dict) -> list[dict]:
+        return []
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
     ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
+    ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
 )

@@ -12,11 +12,11 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.clients import client_lookup, staff_lookup
-from admin_views.filters import JsonListContainsFilter, RestrictionStateFilter
+from admin_views.filters import DataQualityFilter, JsonListContainsFilter, RestrictionStateFilter
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
 from app.extensions import db
 from app.labels import label
-from app.models import ServiceRestriction
+from app.models import Enrollment, ServiceRestriction
 from app.permissions import may_check_restrictions, may_override_restriction
 from app.services.restrictions import allow_restricted_enrollment, check_at_the_door
 from app.services.scope import acting_staff
@@ -39,7 +39,8 @@ class EnrollmentView(ArchivableView):
     column_sortable_list = (("client", "client.last_name"), ("program", "program.name"), "start_date", "end_date",
                             "status", "flagged_for_review", "is_archived")
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
-    column_filters = ("program.name", "status", "start_date", "end_date", "flagged_for_review", "is_archived")
+    column_filters = ("program.name", "status", "start_date", "end_date", "flagged_for_review", "is_archived",
+                      DataQualityFilter(Enrollment.id, "enrollment"))
     column_editable_list = ("status",)
     form_columns = ("client", "program", "subprogram", "start_date", "end_date", "status",
                     "receiving_services_date", "notes", "flagged_for_review", "is_archived")

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.services.accounts import AccountError, create_or_update_user, ensure_roles
 from app.services.clock import agency_today
 from app.services.options import ensure_default_options
+from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report
 from app.services.report_export import report_sections, sheet_title, to_csv, to_xlsx
 from app.services.reports import (
     DIMENSION_BY_KEY, ReportError, find_department, find_program, org_summary, parse_day, vacancy_report,
@@ -216,6 +217,27 @@ def org_summary_command(date_from, date_to, department, program, filter_pairs, o
             program_id=find_program(program).id if program else None,
             filters=_filters(filter_pairs),
         )
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)
+
+
+@report_cli.command("data-quality")
+@click.option("--from", "date_from", required=True, help="First day of the period, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, help="Last day of the period, YYYY-MM-DD.")
+@click.option("--department", help="Only this department (its name).")
+@click.option("--program", help="Only this program (its name).")
+@click.option("--stale-days", default=DEFAULT_STALE_DAYS, show_default=True, type=click.IntRange(1, 3650),
+              help="An open enrollment with no activity for this many days is flagged.")
+@FORMAT_OPTION
+@OUT_OPTION
+def data_quality_command(date_from, date_to, department, program, stale_days, output_format, out):
+    """Data quality: records to fix among the clients served in a period, per program and source system."""
+    try:
+        report = data_quality_report(
+            parse_day(date_from, "--from"), parse_day(date_to, "--to"),
+            department_id=find_department(department).id if department else None,
+            program_id=find_program(program).id if program else None, stale_days=stale_days)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     _emit(report, output_format, out)

@@ -33,11 +33,15 @@ class Section:
     drill_downs: list[dict | None] = field(default_factory=list)
     count_column: int | None = None
     flagged: list[bool] = field(default_factory=list)  # rows the page highlights (over capacity)
+    # Tables whose every count cell opens its own list: per row, {column index: drill-down}.
+    cell_drill_downs: list[dict[int, dict]] = field(default_factory=list)
 
-    def add(self, cells: list, drill_down: dict | None = None, flagged: bool = False) -> None:
+    def add(self, cells: list, drill_down: dict | None = None, flagged: bool = False,
+            cell_drill_downs: dict[int, dict] | None = None) -> None:
         self.rows.append(cells)
         self.drill_downs.append(drill_down)
         self.flagged.append(flagged)
+        self.cell_drill_downs.append(cell_drill_downs or {})
 
 
 def _cell(value):
@@ -159,8 +163,63 @@ def vacancy_sections(report: dict) -> list[Section]:
     return [about, programs, totals, _definitions(report)]
 
 
+def data_quality_sections(report: dict) -> list[Section]:
+    """The Data quality report: the checks overall, then per program and per source system, as counts
+    (each opening the records to fix) and as shares of the records checked."""
+    if report["program"]:
+        coverage = ("program", report["program"]["name"])
+    elif report["department"]:
+        coverage = ("department", report["department"]["name"])
+    else:
+        coverage = None
+    base = {"report": "data_quality", "date_from": report["date_from"], "date_to": report["date_to"],
+            "stale_days": report["stale_days"], "coverage": coverage}
+    checks = report["checks"]
+
+    about = Section("report", "Report", ["Item", "Value"])
+    about.add(["Report", entity_label("data_quality_report")])
+    about.add([label("date_from"), report["date_from"]])
+    about.add([label("date_to"), report["date_to"]])
+    about.add([label("department"), report["department"]["name"] if report["department"] else "All departments"])
+    about.add([label("program"), report["program"]["name"] if report["program"] else "All programs"])
+    about.add(["Days without activity", report["stale_days"]])
+    about.add(["Programs counted", "All programs" if report["scope"] == "all programs"
+               else "The programs you can see"])
+
+    overall = report["overall"]
+    summary = Section("summary", "Overall", ["Check", "Checked", "To fix", "Share %"], count_column=2)
+    for check in checks:
+        checked = overall["clients"] if check["level"] == "client" else overall["enrollments"]
+        summary.add([check["title"], f"{checked} {'clients' if check['level'] == 'client' else 'enrollments'}",
+                     overall["counts"][check["key"]], _cell(overall["shares"][check["key"]])],
+                    base | {"check": check["key"], "level": check["level"]})
+
+    def matrix(key: str, title: str, heads: list[str], rows: list[tuple[list, dict, tuple]]) -> list[Section]:
+        counts = Section(key, f"{title}: records to fix", heads + ["Clients", "Enrollments"]
+                         + [c["title"] for c in checks])
+        shares = Section(f"{key}_shares", f"{title}: share of records checked (%)", heads + ["Clients",
+                         "Enrollments"] + [c["title"] for c in checks])
+        for cells, row, where in rows:
+            first = len(cells) + 2
+            counts.add(cells + [row["clients"], row["enrollments"]] + [row["counts"][c["key"]] for c in checks],
+                       cell_drill_downs={first + i: base | {"check": c["key"], "level": c["level"],
+                                                            "coverage": where}
+                                         for i, c in enumerate(checks) if row["counts"][c["key"]]})
+            shares.add(cells + [row["clients"], row["enrollments"]] + [_cell(row["shares"][c["key"]]) for c in checks])
+        return [counts, shares]
+
+    programs = matrix("by_program", "By program", [label("program"), label("department")],
+                      [([row["program"], row["department"]], row, ("program", row["program"]))
+                       for row in report["by_program"]])
+    sources = matrix("by_source", "By source system", ["Source system"],
+                     [([row["source_label"]], row, ("source", row["source"])) for row in report["by_source"]])
+    return [about, summary, *programs, *sources, _definitions(report)]
+
+
 def report_sections(report: dict) -> list[Section]:
-    return org_summary_sections(report) if report["report"] == "org_summary" else vacancy_sections(report)
+    builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
+                "data_quality": data_quality_sections}
+    return builders[report["report"]](report)
 
 
 def _lines(sections: list[Section]):
@@ -209,11 +268,11 @@ def to_xlsx(sections: list[Section], sheet_title: str) -> bytes:
 
 
 def export_filename(report: dict, extension: str) -> str:
-    if report["report"] == "org_summary":
-        return f"ccd_org_summary_{report['date_from']}_{report['date_to']}.{extension}"
+    if report["report"] in ("org_summary", "data_quality"):
+        return f"ccd_{report['report']}_{report['date_from']}_{report['date_to']}.{extension}"
     return f"ccd_vacancy_{report['as_of']}.{extension}"
 
 
 def sheet_title(report: dict) -> str:
-    return entity_label("org_summary_report" if report["report"] == "org_summary" else "vacancy_report")
+    return entity_label(f"{report['report']}_report")
 

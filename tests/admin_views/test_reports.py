@@ -18,6 +18,7 @@ from tests import factories
 
 ORG = "/admin/reports/org-summary/"
 VACANCY = "/admin/reports/vacancy/"
+DATA_QUALITY = "/admin/reports/data-quality/"
 PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
 
@@ -126,7 +127,7 @@ def agency(db_session):
 ])
 def test_who_may_open_and_export_the_reports(client, sign_in_as, roles, opens, exports):
     sign_in_as(*roles)
-    for page in (ORG, VACANCY):
+    for page in (ORG, VACANCY, DATA_QUALITY):
         assert client.get(page).status_code == (200 if opens else 403), page
         for kind in ("csv", "xlsx"):
             assert client.get(f"{page}export/{kind}").status_code == (200 if exports else 403), (page, kind)
@@ -289,3 +290,39 @@ def test_drill_down_works_for_names_with_commas(client, sign_in_as, db_session):
         assert len(listed_client_ids(client, url)) == count, url
     by_program_link = page.links[-1][1]
     assert listed_client_ids(client, by_program_link) == {str(enrolled.client_id)}
+
+
+LISTED_RECORD = re.compile(r"/admin/(clients|client_program_enrollments)/details/\?id=([0-9a-f-]{36})")
+
+
+def test_data_quality_counts_open_exactly_the_records_to_fix(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    page = tables(client.get(DATA_QUALITY, query_string=PERIOD | {"stale_days": "30"}))
+    overall = {row[0]: row[2] for row in page.sections["summary"][1:]}
+    # unknown_b1 has no birth date, no gender, no language; the three served clients' enrollments have no intake.
+    assert overall["No birth date"] == "1" and overall["Gender not stated"] == "1"
+    assert overall["Enrollments without an intake"] == "5"
+    assert len(page.links) > 10
+    for count, url in page.links:
+        listed = client.get(url + "&page_size=100")
+        assert listed.status_code == 200, url
+        assert len(set(LISTED_RECORD.findall(listed.get_data(as_text=True)))) == count, url
+    missing_dob = next(url for count, url in page.links if "dob_missing" in url)
+    assert listed_client_ids(client, missing_dob) == {agency["unknown_b1"]}
+
+
+def test_data_quality_export_and_scope(client, sign_in_as, agency):
+    manager = sign_in_as("Manager")
+    db.session.add(ProgramManagerAssignment(staff=manager, program=agency["B1"]))
+    db.session.commit()
+    page = tables(client.get(DATA_QUALITY, query_string=PERIOD))
+    assert [row[0] for row in page.sections["by_program"][1:]] == ["Beta one"]
+    assert client.get(f"{DATA_QUALITY}export/csv", query_string=PERIOD).status_code == 403
+
+
+def test_data_quality_bad_input_is_a_clear_error(client, sign_in_as):
+    sign_in_as("Analyst")
+    response = client.get(DATA_QUALITY, query_string=PERIOD | {"stale_days": "soon"})
+    assert response.status_code == 400 and "is not a whole number" in response.get_data(as_text=True)
+    export = client.get(f"{DATA_QUALITY}export/csv", query_string=PERIOD).get_data().decode("utf-8-sig")
+    assert "Overall" in csv_sections(export)

@@ -354,8 +354,9 @@ def _personal(path: str, method: str = "get"):
 
 
 def _own_rows_only(crawl: Crawl, view, base):
-    """Marks all the person's notifications read, or ends their own alerts: it touches only their own
-    rows (tests/admin_views/test_account.py), and running it here would change the world under the crawl."""
+    """Marks all the person's notifications read, ends their own alerts or changes their own password: it
+    touches only their own rows (tests/admin_views/test_account.py), and running it here would change the
+    world under the crawl."""
 
 
 def _report(suffix: str):
@@ -416,10 +417,15 @@ PAGE_RECIPES = {
     "inbox.mark_all_read": _own_rows_only,
     "my_alerts.index": _personal("/admin/my-alerts/"),
     "my_alerts.unsubscribe": _own_rows_only,
+    "my_account.index": _personal("/admin/my-account/"),
+    "my_account.change_password": _own_rows_only,
+    "help.index": _personal("/admin/help/"),
     "org_summary_report.index": _report("/"),
     "org_summary_report.export": _report("/export/csv"),
     "vacancy_report.index": _report("/"),
     "vacancy_report.export": _report("/export/csv"),
+    "data_quality_report.index": _report("/"),
+    "data_quality_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 

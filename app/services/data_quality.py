@@ -1,0 +1,240 @@
+"""The Data quality report: what funders (HMIS-style data standards) ask an agency to keep complete.
+
+For the clients served in a period (the Organizational Summary's definition of "served",
+app/services/reports.py) it counts the records to fix: no birth date or a placeholder one,
+gender and the other demographics not stated, clients waiting in possible-duplicate review;
+and, for their enrollments in the period, those without an intake and open ones with no
+activity for a long time. Per program, per source system and overall, with the share of the
+records checked.
+
+Each check is one SQL condition defined here, used both to count and by the list filters
+behind every number (admin_views/filters.py), so a count and the list it opens are one
+definition. ``staff=None`` is the system (CLI): no visibility limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.choices import SOURCE_SYSTEMS
+from app.extensions import db
+from app.models import Client, ClientDuplicate, Department, Discharge, Enrollment, Intake, Program
+from app.services.reports import (
+    DIMENSIONS, ReportError, _as_uuid, _check_period, _named, _ref, client_counted, covered_program_ids,
+    enrollment_overlaps, no_stated_item, not_stated,
+)
+
+DEFAULT_STALE_DAYS = 180
+ENTERED_IN_CCD = "CCD"  # clients typed in by hand (source_system "CCD" or empty)
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    title: str
+    level: str  # "client": counted over served clients; "enrollment": over their enrollments in the period
+    definition: str
+
+
+def _demographic_checks() -> list[Check]:
+    checks = []
+    for dimension in DIMENSIONS:
+        if dimension.key == "age_band":
+            continue
+        checks.append(Check(f"{dimension.key}_not_stated", f"{dimension.label} not stated", "client",
+                            f"The client's {dimension.label.lower()} is empty, blank or “Unknown”"
+                            + (" (no item other than those)." if dimension.multi_valued else ".")))
+    return checks
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("dob_missing", "No birth date", "client", "The client has no date of birth."),
+    Check("dob_placeholder", "Placeholder birth date", "client",
+          "The date of birth is one of the configured placeholder dates (PLACEHOLDER_DOBS, 1900-01-01 by "
+          "default) that source systems write when the real date is unknown."),
+    *_demographic_checks(),
+    Check("in_duplicate_review", "In possible-duplicate review", "client",
+          "The client is one side of a possible duplicate waiting for review."),
+    Check("enrollment_without_intake", "Enrollments without an intake", "enrollment",
+          "An enrollment in the period whose client has no intake in the same program."),
+    Check("stale_open_enrollment", "Open enrollments with no activity", "enrollment",
+          "An enrollment in the period with no end date that started more than N days before the period's last "
+          "day, whose client has no intake or discharge in that program in those N days."),
+)
+CHECK_BY_KEY = {check.key: check for check in CHECKS}
+CLIENT_CHECKS = tuple(check for check in CHECKS if check.level == "client")
+ENROLLMENT_CHECKS = tuple(check for check in CHECKS if check.level == "enrollment")
+
+
+def placeholder_dobs() -> tuple[date, ...]:
+    """The birth dates that mean "unknown" in source exports (configuration, one list for the app)."""
+    return tuple(current_app.config.get("PLACEHOLDER_DOBS") or (date(1900, 1, 1),))
+
+
+def source_label(source: str) -> str:
+    return "Entered in CCD" if source == ENTERED_IN_CCD else source
+
+
+# --- The checks, as SQL ---------------------------------------------------------------------
+
+def client_check(key: str, client=Client):
+    """The client-level check ``key`` holds for ``client``."""
+    if key == "dob_missing":
+        return client.dob.is_(None)
+    if key == "dob_placeholder":
+        return client.dob.in_(placeholder_dobs())
+    if key == "in_duplicate_review":
+        return sa.exists().where(ClientDuplicate.status == "pending", sa.or_(
+            ClientDuplicate.primary_client_id == client.id, ClientDuplicate.duplicate_client_id == client.id))
+    for dimension in DIMENSIONS:
+        if key == f"{dimension.key}_not_stated" and dimension.key != "age_band":
+            column = getattr(client, dimension.key)
+            return no_stated_item(column) if dimension.multi_valued else not_stated(column)
+    raise ReportError(f"Unknown data quality check {key!r}.")
+
+
+def enrollment_check(key: str, as_of: date, stale_days: int, enrollment=Enrollment):
+    """The enrollment-level check ``key`` holds for ``enrollment``, judged on ``as_of``."""
+    same_program = sa.and_(Intake.client_id == enrollment.client_id, Intake.program_id == enrollment.program_id)
+    if key == "enrollment_without_intake":
+        return ~sa.exists().where(same_program)
+    if key == "stale_open_enrollment":
+        since = as_of - timedelta(days=stale_days)
+        return sa.and_(
+            enrollment.end_date.is_(None), enrollment.start_date < since,
+            ~sa.exists().where(same_program, Intake.intake_date.between(since, as_of)),
+            ~sa.exists().where(Discharge.client_id == enrollment.client_id,
+                               Discharge.program_id == enrollment.program_id,
+                               Discharge.discharge_date.between(since, as_of)),
+        )
+    raise ReportError(f"Unknown data quality check {key!r}.")
+
+
+def _source_value(client=Client):
+    return sa.func.coalesce(client.source_system, ENTERED_IN_CCD)
+
+
+def _served_enrollments(date_from: date, date_to: date, covered) -> sa.Select:
+    """Enrollments that are service in the period, of counted clients, in covered programs."""
+    query = (sa.select(Enrollment.id).join(Client, Client.id == Enrollment.client_id)
+             .where(enrollment_overlaps(date_from, date_to), client_counted()))
+    return query if covered is None else query.where(Enrollment.program_id.in_(covered))
+
+
+def flagged_client_ids(key: str, date_from: date, date_to: date, *, staff=None, department_id=None,
+                       program_id=None, source: str | None = None) -> sa.Select:
+    """Ids of the served clients the client-level check ``key`` flags: what a count's drill-down lists."""
+    covered = covered_program_ids(staff, department_id, program_id)
+    served = (_served_enrollments(date_from, date_to, covered).with_only_columns(Enrollment.client_id)
+              .where(client_check(key)))
+    if source is not None:
+        served = served.where(_source_value() == source)
+    return served.correlate(None)
+
+
+def flagged_enrollment_ids(key: str, date_from: date, date_to: date, stale_days: int, *, staff=None,
+                           department_id=None, program_id=None, source: str | None = None) -> sa.Select:
+    """Ids of the enrollments in the period the enrollment-level check ``key`` flags."""
+    covered = covered_program_ids(staff, department_id, program_id)
+    served = _served_enrollments(date_from, date_to, covered).where(enrollment_check(key, date_to, stale_days))
+    if source is not None:
+        served = served.where(_source_value() == source)
+    return served.correlate(None)
+
+
+# --- The report -------------------------------------------------------------------------------
+
+def data_quality_report(date_from: date, date_to: date, *, department_id=None, program_id=None,
+                        stale_days: int = DEFAULT_STALE_DAYS, staff=None) -> dict:
+    """Counts of records to fix among the clients served in [date_from, date_to] and their enrollments."""
+    _check_period(date_from, date_to)
+    if not isinstance(stale_days, int) or not 1 <= stale_days <= 3650:
+        raise ReportError("Days without activity: give a whole number from 1 to 3650.")
+    department = _named(Department, _as_uuid(department_id, "department"), "department")
+    program = _named(Program, _as_uuid(program_id, "program"), "program")
+    if department is not None and program is not None and program.department_id != department.id:
+        raise ReportError(f"The program {program.name} is not in the department {department.name}.")
+    covered = covered_program_ids(staff, department and department.id, program and program.id)
+
+    client_flags = [sa.func.count(sa.distinct(sa.case((client_check(c.key), Enrollment.client_id))))
+                    .label(c.key) for c in CLIENT_CHECKS]
+    enrollment_flags = [sa.func.count(sa.distinct(sa.case((enrollment_check(c.key, date_to, stale_days),
+                                                           Enrollment.id)))).label(c.key)
+                        for c in ENROLLMENT_CHECKS]
+    base = (sa.select(sa.func.count(sa.distinct(Enrollment.client_id)).label("clients"),
+                      sa.func.count(sa.distinct(Enrollment.id)).label("enrollments"), *client_flags,
+                      *enrollment_flags)
+            .select_from(Enrollment).join(Client, Client.id == Enrollment.client_id)
+            .where(enrollment_overlaps(date_from, date_to), client_counted()))
+    if covered is not None:
+        base = base.where(Enrollment.program_id.in_(covered))
+
+    overall = _counts(db.session.execute(base).one())
+    by_program = []
+    for row in db.session.execute(
+            base.add_columns(Program.id.label("program_id"), Program.name.label("program_name"),
+                             Department.name.label("department_name"))
+            .join(Program, Program.id == Enrollment.program_id).join(Department, Department.id == Program.department_id)
+            .group_by(Program.id, Program.name, Department.name).order_by(Program.name)):
+        by_program.append({"program_id": str(row.program_id), "program": row.program_name,
+                           "department": row.department_name, **_counts(row)})
+    by_source = []
+    source = _source_value().label("source")
+    for row in db.session.execute(base.add_columns(source).group_by(source).order_by(source)):
+        by_source.append({"source": row.source, "source_label": source_label(row.source), **_counts(row)})
+    return {
+        "report": "data_quality",
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+        "department": _ref(department),
+        "program": _ref(program),
+        "stale_days": stale_days,
+        "scope": "all programs" if covered is None else "limited",
+        "checks": [{"key": c.key, "title": c.title, "level": c.level} for c in CHECKS],
+        "overall": overall,
+        "by_program": by_program,
+        "by_source": by_source,
+        "definitions": {
+            "served": "The clients served in the period, as the Organizational Summary counts them; a client "
+                      "served in several programs counts once overall and once in each program.",
+            **{c.key: c.definition.replace("N days", f"{stale_days} days") for c in CHECKS},
+        },
+    }
+
+
+def _counts(row) -> dict:
+    mapping = row._mapping
+    counts = {c.key: int(mapping[c.key]) for c in CHECKS}
+    clients, enrollments = int(mapping["clients"]), int(mapping["enrollments"])
+    shares = {c.key: share(counts[c.key], clients if c.level == "client" else enrollments) for c in CHECKS}
+    return {"clients": clients, "enrollments": enrollments, "counts": counts, "shares": shares}
+
+
+def share(part: int, whole: int) -> float | None:
+    """Percent with one decimal, None when nothing was checked."""
+    return round(100 * part / whole, 1) if whole else None
+
+
+def known_sources() -> tuple[str, ...]:
+    return (ENTERED_IN_CCD, *SOURCE_SYSTEMS)
+
+
+def stale_days_from(text, default: int = DEFAULT_STALE_DAYS) -> int:
+    """The report form's and CLI's "days without activity", with a clear error for anything else."""
+    if text is None or str(text).strip() == "":
+        return default
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise ReportError(f"Days without activity: {text!r} is not a whole number.") from None
+
+
+def title_of(key: str) -> str:
+    check = CHECK_BY_KEY.get(key)
+    if check is None:
+        raise ReportError(f"Unknown data quality check {key!r}.")
+    return check.title
