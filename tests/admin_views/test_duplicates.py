@@ -149,7 +149,8 @@ def test_the_scan_button_queues_the_scan(client, sign_in_as, db_session):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientDuplicate)) == 1
 
 
-def test_an_imported_row_held_for_review_can_be_dismissed_but_not_merged(client, sign_in_as, db_session):
+def test_an_imported_row_held_for_review_is_neither_merged_nor_left_waiting_for_nobody(client, sign_in_as,
+                                                                                       db_session):
     sign_in_as("Coordinator")
     known = factories.create("clients")
     log = factories.create("client_upload_logs")
@@ -169,5 +170,7 @@ def test_an_imported_row_held_for_review_can_be_dismissed_but_not_merged(client,
     client.post("/admin/client_duplicates/review/merge/", data={
         "id": str(item.id), "survivor": "first", "csrf_token": token})
     assert fresh(ClientDuplicate, item.id).status == "pending"
-    client.post("/admin/client_duplicates/review/not-duplicate/", data={"id": str(item.id), "csrf_token": token})
-    assert fresh(ClientDuplicate, item.id).status == "not_duplicate"
+    response = client.post("/admin/client_duplicates/review/not-duplicate/", data={"id": str(item.id),
+                                                                                    "csrf_token": token})
+    assert fresh(ClientDuplicate, item.id).status == "pending", "its last candidate: the answer is 'a new person'"
+    assert "last candidate" in client.get(response.headers["Location"]).get_data(as_text=True)
