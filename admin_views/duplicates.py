@@ -20,6 +20,7 @@ from wtforms.validators import Length, ValidationError
 
 from admin_views.base import CCDModelView, current_roles
 from admin_views.clients import client_lookup
+from admin_views.formatting import local_datetime
 from app import audit
 from app.choices import DUPLICATE_STATUSES
 from app.celery_app import app_task
@@ -115,6 +116,7 @@ class ClientDuplicateView(CCDModelView):
             kwargs["waiting_imports"] = review.waiting_by_import()
             kwargs["waiting_pairs"] = review.waiting_pairs_count()
             kwargs["waiting_url"] = waiting_items_url
+            kwargs["local_datetime"] = local_datetime
         kwargs.setdefault("status_words", review.STATUS_WORDS)
         kwargs.setdefault("entity_label", entity_label)
         return super().render(template, **kwargs)

@@ -212,6 +212,8 @@ def held_row_page(item: ClientDuplicate) -> HeldRowPage:
     names += [n for n in CONTACT_FIELDS if n not in names and any(getattr(c, n) for c in clients)]
     fields = [FieldRow(n, label(n), incoming.get(n, ("", ""))[0], incoming.get(n, ("", ""))[1],
                        [shown_value(getattr(c, n)) for c in clients]) for n in names]
+    # A field nobody has a value for tells the reviewer nothing.
+    fields = [line for line in fields if line.incoming or any(line.candidates)]
     log = row.upload_log if row is not None else None
     source = log.source if log is not None else ""
     source_id = incoming.get("source_client_id", ("", ""))[1]
