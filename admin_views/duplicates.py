@@ -106,6 +106,8 @@ class ClientDuplicateView(CCDModelView):
     # the score of a pair added by hand is the matcher's, never typed.
     form_columns = ("primary_client", "duplicate_client", "review_notes")
     column_choices = {"status": [(s, review.STATUS_WORDS.get(s, s)) for s in DUPLICATE_STATUSES]}
+    # The matcher's raw details and the incoming key are internals; the review page shows them in words.
+    column_details_exclude_list = ("match_details", "incoming_key")
     form_ajax_refs = {"primary_client": client_lookup("primary_client"),
                       "duplicate_client": client_lookup("duplicate_client")}
 
