@@ -12,6 +12,7 @@ from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView
 from admin_views.counts import capped
+from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
     AgeBandFilter, DataQualityFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
@@ -93,7 +94,7 @@ def merged_away(client=Client):
     return client.merged_into_id.is_not(None)
 
 
-class ClientView(ArchivableView):
+class ClientView(FrontDeskCheck, ArchivableView):
     details_template = "admin/clients/details.html"
     column_list = ("last_name", "first_name", "preferred_name", "dob", "gender", "uid_external",
                    "source_system", "is_inactive", "is_archived")

@@ -1,28 +1,35 @@
-"""The duplicates screen: the review queue, the side-by-side review page, merges and their undo.
+"""The duplicates screen: the review queue, the side-by-side review pages, merges and their undo.
 
 Every page and post here needs the merge right (Coordinators and Administrators);
-the service checks it again below the screen. Forms post with a CSRF token and the
-pages carry no inline script.
+the review service (app/services/review.py) checks it again below the screen and records
+each answer in the audit trail. Forms post with a CSRF token and the pages carry no inline
+script (their bars are CSS classes in static/css/ccd-review.css).
 """
 
 import uuid
 
-from flask import abort, flash, redirect, request, url_for
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import FloatField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+from wtforms import TextAreaField
+from wtforms.validators import Length, ValidationError
 
 from admin_views.base import CCDModelView, current_roles
 from admin_views.clients import client_lookup
-from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES
+from admin_views.formatting import local_datetime
+from app import audit
+from app.choices import DUPLICATE_STATUSES
 from app.celery_app import app_task
 from app.extensions import db
 from app.security import CSRFForm
-from app.labels import label
-from app.models import Client, ClientDuplicate
+from app.labels import entity_label, match_type_label
+from app.models import Client, ClientDuplicate, ImportRow
 from app.permissions import may_merge_clients
+from app.services import matching, review, review_sides
 from app.services import merge as merge_service
 
 SIDES = ("first", "second")
@@ -35,26 +42,72 @@ class ReviewForm(CSRFForm):
 
 
 def _review_link(view, context, model, name):
+    words = review.STATUS_WORDS.get(model.status, model.status)
     if model.status != "pending" or not may_merge_clients(current_roles()):
-        return model.status.replace("_", " ")
+        return words
     return Markup('<a href="{}">Review</a>').format(url_for(".review", id=model.id))
+
+
+def _other_side(view, context, model, name):
+    """A pair names its second client; a held import row names its row and file."""
+    if model.duplicate_client is not None:
+        return str(model.duplicate_client)
+    row = model.import_row
+    return f"Imported row: {row}" if row is not None else "Imported row (removed)"
+
+
+def _probability(view, context, model, name):
+    return f"{review_sides.probability(model):.0%}"
+
+
+class WaitingFromImportFilter(BaseSQLAFilter):
+    """The items an import's held rows still wait on (the Imports page links here, by import id)."""
+
+    def __init__(self):
+        super().__init__(ClientDuplicate.import_row_id, "Waiting from import")
+
+    def apply(self, query, value, alias=None):
+        try:
+            log_id = uuid.UUID(str(value).strip())
+        except ValueError:
+            return query.filter(sa.false())
+        held = sa.select(ImportRow.id).where(ImportRow.upload_log_id == log_id, ImportRow.status == "review")
+        return query.filter(ClientDuplicate.status == "pending", ClientDuplicate.import_row_id.in_(held))
+
+    def operation(self):
+        return "id"
+
+
+WAITING_FROM_IMPORT = WaitingFromImportFilter()
+
+
+def waiting_items_url(upload_log_id) -> str:
+    """The queue filtered to what one import still waits on."""
+    view = next(view for view in current_app.extensions["ccd_admin"]._views
+                if view.endpoint == ClientDuplicate.__tablename__)
+    flt = next(f for f in view._filters if isinstance(f, WaitingFromImportFilter))
+    argument = f"flt0_{view.get_filter_arg(view._filters.index(flt), flt)}"
+    return url_for(f"{view.endpoint}.index_view", **{argument: str(upload_log_id)})
+
+
+REVIEW_ACTIONS = frozenset({"new_person", "not_duplicate"})
 
 
 class ClientDuplicateView(CCDModelView):
     list_template = "admin/clients/duplicates_list.html"
-    column_list = ("primary_client", "duplicate_client", "similarity_score", "confidence_level", "match_type",
+    column_list = ("primary_client", "duplicate_client", "similarity_score", "match_type",
                    "status", "detection_source", "created_at")
+    column_labels = {"similarity_score": "Match probability", "duplicate_client": "Possible duplicate or held row"}
     column_default_sort = ("similarity_score", True)
-    column_filters = ("status", "confidence_level", "match_type", "similarity_score")
-    column_formatters = {"status": _review_link}
-    # The status changes only through review (merge, not a duplicate), never by editing the row.
-    form_columns = ("primary_client", "duplicate_client", "similarity_score", "match_type", "confidence_level",
-                    "detection_source", "review_notes")
-    form_choices = {"confidence_level": [(c, c) for c in DUPLICATE_CONFIDENCE]}
-    column_choices = {"status": [(s, s.replace("_", " ")) for s in DUPLICATE_STATUSES]}
-    # Flask-Admin has no converter for SQLAlchemy 2.1's Float (no longer a Numeric subclass).
-    form_overrides = {"similarity_score": FloatField}
-    form_args = {"similarity_score": {"validators": [InputRequired(), NumberRange(0, 1)]}}
+    column_filters = ("status", "confidence_level", "match_type", "similarity_score", WAITING_FROM_IMPORT)
+    column_formatters = {"status": _review_link, "duplicate_client": _other_side, "similarity_score": _probability,
+                         "match_type": lambda v, c, m, n: match_type_label(m.match_type)}
+    # The status changes only through review (merge, not the same person), never by editing the row;
+    # the score of a pair added by hand is the matcher's, never typed.
+    form_columns = ("primary_client", "duplicate_client", "review_notes")
+    column_choices = {"status": [(s, review.STATUS_WORDS.get(s, s)) for s in DUPLICATE_STATUSES]}
+    # The matcher's raw details and the incoming key are internals; the review page shows them in words.
+    column_details_exclude_list = ("match_details", "incoming_key")
     form_ajax_refs = {"primary_client": client_lookup("primary_client"),
                       "duplicate_client": client_lookup("duplicate_client")}
 
@@ -62,7 +115,43 @@ class ClientDuplicateView(CCDModelView):
         if template == self.list_template:
             kwargs["may_review"] = may_merge_clients(current_roles())
             kwargs["review_form"] = ReviewForm()
+            kwargs["waiting_imports"] = review.waiting_by_import()
+            kwargs["waiting_pairs"] = review.waiting_pairs_count()
+            kwargs["waiting_url"] = waiting_items_url
+            kwargs["local_datetime"] = local_datetime
+        kwargs.setdefault("status_words", review.STATUS_WORDS)
+        kwargs.setdefault("entity_label", entity_label)
         return super().render(template, **kwargs)
+
+    # -- bulk answers for a page of items ---------------------------------------------------------
+    def is_action_allowed(self, name):
+        """Review answers need the merge right, not the delete right the base class asks of actions."""
+        if name in REVIEW_ACTIONS:
+            return may_merge_clients(current_roles())
+        return super().is_action_allowed(name)
+
+    def _answer_many(self, answer, ids):
+        if not may_merge_clients(current_roles()):
+            abort(403)
+        keys = [key for key in (self._parse_key(raw) for raw in ids) if key is not None]
+        try:
+            outcome = review.answer_many(answer, keys, self._reviewer())
+            db.session.commit()
+        except review.ReviewError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return
+        flash(outcome.describe(), "success" if not outcome.refused else "warning")
+
+    @action("new_person", "A new person (held rows)",
+            "Write each selected held row as a new client? Pairs of clients among them are left as they are.")
+    def action_new_person(self, ids):
+        self._answer_many(review.NEW_PERSON, ids)
+
+    @action("not_duplicate", "Not the same person",
+            "Mark each selected item as two different people? They will not be flagged again.")
+    def action_not_duplicate(self, ids):
+        self._answer_many(review.NOT_DUPLICATE, ids)
 
     # -- review ----------------------------------------------------------------------------
     def _require_reviewer(self):
@@ -75,77 +164,95 @@ class ClientDuplicateView(CCDModelView):
             abort(404)
         return item
 
-    def _not_two_clients(self, item):
-        """An imported row held back beside a client can be dismissed here, but not merged: it is not a record yet."""
-        if item.duplicate_client_id is not None:
-            return None
-        flash("This item pairs a client with an imported row that was not written; it can only be marked "
-              "not a duplicate.", "info")
-        return redirect(url_for(".review", id=item.id))
-
     @expose("/review/", methods=("GET",))
     def review(self):
         self._require_reviewer()
         item = self._pending_item(request.args.get("id"))
         if item.duplicate_client_id is None:
-            return self.render("admin/clients/duplicate_review_row.html", item=item, client=item.primary_client,
-                               row=item.import_row, form=ReviewForm(), field_label=label,
+            return self.render("admin/clients/duplicate_review_row.html", item=item,
+                               page=review_sides.held_row_page(item), form=ReviewForm(),
+                               may_answer=item.status == "pending" and item.import_row is not None
+                               and item.import_row.status == "review",
                                return_url=url_for(".index_view"))
         first, second = item.primary_client, item.duplicate_client
         return self.render(
             "admin/clients/duplicate_review.html", item=item, first=first, second=second,
-            rows=merge_service.compare_clients(first, second),
+            page=review_sides.pair_page(item), rows=merge_service.compare_clients(first, second),
             counts=(merge_service.child_counts(first.id), merge_service.child_counts(second.id)),
             form=ReviewForm(), return_url=url_for(".index_view"),
         )
 
-    def _refused(self, exc, item_id):
-        flash(str(exc), "error")
-        db.session.rollback()
-        return redirect(url_for(".review", id=item_id))
-
-    @expose("/review/not-duplicate/", methods=("POST",))
-    def not_duplicate(self):
+    def _answer(self, answer, *args):
+        """Run one answer from a posted form; back to the item's page with the reason when it cannot be given."""
         self._require_reviewer()
         item = self._pending_item(request.form.get("id"))
         form = ReviewForm(request.form)
         if not form.validate():
             flash("The form expired or was incomplete; nothing was changed. Please try again.", "error")
-            return redirect(url_for(".review", id=item.id))
+            return None, redirect(url_for(".review", id=item.id))
         try:
-            merge_service.mark_not_duplicate(item.id, self._reviewer(), notes=form.notes.data)
+            result = answer(item.id, *args, self._reviewer(), notes=form.notes.data)
             db.session.commit()
-        except merge_service.MergeError as exc:
-            return self._refused(exc, item.id)
-        flash("Marked as not a duplicate; this pair will not be flagged again.", "success")
+        except review.ReviewError as exc:
+            flash(str(exc), "error")
+            db.session.rollback()
+            return None, redirect(url_for(".review", id=item.id))
+        return result, None
+
+    @expose("/review/same-person/", methods=("POST",))
+    def same_person(self):
+        answered, refused = self._answer(review.same_person, request.form.get("client_id", ""))
+        if refused is not None:
+            return refused
+        flash(answered.message, "success")
+        return redirect(url_for("clients.details_view", id=answered.client_id))
+
+    @expose("/review/new-person/", methods=("POST",))
+    def new_person(self):
+        answered, refused = self._answer(review.new_person)
+        if refused is not None:
+            return refused
+        flash(answered.message, "success")
+        return redirect(url_for("clients.details_view", id=answered.client_id))
+
+    @expose("/review/leave/", methods=("POST",))
+    def leave(self):
+        answered, refused = self._answer(review.leave)
+        if refused is not None:
+            return refused
+        flash(answered.message, "info")
+        return redirect(url_for(".index_view"))
+
+    @expose("/review/not-duplicate/", methods=("POST",))
+    def not_duplicate(self):
+        answered, refused = self._answer(review.not_duplicate)
+        if refused is not None:
+            return refused
+        flash(answered.message, "success")
         return redirect(url_for(".index_view"))
 
     @expose("/review/merge/", methods=("POST",))
     def merge(self):
         self._require_reviewer()
         item = self._pending_item(request.form.get("id"))
-        elsewhere = self._not_two_clients(item)
-        if elsewhere is not None:
-            return elsewhere
-        form = ReviewForm(request.form)
+        if item.duplicate_client_id is None:
+            flash("This item pairs a client with an imported row that was not written: answer \u201csame "
+                  "person\u201d or \u201ca new person\u201d instead.", "info")
+            return redirect(url_for(".review", id=item.id))
         survivor_side = request.form.get("survivor")
-        if not form.validate() or survivor_side not in SIDES:
+        if survivor_side not in SIDES:
             flash("Choose which record survives; nothing was merged.", "error")
             return redirect(url_for(".review", id=item.id))
         clients = {"first": item.primary_client, "second": item.duplicate_client}
         survivor = clients[survivor_side]
-        merged = clients["second" if survivor_side == "first" else "first"]
         choices = {}
         for name in merge_service.MERGE_FIELDS:
             side = request.form.get(f"field-{name}")
             if side in SIDES:
                 choices[name] = merge_service.SURVIVOR if side == survivor_side else merge_service.MERGED
-        try:
-            result = merge_service.merge_clients(survivor.id, merged.id, choices, self._reviewer(),
-                                                 duplicate_id=item.id, notes=form.notes.data)
-            db.session.commit()
-        except merge_service.MergeError as exc:
-            return self._refused(exc, item.id)
+        result, refused = self._answer(review.merge, survivor.id, choices)
+        if refused is not None:
+            return refused
         flash(result.describe(), "success")
         return redirect(url_for("clients.details_view", id=survivor.id))
 
@@ -198,8 +305,12 @@ class ClientDuplicateView(CCDModelView):
         return current_user.staff
 
     def on_model_change(self, form, model, is_created):
-        """A pair added by hand is stored like a flagged one: in canonical order, once."""
+        """A pair added by hand is stored like a flagged one: in canonical order, once, scored by the matcher."""
         if is_created:
+            if model.primary_client is None or model.duplicate_client is None:
+                raise ValidationError("Choose both clients.")
+            if model.primary_client.id == model.duplicate_client.id:
+                raise ValidationError("Choose two different clients.")
             with db.session.no_autoflush:
                 known = merge_service.find_pair(db.session, model.primary_client.id, model.duplicate_client.id)
             if known is not None:
@@ -207,7 +318,19 @@ class ClientDuplicateView(CCDModelView):
             first, second = merge_service.canonical_pair(model.primary_client.id, model.duplicate_client.id)
             if model.primary_client.id != first:
                 model.primary_client, model.duplicate_client = model.duplicate_client, model.primary_client
+            scored = matching.score(_person(model.primary_client), _person(model.duplicate_client))
+            model.similarity_score = min(max(float(scored.value), 0.0), 1.0)
+            model.match_type = scored.match_type
+            model.confidence_level = merge_service.confidence_for(model.similarity_score)
+            model.match_details = audit.jsonable(scored.details())
+            model.detection_source = "manual"
+            model.status = "pending"
         super().on_model_change(form, model, is_created)
+
+
+def _person(client: Client) -> matching.Person:
+    return matching.Person(client.first_name, client.last_name, client.dob, client.preferred_name, client.alias,
+                           client.gender)
 
 
 def merged_away_notice(client: Client):

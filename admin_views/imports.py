@@ -93,7 +93,12 @@ class ImportsView(BaseView):
                     return redirect(url_for(".upload", upload_id=started))
         history = db.session.scalars(sa.select(ClientUploadLog).order_by(ClientUploadLog.started_at.desc())
                                      .limit(HISTORY_SHOWN)).all()
-        return self.render("admin/imports/index.html", form=form, history=history)
+        from admin_views.duplicates import waiting_items_url
+        from app.services.review import waiting_by_import
+
+        waiting = {entry.upload_log_id: entry.rows for entry in waiting_by_import()}
+        return self.render("admin/imports/index.html", form=form, history=history, waiting=waiting,
+                           waiting_url=waiting_items_url)
 
     def _start(self, upload, form):
         from tasks.ingest import run_upload
@@ -122,8 +127,12 @@ class ImportsView(BaseView):
     @expose("/<upload_id>/")
     def upload(self, upload_id):
         log = self._log(upload_id)
-        return self.render("admin/imports/upload.html", log=log, progress=progress_of(log),
-                           duplicates=flagged_duplicates(log) if log.is_finished else [],
+        from admin_views.duplicates import waiting_items_url
+
+        duplicates = flagged_duplicates(log) if log.is_finished else []
+        return self.render("admin/imports/upload.html", log=log, progress=progress_of(log), duplicates=duplicates,
+                           waiting=sum(1 for item in duplicates if item.status == "pending"),
+                           waiting_url=waiting_items_url(log.id),
                            details=log.upload_details or {}, flagged_enrollments_url=flagged_enrollments_url())
 
     @expose("/<upload_id>/progress.json")

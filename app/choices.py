@@ -19,6 +19,8 @@ AUDIT_ACTIONS = (
     # Beyond the spec's list: a withdrawn proposal, an undone merge, a door-side
     # restriction check and an enrollment allowed despite a restriction.
     "withdraw", "unmerge", "check", "override",
+    # A reviewer's answer to a possible duplicate (same person, new person, not the same, leave it).
+    "review",
 )
 DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
 DUPLICATE_CONFIDENCE = ("high", "medium", "low")

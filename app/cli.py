@@ -309,3 +309,120 @@ def scan_duplicates_command(batch_size):
 
     summary = scan_for_duplicates(db.session, batch_size=batch_size)
     click.echo(summary.describe())
+
+
+@ccd_cli.group("review")
+def review_cli():
+    """Work the review queue: imported rows held as possible duplicates, and pairs of clients."""
+
+
+def _review_line(item) -> str:
+    from app.labels import match_type_label
+    from app.services.review_sides import probability
+
+    client = item.primary_client
+    kind = match_type_label(item.match_type)
+    return (f"  item {item.id}  client {client.id}  {client}  match probability {probability(item):.0%}"
+            + (f" ({kind})" if kind else ""))
+
+
+@review_cli.command("list")
+@click.option("--import", "upload_log_id", help="Only the items of this import (its id, from the Imports page).")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1), help="Items shown at most.")
+def review_list_command(upload_log_id, limit):
+    """Show what waits: per import, each held row with its candidates; then the pairs of clients."""
+    from app.services import review
+    from app.services.review_sides import incoming_values, probability
+
+    try:
+        items = review.waiting_items(upload_log_id, limit=limit)
+    except review.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    for entry in review.waiting_by_import():
+        if upload_log_id is None or str(entry.upload_log_id) == str(upload_log_id).strip():
+            click.echo(f"Import {entry.upload_log_id} ({entry.source} {entry.file_name}): {entry.rows} row(s) "
+                       "waiting")
+    if not items:
+        click.echo("Nothing waits for review.")
+        return
+    current_row = None
+    pairs_started = False
+    for item in items:
+        if item.import_row_id is not None and item.duplicate_client_id is None:
+            if item.import_row_id != current_row:
+                current_row = item.import_row_id
+                row = item.import_row
+                values = incoming_values(row)
+                who = " ".join(values.get(name, ("", ""))[1] for name in ("first_name", "last_name")).strip()
+                born = values.get("dob", ("", ""))[1]
+                click.echo(f"{row}: {who or 'no name'}" + (f", born {born}" if born else "")
+                           + (f", {row.upload_log.source} id {values['source_client_id'][1]}"
+                              if values.get("source_client_id", ("", ""))[1] else ""))
+            click.echo(_review_line(item))
+        else:
+            if not pairs_started:
+                click.echo("Pairs of clients:")
+                pairs_started = True
+            click.echo(f"  item {item.id}  {item.primary_client} / {item.duplicate_client}  "
+                       f"match probability {probability(item):.0%}")
+    if len(items) == limit:
+        click.echo(f"(the first {limit} items; use --import or --limit to see others)")
+
+
+def _answer(function, *args, note=None) -> None:
+    from app.services import review
+
+    try:
+        answered = function(*args, None, notes=note)
+        db.session.commit()
+    except review.ReviewError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was changed.") from None
+    if isinstance(answered, review.Answered):
+        click.echo(answered.message + (f" Client {answered.client_id}." if answered.client_id else ""))
+    else:
+        click.echo(answered.describe())
+
+
+NOTE_OPTION = click.option("--note", help="Why (kept on the item and in the audit trail).")
+
+
+@review_cli.command("same-person")
+@click.argument("item")
+@click.argument("client")
+@NOTE_OPTION
+def review_same_person_command(item, client, note):
+    """The held row of ITEM is CLIENT: write it onto that client, with its enrollment and source id."""
+    from app.services import review
+
+    _answer(review.same_person, item, client, note=note)
+
+
+@review_cli.command("new-person")
+@click.argument("item")
+@NOTE_OPTION
+def review_new_person_command(item, note):
+    """The held row of ITEM is nobody CCD knows: write it as a new client."""
+    from app.services import review
+
+    _answer(review.new_person, item, note=note)
+
+
+@review_cli.command("not-duplicate")
+@click.argument("item")
+@NOTE_OPTION
+def review_not_duplicate_command(item, note):
+    """ITEM pairs two different people: remember it, never flag the pair again."""
+    from app.services import review
+
+    _answer(review.not_duplicate, item, note=note)
+
+
+@review_cli.command("leave")
+@click.argument("item")
+@NOTE_OPTION
+def review_leave_command(item, note):
+    """Not sure: ITEM keeps waiting, with the note."""
+    from app.services import review
+
+    _answer(review.leave, item, note=note)

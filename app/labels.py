@@ -93,6 +93,7 @@ FIELD_LABELS: dict[str, str] = {
     "upload_log": "Import", "row_number": "Row", "cells": "Cells", "details": "Details",
     "date_order": "Date order (for dates like 03/04/2024)", "field": "CCD field", "titles": "Column titles (one per line)",
     "aliases": "Aliases", "import_row": "Imported row",
+    "enrollment_start": "Admission date", "discharge_reason": "Discharge reason",
     "incoming_key": "Incoming person", "block_last_key": "Match key (birth year, last name)",
     "block_names_key": "Match key (names)",
     "block_prefix_key": "Match key (name prefixes)",
@@ -147,3 +148,17 @@ def label(field: str) -> str:
 
 def entity_label(table: str) -> str:
     return ENTITY_LABELS.get(table) or table.replace("_", " ").capitalize()
+
+
+# What a match type code says agreed, for the review screens and the CLI (codes from app/services/matching).
+MATCH_TYPE_LABELS: dict[str, str] = {
+    "exact_name_dob": "same names and birth date", "name_dob": "similar names, same birth date",
+    "swapped_names": "first and last names swapped", "name_only": "similar names, birth date unknown",
+    "name_near_dob": "similar names, different birth date", "manual": "added by hand",
+}
+
+
+def match_type_label(code: str | None) -> str:
+    if not code:
+        return ""
+    return MATCH_TYPE_LABELS.get(code) or code.replace("_", " ")

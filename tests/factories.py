@@ -251,3 +251,41 @@ VISIBLE_BUILDERS = {
                                                    operation="update", diff_json={"first_name": "B"},
                                                    requested_by=staff_member()),
 }
+
+
+# -- an imported row held for review ------------------------------------------------------------
+EMHWARE_HEADERS = ["ID", "Last Name", "First Name", "Program", "DOB", "Gender", "City", "Admission Date"]
+
+
+def held_row(*, source_id: str = "CLI8", first_name: str = "Jonn", last_name: str = "Okafor",
+             dob: str = "1992-03-03", candidates=(("Jon", 0.91), ("John", 0.88)), evidence=None):
+    """An EMHware row held for review beside existing clients, built as an import leaves it (the row, its
+    log with the file's columns, one pending item per candidate), so the test does not depend on where
+    the matcher's thresholds fall. Returns (row, [(candidate client, item)], program)."""
+    from app.services.ingest import column_maps
+
+    where = program()
+    log = ClientUploadLog(file_name="receiving-services.csv", file_size=100, file_type="csv", source="EMHware",
+                          status="partial")
+    columns = column_maps.column_map_for(db.session, "EMHware").resolve(EMHWARE_HEADERS).describe()
+    log.upload_details = {"headers": EMHWARE_HEADERS, "columns": columns, "date_order": "YMD"}
+    row = ImportRow(upload_log=log, row_number=2, status="review", reason="Possible duplicate: too close to call",
+                    cells=[source_id, last_name, first_name, where.name, dob, "Male", "Toronto", "2024-01-15"])
+    db.session.add_all([where, row])
+    db.session.flush()
+    pairs = []
+    for first, score in candidates:
+        candidate = client(first_name=first, last_name=last_name, dob=date.fromisoformat(dob))
+        db.session.add(candidate)
+        db.session.flush()
+        details = {"reason": "too close to call", "probability": score, "match_type": "name_dob"}
+        if evidence is not None:
+            details["evidence"] = evidence
+        item = ClientDuplicate(primary_client_id=candidate.id, import_row_id=row.id,
+                               incoming_key=f"EMHware:{source_id}", similarity_score=score, match_type="name_dob",
+                               confidence_level="medium", detection_source="import", status="pending",
+                               match_details=details)
+        db.session.add(item)
+        pairs.append((candidate, item))
+    db.session.commit()
+    return row, pairs, where

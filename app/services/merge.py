@@ -36,7 +36,7 @@ SURVIVOR, MERGED = "survivor", "merged"
 # Client fields a reviewer chooses between. Keys, timestamps and archive state belong to
 # the records themselves; uid_external is unique, so each record keeps its own.
 NOT_CHOSEN = frozenset({"id", "created_at", "updated_at", "is_archived", "archived_at", "merged_into_id",
-                        "uid_external"})
+                        "uid_external"}) | Client.__guard_exempt_fields__  # match keys follow the names
 MERGE_FIELDS: tuple[str, ...] = tuple(
     column.key for column in sa.inspect(Client).column_attrs if column.key not in NOT_CHOSEN
 )
@@ -54,6 +54,15 @@ class MergeError(ValueError):
     """A duplicate review step that cannot be done; the message says why and nothing was written."""
 
 
+# What the merge message calls each kind of moved row (one, several).
+MOVED_WORDS = {
+    "client_program_enrollments": ("enrollment", "enrollments"), "intakes": ("intake", "intakes"),
+    "discharges": ("discharge", "discharges"), "service_restrictions": ("restriction", "restrictions"),
+    "client_source_ids": ("source id", "source ids"),
+    "staff_client_assignments": ("staff assignment", "staff assignments"),
+}
+
+
 @dataclass
 class MergeResult:
     audit_id: uuid.UUID
@@ -61,10 +70,21 @@ class MergeResult:
     merged_id: uuid.UUID
     moved: dict[str, list[str]] = field(default_factory=dict)
     kept: dict[str, list[dict]] = field(default_factory=dict)
+    survivor_name: str = ""
+    merged_name: str = ""
+    moved_source_ids: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        moved = ", ".join(f"{len(ids)} {entity_label(table).lower()}" for table, ids in self.moved.items() if ids)
-        text = f"Merged. Moved to the surviving record: {moved or 'nothing'}."
+        """Which record went into which, and how many of each kind of row moved (zeros included)."""
+        parts = []
+        for table, (one, many) in MOVED_WORDS.items():
+            count = len(self.moved.get(table, []))
+            part = f"{count} {one if count == 1 else many}"
+            if table == "client_source_ids" and self.moved_source_ids:
+                part += f" ({', '.join(self.moved_source_ids)})"
+            parts.append(part)
+        names = f" {self.merged_name} into {self.survivor_name}" if self.merged_name and self.survivor_name else ""
+        text = f"Merged{names}. Moved to the kept record: {', '.join(parts)}."
         for table, rows in self.kept.items():
             if rows:
                 text += (f" {len(rows)} of the {entity_label(table).lower()} stayed on the archived record because "
@@ -286,7 +306,11 @@ def merge_clients(survivor_id: uuid.UUID, merged_id: uuid.UUID, field_choices: d
             audit.record_many(db.session, [row])
     except IntegrityError as exc:
         raise MergeError(f"Nothing was merged: {explain(exc)}") from None
-    return MergeResult(audit_id=row["id"], survivor_id=survivor.id, merged_id=merged.id, moved=moved, kept=kept)
+    moved_ids = [uuid.UUID(value) for value in moved.get("client_source_ids", [])]
+    source_ids = [str(each) for each in db.session.scalars(
+        sa.select(ClientSourceId).where(ClientSourceId.id.in_(moved_ids)))] if moved_ids else []
+    return MergeResult(audit_id=row["id"], survivor_id=survivor.id, merged_id=merged.id, moved=moved, kept=kept,
+                       survivor_name=str(survivor), merged_name=str(merged), moved_source_ids=sorted(source_ids))
 
 
 # -- undoing a merge -------------------------------------------------------------------------

@@ -1,10 +1,15 @@
 """Operator commands: clear errors for bad input, and nothing half-written."""
 
+import uuid
+from datetime import date
+
 import sqlalchemy as sa
 
 from app.auth import authenticate
 from app.extensions import db
-from app.models import Staff
+from app.models import AuditLog, Client, ClientDuplicate, ClientSourceId, Staff
+from app.services.merge import flag_possible_duplicate
+from tests import factories
 
 
 def _staff_count():
@@ -162,3 +167,59 @@ def test_ingest_exits_non_zero_when_the_file_is_refused(app, db_session, tmp_pat
     path.write_text("Last Name\nRoy\n")
     result = app.test_cli_runner().invoke(args=["ccd", "ingest", "--src", str(path), "--source", "SMIS"])
     assert result.exit_code == 1 and "missing required columns" in result.output
+
+
+# -- ccd review ---------------------------------------------------------------------------------
+def review_cli(app, *args):
+    return app.test_cli_runner().invoke(args=["ccd", "review", *args])
+
+
+def test_review_list_shows_each_held_row_with_its_candidates(app, db_session):
+    row, pairs, _ = factories.held_row()
+    result = review_cli(app, "list", "--import", str(row.upload_log_id))
+    assert result.exit_code == 0, result.output
+    assert "1 row(s) waiting" in result.output and "Jonn Okafor, born 1992-03-03, EMHware id CLI8" in result.output
+    for candidate, item in pairs:
+        assert f"item {item.id}" in result.output and f"client {candidate.id}" in result.output
+    assert "91%" in result.output
+    assert "Nothing waits" in review_cli(app, "list", "--import", str(uuid.uuid4())).output
+
+
+def test_review_commands_answer_write_and_refuse_what_cannot_be_answered(app, db_session):
+    row, [(jon, jon_item), (john, john_item)], _ = factories.held_row()
+    result = review_cli(app, "leave", str(jon_item.id), "--note", "ask the shelter")
+    assert result.exit_code == 0 and "Left for later" in result.output
+    result = review_cli(app, "same-person", str(jon_item.id), str(john.id))
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(sa.select(ClientSourceId.client_id).where(ClientSourceId.source_client_id == "CLI8")) \
+        == john.id
+    db.session.expire_all()
+    assert db.session.get(ClientDuplicate, john_item.id).status == "merged"
+    entries = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "review")
+                                 .order_by(AuditLog.changed_at)).all()
+    assert [e.diff_json["answer"] for e in entries] == ["leave", "same_person"]
+    assert {e.actor_name for e in entries} == {"ccd review"}
+
+    again = review_cli(app, "new-person", str(jon_item.id))
+    assert again.exit_code != 0 and "already decided" in again.output and "Nothing was changed" in again.output
+    unknown = review_cli(app, "not-duplicate", str(uuid.uuid4()))
+    assert unknown.exit_code != 0 and "There is no review item" in unknown.output
+    garbled = review_cli(app, "leave", "seven")
+    assert garbled.exit_code != 0 and "not an item id" in garbled.output
+
+
+def test_review_new_person_and_not_duplicate_from_the_console(app, db_session):
+    row, pairs, _ = factories.held_row(candidates=(("Jon", 0.9),))
+    result = review_cli(app, "new-person", str(pairs[0][1].id))
+    assert result.exit_code == 0 and "written as a new client" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Client).where(Client.first_name == "Jonn")) == 1
+
+    first, second = factories.client(dob=date(1980, 1, 1)), factories.client(dob=date(1980, 1, 1))
+    db.session.add_all([first, second])
+    db.session.commit()
+    item = flag_possible_duplicate(db.session, first.id, second.id, 0.8, "name_dob")
+    db.session.commit()
+    result = review_cli(app, "not-duplicate", str(item.id), "--note", "siblings")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(ClientDuplicate, item.id).status == "not_duplicate"

@@ -152,3 +152,59 @@ def test_staff_cannot_reach_another_programs_client_by_url(sign_in, live_server,
     page.shot("out-of-scope")
     assert response.status == 404
     assert str(outside) not in page.content()
+
+
+def _held_row_in(live_app):
+    """A held EMHware row with two candidates, committed in the served app's database."""
+    from tests import factories
+
+    evidence = [{"field": "dob", "text": "same birth date", "weight": 6.1},
+                {"field": "gender", "text": "different gender", "weight": -4.3}]
+    with live_app.app_context():
+        row, pairs, _ = factories.held_row(source_id="BRW-HELD", first_name="Jonn", last_name="Browserfield",
+                                           evidence=evidence)
+        ids = [(candidate.id, item.id) for candidate, item in pairs]
+        db.session.remove()
+    return ids
+
+
+def test_coordinator_answers_a_held_row_from_the_review_page(sign_in, live_server, live_app):
+    (first_id, first_item), (second_id, _) = _held_row_in(live_app)
+    page = sign_in("coordinator@ccd.demo")
+    page.goto(f"{live_server}/admin/client_duplicates/")
+    page.shot("queue")
+    assert "Waiting for a reviewer" in page.content()
+    page.goto(f"{live_server}/admin/client_duplicates/review/?id={first_item}")
+    page.shot("review-page")
+    table = page.inner_text("#ccd-side-by-side")
+    assert "Date of birth" in table and "same birth date +6.1" in table and "different gender \u22124.3" in table
+    page.locator(f"form:has(input[name=client_id][value='{second_id}']) button[type=submit]").click()
+    page.wait_for_load_state()
+    page.shot("written-onto-the-client")
+    assert f"id={second_id}" in page.url and "was written onto the chosen client" in page.content()
+    with live_app.app_context():
+        from app.models import ClientSourceId
+
+        owner = db.session.scalar(sa.select(ClientSourceId.client_id).where(
+            ClientSourceId.source_client_id == "BRW-HELD"))
+        db.session.remove()
+    assert owner == second_id
+
+
+def test_the_front_desk_is_asked_same_person_before_adding_a_lookalike(sign_in, live_server, live_app):
+    _held_row_in(live_app)
+    page = sign_in("coordinator@ccd.demo")
+    page.goto(f"{live_server}/admin/clients/new/")
+    page.fill("input[name=first_name]", "Jon")
+    page.fill("input[name=last_name]", "Browserfield")
+    page.fill("input[name=dob]", "1992-03-03")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_load_state()
+    page.shot("same-person")
+    asked = page.inner_text("#ccd-front-desk")
+    assert "Same person?" in asked and "Jon Browserfield" in asked and "%" in asked
+    page.check("#ccd-none-is-the-same")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_load_state()
+    page.shot("saved")
+    assert "Record was successfully created" in page.content()
