@@ -23,7 +23,7 @@ SMIS_HEADER = ["Client No.", "Last Name", "First Name", "DOB", "Gender", "Admiss
 EMHWARE_PROGRAMS = ("Bridging Steps to Support", "Somali Program", "ETS SSTEP", "Support within Housing")
 SMIS_PROGRAM = "1Housing - 145 Queen"
 PROGRAMS = EMHWARE_PROGRAMS + (SMIS_PROGRAM,)
-FIRST_ADMISSION = date(1990, 1, 1)
+LAST_ADMISSION = date.today() - timedelta(days=1)
 REFERRALS = ("Self,  Family or Friend", "Hospital", "Community Agency", "Shelter", "")
 
 
@@ -96,9 +96,8 @@ def assign_admissions(data: DataSet, seed: int = 1) -> DataSet:
                 row.program = rng.choice(EMHWARE_PROGRAMS)
             offset = next_day.get(row.program, 0)
             next_day[row.program] = offset + 1
-            row.admission = FIRST_ADMISSION + timedelta(days=offset)
-            if row.admission >= date.today():
-                raise ValueError(f"{data.name}: too many rows for unique admission dates in {row.program}")
+            # Counted back from yesterday: recent admissions, later than most birth dates, never in the future.
+            row.admission = LAST_ADMISSION - timedelta(days=offset)
             if not row.referral:
                 row.referral = rng.choice(REFERRALS)
     return data

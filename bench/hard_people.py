@@ -54,6 +54,8 @@ NICKNAMES = {"Robert": ("Bob", "Rob", "Bobby"), "William": ("Bill", "Will"), "El
              "Marie-Ève": ("Marie",), "Josée": ("Jo",), "Alexandre": ("Alex",), "Mathieu": ("Matt",),
              "Nathalie": ("Nat",), "Sébastien": ("Seb",), "Christian": ("Chris",), "Christiane": ("Chris",)}
 PLACEHOLDER_DOB = "1900-01-01"
+# Ages are counted from a fixed day, so the same seed gives the same people on any day.
+REFERENCE_DAY = date(2025, 12, 31)
 
 
 @dataclass
@@ -133,7 +135,7 @@ class _Population:
         for number, faker in enumerate(self.fakers):
             faker.seed_instance(seed + number)
         self.people: list[HardPerson] = []
-        self.today = date.today()
+        self.today = REFERENCE_DAY
 
     def faker(self) -> Faker:
         return self.fakers[0] if self.rng.random() < 0.6 else self.fakers[1]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench import linkage_score
 from bench.export_files import PROGRAMS, DataSet, ExportFile, ExportRow, assign_admissions, write
-from bench.real_import import Databases, ingest, read_leftovers
+from bench.real_import import Databases, import_status, ingest, read_leftovers
 
 DEFAULT_BATCH = 500
 OTHER_BATCH = 5000
@@ -114,9 +114,10 @@ def import_set(databases: Databases, data: DataSet, batch_size: int, keep: bool 
             for day, export in enumerate(data.files, start=1):
                 path = write(export, Path(folder) / export.name(day))
                 run = ingest(url, path, export.source, export.program, {"INGEST_BATCH_SIZE": batch_size})
-                if run.returncode not in (0, 1) or "Traceback" in run.stderr:
-                    raise RuntimeError(f"{data.name}: ccd ingest of {path.name} failed ({run.returncode}):\n"
-                                       f"{run.stdout}\n{run.stderr[-3000:]}")
+                status = import_status(url, path.name)
+                if "Traceback" in run.stderr or status in (None, "failed"):
+                    raise RuntimeError(f"{data.name}: ccd ingest of {path.name} failed (exit {run.returncode}, "
+                                       f"import {status or 'not recorded'}):\n{run.stdout}\n{run.stderr[-3000:]}")
                 named.append((export, path.name))
             seconds = time.perf_counter() - started
             left = read_leftovers(url, named)

@@ -149,6 +149,21 @@ with app.app_context(), acting_as("bench set-up"):
 """
 
 
+# Words an import row waiting for a person's decision may carry (today "review").
+HELD_STATUSES = frozenset({"review", "held", "pending", "pending_review"})
+
+
+def import_status(url: str, file_name: str) -> str | None:
+    """The status the import of ``file_name`` ended with, as its upload log records it (None: no log)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(sa.text("SELECT status FROM client_upload_logs WHERE file_name = :name "
+                                       "ORDER BY started_at DESC LIMIT 1"), {"name": file_name})
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class HeldRow:
     cells: list
@@ -202,7 +217,7 @@ def read_leftovers(url: str, files: list) -> Leftovers:
                     key = _row_key(export, cells)
                     if key is None:
                         continue
-                    if status == "review" or str(row_id) in candidates:
+                    if status in HELD_STATUSES or str(row_id) in candidates:
                         held[key] = HeldRow(cells, candidates.get(str(row_id), set()))
                     else:
                         other[key] = status
