@@ -69,7 +69,8 @@ class DataSet:
 
     def without_ids(self, name: str) -> "DataSet":
         return DataSet(name, [ExportFile(f.source, [replace(r, source_id="") for r in f.rows], f.program)
-                              for f in self.files], self.note + " (no ids)")
+                              for f in self.files], self.note.replace("every record its own id",
+                                                                      "no ids: matched by name and birth date only"))
 
     def reordered(self, order: str) -> "DataSet":
         """The same rows in another order: "file" (as generated), "reversed", or "shuffled"."""

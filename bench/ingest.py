@@ -5,18 +5,21 @@
     python -m bench.ingest --rows 20000 --clients 200000 --no-profile
 
 The script (re)creates a throwaway database (``--database-url``, default ``ccd_bench_ingest``
-on the local server: it is DROPPED first, and afterwards unless ``--keep``), migrates it, loads M synthetic clients with their
-EMHware ids by COPY, writes an N-row EMHware export (bench/synthetic.py), then measures:
+on the local server: it is DROPPED first, and afterwards unless ``--keep``), migrates it,
+loads M synthetic clients with their EMHware ids by COPY, writes an N-row EMHware export
+(bench/synthetic.py), then measures:
 
+* the floor, in the same run and on the same database: reading the file and COPYing its
+  records into the real, indexed tables: a client and its source id for each id CCD does not
+  hold, an enrollment for every valid row, and an audit row for each record (the transaction
+  is rolled back, so the import sees the same database);
 * the import: ``flask --app wsgi ccd ingest --src FILE --source EMHware`` in a child process
   (nothing of the bench's set-up in its memory): its wall time, the import's own duration
   (``client_upload_logs.duration_seconds``), and the child's peak resident memory (wait4);
 * what each stage costs: the same import again, on a copy of the database made before the
-  first one, under cProfile in its own process; the profile's shares of read/stage, link
-  and write (see ``STAGES``) are applied to the unprofiled duration;
-* the floor, in the same run and on the same database: reading the file and COPYing, for
-  every valid row, a client, its source id, an enrollment and one audit row for each of
-  them into the real, indexed tables (the transaction is rolled back afterwards).
+  first one (``CREATE DATABASE … TEMPLATE``: at a million clients that copy takes a while and
+  disk space; ``--no-profile`` skips it), under cProfile in its own process; the profile's
+  shares of read/stage, link and write (see ``STAGES``) are applied to the unprofiled duration.
 """
 
 from __future__ import annotations
