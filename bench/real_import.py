@@ -14,6 +14,7 @@ set starts from exactly what those commands leave.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -213,7 +214,7 @@ def read_leftovers(url: str, files: list) -> Leftovers:
                     continue
                 for row_id, status, cells in q(sa.text(
                         "SELECT id, status, cells FROM import_rows WHERE upload_log_id = :log"), {"log": log_id}):
-                    cells = cells if isinstance(cells, list) else __import__("json").loads(cells)
+                    cells = cells if isinstance(cells, list) else json.loads(cells)
                     key = _row_key(export, cells)
                     if key is None:
                         continue
