@@ -29,6 +29,7 @@ import csv
 import json
 import os
 import pstats
+import shutil
 import tempfile
 import time
 import uuid
@@ -216,6 +217,14 @@ def stage_costs(profile_path: Path) -> tuple[float, dict[str, float]]:
 
 
 def main(argv=None) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="ccd_mb_ingest_"))
+    try:
+        return measure(argv, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(argv, folder: Path) -> int:
     parser = argparse.ArgumentParser(description="Import speed (the CLI in its own process) against a COPY floor.")
     parser.add_argument("--rows", type=int, default=20000, help="rows in the export (N)")
     parser.add_argument("--clients", type=int, default=200000, help="clients already in CCD (M)")
@@ -257,7 +266,6 @@ def main(argv=None) -> int:
         kinds = {}
         for row in data.rows:
             kinds[row.kind] = kinds.get(row.kind, 0) + 1
-        folder = Path(tempfile.mkdtemp(prefix="ccd_mb_ingest_"))
         path = folder / "emhware-receiving-services.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(emhware_lines(data))
@@ -299,9 +307,6 @@ def main(argv=None) -> int:
             profile = stage_costs(profile_path)
         finally:
             drop_database(profile_url)
-    for leftover in folder.iterdir():
-        leftover.unlink()
-    folder.rmdir()
     if not args.keep:
         drop_database(url)
 
