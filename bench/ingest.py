@@ -1,48 +1,91 @@
-"""Import speed on PostgreSQL, measured against the floor of a plain COPY of the same rows.
+"""Import speed on PostgreSQL, as the CLI runs it in its own process, against an honest COPY floor.
 
-    python -m bench.ingest --rows 20000 --clients 200000
-    python -m bench.ingest --rows 100000 --clients 1000000     # the size issue 4 asks for
-    python -m bench.ingest --rows 20000 --clients 200000 --memory --database-url .../ccd_bench_memory
+    python -m bench.ingest --rows 5000 --clients 50000            # a quick check
+    python -m bench.ingest --rows 100000 --clients 1000000         # the size issue 14 asks for
+    python -m bench.ingest --rows 20000 --clients 200000 --no-profile
 
-The script (re)creates a throwaway database (``--database-url``, default
-``ccd_bench_ingest`` on the local server: it is DROPPED first), migrates it, loads M
-synthetic clients with COPY, writes an N-row EMHware export (bench/synthetic.py), then
-times, in the same run:
+The script (re)creates a throwaway database (``--database-url``, default ``ccd_bench_ingest``
+on the local server: it is DROPPED first, and afterwards unless ``--keep``), migrates it,
+loads M synthetic clients with their EMHware ids by COPY, writes an N-row EMHware export
+(bench/synthetic.py), then measures:
 
-* the floor: ``COPY`` of the export file into an unindexed table of text columns;
-* the import: ``app.services.ingest.import_file`` exactly as ``ccd ingest`` runs it
-  (staging, matching, writing clients/enrollments/source ids, audit rows, review items).
-
-With ``--memory`` the import runs alone in a fresh process (nothing of the set-up in it),
-which reports its resident memory before the import and at its peak (bench/memory).
+* the floor, in the same run and on the same database: reading the file and COPYing its
+  records into the real, indexed tables: a client and its source id for each id CCD does not
+  hold, an enrollment for every valid row, and an audit row for each record (the transaction
+  is rolled back, so the import sees the same database);
+* the import: ``flask --app wsgi ccd ingest --src FILE --source EMHware`` in a child process
+  (nothing of the bench's set-up in its memory): its wall time, the import's own duration
+  (``client_upload_logs.duration_seconds``), and the child's peak resident memory (wait4);
+* what each stage costs: the same import again, on a copy of the database made before the
+  first one (``CREATE DATABASE … TEMPLATE``: at a million clients that copy takes a while and
+  disk space; ``--no-profile`` skips it), under cProfile in its own process; the profile's
+  shares of read/stage, link and write (see ``STAGES``) are applied to the unprofiled duration.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import pstats
+import shutil
 import tempfile
 import time
+import uuid
+from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/ccd_bench_ingest"
+SAFE_PREFIXES = ("ccd_bench", "ccd_mb")
+PROGRAMS = ("Bench Program A", "Bench Program B")
+# Which functions of the import are which stage. A function counts when its file path contains
+# the first part and its name is the second; only the outermost matching calls are summed, so
+# stages do not double count. Names of the importer before and after its stage/link/decide/write
+# restructuring are both listed: whichever exist are used.
+STAGES = {
+    "read & stage the file": [("services/ingest", "stage"), ("services/ingest", "read_sheet"),
+                              ("services/ingest", "_parse"), ("services/ingest", "parse_rows"),
+                              ("services/ingest", "parse")],
+    "link (candidates, scoring, decisions)": [("services/matching", "find_candidates"),
+                                              ("services/ingest", "link"), ("services/ingest", "decide"),
+                                              ("services/ingest", "_drop_reviewed_pairs"),
+                                              ("services/ingest", "_source_ids_of"),
+                                              ("services/matching", "candidates"), ("services/matching", "decide")],
+    "write (records, audit rows, outcomes)": [("services/ingest", "apply"), ("services/ingest", "write"),
+                                              ("services/ingest", "_record_outcomes"),
+                                              ("services/ingest", "finish"), ("services/ingest", "_load_clients"),
+                                              ("services/ingest", "_load_children"),
+                                              ("services/ingest", "_write_row"), ("services/ingest", "_review")],
+}
 
 
-def recreate_database(url: str) -> None:
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def _maintenance(url: str):
     import psycopg
 
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith("ccd_bench"):
-        raise SystemExit(f"Refusing to drop {name!r}: the bench database name must start with ccd_bench.")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    return psycopg.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")), autocommit=True)
+
+
+def recreate_database(url: str, template: str | None = None) -> None:
+    name = _database_name(url)
+    if not name.startswith(SAFE_PREFIXES):
+        raise SystemExit(f"Refusing to drop {name!r}: the bench database name must start with "
+                         f"{' or '.join(SAFE_PREFIXES)}.")
+    with _maintenance(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def drop_database(url: str) -> None:
+    with _maintenance(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{_database_name(url)}" WITH (FORCE)')
 
 
 def load_clients(data, engine) -> None:
@@ -60,8 +103,6 @@ def load_clients(data, engine) -> None:
                                 "EMHware" if c.emh_id else "SMIS", keys.last_key, keys.names_key,
                                 keys.prefix_key))
         with cursor.copy("COPY client_source_ids (id, client_id, source_system, source_client_id) FROM STDIN") as copy:
-            import uuid
-
             for c in data.clients:
                 if c.emh_id:
                     copy.write_row((uuid.uuid4(), c.id, "EMHware", c.emh_id))
@@ -72,139 +113,237 @@ def load_clients(data, engine) -> None:
         raw.close()
 
 
-def copy_floor(path: Path, engine, columns: int) -> float:
-    """Seconds to COPY the export file into an unindexed table of text columns."""
+def copy_floor(path: Path, engine) -> tuple[float, int, int]:
+    """Seconds to read the export and COPY its records into the real, indexed tables: for a row of an id
+    CCD does not hold, a client and its source id; for every valid row, an enrollment; an audit row for
+    each record. Rolled back, so the import that follows sees the same database. (The ids CCD holds are
+    read before the clock starts: which records to write is the question the import answers.)"""
+    from bench.synthetic import EMHWARE_HEADER
+
+    column = {title: index for index, title in enumerate(EMHWARE_HEADER)}
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute("CREATE TABLE bench_copy_floor (" + ", ".join(f"c{i} text" for i in range(columns)) + ")")
-        raw.commit()
+        programs = dict(cursor.execute("SELECT name, id FROM programs").fetchall())
+        known = dict(cursor.execute("SELECT source_client_id, client_id FROM client_source_ids "
+                                    "WHERE source_system = 'EMHware'").fetchall())
         started = time.perf_counter()
-        with path.open("rb") as handle, cursor.copy("COPY bench_copy_floor FROM STDIN WITH (FORMAT csv, HEADER true)") \
-                as copy:
-            while chunk := handle.read(1 << 20):
-                copy.write(chunk)
-        raw.commit()
+        clients, source_ids, enrollments, audit = [], [], [], []
+        now = datetime.now(timezone.utc)
+        actor = f"import EMHware {path.name}"[:100]
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle)
+            next(rows)
+            for cells in rows:
+                program = programs.get(cells[column["Program"]])
+                try:
+                    dob = date.fromisoformat(cells[column["DOB"]]) if cells[column["DOB"]] else None
+                    start = date.fromisoformat(cells[column["Admission Date"]])
+                except ValueError:
+                    continue
+                if program is None:
+                    continue
+                source_id, enrollment = cells[column["ID"]], uuid.uuid4()
+                written = []
+                client_id = known.get(source_id)
+                if client_id is None:  # a client the file adds, with its id; a known id adds only the enrollment
+                    client_id, source_row = uuid.uuid4(), uuid.uuid4()
+                    known[source_id] = client_id
+                    first, last = cells[column["First Name"]], cells[column["Last Name"]]
+                    clients.append((client_id, first, last, dob, cells[column["Gender"]] or None,
+                                    cells[column["City"]] or None, "EMHware"))
+                    source_ids.append((source_row, client_id, "EMHware", source_id))
+                    written += [("clients", client_id, {"first_name": first, "last_name": last,
+                                                        "dob": dob and dob.isoformat(),
+                                                        "gender": cells[column["Gender"]],
+                                                        "city": cells[column["City"]]}),
+                                ("client_source_ids", source_row, {"client_id": str(client_id),
+                                                                   "source_system": "EMHware",
+                                                                   "source_client_id": source_id})]
+                enrollments.append((enrollment, client_id, program, start, "active"))
+                written.append(("client_program_enrollments", enrollment, {
+                    "client_id": str(client_id), "program_id": str(program), "start_date": start.isoformat(),
+                    "status": "active"}))
+                for entity, entity_id, diff in written:
+                    audit.append((uuid.uuid4(), entity, entity_id, client_id, "import", actor, now,
+                                  json.dumps({k: {"before": None, "after": v} for k, v in diff.items()})))
+        for table, columns, records in (
+                ("clients", "id, first_name, last_name, dob, gender, city, source_system", clients),
+                ("client_source_ids", "id, client_id, source_system, source_client_id", source_ids),
+                ("client_program_enrollments", "id, client_id, program_id, start_date, status", enrollments),
+                ("audit_logs", "id, entity, entity_id, client_id, action, actor_name, changed_at, diff_json", audit)):
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for record in records:
+                    copy.write_row(record)
         seconds = time.perf_counter() - started
-        cursor.execute("DROP TABLE bench_copy_floor")
-        raw.commit()
-        return seconds
+        raw.rollback()
+        return seconds, len(clients), len(enrollments)
     finally:
         raw.close()
 
 
-def timed_import(path: Path, batch_size: int | None, profile: bool) -> tuple[float, list[str]]:
-    """The import in this process, as ``ccd ingest`` runs it: its time and outcome (and profile)."""
-    from app.services.ingest import import_file
+def stage_costs(profile_path: Path) -> tuple[float, dict[str, float]]:
+    """The profiled import's total (``import_file``) and each stage's outermost cumulative seconds."""
+    stats = pstats.Stats(str(profile_path)).stats
+    total = max((ct for (file, _, name), (_, _, _, ct, _) in stats.items()
+                 if "services/ingest" in file and name == "import_file"), default=0.0)
 
-    profiler = None
-    if profile:
-        import cProfile
+    def stage_of(key):
+        file, _, name = key
+        for stage, entries in STAGES.items():
+            if any(part in file and name == wanted for part, wanted in entries):
+                return stage
+        return None
 
-        profiler = cProfile.Profile()
-        profiler.enable()
-    started = time.perf_counter()
-    summary = import_file(path, "EMHware", batch_size=batch_size)
-    seconds = time.perf_counter() - started
-    if profiler is not None:
-        import pstats
+    matched = {key: stage_of(key) for key in stats if stage_of(key)}
 
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    return seconds, summary.lines()
+    inside: dict = {}
 
+    def called_inside_a_stage(key) -> bool:
+        """Whether a chain of the app's own callers of ``key`` reaches a stage function (memoised; cycles
+        count as no). Library functions are not followed: a generic wrapper is called from everywhere."""
+        if key not in inside:
+            inside[key] = False
+            inside[key] = any(caller in matched or (caller in stats and f"{os.sep}app{os.sep}" in caller[0]
+                                                    and called_inside_a_stage(caller))
+                              for caller in stats[key][4])
+        return inside[key]
 
-def import_in_fresh_process(url: str, path: str, batch_size: int | None) -> dict:
-    """The import alone, in a process that holds nothing else: its time, and its memory before and at the peak."""
-    from app import create_app
-    from app.services.ingest import import_file
-    from bench.common import memory_kib, reset_peak_memory
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        reset_peak_memory()
-        before = memory_kib("VmRSS")
-        started = time.perf_counter()
-        summary = import_file(Path(path), "EMHware", batch_size=batch_size)
-        seconds = time.perf_counter() - started
-    return {"seconds": seconds, "lines": summary.lines(), "rss_before_kib": before,
-            "peak_kib": memory_kib("VmHWM")}
-
-
-def import_memory(url: str, path: Path, batch_size: int | None) -> dict:
-    """Run ``import_in_fresh_process`` in a spawned child (not a fork of this process and its set-up data)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(import_in_fresh_process, url, str(path), batch_size).result()
+    costs = {stage: 0.0 for stage in STAGES}
+    for key, stage in matched.items():
+        if not called_inside_a_stage(key):
+            costs[stage] += stats[key][3]
+    return total, costs
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Import speed against a COPY floor, on PostgreSQL.")
+    folder = Path(tempfile.mkdtemp(prefix="ccd_mb_ingest_"))
+    try:
+        return measure(argv, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(argv, folder: Path) -> int:
+    parser = argparse.ArgumentParser(description="Import speed (the CLI in its own process) against a COPY floor.")
     parser.add_argument("--rows", type=int, default=20000, help="rows in the export (N)")
     parser.add_argument("--clients", type=int, default=200000, help="clients already in CCD (M)")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
+                        help="a throwaway PostgreSQL database: it is DROPPED first")
+    parser.add_argument("--batch-size", type=int, default=None, help="INGEST_BATCH_SIZE for the import")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--profile", action="store_true", help="print where the import spends its time")
-    parser.add_argument("--memory", action="store_true",
-                        help="run the import alone in a fresh process and report its peak resident memory")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled second import (stage costs)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (default: drop it)")
+    parser.add_argument("--memory", action="store_true", help="kept for bench/memory: the import's peak memory "
+                                                              "is always measured now")
     args = parser.parse_args(argv)
 
     import flask_migrate
 
     from app import create_app
+    from app.audit import acting_as
     from app.extensions import db
     from app.models import Department, Program
     from app.services.accounts import ensure_roles
+    from bench.real_import import ingest
     from bench.synthetic import emhware_lines, generate
 
-    recreate_database(args.database_url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url})
-    with app.app_context():
+    url = args.database_url
+    recreate_database(url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context(), acting_as("bench set-up"):
         flask_migrate.upgrade()
         ensure_roles()
         department = Department(name="Bench")
-        programs = ("Bench Program A", "Bench Program B")
-        db.session.add_all([Program(name=name, department=department) for name in programs])
+        db.session.add_all([Program(name=name, department=department) for name in PROGRAMS])
         db.session.commit()
-
         started = time.perf_counter()
-        data = generate(clients=args.clients, rows=args.rows, seed=args.seed, programs=programs)
+        data = generate(clients=args.clients, rows=args.rows, seed=args.seed, programs=PROGRAMS)
         generated = time.perf_counter() - started
         started = time.perf_counter()
         load_clients(data, db.engine)
         loaded = time.perf_counter() - started
+        kinds = {}
+        for row in data.rows:
+            kinds[row.kind] = kinds.get(row.kind, 0) + 1
+        path = folder / "emhware-receiving-services.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(emhware_lines(data))
+        del data
+        floor, floor_clients, floor_enrollments = copy_floor(path, db.engine)
+        db.session.remove()
+        db.engine.dispose()
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "emhware-receiving-services.csv"
-            with path.open("w", newline="", encoding="utf-8") as handle:
-                csv.writer(handle).writerows(emhware_lines(data))
-            floor = copy_floor(path, db.engine, columns=15)
-            if args.memory:
-                measured = import_memory(args.database_url, path, args.batch_size)
-                seconds, summary_lines = measured["seconds"], measured["lines"]
-            else:
-                seconds, summary_lines = timed_import(path, args.batch_size, args.profile)
+    profile_url = None
+    if not args.no_profile:
+        profile_url = urlunsplit(urlsplit(url)._replace(path=f"/{_database_name(url)}_profile"))
+        recreate_database(profile_url, template=_database_name(url))
+    settings = {"INGEST_BATCH_SIZE": args.batch_size} if args.batch_size else {}
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        clients_before = conn.scalar(sa.text("SELECT count(*) FROM clients"))
+        audit_before = conn.scalar(sa.text("SELECT count(*) FROM audit_logs"))
+    run = ingest(url, path, "EMHware", settings=settings)
+    if run.returncode not in (0, 1) or "Traceback" in run.stderr:
+        raise SystemExit(f"ccd ingest failed ({run.returncode}):\n{run.stdout}\n{run.stderr[-3000:]}")
+    with engine.connect() as conn:
+        q = conn.scalar
+        duration = q(sa.text("SELECT duration_seconds FROM client_upload_logs ORDER BY started_at DESC LIMIT 1"))
+        outcome = {
+            "clients added": q(sa.text("SELECT count(*) FROM clients")) - clients_before,
+            "enrollments": q(sa.text("SELECT count(*) FROM client_program_enrollments")),
+            "rows held for review": q(sa.text("SELECT count(*) FROM import_rows WHERE status = 'review'")),
+            "review items": q(sa.text("SELECT count(*) FROM client_duplicates")),
+            "rows rejected": q(sa.text("SELECT count(*) FROM import_rows WHERE status = 'rejected'")),
+            "audit rows written": q(sa.text("SELECT count(*) FROM audit_logs")) - audit_before,
+        }
+    engine.dispose()
 
-        client_count = db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("clients")))
-        audit_rows = db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("audit_logs")))
-    kinds = {}
-    for row in data.rows:
-        kinds[row.kind] = kinds.get(row.kind, 0) + 1
-    print(f"setup: generated {args.clients} clients + {args.rows} rows in {generated:.1f} s, loaded in {loaded:.1f} s")
+    profile = None
+    if profile_url:
+        profile_path = folder / "ingest.prof"
+        try:
+            ingest(profile_url, path, "EMHware", settings=settings, profile_to=profile_path)
+            profile = stage_costs(profile_path)
+        finally:
+            drop_database(profile_url)
+    if not args.keep:
+        drop_database(url)
+
+    rows = args.rows
+    import platform
+    import sys
+
+    print(f"# bench.ingest {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}; command: python -m bench.ingest "
+          f"{' '.join(sys.argv[1:])}")
+    print(f"setup: generated {args.clients:,} clients + {rows:,} rows in {generated:.1f} s, loaded in {loaded:.1f} s")
     print(f"row kinds: {kinds}")
-    print("\n".join(summary_lines))
-    print(f"clients now: {client_count}, audit rows written: {audit_rows}")
-    print(f"import: {args.rows} rows in {seconds:.2f} s = {args.rows / seconds:,.0f} rows/s")
-    print(f"COPY floor: {floor:.3f} s = {args.rows / floor:,.0f} rows/s")
-    print(f"import / COPY: {seconds / floor:.1f}x")
-    if args.memory:
-        print(f"import process: resident {measured['rss_before_kib'] / 1024:,.0f} MiB before the import, "
-              f"peak {measured['peak_kib'] / 1024:,.0f} MiB during it "
-              f"(growth {(measured['peak_kib'] - measured['rss_before_kib']) / 1024:,.0f} MiB)")
+    print("outcome (read from the database): " + ", ".join(f"{k} {v:,}" for k, v in outcome.items()))
+    print()
+    print("| | seconds | rows/s |")
+    print("| --- | ---: | ---: |")
+    print(f"| `ccd ingest` process, wall (start-up included) | {run.seconds:.2f} | {rows / run.seconds:,.0f} |")
+    if duration:
+        print(f"| the import's own duration (client_upload_logs) | {duration:.2f} | {rows / duration:,.0f} |")
+    print(f"| floor: read the file, COPY {floor_clients:,} clients + source ids, {floor_enrollments:,} enrollments "
+          f"and their audit rows into the indexed tables | {floor:.3f} | {rows / floor:,.0f} |")
+    print(f"| import / floor | **{(duration or run.seconds) / floor:.1f}×** | |")
+    print(f"| peak resident memory of the `ccd ingest` process | {run.peak_kib / 1024:,.0f} MiB | |")
+    if profile:
+        total, costs = profile
+        measured = duration or run.seconds
+        print()
+        print(f"Stages (cProfile of the same import in its own process: {total:.1f} s profiled; shares applied "
+              f"to the unprofiled {measured:.1f} s):")
+        print()
+        print("| stage | share | about s |")
+        print("| --- | ---: | ---: |")
+        for stage, seconds in costs.items():
+            share = seconds / total if total else 0.0
+            print(f"| {stage} | {share:.0%} | {share * measured:.1f} |")
+        other = max(total - sum(costs.values()), 0.0) / total if total else 0.0
+        print(f"| other (batching, commits, start of the import) | {other:.0%} | {other * measured:.1f} |")
     return 0
 
 
