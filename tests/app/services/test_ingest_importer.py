@@ -150,7 +150,7 @@ def test_a_pair_marked_not_duplicate_is_not_proposed_again(tmp_path, program):
     existing = factories.create("clients")
     existing.first_name, existing.last_name, existing.dob = "Jon", "Okafor", date(1992, 3, 3)
     db.session.commit()
-    path = write(tmp_path, [EMH_HEADER, emh_row("CLI8", "Okafor", "Jonathan", program.name, "1992-08-03")])
+    path = write(tmp_path, [EMH_HEADER, emh_row("CLI8", "Okafor", "Jane", program.name, "1992-03-03")])
     import_file(path, "EMHware")
     item = db.session.scalar(sa.select(ClientDuplicate).where(ClientDuplicate.incoming_key == "EMHware:CLI8"))
     assert item is not None
