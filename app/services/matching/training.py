@@ -43,6 +43,7 @@ DEFAULT_TOP_NAMES = 2_000  # names kept with their frequencies, per field
 MAX_LABELS = 5_000
 EM_MAX_ITERATIONS = 100
 EM_TOLERANCE = 1e-5
+EM_MAX_SHARE = 0.5  # EM reaching this has not found duplicates but some other half of the pairs
 PROBABILITY_FLOOR = 1e-5
 # Fields EM learns; the same-source id and the name order keep the built-in values (an
 # agency's clients carry no pairs to learn them from).
@@ -63,11 +64,14 @@ class TrainingResult:
 
     def describe(self) -> str:
         f = self.figures
+        kept = f["em_fields_kept_built_in"]
         return (f"Trained linkage model {self.record_id} on {f['clients']} clients: u from {f['random_pairs']} random "
                 f"pairs, m by EM over {f['em_pairs']} candidate pairs of {f['em_clients']} clients "
                 f"({f['em_iterations']} iterations, {'converged' if f['em_converged'] else 'not converged'}, "
-                f"estimated share of matches among them {f['em_match_share']:.4f}), "
-                f"{f['labels']['matches']} + {f['labels']['non_matches']} reviewers' labels.")
+                f"estimated share of matches among them {f['em_match_share']:.4f}"
+                + (f"; built-in m kept for {', '.join(kept)}: EM found no plausible same-person class there"
+                   if kept else "")
+                + f"), {f['labels']['matches']} + {f['labels']['non_matches']} reviewers' labels.")
 
 
 def _live(table):
@@ -220,7 +224,7 @@ def expectation_maximisation(levels: dict[str, np.ndarray], u: dict[str, np.ndar
                 values = np.concatenate([values, labelled[f]])
                 weights = np.concatenate([weights, labels])
             new_m[f] = level_shares(values, f, weights)
-        new_share = float(np.clip(responsibility.mean() if size else share, 1e-9, 0.5))
+        new_share = float(np.clip(responsibility.mean() if size else share, 1e-9, EM_MAX_SHARE))
         change = max(max(float(np.max(np.abs(new_m[f] - m[f]))) for f in fields), abs(new_share - share))
         m, share = new_m, new_share
         if change < tolerance:
@@ -250,6 +254,15 @@ def name_frequencies(session, column_name: str, top: int) -> NameFrequencies | N
     rest_names = max(distinct - len(rows), 1)
     other = rest_clients / rest_names / total if rest_clients > 0 else 1 / total
     return NameFrequencies(dict(counts), int(total), float(other))
+
+
+def plausible_m(name: str, m) -> bool:
+    """Whether EM found the same-person class: records of one person agree on a field more often than not.
+
+    Without duplicates to find (or with too few), EM settles on another split of the pairs (say,
+    people of one birth year); its m is then not the same person's, and the built-in m is kept."""
+    different = LEVELS[name].index("different")
+    return m[0] >= 0.5 and m[different] <= 0.3
 
 
 def _with_policy(m: dict, u: dict) -> tuple[dict, dict]:
@@ -288,7 +301,8 @@ def train(session, *, seed: int = 0, random_sample: int = DEFAULT_RANDOM_SAMPLE,
     m_start = {f: np.array(start.m[f]) for f in LEARNED_FIELDS}
     m_learned, share, iterations, converged = expectation_maximisation(
         {f: levels[f] for f in LEARNED_FIELDS}, u, m_start, 0.01, labelled, labels)
-    m = {**start.m, **{f: tuple(m_learned[f]) for f in LEARNED_FIELDS}}
+    learned = [f for f in LEARNED_FIELDS if converged and share < EM_MAX_SHARE and plausible_m(f, m_learned[f])]
+    m = {**start.m, **{f: tuple(m_learned[f]) for f in learned}}
     u_all = {**start.u, **{f: tuple(u[f]) for f in LEARNED_FIELDS}}
     m, u_all = _with_policy(m, u_all)
     frequencies = {name: found for name in ("first_name", "last_name")
@@ -297,7 +311,8 @@ def train(session, *, seed: int = 0, random_sample: int = DEFAULT_RANDOM_SAMPLE,
     figures = {
         "clients": int(clients), "seed": seed, "random_sample": random_sample, "random_pairs": random_pairs,
         "em_clients": em_clients, "em_pairs": int(left.size), "em_iterations": iterations, "em_converged": converged,
-        "em_match_share": share, "labels": label_counts, "prior": model.prior,
+        "em_match_share": share, "em_fields_learned": learned,
+        "em_fields_kept_built_in": [f for f in LEARNED_FIELDS if f not in learned], "labels": label_counts, "prior": model.prior,
         "levels": {f: {level: {"m": model.m[f][k], "u": model.u[f][k], "weight": round(float(model.weights(f)[k]), 2)}
                        for k, level in enumerate(LEVELS[f])} for f in LEVELS},
         "common_names": {f: len(v.counts) for f, v in frequencies.items()},

@@ -13,7 +13,7 @@ from app.services import matching
 from app.services.matching import Person, comparisons as c
 from app.services.matching.model import DEFAULT_MODEL, forget_active_model
 from app.services.matching.training import (
-    LEARNED_FIELDS, TrainingError, expectation_maximisation, level_shares, train,
+    LEARNED_FIELDS, TrainingError, expectation_maximisation, level_shares, plausible_m, train,
 )
 from tasks.matching import TRAIN_TASK
 from tests import factories
@@ -155,3 +155,8 @@ def test_the_task_trains_and_is_scheduled_weekly(app, agency):
     task = app.extensions["celery"].tasks[TRAIN_TASK]
     assert "Trained linkage model" in task.apply().get()
     assert BEAT_SCHEDULE["weekly-matcher-training"]["task"] == TRAIN_TASK
+
+
+def test_an_implausible_em_result_keeps_the_built_in_m():
+    assert plausible_m("dob", DEFAULT_MODEL.m["dob"])
+    assert not plausible_m("dob", (0.2, 0.0, 0.0, 0.02, 0.0, 0.78, 1.0, 1.0))
