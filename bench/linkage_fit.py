@@ -29,6 +29,7 @@ import numpy as np
 from app.services import matching
 from app.services.matching import comparisons as c
 from app.services.matching.model import DEFAULT_MODEL, LinkageModel, Settings
+from app.services.matching.names import normalize_name
 
 PRECISION_TARGET, RECALL_TARGET, HELD_TARGET = 0.998, 0.97, 0.02
 SETTINGS = Settings()
@@ -134,6 +135,8 @@ def hard_set(clients: int = 20_000, rows: int = 8_000, seed: int = 7) -> LinkSet
 
     people = {uuid.uuid4(): person() for _ in range(clients)}
     ids = list(people)
+    common_named = [i for i in ids if people[i].last_name in COMMON_LAST
+                    and people[i].first_name in COMMON_FIRST["Woman"] + COMMON_FIRST["Man"]]
     cases = []
     nicknames = {g[0]: g[1:] for g in matching.NICKNAME_GROUPS}
     for _ in range(rows):
@@ -167,9 +170,12 @@ def hard_set(clients: int = 20_000, rows: int = 8_000, seed: int = 7) -> LinkSet
             people[truth] = matching.Person(her, known.last_name, known.dob, gender="Woman")
             cases.append((matching.Person(him, known.last_name, known.dob, gender="Man"), None))
         elif kind == "namesake":
+            # someone else with a common name already held by a client, born another day
+            namesake = rng.choice(common_named)
             dob = birth_date()
-            if dob != known.dob:
-                cases.append((matching.Person(known.first_name, known.last_name, dob, gender=known.gender), None))
+            if dob != people[namesake].dob:
+                cases.append((matching.Person(people[namesake].first_name, people[namesake].last_name, dob,
+                                              gender=people[namesake].gender), None))
         else:
             other = person()
             cases.append((matching.Person(other.first_name, known.last_name, other.dob, gender=other.gender), None))
@@ -241,6 +247,24 @@ class Quality:
         return self.held_not_duplicate / self.rows
 
 
+def with_frequencies(link_set: LinkSet, model: LinkageModel, top: int = 2_000) -> LinkageModel:
+    """The model as training leaves it for this set's clients: with their name frequencies
+    (the ``top`` commonest names counted, the rest sharing what is left)."""
+    from collections import Counter
+
+    from app.services.matching.model import NameFrequencies
+
+    total = len(link_set.clients)
+    frequencies = {}
+    for name, attribute in (("first_name", "first_name"), ("last_name", "last_name")):
+        counts = Counter(n for n in (normalize_name(getattr(p, attribute)) for p in link_set.clients.values()) if n)
+        common = dict(counts.most_common(top))
+        rest = total - sum(common.values())
+        other = rest / max(len(counts) - len(common), 1) / total if rest > 0 else 1 / total
+        frequencies[name] = NameFrequencies(common, total, other)
+    return LinkageModel(model.m, model.u, model.prior, frequencies)
+
+
 def score_set(link_set: LinkSet, model: LinkageModel):
     index = matching.CandidateIndex()
     for client_id, person in link_set.clients.items():
@@ -288,6 +312,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit m/u from the sets and score with the fit")
+    parser.add_argument("--frequencies", action="store_true",
+                        help="score with each set's name frequencies, as a model trained on its clients has them")
     args = parser.parse_args(argv)
     rng = random.Random(1)
     sets = [*febrl_sets(), hard_set()]
@@ -298,7 +324,7 @@ def main(argv=None) -> int:
             print(f"{name:11} m={tuple(round(x, 5) for x in model.m[name])}")
             print(f"{'':11} u={tuple(round(x, 6) for x in model.u[name])}")
             print(f"{'':11} w={tuple(round(float(x), 2) for x in model.weights(name))}")
-    scored = {s.name: score_set(s, model) for s in sets}
+    scored = {s.name: score_set(s, with_frequencies(s, model) if args.frequencies else model) for s in sets}
     defaults = matching.Thresholds()
     print(f"\nat accept {defaults.accept}, review {defaults.review}, margin {defaults.margin}:")
     print(_table({name: evaluate(found, defaults.accept, defaults.review, defaults.margin)

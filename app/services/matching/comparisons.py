@@ -28,7 +28,8 @@ from app.services.matching.names import NICKNAMES, is_gendered_variant, is_nickn
 CLOSE_SIMILARITY = 0.92
 SIMILAR_SIMILARITY = 0.85
 
-FIRST_LEVELS = ("exact", "nickname", "close", "similar", "gendered", "initial", "different", "unknown")
+FIRST_LEVELS = ("exact", "nickname", "close", "similar", "gendered", "initial", "different", "gendered_other_gender",
+                "unknown")
 LAST_LEVELS = ("exact", "part", "close", "similar", "different", "unknown")
 DOB_LEVELS = ("exact", "exact_1_january", "transposed", "one_digit", "year_off", "different", "placeholder",
               "unknown")
@@ -51,7 +52,8 @@ def level(field: str, name: str) -> int:
     return LEVELS[field].index(name)
 
 
-F_EXACT, F_NICKNAME, F_CLOSE, F_SIMILAR, F_GENDERED, F_INITIAL, F_DIFFERENT, F_UNKNOWN = range(len(FIRST_LEVELS))
+(F_EXACT, F_NICKNAME, F_CLOSE, F_SIMILAR, F_GENDERED, F_INITIAL, F_DIFFERENT, F_GENDERED_OTHER_GENDER,
+ F_UNKNOWN) = range(len(FIRST_LEVELS))
 L_EXACT, L_PART, L_CLOSE, L_SIMILAR, L_DIFFERENT, L_UNKNOWN = range(len(LAST_LEVELS))
 (D_EXACT, D_JANUARY_1, D_TRANSPOSED, D_ONE_DIGIT, D_YEAR_OFF, D_DIFFERENT, D_PLACEHOLDER,
  D_UNKNOWN) = range(len(DOB_LEVELS))
@@ -89,8 +91,8 @@ def _band(similarity: float, close: int, similar: int, different: int) -> int:
 
 @lru_cache(maxsize=100_000)
 def first_name_level(a: str, b: str) -> int:
-    """Level of two normalised first names (a gendered variant is a level of its own: whether it
-    counts depends on the genders, see ``compare``)."""
+    """Level of two normalised first names (a gendered variant is a level of its own; with different
+    genders it becomes F_GENDERED_OTHER_GENDER, see ``compare``)."""
     if not a or not b:
         return F_UNKNOWN
     if a == b:
@@ -365,8 +367,9 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
     """Levels of every pair (incoming[left[k]], candidates[right[k]]).
 
     First names are compared with each of the candidate's first names (own, preferred, alias),
-    last names with its last names (own, alias). A gendered variant of the first name counts
-    as a different first name when the genders differ. Where the straight reading leaves a
+    last names with its last names (own, alias). A gendered variant of the first name with
+    different genders (Olivia, a woman / Olivier, a man) is a level of its own: the mark of
+    opposite-sex twins, whose last name and birth date agree. Where the straight reading leaves a
     name different, the swapped reading is computed too (the model picks the better one).
     """
     incoming, candidates = People.of(incoming), People.of(candidates)
@@ -389,12 +392,12 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
 
     first, first_option = _best_levels(strings, inc_first[left], right, firsts, True)
     last, last_option = _best_levels(strings, inc_last[left], right, lasts, False)
-    first[(first == F_GENDERED) & (gender == G_DIFFERENT)] = F_DIFFERENT
+    first[(first == F_GENDERED) & (gender == G_DIFFERENT)] = F_GENDERED_OTHER_GENDER
 
     maybe = np.flatnonzero((first >= F_GENDERED) | (last >= L_SIMILAR))
     swapped_first, swapped_first_option = _best_levels(strings, inc_last[left[maybe]], right[maybe], firsts, True)
     swapped_last, swapped_last_option = _best_levels(strings, inc_first[left[maybe]], right[maybe], lasts, False)
-    swapped_first[(swapped_first == F_GENDERED) & (gender[maybe] == G_DIFFERENT)] = F_DIFFERENT
+    swapped_first[(swapped_first == F_GENDERED) & (gender[maybe] == G_DIFFERENT)] = F_GENDERED_OTHER_GENDER
 
     dob = dob_levels(days(incoming.dob)[left], days(candidates.dob)[right], placeholders)
 

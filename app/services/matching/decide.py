@@ -17,7 +17,7 @@ from app.services.matching.model import Score
 # Match probabilities, measured by bench/linkage_fit.py (see bench/RESULTS.md); config keys
 # INGEST_ACCEPT_THRESHOLD, INGEST_REVIEW_THRESHOLD and INGEST_MATCH_MARGIN override them.
 DEFAULT_ACCEPT_THRESHOLD = 0.99
-DEFAULT_REVIEW_THRESHOLD = 0.1
+DEFAULT_REVIEW_THRESHOLD = 0.2
 DEFAULT_MATCH_MARGIN = 0.08
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from app.services.matching import comparisons as c
 from app.services.matching.model import Evidence
-from app.services.matching.names import is_gendered_variant, normalize_name
+from app.services.matching.names import normalize_name
 
 if TYPE_CHECKING:
     from app.services.matching.model import PairScores
@@ -39,12 +39,9 @@ def _frequency_note(scores: "PairScores", name: str, value: str) -> str:
     return " (rare)" if not count else f" ({count} clients)"
 
 
-def _first_words(level: int, mine: str, theirs: str, note: str, swapped: bool, gender: int) -> str:
+def _first_words(level: int, mine: str, theirs: str, note: str, swapped: bool) -> str:
     pair = f"({_shown(mine)} / {_shown(theirs)})"
     what = "first name" if not swapped else "first name (written as the last name)"
-    if level == c.F_DIFFERENT and gender == c.G_DIFFERENT and mine and theirs \
-            and is_gendered_variant(normalize_name(mine).split()[0], normalize_name(theirs).split()[0]):
-        return f"gendered variant of the {what} {pair} with a different gender: counts as a different first name"
     return {
         c.F_EXACT: f"same {what}{note}",
         c.F_NICKNAME: f"{what}: a nickname {pair}",
@@ -53,6 +50,8 @@ def _first_words(level: int, mine: str, theirs: str, note: str, swapped: bool, g
         c.F_GENDERED: f"gendered variant of the {what} {pair}",
         c.F_INITIAL: f"{what} only an initial {pair}",
         c.F_DIFFERENT: f"different {what} {pair}",
+        c.F_GENDERED_OTHER_GENDER: f"gendered variant of the {what} {pair} with a different gender: "
+                                   "twins, not one person",
         c.F_UNKNOWN: f"{what} missing: no evidence",
     }[level]
 
@@ -105,11 +104,11 @@ def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evid
     source_words = {
         c.S_SAME: f"same {source} ID",
         c.S_DIFFERENT: f"different {source} ID ({', '.join(sorted(ids_mine))} / {', '.join(sorted(ids_theirs))})",
-        c.S_ABSENT: f"no {source} ID on both sides: no evidence",
+        c.S_ABSENT: f"no {source} IDs to compare: no evidence",
     }[levels["source_id"]]
     found = [
         Evidence("first_name", _first_words(levels["first_name"], *shown["first"],
-                                            _frequency_note(scores, "first_name", mine_first), swapped, gender),
+                                            _frequency_note(scores, "first_name", mine_first), swapped),
                  float(weights["first_name"][k])),
         Evidence("last_name", _last_words(levels["last_name"], *shown["last"],
                                           _frequency_note(scores, "last_name", mine_last), swapped),
@@ -117,7 +116,7 @@ def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evid
         Evidence("dob", _dob_words(levels["dob"], incoming.dob[i], candidates.dob[j],
                                          scores.settings.placeholder_dobs), float(weights["dob"][k])),
         Evidence("gender", {c.G_SAME: "same gender", c.G_DIFFERENT: "different gender",
-                            c.G_UNKNOWN: "gender not known on both sides: no evidence"}[gender],
+                            c.G_UNKNOWN: "gender not known for both: no evidence"}[gender],
                  float(weights["gender"][k])),
         Evidence("source_id", source_words, float(weights["source_id"][k])),
     ]

@@ -103,21 +103,23 @@ class LinkageModel:
 # Estimated by bench/linkage_fit.py --fit: m from the known links of FEBRL 1-4 and the hard
 # synthetic set (averaged, each set once), u from random pairs of the hard set (a population
 # shaped like an agency's). Set by hand where the sets cannot say: a gendered variant of the
-# first name is no evidence either way when a gender is missing (twin or typo: m = u); a
+# first name is no evidence either way when a gender is missing (twin or typo: m = u), and
+# with different genders it is the mark of opposite-sex twins (-9 bits: their last name and
+# birth date agree, which the independent fields would otherwise count twice); a
 # different gender is 5.6 bits against, not the sets' "never" (records do get gender wrong);
 # an initial, a nickname, a year off by one and the name order, which FEBRL never produces. Levels in
 # the order of comparisons.LEVELS.
 DEFAULT_MODEL = LinkageModel(
     m={
-        "first_name": (0.786, 0.03, 0.11, 0.0166, 0.0001, 0.01, 0.0473, 1.0),
+        "first_name": (0.786, 0.03, 0.11, 0.0166, 0.0001, 0.01, 0.0473, 0.0000001, 1.0),
         "last_name": (0.771, 0.0005, 0.159, 0.0212, 0.0483, 1.0),
-        "dob": (0.9092, 0.0112, 0.0089, 0.0256, 0.001, 0.0441, 1.0, 1.0),
+        "dob": (0.9292, 0.0112, 0.0089, 0.0256, 0.001, 0.0241, 1.0, 1.0),
         "gender": (0.98, 0.02, 1.0),
         "source_id": (0.9, 0.1, 1.0),
         "name_order": (0.98, 0.0199, 0.0001),
     },
     u={
-        "first_name": (0.0068, 0.0027, 0.0017, 0.003, 0.0001, 0.0001, 0.9856, 1.0),
+        "first_name": (0.0068, 0.0027, 0.0017, 0.003, 0.0001, 0.0001, 0.98555, 0.00005, 1.0),
         "last_name": (0.0059, 0.0001, 0.0009, 0.0021, 0.991, 1.0),
         "dob": (0.000065, 0.000068, 0.000024, 0.0018, 0.00001, 0.998023, 1.0, 1.0),
         "gender": (0.5, 0.5, 1.0),

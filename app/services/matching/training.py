@@ -266,11 +266,14 @@ def plausible_m(name: str, m) -> bool:
 
 
 def _with_policy(m: dict, u: dict) -> tuple[dict, dict]:
-    """What the data cannot teach: a gendered variant alone is no evidence (twin or typo), and a
-    recorded gender is sometimes wrong (a different gender is never "impossible")."""
+    """What the data cannot teach: a gendered variant alone is no evidence (twin or typo), with
+    different genders it is the twins' mark, and a recorded gender is sometimes wrong (a different
+    gender is never "impossible")."""
     m, u = {k: list(v) for k, v in m.items()}, {k: list(v) for k, v in u.items()}
     gendered = c.F_GENDERED
     m["first_name"][gendered] = u["first_name"][gendered]
+    m["first_name"][c.F_GENDERED_OTHER_GENDER] = DEFAULT_MODEL.m["first_name"][c.F_GENDERED_OTHER_GENDER]
+    u["first_name"][c.F_GENDERED_OTHER_GENDER] = DEFAULT_MODEL.u["first_name"][c.F_GENDERED_OTHER_GENDER]
     m["gender"][c.G_DIFFERENT] = max(m["gender"][c.G_DIFFERENT], DEFAULT_MODEL.m["gender"][c.G_DIFFERENT])
     m["gender"][c.G_SAME] = 1 - m["gender"][c.G_DIFFERENT]
     return {k: tuple(float(x) for x in v) for k, v in m.items()}, {k: tuple(float(x) for x in v) for k, v in u.items()}

@@ -55,12 +55,12 @@ def test_same_source_id_levels():
     assert c.source_id_level(frozenset(), frozenset({"2"})) == c.S_ABSENT
 
 
-def test_a_gendered_variant_is_a_different_first_name_when_the_genders_differ():
+def test_a_gendered_variant_with_different_genders_is_a_level_of_its_own():
     olivia = Person("Olivia", "Asselin", date(1990, 5, 6), gender="Woman")
     olivier = Person("Olivier", "Asselin", date(1990, 5, 6), gender="Man")
     unknown = Person("Olivier", "Asselin", date(1990, 5, 6))
     compared = c.compare([olivia], [olivier, unknown], [0, 0], [0, 1])
-    assert list(compared.first_name) == [c.F_DIFFERENT, c.F_GENDERED]
+    assert list(compared.first_name) == [c.F_GENDERED_OTHER_GENDER, c.F_GENDERED]
 
 
 def _reference_levels(incoming: Person, candidate: Person, placeholders) -> dict:
@@ -73,7 +73,7 @@ def _reference_levels(incoming: Person, candidate: Person, placeholders) -> dict
     def best_first(name):
         found = min((c.first_name_level(name, option) for option in firsts), default=c.F_UNKNOWN) \
             if name else c.F_UNKNOWN
-        return c.F_DIFFERENT if found == c.F_GENDERED and gender == c.G_DIFFERENT else found
+        return c.F_GENDERED_OTHER_GENDER if found == c.F_GENDERED and gender == c.G_DIFFERENT else found
 
     def best_last(name):
         return min((c.last_name_level(name, option) for option in lasts), default=c.L_UNKNOWN) \

@@ -56,8 +56,12 @@ def test_twins_with_gendered_names_and_different_genders_are_two_people(first, o
     her = Person(first, "Asselin", date(1990, 5, 6), gender="Woman")
     him = Person(other_first, "Asselin", date(1990, 5, 6), gender="Man")
     assert _decision(her, him) == matching.NEW
-    assert score(her, him).evidence[0].text == (f"gendered variant of the first name ({first} / {other_first}) "
-                                                "with a different gender: counts as a different first name")
+    found = score(her, him)
+    assert found.evidence[0].text == (f"gendered variant of the first name ({first} / {other_first}) "
+                                      "with a different gender: twins, not one person")
+    assert found.evidence[0].weight < 0 and found.match_type == "last_name_dob"
+    # the same names with a gender missing are no evidence either way: a person decides
+    assert _decision(her, Person(other_first, "Asselin", date(1990, 5, 6))) == matching.REVIEW
 
 
 def test_namesakes_with_common_names_and_different_birth_dates_are_new_clients():
@@ -138,7 +142,7 @@ def test_details_are_what_the_review_page_and_training_read():
     assert details["match_type"] == "exact_name_near_dob" and 0 <= details["probability"] <= 1
     assert [e["text"] for e in details["evidence"]] == [
         "same first name", "same last name", "birth date one digit apart (1980-03-04 / 1980-03-05)",
-        "different gender", "no source ID on both sides: no evidence"]
+        "different gender", "no source IDs to compare: no evidence"]
     assert all(e["weight"] == round(e["weight"], 1) for e in details["evidence"])
     assert details["levels"] == {"first_name": "exact", "last_name": "exact", "dob": "one_digit",
                                  "gender": "different", "source_id": "absent", "name_order": "straight"}
