@@ -140,6 +140,7 @@ def test_a_close_call_is_not_written_but_rejected_and_flagged_for_review(tmp_pat
     header, *lines = rejects_rows(db.session.get(ClientUploadLog, summary.upload_log_id))
     assert header[:3] == ["Row", "Reason", "Possible matches"] and "ID" in header
     assert len(lines) == 1 and lines[0][0] == 2 and "Okafor" in lines[0][2] and "CLI8" in lines[0]
+    assert "born 1992-03-03, match probability 0." in lines[0][2]
 
     again = import_file(path, "EMHware")
     assert again.possible_duplicates == 1
