@@ -78,6 +78,7 @@ SCREENS = (
     ("Settings", system.NotificationView, models.Notification),
     ("Settings", system.ImportSourceSettingView, models.ImportSourceSetting),
     ("Settings", system.ImportColumnTitleView, models.ImportColumnTitle),
+    ("Settings", system.LinkageModelView, models.LinkageModelRecord),
 )
 SIDEBAR = ("Clients", "Programs & Services", "Departments", "Enrollments", "Restrictions", "Approvals", "Reports",
            "Audit Log", "Staff", "Settings")

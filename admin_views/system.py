@@ -257,3 +257,12 @@ class ImportColumnTitleView(CCDModelView):
 
         kwargs.setdefault("default_titles", {source: default_titles(source) for source in SOURCE_SYSTEMS})
         return super().render(template, **kwargs)
+
+
+class LinkageModelView(CCDModelView):
+    """The matching models training stored (``ccd train-matcher``, weekly): when, by what, from how much."""
+
+    column_list = ("trained_at", "trained_by", "is_active", "client_count", "seed")
+    column_default_sort = ("trained_at", True)
+    column_filters = ("is_active", "trained_at")
+    column_details_list = ("trained_at", "trained_by", "is_active", "client_count", "seed", "figures")

@@ -426,3 +426,22 @@ def review_leave_command(item, note):
     from app.services import review
 
     _answer(review.leave, item, note=note)
+
+
+@ccd_cli.command("train-matcher")
+@click.option("--seed", default=0, show_default=True, type=int, help="The same data and seed give the same model.")
+@click.option("--random-sample", default=700, show_default=True, type=click.IntRange(min=1),
+              help="Clients per side of the random pairs u is learned from.")
+@click.option("--em-sample", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Clients whose candidate pairs EM learns m from.")
+def train_matcher_command(seed, random_sample, em_sample):
+    """Learn the matching model from the clients and the reviewers' decisions, and use it from now on."""
+    from app.services.matching.training import TrainingError, train
+
+    try:
+        result = train(db.session, seed=seed, random_sample=random_sample, em_sample=em_sample,
+                       trained_by="ccd train-matcher")
+    except TrainingError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(result.describe())

@@ -193,6 +193,9 @@ BEAT_SCHEDULE = {
                        "kwargs": {"frequency": "weekly"}},
     "monthly-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=10, day_of_month="1"),
                         "kwargs": {"frequency": "monthly"}},
+    # The matching model relearns from the week's clients and review decisions (Sunday night).
+    "weekly-matcher-training": {"task": "ccd.train_matcher", "schedule": crontab(hour=3, minute=30,
+                                                                                 day_of_week="sun")},
 }
 
 
@@ -232,6 +235,9 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
     from app.services.matching import (
         DEFAULT_ACCEPT_THRESHOLD, DEFAULT_MATCH_MARGIN, DEFAULT_REVIEW_THRESHOLD,
     )
+    from app.services.matching.model import (
+        DEFAULT_DIFFERENT_ID_WEIGHT, DEFAULT_PLACEHOLDER_DOBS, parse_placeholder_dobs,
+    )
 
     imports_dir = Path(environ.get("INGEST_DIR", "") or Path(instance_path) / "imports")
     accept = _float_setting(environ, "INGEST_ACCEPT_THRESHOLD", DEFAULT_ACCEPT_THRESHOLD)
@@ -239,6 +245,19 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
     if not 0 < review <= accept <= 1:
         raise ConfigurationError("INGEST_REVIEW_THRESHOLD and INGEST_ACCEPT_THRESHOLD must satisfy "
                                  "0 < review <= accept <= 1.")
+
+    # Birth dates that stand for "unknown" in source systems (no evidence when compared), and how
+    # many bits a client holding another id of the source being imported weighs against a match.
+    try:
+        placeholder_dobs = sorted(parse_placeholder_dobs(environ.get("MATCH_PLACEHOLDER_DOBS", "").strip()
+                                                         or DEFAULT_PLACEHOLDER_DOBS))
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+    different_id_weight = _float_setting(environ, "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT",
+                                         DEFAULT_DIFFERENT_ID_WEIGHT)
+    if different_id_weight > 0:
+        raise ConfigurationError("MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT must be 0 or negative: it is evidence "
+                                 "against a match.")
 
     config = {
         "CCD_ENV": env,
@@ -294,6 +313,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "INGEST_ACCEPT_THRESHOLD": accept,
         "INGEST_REVIEW_THRESHOLD": review,
         "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),
+        "MATCH_PLACEHOLDER_DOBS": placeholder_dobs,
+        "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": different_id_weight,
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": redis_url or None,

@@ -23,7 +23,7 @@ ENTITY_LABELS: dict[str, str] = {
     "data_quality_report": "Data quality",
     "notifications": "Notifications", "import_rows": "Import rows", "import_source_settings": "Import settings",
     "import_column_titles": "Import column titles", "program_aliases": "Program aliases",
-    "client_merges": "Client merges",
+    "client_merges": "Client merges", "linkage_models": "Matching models",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -84,6 +84,9 @@ FIELD_LABELS: dict[str, str] = {
     "message": "Message", "link": "Link", "data": "Details", "is_read": "Read", "read_at": "Read on",
     "notify_new": "Alert on new restrictions", "notify_expiring": "Alert on expiring restrictions",
     "expiring_within_days": "Expiring within (days)", "by_email": "By email", "in_app": "In CCD",
+    # matching models
+    "trained_at": "Trained", "trained_by": "Trained by", "client_count": "Clients", "seed": "Seed",
+    "figures": "Figures", "parameters": "Parameters", "trained_by_staff": "Trained by (staff)",
     # imports
     "file_name": "File", "file_size": "Size (bytes)", "file_type": "Type", "file_sha256": "Content hash",
     "source": "Source system", "total_rows": "Rows", "records_created": "Created", "records_updated": "Updated",

@@ -71,14 +71,14 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "department_leader_assignments", "staff_program_assignments", "staff_client_assignments",
     ),
     "settings": ("choice_options", "restriction_notification_subscriptions", "notifications",
-                 "import_source_settings", "import_column_titles"),
+                 "import_source_settings", "import_column_titles", "linkage_models"),
 }
 GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key in keys}
 
 # Rows only the system writes (audit trail, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
 SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
-                            "pending_changes"})
+                            "pending_changes", "linkage_models"})
 # Rows anyone signed in may write for themselves, whatever their role: table -> the column
 # saying whose row it is (the session guard checks it names the person, before and after).
 SELF_SERVICE: dict[str, str] = {"restriction_notification_subscriptions": "staff_id"}

@@ -1,7 +1,7 @@
 """One valid, committed row of any table, with whatever it depends on."""
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from app.extensions import db
 from app.permissions import Action, may
@@ -9,7 +9,7 @@ from app.services.scope import sees_everything
 from app.models import (
     AuditLog, ChoiceOption, Client, ClientDuplicate, ClientSourceId, ClientUploadLog, Department,
     DepartmentLeaderAssignment, Discharge, EmailLog, EmailRecipient, Enrollment, ImportColumnTitle, ImportRow,
-    ImportSourceSetting, Intake, Notification,
+    ImportSourceSetting, Intake, LinkageModelRecord, Notification,
     PendingChange, Program, ProgramAlias, ProgramCapacity, ProgramManagerAssignment, ProgramStaff,
     RestrictionNotificationSubscription, Role, ServiceRestriction, Staff, StaffClientAssignment,
     StaffProgramAssignment, StaffRole, SubProgram, User,
@@ -141,6 +141,9 @@ BUILDERS = {
     "import_source_settings": lambda: ImportSourceSetting(source_system=unused_source(), date_order="DMY"),
     "import_column_titles": column_title,
     "program_aliases": lambda: ProgramAlias(program=program(), alias=unique("Alias")),
+    "linkage_models": lambda: LinkageModelRecord(trained_at=datetime(2026, 11, 29, 3, 30, tzinfo=timezone.utc),
+                                                 trained_by="task ccd.train_matcher", seed=0, client_count=0,
+                                                 parameters={}, figures={}),
 }
 
 

@@ -6,6 +6,7 @@ from app.extensions import db
 from app.models.audit import AuditLog, PendingChange
 from app.models.clients import EXTENDED_FIELDS, Client, ClientDuplicate, ClientSourceId
 from app.models.imports import ClientUploadLog, ImportColumnTitle, ImportRow, ImportSourceSetting
+from app.models.matching import LinkageModelRecord
 from app.models.messaging import EmailLog, EmailRecipient, Notification, RestrictionNotificationSubscription
 from app.models.options import ChoiceOption
 from app.models.org import Department, Program, ProgramAlias, ProgramCapacity, SubProgram
@@ -30,7 +31,8 @@ __all__ = [
     "AuditLog", "ChoiceOption", "Client", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
     "Department", "DepartmentLeaderAssignment", "Discharge", "EXTENDED_FIELDS", "EmailLog",
     "EmailRecipient", "Enrollment", "ImportColumnTitle", "ImportRow", "ImportSourceSetting", "Intake",
-    "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity", "ProgramManagerAssignment",
+    "LinkageModelRecord", "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity",
+    "ProgramManagerAssignment",
     "ProgramStaff", "RestrictionNotificationSubscription", "Role", "ServiceRestriction", "Staff",
     "StaffClientAssignment", "StaffProgramAssignment", "StaffRole", "SubProgram", "User", "model_of_table",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
 from app.extensions import db
 from app.models.base import Archivable, JSONType, Timestamps, UUIDKey, enum_check
+from app.names import match_keys
 
 # The NexusCCD "client_extended" fields the agency records rarely: kept in one JSON
 # column (``clients.extended``) instead of sixty sparse columns. Key -> value type;
@@ -101,7 +102,7 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
     # No ON DELETE action: a survivor others were merged into cannot be deleted.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("clients.id"), index=True)
 
-    # Blocking keys for duplicate matching (app/services/matching.py), indexed so candidates
+    # Blocking keys for duplicate matching (app/names.py, app/services/matching/), indexed so candidates
     # are found by lookup instead of by reading every client.
     block_last_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     block_names_key: Mapped[str | None] = mapped_column(sa.String(20), index=True)
@@ -143,8 +144,6 @@ class Client(UUIDKey, Timestamps, Archivable, db.Model):
         return f"{self.last_name}, {self.first_name}{born}"
 
     def refresh_match_keys(self) -> None:
-        from app.services.matching import match_keys
-
         keys = match_keys(self.first_name, self.last_name, self.dob)
         self.block_last_key = keys.last_key
         self.block_names_key, self.block_prefix_key = keys.names_key, keys.prefix_key

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientDuplicate, Department, Discharge, Enrollment, Intake, Program
+from app.services.matching.model import settings as matching_settings
 from app.services.reports import (
     DIMENSIONS, ReportError, _as_uuid, _check_period, _named, _ref, client_counted, covered_program_ids,
     enrollment_overlaps, no_stated_item, not_stated,
@@ -54,7 +54,7 @@ def _demographic_checks() -> list[Check]:
 CHECKS: tuple[Check, ...] = (
     Check("dob_missing", "No birth date", "client", "The client has no date of birth."),
     Check("dob_placeholder", "Placeholder birth date", "client",
-          "The date of birth is one of the configured placeholder dates (PLACEHOLDER_DOBS, 1900-01-01 by "
+          "The date of birth is one of the configured placeholder dates (MATCH_PLACEHOLDER_DOBS, 1900-01-01 by "
           "default) that source systems write when the real date is unknown."),
     *_demographic_checks(),
     Check("in_duplicate_review", "In possible-duplicate review", "client",
@@ -71,8 +71,8 @@ ENROLLMENT_CHECKS = tuple(check for check in CHECKS if check.level == "enrollmen
 
 
 def placeholder_dobs() -> tuple[date, ...]:
-    """The birth dates that mean "unknown" in source exports (configuration, one list for the app)."""
-    return tuple(current_app.config.get("PLACEHOLDER_DOBS") or (date(1900, 1, 1),))
+    """The birth dates that mean "unknown" in source exports: the matcher's own setting, one list for the app."""
+    return tuple(sorted(matching_settings().placeholder_dobs))
 
 
 def source_label(source: str) -> str:

@@ -400,6 +400,8 @@ TABLE_SCOPES: dict[str, RowScope] = {
     "import_rows": Unscoped("staged import rows: only the roles that run imports (all-seeing) open them"),
     "import_source_settings": Unscoped("how each source system writes its files: no client data"),
     "import_column_titles": Unscoped("column titles of the source systems: no client data"),
+    "linkage_models": Unscoped("trained matching models: figures and counts of the commonest names, no client's "
+                               "record"),
     "program_aliases": ProgramScope("program_id"),
 }
 

@@ -52,7 +52,7 @@ def _timestamps():
 
 
 def _fill_match_keys():
-    from app.services.matching import match_keys
+    from app.names import match_keys
 
     bind = op.get_bind()
     clients = sa.table("clients", sa.column("id", sa.Uuid()), sa.column("first_name"), sa.column("last_name"),

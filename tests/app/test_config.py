@@ -1,7 +1,7 @@
 """Production refuses to start without the settings it cannot guess; the embedded default needs none."""
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -158,7 +158,8 @@ def test_beat_runs_in_the_agency_time_zone_and_every_scheduled_task_exists(app):
     celery = app.extensions["celery"]
     assert celery.conf.timezone == app.config["TIMEZONE"] == "America/Toronto"
     scheduled = {entry["task"] for entry in celery.conf.beat_schedule.values()}
-    assert scheduled == {"ccd.backup", "ccd.notify_restrictions", "ccd.send_reports", "ccd.ingest.drop_folder"}
+    assert scheduled == {"ccd.backup", "ccd.notify_restrictions", "ccd.send_reports", "ccd.ingest.drop_folder",
+                         "ccd.train_matcher"}
     assert scheduled <= set(celery.tasks)
 
 
@@ -172,3 +173,22 @@ def test_jit_setting_is_only_sent_to_postgresql():
     assert engine_options("sqlite:///ccd.sqlite3", {"pool_pre_ping": True}) == {"pool_pre_ping": True}
     options = engine_options("postgresql+psycopg://db/ccd", {"connect_args": {"sslmode": "require"}})
     assert options["connect_args"] == {"sslmode": "require", "options": "-c jit=off"}
+
+
+def test_matching_settings_come_from_the_environment(tmp_path):
+    embedded = load_config(str(tmp_path), environ={})
+    assert embedded["MATCH_PLACEHOLDER_DOBS"] == [date(1900, 1, 1)]
+    assert embedded["MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"] == -10.0
+    config = load_config(str(tmp_path), environ={"MATCH_PLACEHOLDER_DOBS": "1900-01-01, 1901-01-01",
+                                                 "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": "-4"})
+    assert config["MATCH_PLACEHOLDER_DOBS"] == [date(1900, 1, 1), date(1901, 1, 1)]
+    assert config["MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"] == -4.0
+
+
+@pytest.mark.parametrize("environ,message", [
+    ({"MATCH_PLACEHOLDER_DOBS": "1900-02-30"}, "MATCH_PLACEHOLDER_DOBS"),
+    ({"MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": "3"}, "must be 0 or negative"),
+])
+def test_bad_matching_settings_are_refused_with_the_setting_named(tmp_path, environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(str(tmp_path), environ=environ)

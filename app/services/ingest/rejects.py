@@ -17,7 +17,8 @@ REJECTS_STATUSES = ("rejected", "review")
 
 def _candidates(details: dict) -> str:
     return "; ".join(
-        f"{c.get('name')} (born {c.get('dob') or 'unknown'}, score {c.get('score')}, id {c.get('client_id')})"
+        f"{c.get('name')} (born {c.get('dob') or 'unknown'}, match probability {c.get('probability')}, "
+        f"id {c.get('client_id')})"
         for c in (details or {}).get("candidates", []))
 
 

@@ -187,11 +187,12 @@ def test_placeholder_dates_come_from_the_configuration(world, app):
     client.dob = rare
     db.session.commit()
     before = data_quality_report(date(2023, 1, 1), date(2024, 12, 31))["overall"]["counts"]["dob_placeholder"]
-    app.config["PLACEHOLDER_DOBS"] = (PLACEHOLDER, rare)
+    saved = app.config["MATCH_PLACEHOLDER_DOBS"]
+    app.config["MATCH_PLACEHOLDER_DOBS"] = [PLACEHOLDER, rare]
     try:
         after = data_quality_report(date(2023, 1, 1), date(2024, 12, 31))["overall"]["counts"]["dob_placeholder"]
     finally:
-        app.config.pop("PLACEHOLDER_DOBS")
+        app.config["MATCH_PLACEHOLDER_DOBS"] = saved
     served = any(e.client is client and not e.is_archived for e in world["enrollments"])
     assert after == before + (1 if served and not client.is_archived else 0)
 

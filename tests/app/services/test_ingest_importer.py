@@ -140,6 +140,7 @@ def test_a_close_call_is_not_written_but_rejected_and_flagged_for_review(tmp_pat
     header, *lines = rejects_rows(db.session.get(ClientUploadLog, summary.upload_log_id))
     assert header[:3] == ["Row", "Reason", "Possible matches"] and "ID" in header
     assert len(lines) == 1 and lines[0][0] == 2 and "Okafor" in lines[0][2] and "CLI8" in lines[0]
+    assert "born 1992-03-03, match probability 0." in lines[0][2]
 
     again = import_file(path, "EMHware")
     assert again.possible_duplicates == 1
@@ -150,7 +151,7 @@ def test_a_pair_marked_not_duplicate_is_not_proposed_again(tmp_path, program):
     existing = factories.create("clients")
     existing.first_name, existing.last_name, existing.dob = "Jon", "Okafor", date(1992, 3, 3)
     db.session.commit()
-    path = write(tmp_path, [EMH_HEADER, emh_row("CLI8", "Okafor", "Jonathan", program.name, "1992-08-03")])
+    path = write(tmp_path, [EMH_HEADER, emh_row("CLI8", "Okafor", "Jane", program.name, "1992-03-03")])
     import_file(path, "EMHware")
     item = db.session.scalar(sa.select(ClientDuplicate).where(ClientDuplicate.incoming_key == "EMHware:CLI8"))
     assert item is not None

@@ -306,7 +306,7 @@ def test_the_scan_flags_live_lookalikes_once(lookalikes):
     found = pairs()
     assert set(found) == {frozenset((jonathan.id, jon.id))}
     item = found[frozenset((jonathan.id, jon.id))]
-    assert item.detection_source == "scan" and item.status == "pending" and item.match_details["score"] > 0.75
+    assert item.detection_source == "scan" and item.status == "pending" and item.match_details["probability"] > 0.75
 
     assert scan_for_duplicates(db.session).pairs_flagged == 0
     mark_not_duplicate(item.id, None)

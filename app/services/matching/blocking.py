@@ -1,0 +1,257 @@
+"""Candidates: the clients sharing a blocking key with a person, found by indexed lookup.
+
+Each blocking branch is one indexed lookup: the birth date; birth year + phonetic last
+name; both phonetic names in either order (swapped names, a wrong birth date); the first
+letters of both names (a typo that changes how a name sounds). Never the whole client
+table, never every row against every client. A placeholder birth date (1900-01-01) is
+not looked up by: it would fetch every client whose date is unknown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from collections import defaultdict
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import sqlalchemy as sa
+
+from app.names import MatchKeys, match_keys
+from app.services.matching.comparisons import People, Person
+from app.services.matching.decide import Candidate
+from app.services.matching.model import active_model, score_pairs, settings
+
+
+def one_of(column, values, dialect_name: str):
+    """``column IN values``. On PostgreSQL one array parameter (``= ANY``) instead of one parameter per
+    value: a batch's lists run to thousands of values, and binding each one costs more than the query."""
+    values = list(values)
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+class CandidateRow(NamedTuple):
+    """A client as blocking fetches it: the query selects exactly these columns, in this order."""
+
+    id: uuid.UUID
+    first_name: str | None
+    last_name: str | None
+    preferred_name: str | None
+    alias: str | None
+    dob: date | None
+    block_last_key: str | None
+    block_names_key: str | None
+    block_prefix_key: str | None
+    gender: str | None
+
+
+def _looked_up_dob(dob, placeholders):
+    return dob if dob is not None and dob not in placeholders else None
+
+
+def block_condition(client_table, people: Sequence[Person], dialect_name: str = "default",
+                    placeholders: frozenset = frozenset()):
+    """SQL condition selecting every client that shares a blocking key with one of ``people``."""
+    dobs, year_keys, names, prefixes = set(), set(), set(), set()
+    for person in people:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        dob = _looked_up_dob(person.dob, placeholders)
+        if dob:
+            dobs.add(dob)
+        if keys.last_key:
+            year_keys.add(keys.last_key)
+        if keys.names_key:
+            names.add(keys.names_key)
+        if keys.prefix_key:
+            prefixes.add(keys.prefix_key)
+    c = client_table.c
+    branches = []
+    if dobs:
+        branches.append(one_of(c.dob, sorted(dobs), dialect_name))
+    if year_keys:
+        branches.append(one_of(c.block_last_key, sorted(year_keys), dialect_name))
+    if names:
+        branches.append(one_of(c.block_names_key, sorted(names), dialect_name))
+    if prefixes:
+        branches.append(one_of(c.block_prefix_key, sorted(prefixes), dialect_name))
+    return sa.or_(*branches) if branches else sa.false()
+
+
+# People looked up per query: at a million clients 250 people share keys with ~30,000 clients,
+# which bounds what one lookup holds in memory (an import's peak stays well under 500 MB).
+CANDIDATE_CHUNK = 250
+
+
+def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: bool = True, extra_condition=None,
+                       placeholders: frozenset = frozenset()) -> list[CandidateRow]:
+    """The client rows sharing a blocking key with any of ``people`` (one query)."""
+    from app.models import Client
+
+    table = Client.__table__
+    query = sa.select(*(table.c[name] for name in CandidateRow._fields)).where(
+        block_condition(table, people, session.connection().dialect.name, placeholders))
+    if exclude_archived:
+        query = query.where(table.c.is_archived.is_(False))
+    if extra_condition is not None:
+        query = query.where(extra_condition)
+    return [CandidateRow(*row) for row in session.execute(query)]
+
+
+def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
+                    extra_condition=None, min_score: float | None = None,
+                    source: str | None = None) -> list[list[Candidate]]:
+    """For each person, the clients sharing a blocking key with them, scored; one query per chunk of people.
+
+    With ``min_score`` (a match probability), only candidates at least that likely are returned
+    (an import needs only those in the review band; the rest are scored but never become
+    objects). With ``source``, each candidate carries the ids it holds in that source system
+    (``Person.source_ids``), the evidence an import of that source compares.
+    """
+    model = active_model(session)
+    config = settings()
+    found: list[list[Candidate]] = []
+    for start in range(0, len(people), CANDIDATE_CHUNK):
+        chunk = people[start:start + CANDIDATE_CHUNK]
+        rows = fetch_blocked_rows(session, chunk, exclude_archived=exclude_archived, extra_condition=extra_condition,
+                                  placeholders=config.placeholder_dobs)
+        held = source_ids_of(session, source, [row.id for row in rows]) if source and rows else None
+        found += candidates_from_rows(chunk, rows, min_score=min_score, source_ids=held, source=source,
+                                      model=model, config=config)
+    return found
+
+
+def source_ids_of(session, source: str, client_ids) -> dict[uuid.UUID, frozenset[str]]:
+    """The ids each of ``client_ids`` holds in ``source``."""
+    from app.models import ClientSourceId
+
+    held: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for client_id, source_id in session.execute(
+            sa.select(ClientSourceId.client_id, ClientSourceId.source_client_id)
+            .where(ClientSourceId.source_system == source,
+                   one_of(ClientSourceId.client_id, client_ids, session.connection().dialect.name))):
+        held[client_id].add(source_id)
+    return {client_id: frozenset(ids) for client_id, ids in held.items()}
+
+
+def _blocking_keys(person: Person, placeholders) -> list:
+    """The keys a person is found by: the birth date itself, and the stored key columns that are set."""
+    keys = match_keys(person.first_name, person.last_name, person.dob)
+    dob = _looked_up_dob(person.dob, placeholders)
+    found = [dob] if dob else []
+    found += [key for key in (keys.last_key, keys.names_key, keys.prefix_key) if key]
+    return found
+
+
+def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow],
+                   placeholders: frozenset = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+    """Every (person, row) pair sharing a blocking key, each pair once, as two index arrays.
+
+    The rows' keys are read from their stored columns (what the query selected on); the
+    people's are computed. Dates and key strings never collide, so one table numbers them all.
+    """
+    number: dict = {}
+    row_of, key_of = [], []
+    for index, row in enumerate(rows):
+        for key in row[5:9]:  # dob and the three key columns
+            if key is not None:
+                row_of.append(index)
+                key_of.append(number.setdefault(key, len(number)))
+    person_of, wanted = [], []
+    for index, person in enumerate(people):
+        for key in _blocking_keys(person, placeholders):
+            found = number.get(key)
+            if found is not None:
+                person_of.append(index)
+                wanted.append(found)
+    if not person_of:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    key_of, row_of = np.array(key_of, dtype=np.intp), np.array(row_of, dtype=np.intp)
+    rows_by_key = row_of[np.argsort(key_of, kind="stable")]
+    count = np.bincount(key_of, minlength=len(number))
+    start = np.cumsum(count) - count
+    wanted, person_of = np.array(wanted, dtype=np.intp), np.array(person_of, dtype=np.intp)
+    per_entry = count[wanted]
+    entry = np.repeat(np.arange(wanted.size), per_entry)
+    first_slot = np.cumsum(per_entry) - per_entry
+    slots = start[wanted][entry] + (np.arange(entry.size) - first_slot[entry])
+    pairs = np.unique(person_of[entry].astype(np.int64) * len(rows) + rows_by_key[slots])
+    return pairs // len(rows), pairs % len(rows)
+
+
+def rows_as_people(rows: Sequence[CandidateRow], source_ids: dict | None = None) -> People:
+    columns = list(zip(*rows)) if rows else [()] * len(CandidateRow._fields)
+    held = source_ids or {}
+    return People(columns[1], columns[2], columns[3], columns[4], columns[5], columns[9],
+                  [held.get(client_id, frozenset()) for client_id in columns[0]])
+
+
+def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *,
+                         min_score: float | None = None,
+                         source_ids: dict[uuid.UUID, frozenset[str]] | None = None, source: str | None = None,
+                         model=None, config=None) -> list[list[Candidate]]:
+    """Pair fetched client rows with the people whose block they share, and score every pair in one call.
+
+    ``source_ids``: the ids each client holds in the source being matched, when known."""
+    config = config or settings()
+    result: list[list[Candidate]] = [[] for _ in people]
+    left, right = pair_by_blocks(people, rows, config.placeholder_dobs)
+    if not left.size:
+        return result
+    candidates = rows_as_people(rows, source_ids)
+    scores = score_pairs(people, candidates, left, right, model=model, config=config, source=source)
+    kept = range(left.size) if min_score is None else np.flatnonzero(scores.value >= min_score)
+    for k in kept:
+        result[left[k]].append(Candidate(rows[right[k]].id, candidates.person(right[k]), scores.at(k)))
+    return result
+
+
+class CandidateIndex:
+    """People not (yet) in the database, findable by the same blocking keys the database stores.
+
+    An import keeps the clients it creates here, so a later row of the same file finds
+    them; the quality bench keeps its test clients here. ``source``: the source system
+    whose ids the people's ``source_ids`` are (for the words of the evidence).
+    """
+
+    def __init__(self, source: str | None = None):
+        self.source = source
+        self._by_key: dict[tuple, list] = defaultdict(list)
+        self._source_ids: dict[uuid.UUID, frozenset[str]] = {}
+
+    def add(self, client_id: uuid.UUID, person: Person) -> None:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        row = CandidateRow(client_id, person.first_name, person.last_name, person.preferred_name, person.alias,
+                           person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender)
+        if person.source_ids:
+            self._source_ids[client_id] = self._source_ids.get(client_id, frozenset()) | person.source_ids
+        for lookup in self._lookups(person, keys):
+            self._by_key[lookup].append(row)
+
+    @staticmethod
+    def _lookups(person: Person, keys: MatchKeys):
+        dob = _looked_up_dob(person.dob, settings().placeholder_dobs)
+        if dob:
+            yield "dob", dob
+        if keys.last_key:
+            yield "year", keys.last_key
+        if keys.names_key:
+            yield "names", keys.names_key
+        if keys.prefix_key:
+            yield "prefix", keys.prefix_key
+
+    def rows_for(self, person: Person) -> list:
+        keys = match_keys(person.first_name, person.last_name, person.dob)
+        found = {}
+        for lookup in self._lookups(person, keys):
+            for row in self._by_key.get(lookup, ()):
+                found[row.id] = row
+        return list(found.values())
+
+    def candidates(self, person: Person, *, min_score: float | None = None) -> list[Candidate]:
+        rows = self.rows_for(person)
+        return candidates_from_rows([person], rows, min_score=min_score, source_ids=self._source_ids,
+                                    source=self.source)[0] if rows else []

@@ -1,0 +1,413 @@
+"""Comparison levels: how each field of a pair agrees, as one small integer per pair and field.
+
+The per-pair functions (``first_name_level``, ``last_name_level``, ``dob_level``,
+``gender_level``, ``source_id_level``) are the definitions; ``compare`` gives the same levels
+for many pairs at once (an import compares ~100k pairs per batch): each distinct pair of
+names is compared once, plain Jaro-Winkler runs in one rapidfuzz call, and only the name
+pairs the definitions refine (nicknames, gendered forms, initials, multi-part names) go
+through the per-pair function. No Python object is built per pair.
+
+Levels are numbered from the strongest agreement down; the last levels of a field are
+"no evidence" (missing, placeholder) and weigh nothing in the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.process import cpdist
+
+from app.services.matching.names import NICKNAMES, is_gendered_variant, is_nickname, name_options, normalize_name
+
+# Jaro-Winkler bands: "close" is one typo in a name of usual length, "similar" two.
+CLOSE_SIMILARITY = 0.92
+SIMILAR_SIMILARITY = 0.85
+
+FIRST_LEVELS = ("exact", "nickname", "close", "similar", "gendered", "initial", "different", "gendered_other_gender",
+                "unknown")
+LAST_LEVELS = ("exact", "part", "close", "similar", "different", "unknown")
+DOB_LEVELS = ("exact", "exact_1_january", "transposed", "one_digit", "year_off", "different", "placeholder",
+              "unknown")
+GENDER_LEVELS = ("same", "different", "unknown")
+SOURCE_ID_LEVELS = ("same", "different", "absent")
+ORDER_LEVELS = ("straight", "swapped", "swapped_partial")
+
+LEVELS: dict[str, tuple[str, ...]] = {"first_name": FIRST_LEVELS, "last_name": LAST_LEVELS, "dob": DOB_LEVELS,
+                                      "gender": GENDER_LEVELS, "source_id": SOURCE_ID_LEVELS,
+                                      "name_order": ORDER_LEVELS}
+# Levels that are no evidence either way (weight 0, not estimated).
+NEUTRAL_LEVELS: dict[str, frozenset[str]] = {
+    "first_name": frozenset({"unknown"}), "last_name": frozenset({"unknown"}),
+    "dob": frozenset({"placeholder", "unknown"}), "gender": frozenset({"unknown"}),
+    "source_id": frozenset({"absent"}), "name_order": frozenset({"straight"}),
+}
+
+
+def level(field: str, name: str) -> int:
+    return LEVELS[field].index(name)
+
+
+(F_EXACT, F_NICKNAME, F_CLOSE, F_SIMILAR, F_GENDERED, F_INITIAL, F_DIFFERENT, F_GENDERED_OTHER_GENDER,
+ F_UNKNOWN) = range(len(FIRST_LEVELS))
+L_EXACT, L_PART, L_CLOSE, L_SIMILAR, L_DIFFERENT, L_UNKNOWN = range(len(LAST_LEVELS))
+(D_EXACT, D_JANUARY_1, D_TRANSPOSED, D_ONE_DIGIT, D_YEAR_OFF, D_DIFFERENT, D_PLACEHOLDER,
+ D_UNKNOWN) = range(len(DOB_LEVELS))
+G_SAME, G_DIFFERENT, G_UNKNOWN = range(len(GENDER_LEVELS))
+S_SAME, S_DIFFERENT, S_ABSENT = range(len(SOURCE_ID_LEVELS))
+O_STRAIGHT, O_SWAPPED, O_SWAPPED_PARTIAL = range(len(ORDER_LEVELS))
+
+# The option values of app/choices.py "gender" (and what source files write) read as man or woman;
+# anything else (non-binary, two-spirit, transgender, prefer not to answer, unknown) is no evidence:
+# a person's recorded gender may differ between systems there.
+_MAN = frozenset({"man", "male", "m", "homme", "h", "boy", "garcon"})
+_WOMAN = frozenset({"woman", "female", "f", "femme", "w", "girl", "fille"})
+GENDER_UNKNOWN, GENDER_MAN, GENDER_WOMAN = 0, 1, 2
+
+
+@lru_cache(maxsize=256)
+def gender_code(value: str | None) -> int:
+    word = normalize_name(value)
+    return GENDER_MAN if word in _MAN else GENDER_WOMAN if word in _WOMAN else GENDER_UNKNOWN
+
+
+# -- the definitions, one pair at a time -------------------------------------------------
+def _similarity(a: str, b: str) -> float:
+    """Jaro-Winkler; multi-part names also compared joined and with their parts in order."""
+    best = JaroWinkler.normalized_similarity(a, b)
+    if " " in a or " " in b:
+        best = max(best, JaroWinkler.normalized_similarity(a.replace(" ", ""), b.replace(" ", "")),
+                   JaroWinkler.normalized_similarity(" ".join(sorted(a.split())), " ".join(sorted(b.split()))))
+    return best
+
+
+def _band(similarity: float, close: int, similar: int, different: int) -> int:
+    return close if similarity >= CLOSE_SIMILARITY else similar if similarity >= SIMILAR_SIMILARITY else different
+
+
+@lru_cache(maxsize=100_000)
+def first_name_level(a: str, b: str) -> int:
+    """Level of two normalised first names (a gendered variant is a level of its own; with different
+    genders it becomes F_GENDERED_OTHER_GENDER, see ``compare``)."""
+    if not a or not b:
+        return F_UNKNOWN
+    if a == b:
+        return F_EXACT
+    token_a, token_b = a.split()[0], b.split()[0]
+    if is_nickname(token_a, token_b):
+        return F_NICKNAME
+    if token_a == token_b or set(a.split()) & set(b.split()):  # "marie" / "marie eve"
+        return F_CLOSE
+    if is_gendered_variant(token_a, token_b):
+        return F_GENDERED
+    found = _band(_similarity(a, b), F_CLOSE, F_SIMILAR, F_DIFFERENT)
+    if found == F_DIFFERENT and (len(token_a) == 1 or len(token_b) == 1) and token_a[0] == token_b[0]:
+        return F_INITIAL
+    return found
+
+
+@lru_cache(maxsize=100_000)
+def last_name_level(a: str, b: str) -> int:
+    """Level of two normalised last names; "tremblay" / "tremblay roy" is one part of a double name."""
+    if not a or not b:
+        return L_UNKNOWN
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return L_EXACT
+    found = _band(_similarity(a, b), L_CLOSE, L_SIMILAR, L_DIFFERENT)
+    if found != L_CLOSE and (" " in a or " " in b) and set(a.split()) & set(b.split()):
+        return L_PART
+    return found
+
+
+def dob_level(a: date | None, b: date | None, placeholders: frozenset[date] = frozenset()) -> int:
+    if a is None or b is None:
+        return D_UNKNOWN
+    if a in placeholders or b in placeholders:
+        return D_PLACEHOLDER
+    if a == b:
+        return D_JANUARY_1 if (a.month, a.day) == (1, 1) else D_EXACT
+    if a.year == b.year and a.month == b.day and a.day == b.month:
+        return D_TRANSPOSED
+    if Levenshtein.distance(a.isoformat(), b.isoformat()) == 1:  # digits only differ: dashes always agree
+        return D_ONE_DIGIT
+    if (a.month, a.day) == (b.month, b.day) and abs(a.year - b.year) == 1:
+        return D_YEAR_OFF
+    return D_DIFFERENT
+
+
+def gender_level(a: str | None, b: str | None) -> int:
+    code_a, code_b = gender_code(a), gender_code(b)
+    if not code_a or not code_b:
+        return G_UNKNOWN
+    return G_SAME if code_a == code_b else G_DIFFERENT
+
+
+def source_id_level(a: frozenset[str], b: frozenset[str]) -> int:
+    if not a or not b:
+        return S_ABSENT
+    return S_SAME if a & b else S_DIFFERENT
+
+
+# -- many pairs at once ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Person:
+    """What matching looks at: names, birth date, gender and the ids held in the source system being
+    matched (``source_ids``: an incoming row's own id; a client's ids from that same source).
+    Contact details are deliberately absent: families and shelters share them."""
+
+    first_name: str | None
+    last_name: str | None
+    dob: date | None
+    preferred_name: str | None = None
+    alias: str | None = None
+    gender: str | None = None
+    source_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class People:
+    """Many people as columns, the shape scoring reads them in (one pass over fetched rows, not one per pair)."""
+
+    first_name: Sequence[str | None]
+    last_name: Sequence[str | None]
+    preferred_name: Sequence[str | None]
+    alias: Sequence[str | None]
+    dob: Sequence[date | None]
+    gender: Sequence[str | None] | None = None
+    source_ids: Sequence[frozenset[str]] | None = None
+
+    @classmethod
+    def of(cls, people: Sequence) -> "People":
+        """From Persons, or rows with the same attributes (gender and source ids when they have them)."""
+        if isinstance(people, People):
+            return people
+        return cls([p.first_name for p in people], [p.last_name for p in people],
+                   [p.preferred_name for p in people], [p.alias for p in people], [p.dob for p in people],
+                   [getattr(p, "gender", None) for p in people],
+                   [getattr(p, "source_ids", None) or frozenset() for p in people])
+
+    def __len__(self) -> int:
+        return len(self.first_name)
+
+    def person(self, k: int) -> Person:
+        return Person(self.first_name[k], self.last_name[k], self.dob[k], self.preferred_name[k], self.alias[k],
+                      self.gender[k] if self.gender is not None else None,
+                      self.source_ids[k] if self.source_ids is not None else frozenset())
+
+    def genders(self) -> Sequence[str | None]:
+        return self.gender if self.gender is not None else [None] * len(self)
+
+    def ids(self) -> Sequence[frozenset[str]]:
+        return self.source_ids if self.source_ids is not None else [frozenset()] * len(self)
+
+
+class Strings:
+    """The distinct normalised names of one comparison call, numbered, with what each needs."""
+
+    def __init__(self):
+        self.number: dict[str, int] = {"": 0}
+        self.strings: list[str] = [""]
+
+    def id(self, value: str) -> int:
+        found = self.number.get(value)
+        if found is None:
+            found = self.number[value] = len(self.strings)
+            self.strings.append(value)
+        return found
+
+    def freeze(self) -> None:
+        tokens = [s.split()[0] if s else "" for s in self.strings]
+        self.multi_part = np.array([" " in s for s in self.strings], dtype=bool)
+        self.has_nicknames = np.array([t in NICKNAMES for t in tokens], dtype=bool)
+        self.initial = np.array([len(t) == 1 for t in tokens], dtype=bool)
+        prefixes: dict[str, int] = {}
+        self.prefix = np.array([prefixes.setdefault(t[:2], len(prefixes)) for t in tokens], dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Each candidate's first (or last) names as string ids, in compressed rows: ids[start[c]:start[c]+count[c]]."""
+
+    ids: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, names_per_candidate: list[tuple[str, ...]], strings: Strings) -> "Options":
+        count = np.fromiter((len(names) for names in names_per_candidate), dtype=np.intp,
+                            count=len(names_per_candidate))
+        ids = np.fromiter((strings.id(name) for names in names_per_candidate for name in names), dtype=np.intp,
+                          count=int(count.sum()))
+        return cls(ids, np.cumsum(count) - count, count)
+
+
+def _string_pair_levels(strings: Strings, a: np.ndarray, b: np.ndarray, first_names: bool) -> np.ndarray:
+    """``first_name_level`` (or ``last_name_level``) of the string pairs (a[k], b[k]), none of them empty."""
+    width = len(strings.strings)
+    distinct, position = np.unique(a.astype(np.int64) * width + b, return_inverse=True)
+    left, right = distinct // width, distinct % width
+    texts = strings.strings
+    lefts, rights = [texts[i] for i in left], [texts[i] for i in right]
+    similarity = cpdist(lefts, rights, scorer=JaroWinkler.normalized_similarity, dtype=np.float64)
+    if first_names:
+        levels = np.where(similarity >= CLOSE_SIMILARITY, F_CLOSE,
+                          np.where(similarity >= SIMILAR_SIMILARITY, F_SIMILAR, F_DIFFERENT))
+        levels[left == right] = F_EXACT
+        refined = (strings.multi_part[left] | strings.multi_part[right]
+                   | (strings.has_nicknames[left] & strings.has_nicknames[right])
+                   | strings.initial[left] | strings.initial[right]
+                   | (strings.prefix[left] == strings.prefix[right])) & (left != right)
+        definition = first_name_level
+    else:
+        levels = np.where(similarity >= CLOSE_SIMILARITY, L_CLOSE,
+                          np.where(similarity >= SIMILAR_SIMILARITY, L_SIMILAR, L_DIFFERENT))
+        levels[left == right] = L_EXACT
+        refined = (strings.multi_part[left] | strings.multi_part[right]) & (left != right)
+        definition = last_name_level
+    for k in np.flatnonzero(refined):
+        levels[k] = definition(lefts[k], rights[k])
+    return levels.astype(np.int8)[position]
+
+
+def _best_levels(strings: Strings, names: np.ndarray, owners: np.ndarray, options: Options,
+                 first_names: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the best level of names[k] against candidate owners[k]'s names, and the string id
+    of that candidate name (0 when either side has no name)."""
+    unknown = F_UNKNOWN if first_names else L_UNKNOWN
+    counts = options.count[owners]
+    levels = np.full(names.size, unknown, dtype=np.int8)
+    chosen = np.zeros(names.size, dtype=np.intp)
+    known = np.flatnonzero((names != 0) & (counts > 0))
+    if known.size == 0:
+        return levels, chosen
+    per_pair = counts[known]
+    pair_of = np.repeat(np.arange(known.size), per_pair)
+    first_slot = np.cumsum(per_pair) - per_pair
+    slots = options.start[owners[known]][pair_of] + (np.arange(pair_of.size) - first_slot[pair_of])
+    option_ids = options.ids[slots]
+    found = _string_pair_levels(strings, names[known][pair_of], option_ids, first_names)
+    # the best level, and among equals the first option (own name before preferred name and alias)
+    ranked = found.astype(np.int64) * 64 + np.minimum(np.arange(pair_of.size) - first_slot[pair_of], 63)
+    best = np.minimum.reduceat(ranked, first_slot)
+    levels[known] = best // 64
+    chosen[known] = option_ids[first_slot + best % 64]
+    return levels, chosen
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def days(dates: Sequence[date | None]) -> np.ndarray:
+    """Dates as datetime64 days, None as NaT (through ordinals: much faster than numpy's date parsing)."""
+    ordinals = np.fromiter((d.toordinal() if d else 0 for d in dates), dtype=np.int64, count=len(dates))
+    result = (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
+    result[ordinals == 0] = np.datetime64("NaT")
+    return result
+
+
+def dob_levels(a: np.ndarray, b: np.ndarray, placeholders: frozenset[date] = frozenset()) -> np.ndarray:
+    """``dob_level`` of the pairs (a[k], b[k]) of datetime64 days (NaT: unknown)."""
+    def parts(values):
+        months = values.astype("datetime64[M]")
+        # year, month from 0 and day of month from 0
+        return (values.astype("datetime64[Y]").astype(np.int64), months.astype(np.int64) % 12,
+                (values - months).astype(np.int64))
+
+    unknown = np.isnat(a) | np.isnat(b)
+    placeholder = np.zeros(a.size, dtype=bool)
+    if placeholders:
+        marks = np.array(sorted(placeholders), dtype="datetime64[D]")
+        placeholder = ~unknown & (np.isin(a, marks) | np.isin(b, marks))
+    (ay, am, ad), (by, bm, bd) = parts(a), parts(b)
+    plain = ~unknown & ~placeholder
+    same = plain & (a == b)
+    transposed = plain & ~same & (ay == by) & (am == bd) & (ad == bm)  # both counted from 0
+    rest = np.flatnonzero(plain & ~same & ~transposed)
+    typos = np.zeros(a.size, dtype=np.int64)
+    if rest.size:
+        typos[rest] = cpdist(np.datetime_as_string(a[rest]).tolist(), np.datetime_as_string(b[rest]).tolist(),
+                             scorer=Levenshtein.distance)
+    year_off = (am == bm) & (ad == bd) & (np.abs(ay - by) == 1)
+    january_1 = (am == 0) & (ad == 0)
+    return np.select([unknown, placeholder, same & january_1, same, transposed, typos == 1, year_off],
+                     [D_UNKNOWN, D_PLACEHOLDER, D_JANUARY_1, D_EXACT, D_TRANSPOSED, D_ONE_DIGIT, D_YEAR_OFF],
+                     D_DIFFERENT).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The levels of many pairs; ``swapped_*`` hold the reading with first and last names exchanged
+    (incoming last name against the candidate's first names and the reverse), where it was computed."""
+
+    first_name: np.ndarray
+    last_name: np.ndarray
+    dob: np.ndarray
+    gender: np.ndarray
+    source_id: np.ndarray
+    first_option: np.ndarray  # string id of the candidate first name that gave the level
+    last_option: np.ndarray
+    incoming_first: np.ndarray  # string id of the incoming names
+    incoming_last: np.ndarray
+    swapped_at: np.ndarray  # pairs the swapped reading was computed for
+    swapped_first: np.ndarray
+    swapped_last: np.ndarray
+    swapped_first_option: np.ndarray
+    swapped_last_option: np.ndarray
+    strings: list[str]
+
+    def __len__(self) -> int:
+        return self.first_name.size
+
+
+def compare(incoming, candidates, left, right, placeholders: frozenset[date] = frozenset()) -> Comparison:
+    """Levels of every pair (incoming[left[k]], candidates[right[k]]).
+
+    First names are compared with each of the candidate's first names (own, preferred, alias),
+    last names with its last names (own, alias). A gendered variant of the first name with
+    different genders (Olivia, a woman / Olivier, a man) is a level of its own: the mark of
+    opposite-sex twins, whose last name and birth date agree. Where the straight reading leaves a
+    name different, the swapped reading is computed too (the model picks the better one).
+    """
+    incoming, candidates = People.of(incoming), People.of(candidates)
+    left, right = np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp)
+    strings = Strings()
+    inc_first = np.fromiter((strings.id(normalize_name(name)) for name in incoming.first_name), dtype=np.intp,
+                            count=len(incoming))
+    inc_last = np.fromiter((strings.id(normalize_name(name)) for name in incoming.last_name), dtype=np.intp,
+                           count=len(incoming))
+    names = list(map(name_options, candidates.first_name, candidates.last_name, candidates.preferred_name,
+                     candidates.alias))
+    firsts = Options.of([n[0] for n in names], strings)
+    lasts = Options.of([n[1] for n in names], strings)
+    strings.freeze()
+
+    inc_gender = np.fromiter(map(gender_code, incoming.genders()), dtype=np.int8, count=len(incoming))
+    cand_gender = np.fromiter(map(gender_code, candidates.genders()), dtype=np.int8, count=len(candidates))
+    ga, gb = inc_gender[left], cand_gender[right]
+    gender = np.where((ga == 0) | (gb == 0), G_UNKNOWN, np.where(ga == gb, G_SAME, G_DIFFERENT)).astype(np.int8)
+
+    first, first_option = _best_levels(strings, inc_first[left], right, firsts, True)
+    last, last_option = _best_levels(strings, inc_last[left], right, lasts, False)
+    first[(first == F_GENDERED) & (gender == G_DIFFERENT)] = F_GENDERED_OTHER_GENDER
+
+    maybe = np.flatnonzero((first >= F_GENDERED) | (last >= L_SIMILAR))
+    swapped_first, swapped_first_option = _best_levels(strings, inc_last[left[maybe]], right[maybe], firsts, True)
+    swapped_last, swapped_last_option = _best_levels(strings, inc_first[left[maybe]], right[maybe], lasts, False)
+    swapped_first[(swapped_first == F_GENDERED) & (gender[maybe] == G_DIFFERENT)] = F_GENDERED_OTHER_GENDER
+
+    dob = dob_levels(days(incoming.dob)[left], days(candidates.dob)[right], placeholders)
+
+    source_id = np.full(left.size, S_ABSENT, dtype=np.int8)
+    inc_ids, cand_ids = incoming.ids(), candidates.ids()
+    has_inc = np.fromiter((bool(ids) for ids in inc_ids), dtype=bool, count=len(incoming))
+    has_cand = np.fromiter((bool(ids) for ids in cand_ids), dtype=bool, count=len(candidates))
+    for k in np.flatnonzero(has_inc[left] & has_cand[right]):
+        source_id[k] = S_SAME if inc_ids[left[k]] & cand_ids[right[k]] else S_DIFFERENT
+
+    return Comparison(first, last, dob, gender, source_id, first_option, last_option, inc_first[left],
+                      inc_last[left], maybe, swapped_first, swapped_last, swapped_first_option,
+                      swapped_last_option, strings.strings)

@@ -1,0 +1,103 @@
+"""Candidates come from the database by blocking keys, one query per chunk of people, scored together."""
+
+import uuid
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ClientSourceId
+from app.services import matching
+from app.services.matching import CandidateIndex, Person
+from tests import factories
+
+
+def _add(first, last, dob, **kw):
+    client = factories.client(first_name=first, last_name=last, dob=dob, **kw)
+    db.session.add(client)
+    return client
+
+
+def test_client_keys_are_kept_when_names_or_birth_date_change(db_session):
+    client = factories.create("clients")
+    client.first_name, client.last_name, client.dob = "Marie", "Tremblay", date(1980, 1, 1)
+    db.session.commit()
+    assert (client.block_last_key, client.block_names_key) == ("1980T651", "M600T651")
+
+
+def test_candidates_come_from_the_database_by_blocking_keys(db_session):
+    same_dob = _add("Zed", "Unrelated", date(1980, 1, 1))
+    typo_and_year = _add("Marie", "Tremblai", date(1980, 6, 6))
+    swapped = _add("Tremblay", "Marie", date(1979, 1, 1))
+    undated = _add("Marie", "Tremblay", None)
+    elsewhere = _add("Omar", "Haddad", date(1950, 2, 2))
+    archived = _add("Marie", "Tremblay", date(1980, 1, 1))
+    archived.is_archived = True
+    db.session.commit()
+    found, = matching.find_candidates(db.session, [Person("Marie", "Tremblay", date(1980, 1, 1))])
+    ids = {c.client_id for c in found}
+    assert {same_dob.id, typo_and_year.id, swapped.id, undated.id} <= ids
+    assert elsewhere.id not in ids and archived.id not in ids
+    best = max(found, key=lambda c: c.score.value)
+    assert best.client_id in (swapped.id, typo_and_year.id, undated.id)
+
+
+def test_a_placeholder_birth_date_is_not_looked_up_by(db_session):
+    unknown = _add("Zed", "Unrelated", date(1900, 1, 1))
+    namesake = _add("Marie", "Tremblay", date(1900, 1, 1))
+    db.session.commit()
+    found, = matching.find_candidates(db.session, [Person("Marie", "Tremblay", date(1900, 1, 1))])
+    ids = {c.client_id for c in found}
+    assert namesake.id in ids and unknown.id not in ids
+
+
+def test_blocking_is_one_query_per_chunk_of_people_with_the_same_result(db_session, monkeypatch):
+    for i in (3, 11, 17):
+        _add(f"First{i}", "Smith", date(1980, 1, i + 1))
+    db.session.commit()
+    people = [Person(f"First{i}", "Smith", date(1980, 1, i + 1)) for i in range(20)]
+    statements = []
+    sa.event.listen(db.session.connection(), "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def found_in_chunks_of(size):
+        monkeypatch.setattr(matching.blocking, "CANDIDATE_CHUNK", size)
+        statements.clear()
+        found = matching.find_candidates(db.session, people)
+        return [sorted((c.client_id, c.score.value) for c in candidates) for candidates in found], \
+            len([s for s in statements if "FROM clients" in s])
+
+    whole, queries = found_in_chunks_of(1000)
+    assert queries == 1 and all(whole)
+    assert found_in_chunks_of(8) == (whole, 3)
+
+
+def test_candidates_below_the_asked_probability_are_left_out(db_session):
+    for first, dob in (("Marie", date(1980, 3, 4)), ("Zed", date(1980, 3, 4))):
+        _add(first, "Tremblay", dob)
+    db.session.commit()
+    person = Person("Marie", "Tremblay", date(1980, 3, 4))
+    everyone, = matching.find_candidates(db.session, [person])
+    close, = matching.find_candidates(db.session, [person], min_score=0.95)
+    assert len(everyone) == 2
+    assert [c.person.first_name for c in close] == ["Marie"]
+
+
+def test_candidates_carry_their_ids_in_the_source_being_imported(db_session):
+    client = _add("Marie", "Tremblay", date(1980, 3, 4))
+    db.session.flush()
+    db.session.add(ClientSourceId(client_id=client.id, source_system="EMHware", source_client_id="E-1"))
+    db.session.commit()
+    found, = matching.find_candidates(db.session, [Person("Marie", "Tremblay", date(1980, 3, 4),
+                                                          source_ids=frozenset({"E-2"}))], source="EMHware")
+    assert found[0].person.source_ids == frozenset({"E-1"})
+    assert "different EMHware ID (E-2 / E-1)" in [e.text for e in found[0].score.evidence]
+
+
+def test_the_in_memory_index_finds_and_scores_like_the_database():
+    index = CandidateIndex(source="EMHware")
+    marie, other = uuid.uuid4(), uuid.uuid4()
+    index.add(marie, Person("Marie", "Tremblay", date(1980, 3, 4), source_ids=frozenset({"E-1"})))
+    index.add(other, Person("Omar", "Haddad", date(1950, 2, 2)))
+    found = index.candidates(Person("Marie", "Tremblay", date(1980, 3, 4), source_ids=frozenset({"E-1"})))
+    assert [c.client_id for c in found] == [marie]
+    assert found[0].score.match_type == "same_source_id"

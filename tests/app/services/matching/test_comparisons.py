@@ -1,0 +1,124 @@
+"""Comparison levels per field, one pair at a time and many pairs at once (which must agree exactly)."""
+
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+
+from app.services.matching import Person, comparisons as c
+from app.services.matching.names import name_options, normalize_name
+
+
+@pytest.mark.parametrize("a,b,level", [
+    ("marie", "marie", c.F_EXACT), ("bob", "robert", c.F_NICKNAME), ("jhon", "john", c.F_CLOSE),
+    ("marie", "marie eve", c.F_CLOSE), ("olivia", "olivier", c.F_GENDERED), ("louise", "louis", c.F_GENDERED),
+    ("j", "john", c.F_INITIAL), ("peter", "frank", c.F_DIFFERENT), ("", "marie", c.F_UNKNOWN),
+])
+def test_first_name_levels(a, b, level):
+    assert c.first_name_level(a, b) == level
+
+
+@pytest.mark.parametrize("a,b,level", [
+    ("tremblay", "tremblay", c.L_EXACT), ("de la cruz", "delacruz", c.L_EXACT), ("tremblay", "tremblai", c.L_CLOSE),
+    ("tremblay", "roy tremblay", c.L_PART), ("okafor", "haddad", c.L_DIFFERENT), ("okafor", "", c.L_UNKNOWN),
+])
+def test_last_name_levels(a, b, level):
+    assert c.last_name_level(a, b) == level
+
+
+PLACEHOLDERS = frozenset({date(1900, 1, 1)})
+
+
+@pytest.mark.parametrize("a,b,level", [
+    (date(1980, 3, 4), date(1980, 3, 4), c.D_EXACT), (date(1980, 1, 1), date(1980, 1, 1), c.D_JANUARY_1),
+    (date(1980, 3, 4), date(1980, 4, 3), c.D_TRANSPOSED), (date(1980, 3, 4), date(1980, 3, 5), c.D_ONE_DIGIT),
+    (date(1980, 3, 4), date(1979, 3, 4), c.D_YEAR_OFF), (date(1980, 3, 4), date(1943, 9, 30), c.D_DIFFERENT),
+    (date(1900, 1, 1), date(1900, 1, 1), c.D_PLACEHOLDER), (date(1980, 3, 4), None, c.D_UNKNOWN),
+])
+def test_birth_date_levels(a, b, level):
+    assert c.dob_level(a, b, PLACEHOLDERS) == level
+
+
+@pytest.mark.parametrize("a,b,level", [
+    ("Man", "Male", c.G_SAME), ("Woman", "F", c.G_SAME), ("Femme", "Woman", c.G_SAME), ("Man", "Woman", c.G_DIFFERENT),
+    ("M", "Female", c.G_DIFFERENT), ("Non-binary", "Man", c.G_UNKNOWN), ("Prefer not to answer", "Woman", c.G_UNKNOWN),
+    (None, "Man", c.G_UNKNOWN),
+])
+def test_gender_levels_read_the_option_values(a, b, level):
+    assert c.gender_level(a, b) == level
+
+
+def test_same_source_id_levels():
+    assert c.source_id_level(frozenset({"1"}), frozenset({"1", "2"})) == c.S_SAME
+    assert c.source_id_level(frozenset({"1"}), frozenset({"2"})) == c.S_DIFFERENT
+    assert c.source_id_level(frozenset(), frozenset({"2"})) == c.S_ABSENT
+
+
+def test_a_gendered_variant_with_different_genders_is_a_level_of_its_own():
+    olivia = Person("Olivia", "Asselin", date(1990, 5, 6), gender="Woman")
+    olivier = Person("Olivier", "Asselin", date(1990, 5, 6), gender="Man")
+    unknown = Person("Olivier", "Asselin", date(1990, 5, 6))
+    compared = c.compare([olivia], [olivier, unknown], [0, 0], [0, 1])
+    assert list(compared.first_name) == [c.F_GENDERED_OTHER_GENDER, c.F_GENDERED]
+
+
+def _reference_levels(incoming: Person, candidate: Person, placeholders) -> dict:
+    """The levels written plainly, one pair at a time: ``compare`` must agree with it exactly."""
+    firsts, lasts = name_options(candidate.first_name, candidate.last_name, candidate.preferred_name,
+                                 candidate.alias)
+    first, last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
+    gender = c.gender_level(incoming.gender, candidate.gender)
+
+    def best_first(name):
+        found = min((c.first_name_level(name, option) for option in firsts), default=c.F_UNKNOWN) \
+            if name else c.F_UNKNOWN
+        return c.F_GENDERED_OTHER_GENDER if found == c.F_GENDERED and gender == c.G_DIFFERENT else found
+
+    def best_last(name):
+        return min((c.last_name_level(name, option) for option in lasts), default=c.L_UNKNOWN) \
+            if name else c.L_UNKNOWN
+
+    return {"first_name": best_first(first), "last_name": best_last(last),
+            "swapped_first": best_first(last), "swapped_last": best_last(first),
+            "dob": c.dob_level(incoming.dob, candidate.dob, placeholders), "gender": gender,
+            "source_id": c.source_id_level(incoming.source_ids, candidate.source_ids)}
+
+
+def mixed_people(rng: random.Random, count: int) -> list[Person]:
+    firsts = ["Marie", "marie-eve", "Bob", "Robert", "J", "John", "Jean Paul", "Émilie", "", None, "Sasha", "Alex",
+              "Okafor", "Tremblay", "Olivia", "Olivier", "Louise", "Louis", "Mohamed", "Peter", "Frank"]
+    lasts = ["Tremblay", "TREMBLAY-ROY", "Smith", "Smyth", "Okafor", "de la Cruz", "", None, "Marie", "Côté",
+             "Frank", "Peters", "Ali"]
+    dates = [date(1980, 1, 1), date(1980, 1, 10), date(1981, 1, 1), date(1980, 10, 1), date(1955, 9, 30),
+             date(1900, 1, 1), None]
+    genders = [None, "Man", "Woman", "Male", "F", "Non-binary"]
+    ids = [frozenset(), frozenset(), frozenset({"1"}), frozenset({"2"}), frozenset({"1", "3"})]
+    return [Person(rng.choice(firsts), rng.choice(lasts), rng.choice(dates), rng.choice([None, None, "Bobby", "Jay"]),
+                   rng.choice([None, None, "Jane Doe", "Smith"]), rng.choice(genders), rng.choice(ids))
+            for _ in range(count)]
+
+
+def test_comparing_a_batch_gives_each_pair_exactly_its_own_levels():
+    rng = random.Random(7)
+    incoming, candidates = mixed_people(rng, 40), mixed_people(rng, 60)
+    left = [rng.randrange(40) for _ in range(1500)]
+    right = [rng.randrange(60) for _ in range(1500)]
+    compared = c.compare(incoming, candidates, left, right, PLACEHOLDERS)
+    swapped_at = {int(k): n for n, k in enumerate(compared.swapped_at)}
+    for k, (i, j) in enumerate(zip(left, right)):
+        expected = _reference_levels(incoming[i], candidates[j], PLACEHOLDERS)
+        got = {name: int(getattr(compared, name)[k]) for name in ("first_name", "last_name", "dob", "gender",
+                                                                    "source_id")}
+        assert got == {name: expected[name] for name in got}, (incoming[i], candidates[j])
+        if k in swapped_at:
+            n = swapped_at[k]
+            assert (compared.swapped_first[n], compared.swapped_last[n]) == (expected["swapped_first"],
+                                                                             expected["swapped_last"])
+        else:
+            assert expected["first_name"] < c.F_GENDERED and expected["last_name"] < c.L_SIMILAR
+
+
+def test_dates_as_days_keep_unknown_dates_apart():
+    values = c.days([date(1980, 3, 4), None])
+    assert values[0] == np.datetime64("1980-03-04") and np.isnat(values[1])

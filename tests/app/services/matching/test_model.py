@@ -1,0 +1,214 @@
+"""The linkage model: match weights in bits, probabilities, name frequencies, evidence in words."""
+
+import math
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+
+from app.services import matching
+from app.services.matching import Person, Thresholds, comparisons as c, decide, score
+from app.services.matching.model import (
+    DEFAULT_MODEL, LinkageModel, NameFrequencies, Settings, parse_placeholder_dobs, settings,
+)
+from app.services.matching.names import normalize_name
+from tests.app.services.matching.test_comparisons import _reference_levels, mixed_people
+
+ACCEPT = Thresholds().accept
+
+
+def _decision(incoming, existing):
+    import uuid
+
+    candidate = matching.Candidate(uuid.uuid4(), existing, score(incoming, existing))
+    return decide([candidate], Thresholds()).outcome
+
+
+@pytest.mark.parametrize("incoming,existing", [
+    (Person("Marie", "Tremblay", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1980, 3, 4))),
+    (Person("MARIE", "TREMBLAY-ROY", date(1980, 3, 4)), Person("Marie", "Tremblay Roy", date(1980, 3, 4))),
+    (Person("Tremblay", "Marie", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1980, 3, 4))),
+    (Person("Bob", "Smith", date(1970, 5, 6)), Person("Robert", "Smith", date(1970, 5, 6))),
+    (Person("Bobby", "Smith", date(1970, 5, 6)), Person("Robert", "Smith", date(1970, 5, 6), preferred_name="Bobby")),
+    (Person("Jane", "Doe", date(1970, 5, 6)), Person("Janet", "Smith", date(1970, 5, 6), alias="Jane Doe")),
+    (Person("Emilie", "Cote", date(1988, 7, 21)), Person("Émilie", "Côté", date(1988, 7, 21))),
+    (Person("Louise", "Asselin", date(1990, 5, 6), gender="Woman"),
+     Person("Louise", "Asselin", date(1990, 5, 6), gender="F")),
+])
+def test_the_same_person_written_differently_is_accepted(incoming, existing):
+    assert score(incoming, existing).value >= ACCEPT
+
+
+@pytest.mark.parametrize("incoming,existing", [
+    (Person("John", "Okafor", date(1992, 3, 3)), Person("Jane", "Okafor", date(1992, 3, 3))),  # twins
+    (Person("Marie", "Tremblay", date(1980, 1, 1)), Person("Marie", "Tremblay", date(1955, 9, 30))),
+    (Person("Marie", "Tremblay", None), Person("Marie", "Tremblay", date(1980, 1, 1))),
+    (Person("Peter", "Frank", date(1980, 3, 4)), Person("Frank", "Peters", date(1980, 3, 4))),
+])
+def test_different_people_or_missing_evidence_are_never_accepted(incoming, existing):
+    assert score(incoming, existing).value < ACCEPT
+
+
+@pytest.mark.parametrize("first,other_first", [("Olivia", "Olivier"), ("Erica", "Eric"), ("Roberta", "Robert"),
+                                               ("Françoise", "François"), ("Louise", "Louis"), ("Julie", "Julien")])
+def test_twins_with_gendered_names_and_different_genders_are_two_people(first, other_first):
+    her = Person(first, "Asselin", date(1990, 5, 6), gender="Woman")
+    him = Person(other_first, "Asselin", date(1990, 5, 6), gender="Man")
+    assert _decision(her, him) == matching.NEW
+    found = score(her, him)
+    assert found.evidence[0].text == (f"gendered variant of the first name ({first} / {other_first}) "
+                                      "with a different gender: twins, not one person")
+    assert found.evidence[0].weight < 0 and found.match_type == "last_name_dob"
+    # the same names with a gender missing are no evidence either way: a person decides
+    assert _decision(her, Person(other_first, "Asselin", date(1990, 5, 6))) == matching.REVIEW
+
+
+def test_namesakes_with_common_names_and_different_birth_dates_are_new_clients():
+    common = NameFrequencies({"mohamed": 400, "marie": 300}, 20_000, 1e-5)
+    model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
+                         {"first_name": common, "last_name": NameFrequencies({"ali": 300, "tremblay": 250}, 20_000,
+                                                                             1e-5)})
+    for first, last in (("Mohamed", "Ali"), ("Marie", "Tremblay")):
+        found = score(Person(first, last, date(1980, 3, 4)), Person(first, last, date(1971, 11, 22)), model=model)
+        assert found.value < Thresholds().review and found.match_type == "exact_name_different_dob"
+    # and without frequencies (a fresh install) the birth date alone says no
+    assert _decision(Person("Marie", "Tremblay", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1971, 11, 22))) \
+        == matching.NEW
+
+
+def test_a_common_exact_name_weighs_less_than_a_rare_one():
+    frequencies = NameFrequencies({"ali": 500}, 10_000, 1e-5)
+    model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior, {"last_name": frequencies})
+    common = score(Person("Sam", "Ali", date(1980, 3, 4)), Person("Sam", "Ali", date(1980, 3, 4)), model=model)
+    rare = score(Person("Sam", "Zwolinski", date(1980, 3, 4)), Person("Sam", "Zwolinski", date(1980, 3, 4)),
+                 model=model)
+    last = {s: next(e for e in s.evidence if e.field == "last_name") for s in (common, rare)}
+    assert last[common].weight == pytest.approx(math.log2(DEFAULT_MODEL.m["last_name"][0] / 0.05))
+    assert last[rare].weight == pytest.approx(math.log2(DEFAULT_MODEL.m["last_name"][0] / 1e-5))
+    assert common.match_weight < rare.match_weight
+    assert last[common].text == "same last name (common: 500 clients)" and last[rare].text == "same last name (rare)"
+
+
+def test_a_placeholder_birth_date_is_no_evidence():
+    placeholder = score(Person("Marie", "Tremblay", date(1900, 1, 1)), Person("Marie", "Tremblay", date(1900, 1, 1)))
+    missing = score(Person("Marie", "Tremblay", None), Person("Marie", "Tremblay", date(1980, 1, 1)))
+    dob = next(e for e in placeholder.evidence if e.field == "dob")
+    assert dob.weight == 0 and dob.text == "placeholder birth date (1900-01-01): no evidence"
+    assert placeholder.match_weight == missing.match_weight
+    assert placeholder.match_type == "name_only"
+
+
+def test_placeholder_dates_are_configurable(app, monkeypatch):
+    monkeypatch.setitem(app.config, "MATCH_PLACEHOLDER_DOBS", ["1901-01-01"])
+    with app.app_context():
+        found = score(Person("Marie", "Tremblay", date(1901, 1, 1)), Person("Marie", "Tremblay", date(1901, 1, 1)))
+    assert next(e for e in found.evidence if e.field == "dob").weight == 0
+    with pytest.raises(ValueError, match="MATCH_PLACEHOLDER_DOBS"):
+        parse_placeholder_dobs("1900-13-01")
+
+
+def test_a_first_of_january_agreeing_is_weaker_than_another_day():
+    january = score(Person("Marie", "Tremblay", date(1980, 1, 1)), Person("Marie", "Tremblay", date(1980, 1, 1)))
+    other = score(Person("Marie", "Tremblay", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1980, 3, 4)))
+    assert 0 < january.evidence[2].weight < other.evidence[2].weight
+
+
+def test_a_different_id_from_the_same_source_pushes_below_accept(app, monkeypatch):
+    marie = Person("Marie", "Tremblay", date(1980, 3, 4), gender="Woman", source_ids=frozenset({"E-2"}))
+    client = Person("Marie", "Tremblay", date(1980, 3, 4), gender="Woman", source_ids=frozenset({"E-1"}))
+    assert score(marie, Person("Marie", "Tremblay", date(1980, 3, 4), gender="Woman")).value >= ACCEPT
+    found = score(marie, client, source="EMHware")
+    assert found.value < ACCEPT
+    assert found.evidence[4].text == "different EMHware ID (E-2 / E-1)" and found.evidence[4].weight == -10
+    monkeypatch.setitem(app.config, "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT", -2.0)
+    with app.app_context():
+        assert score(marie, client).evidence[4].weight == -2
+        monkeypatch.setitem(app.config, "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT", 3.0)
+        with pytest.raises(ValueError, match="MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"):
+            settings()
+
+
+def test_the_probability_is_the_weight_as_odds():
+    found = score(Person("Marie", "Tremblay", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1980, 3, 5)))
+    assert found.value == pytest.approx(2 ** found.match_weight / (1 + 2 ** found.match_weight))
+    assert found.match_weight == pytest.approx(DEFAULT_MODEL.prior_weight + sum(e.weight for e in found.evidence))
+
+
+def test_details_are_what_the_review_page_and_training_read():
+    found = score(Person("Marie", "Tremblay", date(1980, 3, 4), gender="Woman"),
+                  Person("Marie", "Tremblay", date(1980, 3, 5), gender="Man"))
+    details = found.details()
+    assert details["match_type"] == "exact_name_near_dob" and 0 <= details["probability"] <= 1
+    assert [e["text"] for e in details["evidence"]] == [
+        "same first name", "same last name", "birth date one digit apart (1980-03-04 / 1980-03-05)",
+        "different gender", "no source IDs to compare: no evidence"]
+    assert all(e["weight"] == round(e["weight"], 1) for e in details["evidence"])
+    assert details["levels"] == {"first_name": "exact", "last_name": "exact", "dob": "one_digit",
+                                 "gender": "different", "source_id": "absent", "name_order": "straight"}
+    assert "dob" not in details and "name" not in details  # never overwrites the candidate's own values
+
+
+def test_match_types_say_what_agreed():
+    def kind(a, b):
+        return score(a, b).match_type
+
+    assert kind(Person("Marie", "Tremblay", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1943, 3, 4))) \
+        == "exact_name_different_dob"
+    assert kind(Person("Marie", "Tremblai", date(1980, 3, 4)), Person("Marie", "Tremblay", date(1980, 4, 3))) \
+        == "name_near_dob"
+    assert kind(Person("Peter", "Frank", date(1980, 3, 4)), Person("Frank", "Peters", date(1980, 3, 4))) \
+        == "swapped_names"
+    assert kind(Person("John", "Okafor", date(1992, 3, 3)), Person("Jane", "Okafor", date(1992, 3, 3))) \
+        == "last_name_dob"
+    assert all(code in matching.MATCH_TYPE_WORDS for code in (
+        "exact_name_different_dob", "name_near_dob", "swapped_names", "last_name_dob", "name_only"))
+
+
+def _reference_weight(incoming: Person, candidate: Person, model: LinkageModel, config: Settings) -> float:
+    """The match weight written plainly, one pair at a time: score_pairs must agree with it."""
+    levels = _reference_levels(incoming, candidate, config.placeholder_dobs)
+    weights = {name: model.weights(name) for name in matching.LEVELS}
+
+    def name_weight(field, level, value, exact):
+        frequencies = model.frequencies.get(field)
+        if level == exact and frequencies is not None:
+            return math.log2(model.m[field][exact] / frequencies.frequency(value))
+        return weights[field][level]
+
+    first, last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
+    straight = name_weight("first_name", levels["first_name"], first, c.F_EXACT) \
+        + name_weight("last_name", levels["last_name"], last, c.L_EXACT)
+    names = straight
+    if levels["first_name"] >= c.F_GENDERED or levels["last_name"] >= c.L_SIMILAR:
+        order = c.O_SWAPPED if levels["swapped_first"] <= c.F_NICKNAME and levels["swapped_last"] == c.L_EXACT \
+            else c.O_SWAPPED_PARTIAL
+        swapped = name_weight("first_name", levels["swapped_first"], last, c.F_EXACT) \
+            + name_weight("last_name", levels["swapped_last"], first, c.L_EXACT) + weights["name_order"][order]
+        names = max(straight, swapped)
+    source = config.different_id_weight if levels["source_id"] == c.S_DIFFERENT \
+        else weights["source_id"][levels["source_id"]]
+    return model.prior_weight + names + weights["dob"][levels["dob"]] + weights["gender"][levels["gender"]] + source
+
+
+def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
+    rng = random.Random(11)
+    incoming, candidates = mixed_people(rng, 40), mixed_people(rng, 60)
+    left = [rng.randrange(40) for _ in range(1500)]
+    right = [rng.randrange(60) for _ in range(1500)]
+    model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
+                         {"first_name": NameFrequencies({"marie": 40, "bob": 3}, 1000, 1e-4),
+                          "last_name": NameFrequencies({"tremblay": 50}, 1000, 2e-4)})
+    config = Settings(frozenset({date(1900, 1, 1)}), -7.0)
+    batch = matching.score_pairs(incoming, candidates, left, right, model=model, config=config)
+    for k, (i, j) in enumerate(zip(left, right)):
+        assert batch.weight[k] == pytest.approx(_reference_weight(incoming[i], candidates[j], model, config),
+                                                abs=1e-9), (incoming[i], candidates[j])
+        assert batch.at(k) == matching.score(incoming[i], candidates[j], model=model, config=config)
+    assert np.all((batch.value >= 0) & (batch.value <= 1))
+
+
+def test_a_model_needs_one_probability_per_level():
+    with pytest.raises(ValueError, match="one probability per level"):
+        LinkageModel({**DEFAULT_MODEL.m, "gender": (0.5, 0.5)}, DEFAULT_MODEL.u, DEFAULT_MODEL.prior)
+    assert LinkageModel.from_json(DEFAULT_MODEL.to_json()) == DEFAULT_MODEL
