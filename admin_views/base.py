@@ -16,6 +16,7 @@ scope answers 404, exactly like one that does not exist.
 
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from flask import abort, current_app, flash, has_request_context, jsonify, redirect, request, url_for
 from flask_admin import expose
@@ -442,14 +443,39 @@ class CCDModelView(ModelView):
             0, sort_column[0] if sort_column else None, view_args.sort_desc,
             view_args.search, view_args.filters, execute=False, page_size=0,
         )
-        return count, query.yield_per(500)
+        return count, _rows_of_this_context(query)
 
     def get_export_value(self, model, name):
-        return neutralise_formula(super().get_export_value(model, name))
+        """The cell as the CSV will hold it (related records as their text), formula-neutralised.
+
+        Flask-Admin turns a related record into text only when writing the row, after this
+        method: so the text is made here, where the formula check can see it. Numbers stay
+        numbers (a negative amount is not a formula).
+        """
+        value = super().get_export_value(model, name)
+        if value is None or isinstance(value, (bool, int, float, Decimal)):
+            return value
+        return neutralise_formula(value.decode("utf-8") if isinstance(value, bytes) else str(value))
 
     def get_export_name(self, export_type="csv"):
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H%M")
         return f"ccd_{self.rule_key}_{stamp}.{export_type}"
+
+
+EXPORT_BATCH_SIZE = 500
+
+
+def _rows_of_this_context(query):
+    """The export's rows, read through the session of the context the stream runs in.
+
+    Flask-Admin streams a CSV after the view has returned: by then the request's session has
+    been closed and dropped by Flask-SQLAlchemy's teardown, and a query still bound to it
+    would reopen that orphaned session, whose transaction nobody ends (on SQLite a lock held
+    until restart, on PostgreSQL a connection idle in transaction). Bound here, when the rows
+    are first read, the stream uses the context's own session, which its teardown closes when
+    the stream ends or the download is abandoned.
+    """
+    yield from query.with_session(db.session()).yield_per(EXPORT_BATCH_SIZE)
 
 
 class ArchivableView(CCDModelView):
