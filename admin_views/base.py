@@ -443,7 +443,10 @@ class CCDModelView(ModelView):
             0, sort_column[0] if sort_column else None, view_args.sort_desc,
             view_args.search, view_args.filters, execute=False, page_size=0,
         )
-        return count, _rows_of_this_context(query)
+        # Flask-Admin joins in the collections a list shows (a staff member's roles), and
+        # SQLAlchemy cannot read such rows in batches; those screens are small, read at once.
+        batched = not any(relationship.property.uselist for relationship in self._auto_joins)
+        return count, _rows_of_this_context(query, EXPORT_BATCH_SIZE if batched else None)
 
     def get_export_value(self, model, name):
         """The cell as the CSV will hold it (related records as their text), formula-neutralised.
@@ -465,7 +468,7 @@ class CCDModelView(ModelView):
 EXPORT_BATCH_SIZE = 500
 
 
-def _rows_of_this_context(query):
+def _rows_of_this_context(query, batch_size: int | None):
     """The export's rows, read through the session of the context the stream runs in.
 
     Flask-Admin streams a CSV after the view has returned: by then the request's session has
@@ -475,7 +478,8 @@ def _rows_of_this_context(query):
     are first read, the stream uses the context's own session, which its teardown closes when
     the stream ends or the download is abandoned.
     """
-    yield from query.with_session(db.session()).yield_per(EXPORT_BATCH_SIZE)
+    query = query.with_session(db.session())
+    yield from query if batch_size is None else query.yield_per(batch_size)
 
 
 class ArchivableView(CCDModelView):
