@@ -14,6 +14,7 @@ action reads through: ``get_query``, ``get_count_query`` and ``get_one``. A reco
 scope answers 404, exactly like one that does not exist.
 """
 
+import logging
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -27,13 +28,13 @@ from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.helpers import get_form_data, get_redirect_target
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.exc import IntegrityError
-from wtforms import HiddenField
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from wtforms import FieldList, FormField, HiddenField, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
-from admin_views.counts import capped_count_query
-from admin_views.fields import OptionMultiSelectField, OptionSelectField
+from admin_views.counts import LIST_COUNT_CAP, capped_count_query
+from admin_views.fields import OptionMultiSelectField, OptionSelectField, PlainText
 from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
 from app.choices import OPTION_FIELDS
 from app.constraints import explain
@@ -41,9 +42,12 @@ from app.extensions import db
 from app.guard import WriteNotPermitted
 from app.labels import label
 from app.permissions import Action, Grant, grant
+from app.plain_text import without_control_characters
 from app.security import CSRFForm
 from app.services import approvals
 from app.services.scope import acting_staff, restrict, scope_condition
+
+log = logging.getLogger(__name__)
 
 # Flask-Admin endpoint -> the action it performs. Endpoints not listed need only LIST.
 ENDPOINT_ACTIONS = {
@@ -72,6 +76,8 @@ PROPOSALS_SUBMITTED = (
 NOTHING_PROPOSED = "Nothing was changed, so nothing was submitted for approval."
 STALE_FORM = ("This form could not be checked against the record you opened (it was altered or is from "
               "another record); open the record again and redo your change.")
+DATABASE_REFUSED = ("The database could not store this record, so nothing was saved. Check the values for "
+                    "unusual characters or lengths and try again; if it keeps happening, tell your administrator.")
 # The values a proposer saw when the edit form opened, signed so they cannot be altered on the way back.
 BASE_FIELD = "ccd_proposal_base"
 BASE_SALT = "ccd-proposal-base"
@@ -118,8 +124,40 @@ def refuse():
     abort(403)
 
 
+def _text_fields(form):
+    """Every text field of a form, those of its inline child forms included."""
+    for field in form:
+        if isinstance(field, FieldList):
+            for entry in field.entries:
+                yield from _text_fields(entry.form) if isinstance(entry, FormField) else ()
+        elif isinstance(field, FormField):
+            yield from _text_fields(field.form)
+        elif isinstance(field, StringField):
+            yield field
+
+
+class ModelForm(CSRFForm):
+    """Every screen's form: CSRF, and plain text only in every text field (inline rows too).
+
+    Checked after the fields' own validators, as one more error on the field, so a control
+    character never reaches the database (PostgreSQL refuses NUL with a message that quotes
+    the statement) and the person sees which field holds it.
+    """
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        rule = PlainText()
+        for field in _text_fields(self):
+            try:
+                rule(self, field)
+            except ValidationError as error:
+                field.errors = [*field.errors, str(error)]
+                valid = False
+        return valid
+
+
 class CCDModelView(ModelView):
-    form_base_class = CSRFForm
+    form_base_class = ModelForm
     list_template = "admin/ccd_list.html"
     can_view_details = True
     can_set_page_size = True
@@ -350,6 +388,11 @@ class CCDModelView(ModelView):
         if isinstance(exc, WriteNotPermitted):
             flash(str(exc), "error")
             return True
+        if isinstance(exc, SQLAlchemyError) and not current_app.config.get("FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION"):
+            # The driver's message quotes the statement and the row's values: logged, never shown.
+            log.exception("A save on %s was refused by the database", self.rule_key)
+            flash(DATABASE_REFUSED, "error")
+            return True
         return super().handle_view_exception(exc)
 
     # -- rows within the person's scope --------------------------------------------------
@@ -423,6 +466,17 @@ class CCDModelView(ModelView):
         if deleted:
             flash(f"{deleted} record(s) deleted.", "success")
 
+    def _get_list_extra_args(self):
+        """The list's query string made safe for the database: no control characters in the search
+        or filter values (PostgreSQL refuses NUL), and a page number the pager could offer."""
+        args = super()._get_list_extra_args()
+        args.page = min(max(args.page, 0), LIST_COUNT_CAP)
+        if args.search:
+            args.search = without_control_characters(args.search).strip() or None
+        if args.filters:
+            args.filters = [(index, name, _plain_filter_value(value)) for index, name, value in args.filters]
+        return args
+
     def _get_filter_groups(self):
         """Drop-down filter options come from the database, so read them for each page, not once at start-up."""
         self._refresh_filters_cache()
@@ -463,6 +517,14 @@ class CCDModelView(ModelView):
     def get_export_name(self, export_type="csv"):
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H%M")
         return f"ccd_{self.rule_key}_{stamp}.{export_type}"
+
+
+def _plain_filter_value(value):
+    if isinstance(value, str):
+        return without_control_characters(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain_filter_value(item) for item in value)
+    return value
 
 
 EXPORT_BATCH_SIZE = 500

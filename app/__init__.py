@@ -60,6 +60,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from admin_views import init_admin
     init_admin(app)
+    from admin_views import error_pages
+    error_pages.install(app)
 
     from app.cli import ccd_cli
     app.cli.add_command(ccd_cli)
