@@ -305,7 +305,8 @@ class CCDModelView(ModelView):
             return False
         db.session.rollback()
         covered = approvals.columns_of(self.model, [field.name for field in form])
-        covered |= {key for key, value in submitted.items() if not approvals.same(value, current.get(key))}
+        covered |= {key for key, value in submitted.items()
+                    if not approvals.same(value, current.get(key), self.rule_key, key)}
         values = {key: submitted[key] for key in covered}
         try:
             change = self._propose("create" if is_created else "update", entity_id, values, base)

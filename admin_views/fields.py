@@ -4,6 +4,7 @@ from flask_admin.form import Select2Widget
 from wtforms import SelectField, SelectMultipleField
 from wtforms.validators import ValidationError
 
+from app.audit import same_value
 from app.plain_text import control_characters
 from app.services.options import active_options
 
@@ -44,6 +45,12 @@ class OptionMultiSelectField(SelectMultipleField):
 
     def process_data(self, value):
         self.data = list(value) if value else []
+
+    def populate_obj(self, obj, name):
+        """The same choices in the form's order are no change: the stored list is left as it is."""
+        stored = getattr(obj, name, None)
+        if not same_value(getattr(obj, "__tablename__", ""), name, stored, self.data):
+            super().populate_obj(obj, name)
 
 
 class PlainText:
