@@ -28,7 +28,7 @@ from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.helpers import get_form_data, get_redirect_target
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from wtforms import FieldList, FormField, HiddenField, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
@@ -78,6 +78,8 @@ STALE_FORM = ("This form could not be checked against the record you opened (it 
               "another record); open the record again and redo your change.")
 DATABASE_REFUSED = ("The database could not store this record, so nothing was saved. Check the values for "
                     "unusual characters or lengths and try again; if it keeps happening, tell your administrator.")
+DATABASE_FAILED = ("The database could not save this record just now, so nothing was saved. Try again in a moment; "
+                   "if it keeps happening, tell your administrator.")
 # The values a proposer saw when the edit form opened, signed so they cannot be altered on the way back.
 BASE_FIELD = "ccd_proposal_base"
 BASE_SALT = "ccd-proposal-base"
@@ -392,7 +394,7 @@ class CCDModelView(ModelView):
         if isinstance(exc, SQLAlchemyError) and not current_app.config.get("FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION"):
             # The driver's message quotes the statement and the row's values: logged, never shown.
             log.exception("A save on %s was refused by the database", self.rule_key)
-            flash(DATABASE_REFUSED, "error")
+            flash(DATABASE_REFUSED if isinstance(exc, DataError) else DATABASE_FAILED, "error")
             return True
         return super().handle_view_exception(exc)
 
