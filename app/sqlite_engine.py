@@ -62,12 +62,19 @@ event.listen(Engine, "commit", _end)
 event.listen(Engine, "rollback", _end)
 
 
+def _writes(statement: str, context) -> bool:
+    """Compiled statements say what they are (a CTE can front an UPDATE); driver SQL is read by its verb."""
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete or context.isddl):
+        return True
+    return bool(_WRITES.match(statement))
+
+
 @event.listens_for(Engine, "before_cursor_execute")
 def _begin_for_statement(connection, cursor, statement, parameters, context, executemany):
     state = connection.info.get(_STATE)
     if state is None or state == _WRITING:
         return
-    writes = bool(_WRITES.match(statement))
+    writes = _writes(statement, context)
     raw = connection.connection.dbapi_connection
     if state == _READING:
         if not writes:

@@ -96,7 +96,6 @@ def served(tmp_path_factory):
         "SECRET_KEY": "embedded-test-secret-" + "z" * 32,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "MAIL_OUTBOX_DIR": str(tmp / "outbox"),
-        "RATELIMIT_ENABLED": False,
     })
     with app.app_context():
         flask_migrate.upgrade()
