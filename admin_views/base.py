@@ -119,6 +119,12 @@ def current_roles() -> frozenset[str]:
     return user.role_names
 
 
+def page_argument(name: str = "page", first: int = 0) -> int:
+    """A page number from the query string, from the first page up to the pager's cap (a larger one
+    overflows the database's integers; nobody pages that far)."""
+    return min(max(request.args.get(name, first, type=int), first), LIST_COUNT_CAP)
+
+
 def refuse():
     """A visitor who is not signed in goes to sign-in; a signed-in one without the right gets 403."""
     if not current_user.is_authenticated:
@@ -473,7 +479,7 @@ class CCDModelView(ModelView):
         """The list's query string made safe for the database: no control characters in the search
         or filter values (PostgreSQL refuses NUL), and a page number the pager could offer."""
         args = super()._get_list_extra_args()
-        args.page = min(max(args.page, 0), LIST_COUNT_CAP)
+        args.page = page_argument()
         if args.search:
             args.search = without_control_characters(args.search).strip() or None
         if args.filters:

@@ -237,3 +237,10 @@ def test_a_crash_is_a_500_page_in_the_layout_without_the_error(app, client, sign
     assert response.status_code == 500
     assert "Something went wrong" in page and "internal detail 42" not in page
     assert 'aria-label="Sidebar"' in page
+
+
+@pytest.mark.parametrize("path", ["/admin/inbox/", "/admin/my-requests/"])
+@pytest.mark.parametrize("page", ["-1", "99999999999999999999", "x"])
+def test_the_personal_pages_take_any_page_number(client, sign_in_as, path, page):
+    sign_in_as("Manager")
+    assert client.get(f"{path}?page={page}").status_code == 200
