@@ -13,6 +13,7 @@ from flask_login import current_user
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
+from admin_views.base import page_argument
 from app import security
 from app.extensions import db
 from app.models import Program
@@ -68,7 +69,7 @@ class PersonalView(BaseView):
 class InboxView(PersonalView):
     @expose("/")
     def index(self):
-        page = request.args.get("page", 1, type=int) or 1
+        page = page_argument(first=1)
         notices, total = inbox.page_of(_staff().id, page)
         pages = max((total + inbox.PAGE_SIZE - 1) // inbox.PAGE_SIZE, 1)
         return self.render("admin/inbox.html", notices=notices, total=total, page=page, pages=pages,

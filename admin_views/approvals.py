@@ -15,7 +15,7 @@ from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from admin_views.base import CCDModelView, current_roles
+from admin_views.base import CCDModelView, current_roles, page_argument
 from admin_views.formatting import local_datetime
 from app.choices import PENDING_CHANGE_STATUSES
 from app.extensions import db
@@ -250,7 +250,7 @@ class MyRequestsView(BaseView):
 
     @expose("/")
     def index(self):
-        page = max(request.args.get("page", 0, type=int), 0)
+        page = page_argument()
         rows = approvals.requests_of(current_user.staff, limit=self.page_size + 1, offset=page * self.page_size)
         requests = [{
             "change": change, "entity_name": entity_label(change.entity),

@@ -14,8 +14,10 @@ action reads through: ``get_query``, ``get_count_query`` and ``get_one``. A reco
 scope answers 404, exactly like one that does not exist.
 """
 
+import logging
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from flask import abort, current_app, flash, has_request_context, jsonify, redirect, request, url_for
 from flask_admin import expose
@@ -26,13 +28,13 @@ from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.helpers import get_form_data, get_redirect_target
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.exc import IntegrityError
-from wtforms import HiddenField
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from wtforms import FieldList, FormField, HiddenField, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
-from admin_views.counts import capped_count_query
-from admin_views.fields import OptionMultiSelectField, OptionSelectField
+from admin_views.counts import LIST_COUNT_CAP, capped_count_query
+from admin_views.fields import OptionMultiSelectField, OptionSelectField, PlainText
 from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
 from app.choices import OPTION_FIELDS
 from app.constraints import explain
@@ -40,9 +42,12 @@ from app.extensions import db
 from app.guard import WriteNotPermitted
 from app.labels import label
 from app.permissions import Action, Grant, grant
+from app.plain_text import without_control_characters
 from app.security import CSRFForm
 from app.services import approvals
 from app.services.scope import acting_staff, restrict, scope_condition
+
+log = logging.getLogger(__name__)
 
 # Flask-Admin endpoint -> the action it performs. Endpoints not listed need only LIST.
 ENDPOINT_ACTIONS = {
@@ -71,6 +76,10 @@ PROPOSALS_SUBMITTED = (
 NOTHING_PROPOSED = "Nothing was changed, so nothing was submitted for approval."
 STALE_FORM = ("This form could not be checked against the record you opened (it was altered or is from "
               "another record); open the record again and redo your change.")
+DATABASE_REFUSED = ("The database could not store this record, so nothing was saved. Check the values for "
+                    "unusual characters or lengths and try again; if it keeps happening, tell your administrator.")
+DATABASE_FAILED = ("The database could not save this record just now, so nothing was saved. Try again in a moment; "
+                   "if it keeps happening, tell your administrator.")
 # The values a proposer saw when the edit form opened, signed so they cannot be altered on the way back.
 BASE_FIELD = "ccd_proposal_base"
 BASE_SALT = "ccd-proposal-base"
@@ -110,6 +119,12 @@ def current_roles() -> frozenset[str]:
     return user.role_names
 
 
+def page_argument(name: str = "page", first: int = 0) -> int:
+    """A page number from the query string, from the first page up to the pager's cap (a larger one
+    overflows the database's integers; nobody pages that far)."""
+    return min(max(request.args.get(name, first, type=int), first), LIST_COUNT_CAP)
+
+
 def refuse():
     """A visitor who is not signed in goes to sign-in; a signed-in one without the right gets 403."""
     if not current_user.is_authenticated:
@@ -117,8 +132,40 @@ def refuse():
     abort(403)
 
 
+def _text_fields(form):
+    """Every text field of a form, those of its inline child forms included."""
+    for field in form:
+        if isinstance(field, FieldList):
+            for entry in field.entries:
+                yield from _text_fields(entry.form) if isinstance(entry, FormField) else ()
+        elif isinstance(field, FormField):
+            yield from _text_fields(field.form)
+        elif isinstance(field, StringField):
+            yield field
+
+
+class ModelForm(CSRFForm):
+    """Every screen's form: CSRF, and plain text only in every text field (inline rows too).
+
+    Checked after the fields' own validators, as one more error on the field, so a control
+    character never reaches the database (PostgreSQL refuses NUL with a message that quotes
+    the statement) and the person sees which field holds it.
+    """
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        rule = PlainText()
+        for field in _text_fields(self):
+            try:
+                rule(self, field)
+            except ValidationError as error:
+                field.errors = [*field.errors, str(error)]
+                valid = False
+        return valid
+
+
 class CCDModelView(ModelView):
-    form_base_class = CSRFForm
+    form_base_class = ModelForm
     list_template = "admin/ccd_list.html"
     can_view_details = True
     can_set_page_size = True
@@ -266,7 +313,8 @@ class CCDModelView(ModelView):
             return False
         db.session.rollback()
         covered = approvals.columns_of(self.model, [field.name for field in form])
-        covered |= {key for key, value in submitted.items() if not approvals.same(value, current.get(key))}
+        covered |= {key for key, value in submitted.items()
+                    if not approvals.same(value, current.get(key), self.rule_key, key)}
         values = {key: submitted[key] for key in covered}
         try:
             change = self._propose("create" if is_created else "update", entity_id, values, base)
@@ -349,6 +397,11 @@ class CCDModelView(ModelView):
         if isinstance(exc, WriteNotPermitted):
             flash(str(exc), "error")
             return True
+        if isinstance(exc, SQLAlchemyError) and not current_app.config.get("FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION"):
+            # The driver's message quotes the statement and the row's values: logged, never shown.
+            log.exception("A save on %s was refused by the database", self.rule_key)
+            flash(DATABASE_REFUSED if isinstance(exc, DataError) else DATABASE_FAILED, "error")
+            return True
         return super().handle_view_exception(exc)
 
     # -- rows within the person's scope --------------------------------------------------
@@ -422,6 +475,17 @@ class CCDModelView(ModelView):
         if deleted:
             flash(f"{deleted} record(s) deleted.", "success")
 
+    def _get_list_extra_args(self):
+        """The list's query string made safe for the database: no control characters in the search
+        or filter values (PostgreSQL refuses NUL), and a page number the pager could offer."""
+        args = super()._get_list_extra_args()
+        args.page = page_argument()
+        if args.search:
+            args.search = without_control_characters(args.search).strip() or None
+        if args.filters:
+            args.filters = [(index, name, _plain_filter_value(value)) for index, name, value in args.filters]
+        return args
+
     def _get_filter_groups(self):
         """Drop-down filter options come from the database, so read them for each page, not once at start-up."""
         self._refresh_filters_cache()
@@ -442,14 +506,51 @@ class CCDModelView(ModelView):
             0, sort_column[0] if sort_column else None, view_args.sort_desc,
             view_args.search, view_args.filters, execute=False, page_size=0,
         )
-        return count, query.yield_per(500)
+        # Flask-Admin joins in the collections a list shows (a staff member's roles), and
+        # SQLAlchemy cannot read such rows in batches; those screens are small, read at once.
+        batched = not any(relationship.property.uselist for relationship in self._auto_joins)
+        return count, _rows_of_this_context(query, EXPORT_BATCH_SIZE if batched else None)
 
     def get_export_value(self, model, name):
-        return neutralise_formula(super().get_export_value(model, name))
+        """The cell as the CSV will hold it (related records as their text), formula-neutralised.
+
+        Flask-Admin turns a related record into text only when writing the row, after this
+        method: so the text is made here, where the formula check can see it. Numbers stay
+        numbers (a negative amount is not a formula).
+        """
+        value = super().get_export_value(model, name)
+        if value is None or isinstance(value, (bool, int, float, Decimal)):
+            return value
+        return neutralise_formula(value.decode("utf-8") if isinstance(value, bytes) else str(value))
 
     def get_export_name(self, export_type="csv"):
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H%M")
         return f"ccd_{self.rule_key}_{stamp}.{export_type}"
+
+
+def _plain_filter_value(value):
+    if isinstance(value, str):
+        return without_control_characters(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain_filter_value(item) for item in value)
+    return value
+
+
+EXPORT_BATCH_SIZE = 500
+
+
+def _rows_of_this_context(query, batch_size: int | None):
+    """The export's rows, read through the session of the context the stream runs in.
+
+    Flask-Admin streams a CSV after the view has returned: by then the request's session has
+    been closed and dropped by Flask-SQLAlchemy's teardown, and a query still bound to it
+    would reopen that orphaned session, whose transaction nobody ends (on SQLite a lock held
+    until restart, on PostgreSQL a connection idle in transaction). Bound here, when the rows
+    are first read, the stream uses the context's own session, which its teardown closes when
+    the stream ends or the download is abandoned.
+    """
+    query = query.with_session(db.session())
+    yield from query if batch_size is None else query.yield_per(batch_size)
 
 
 class ArchivableView(CCDModelView):

@@ -1,8 +1,11 @@
-"""Form fields whose choices come from the agency's option lists at the time the form is shown."""
+"""Form fields whose choices come from the agency's option lists when the form is shown, and the plain-text rule."""
 
 from flask_admin.form import Select2Widget
 from wtforms import SelectField, SelectMultipleField
+from wtforms.validators import ValidationError
 
+from app.audit import same_value
+from app.plain_text import control_characters
 from app.services.options import active_options
 
 
@@ -42,3 +45,21 @@ class OptionMultiSelectField(SelectMultipleField):
 
     def process_data(self, value):
         self.data = list(value) if value else []
+
+    def populate_obj(self, obj, name):
+        """The same choices in the form's order are no change: the stored list is left as it is."""
+        stored = getattr(obj, name, None)
+        if not same_value(getattr(obj, "__tablename__", ""), name, stored, self.data):
+            super().populate_obj(obj, name)
+
+
+class PlainText:
+    """A form field validator: refuses control characters (app/plain_text.py) with a field error."""
+
+    field_flags = {}
+
+    def __call__(self, form, field):
+        found = control_characters(field.data) if isinstance(field.data, str) else []
+        if found:
+            raise ValidationError(f"Remove the invisible control character{'s' if len(found) > 1 else ''} "
+                                  f"({', '.join(found)}): this field takes plain text only.")

@@ -5,34 +5,12 @@ import os
 from pathlib import Path
 
 from flask import Flask, redirect, url_for
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
+from app import sqlite_engine  # noqa: F401  (SQLite connection settings for the embedded default)
 from app.config import check_production_settings, engine_options, load_config
 from app.extensions import db, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _is_sqlite(dbapi_connection) -> bool:
-    return type(dbapi_connection).__module__.startswith("sqlite3")
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_connection_setup(dbapi_connection, connection_record):
-    """SQLite ignores foreign keys unless asked, and pysqlite's own transaction handling
-    breaks savepoints; let SQLAlchemy issue BEGIN itself (SQLAlchemy's documented recipe)."""
-    if _is_sqlite(dbapi_connection):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection):
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
 
 
 def freeze_startup_objects() -> None:
@@ -84,6 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from admin_views import init_admin
     init_admin(app)
+    from admin_views import error_pages
+    error_pages.install(app)
 
     from app.cli import ccd_cli
     app.cli.add_command(ccd_cli)

@@ -23,7 +23,7 @@ from flask_login import current_user
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ColumnProperty, Session
 
-from app.choices import AUDIT_ACTIONS
+from app.choices import AUDIT_ACTIONS, is_multi_valued
 
 # Logs of their own, not records: auditing them would only echo what they already say.
 NOT_AUDITED = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
@@ -183,6 +183,20 @@ def _collection_changes(state) -> dict:
     return changes
 
 
+def same_value(table: str, column: str, before: Any, after: Any) -> bool:
+    """No change to report: equal values, or a multi-select's same choices in another order.
+
+    One definition for the audit trail and the approvals (app/services/approvals.py), so a
+    form that sends a multi-select's choices in its own order changes neither.
+    """
+    if before == after:
+        return True
+    if is_multi_valued(table, column) and isinstance(before, (list, type(None))) \
+            and isinstance(after, (list, type(None))):
+        return {str(v) for v in before or ()} == {str(v) for v in after or ()}
+    return False
+
+
 def update_diff(obj) -> dict:
     """Fields of a loaded, modified object that really changed, as {field: {before, after}}."""
     state = inspect(obj)
@@ -196,7 +210,7 @@ def update_diff(obj) -> dict:
             continue
         before = history.deleted[0] if history.deleted else None
         after = history.added[0] if history.added else None
-        if before == after:
+        if same_value(state.mapper.local_table.name, key, before, after):
             continue
         diff[key] = {"before": _shown(key, before), "after": _shown(key, after)}
     diff.update(_collection_changes(state))

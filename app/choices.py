@@ -109,3 +109,8 @@ OPTION_FIELDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("service_restrictions", "restriction_types"): ("restriction_type", True),
     ("service_restrictions", "behaviours"): ("behaviour", True),
 }
+
+
+def is_multi_valued(table: str, column: str) -> bool:
+    """True for a column holding several choices (a JSON list), where their order means nothing."""
+    return OPTION_FIELDS.get((table, column), ("", False))[1]

@@ -121,9 +121,12 @@ def record_values(obj) -> dict[str, Any]:
     return values
 
 
-def same(a, b) -> bool:
-    """Equal as a person would judge it: an empty text and no value are the same."""
-    return a == b or (a in (None, "") and b in (None, ""))
+def same(a, b, entity: str | None = None, field: str | None = None) -> bool:
+    """Equal as a person would judge it: an empty text and no value are the same, and (given the
+    table and column) a multi-select's choices in another order too (audit.same_value)."""
+    if a == b or (a in (None, "") and b in (None, "")):
+        return True
+    return entity is not None and field is not None and audit.same_value(entity, field, a, b)
 
 
 def current_record(change: PendingChange, *, lock: bool = False):
@@ -156,9 +159,10 @@ def conflicts(change: PendingChange, current: dict | None = None) -> list[str]:
     for field in fields:
         if field not in base or field not in current:
             continue
-        moved = not same(current[field], base[field])
+        moved = not same(current[field], base[field], change.entity, field)
         # An edit someone else already made exactly as proposed is no conflict.
-        if moved and (change.operation == "delete" or not same(current[field], change.diff_json.get(field))):
+        if moved and (change.operation == "delete"
+                      or not same(current[field], change.diff_json.get(field), change.entity, field)):
             found.append(field)
     return found
 
@@ -236,8 +240,10 @@ def comparison(change: PendingChange) -> list[FieldRow]:
             base=readable(change.entity, field, base.get(field)) if change.operation != "create" else "",
             proposed=readable(change.entity, field, proposed) if change.operation != "delete" else "(deleted)",
             current="" if current is None else readable(change.entity, field, now),
-            proposed_change=change.operation != "update" or not same(base.get(field), proposed),
-            changed_since=current is not None and field in base and not same(now, base.get(field)),
+            proposed_change=(change.operation != "update"
+                             or not same(base.get(field), proposed, change.entity, field)),
+            changed_since=(current is not None and field in base
+                           and not same(now, base.get(field), change.entity, field)),
             conflict=field in conflicted,
         ))
     return rows
@@ -318,7 +324,7 @@ def propose(requester, entity: str, operation: str, *, entity_id=None, values: d
     now = record_values(record) if record is not None else {}
     if operation == "update":
         base = audit.jsonable(dict(base)) if base is not None else now
-        diff = {field: value for field, value in values.items() if not same(value, base.get(field))}
+        diff = {field: value for field, value in values.items() if not same(value, base.get(field), entity, field)}
         if not diff:
             return None
         base = {field: base.get(field) for field in diff}

@@ -105,8 +105,11 @@ def visible_client_ids(staff) -> sa.Select | None:
     programs = visible_program_ids(staff)
     if programs is None:
         return None
-    return sa.union(*(sa.select(column).where(condition)
-                      for column, condition in _client_links(staff, programs))).subquery().select()
+    ways_in = [sa.select(column).where(condition) for column, condition in _client_links(staff, programs)]
+    # Each client once: a UNION of one part is just that part, and a client enrolled in two
+    # visible programs (or twice in one) has an enrollment row for each.
+    ids = sa.union(*ways_in) if len(ways_in) > 1 else ways_in[0].distinct()
+    return ids.subquery().select()
 
 
 def visible_client_count(staff, *, not_counted=None) -> int | None:

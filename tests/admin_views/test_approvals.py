@@ -73,6 +73,47 @@ def test_manager_edit_through_the_form_stores_one_proposal_with_its_diff_and_bas
     assert change.requested_by_id == manager.id
 
 
+def test_a_multi_select_sent_in_another_order_is_not_part_of_the_proposal_nor_its_audit_row(client, sign_in_as):
+    manager = sign_in_as("Manager")
+    stored = ["White – North American", "East Asian"]
+    record = _visible_client(manager, ethnicity=list(stored), phone="416-555-0101", city="Toronto")
+    edit_url = f"/admin/clients/edit/?id={record.id}"
+    data = browser_form(client.get(edit_url).get_data(as_text=True))
+    data["phone"], data["city"] = "416-555-0199", "Hamilton"
+    data.setlist("ethnicity", list(reversed(stored)))
+    assert "Submitted for approval" in _page(client, client.post(edit_url, data=data))
+    (change,) = _changes(entity="clients")
+    expected = {"phone": "416-555-0199", "city": "Hamilton"}
+    assert change.diff_json == expected
+    assert [row.field for row in approvals.comparison(change) if row.proposed_change] == \
+        [f for f in approvals.proposable_fields(Client) if f in expected]
+
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    sign_in_as("Coordinator")
+    client.post(f"/admin/pending_changes/approve/?id={change.id}", data={"csrf_token": csrf_token(client, "/admin/")})
+    (row,) = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity_id == record.id,
+                                                           AuditLog.action == "approve")).all()
+    assert set(row.diff_json) == set(expected)
+    assert _fresh(record).ethnicity == stored
+
+
+def test_a_direct_edit_keeps_a_multi_select_in_its_stored_order(client, sign_in_as):
+    sign_in_as("Coordinator")
+    stored = ["White – North American", "East Asian"]
+    record = factories.client(ethnicity=list(stored))
+    db.session.add(record)
+    db.session.commit()
+    edit_url = f"/admin/clients/edit/?id={record.id}"
+    data = browser_form(client.get(edit_url).get_data(as_text=True))
+    data.setlist("ethnicity", list(reversed(stored)))
+    data["city"] = "Kingston"
+    assert client.post(edit_url, data=data).status_code == 302
+    assert _fresh(record).ethnicity == stored
+    (row,) = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity_id == record.id,
+                                                           AuditLog.action == "update")).all()
+    assert set(row.diff_json) == {"city"}
+
+
 def test_unchanged_form_submits_nothing(client, sign_in_as):
     manager = sign_in_as("Manager")
     record = _visible_client(manager)

@@ -4,6 +4,7 @@ from datetime import date
 from math import ceil
 
 import pytest
+import sqlalchemy as sa
 
 from admin_views import counts
 from app.extensions import db
@@ -87,3 +88,37 @@ def test_a_restricted_list_counts_its_scope_less_merged_records(client, staff_wi
 def test_a_search_in_a_restricted_list_is_counted_by_its_own_query(client, staff_with_three_clients):
     assert "List (1)" in client.get("/admin/clients/?search=Countmore").get_data(as_text=True)
     assert "List (1)" in client.get("/admin/clients/?search=Countm").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["Manager", "Leader"])
+def test_a_scoped_list_counts_each_client_once_and_its_pager_has_no_empty_page(client, sign_in_as, db_session,
+                                                                                role):
+    import re
+
+    from app.models import DepartmentLeaderAssignment, Enrollment, ProgramManagerAssignment
+    from tests import factories
+
+    person = sign_in_as(role)
+    department = factories.department()
+    programs = [factories.program(department=department) for _ in range(2)]
+    for program in programs:
+        db.session.add(ProgramManagerAssignment(staff=person, program=program) if role == "Manager"
+                       else DepartmentLeaderAssignment(staff=person, department=department))
+        if role == "Leader":
+            break
+    people = [Client(first_name=f"Dana{i}", last_name="Twiceenrolled", dob=date(1975, 1, i + 1)) for i in range(12)]
+    for index, someone in enumerate(people):
+        db.session.add(Enrollment(client=someone, program=programs[0], start_date=date(2024, 1, 1)))
+        if index % 2 == 0:
+            db.session.add(Enrollment(client=someone, program=programs[1], start_date=date(2024, 2, 1)))
+    db.session.commit()
+    expected = db.session.scalar(sa.select(sa.func.count(sa.distinct(Enrollment.client_id)))
+                                 .where(Enrollment.program_id.in_([p.id for p in programs])))
+    assert expected == len(people)
+
+    page = client.get("/admin/clients/?page_size=10").get_data(as_text=True)
+    assert f"List ({expected})" in page
+    last_page = ceil(expected / 10) - 1
+    assert re.search(rf"[?&]page={last_page}\b", page)
+    assert not re.search(rf"[?&]page={last_page + 1}\b", page)
+    assert "Twiceenrolled" in client.get(f"/admin/clients/?page_size=10&page={last_page}").get_data(as_text=True)

@@ -155,3 +155,32 @@ def test_staff_in_the_trail_cannot_be_deleted(request_as):
         db.session.flush()
     expected = "deactivate the staff member" if on_postgres() else "still referred to"  # SQLite names no constraint
     assert expected in explain(refused.value)
+
+
+def test_a_multi_select_in_another_order_is_no_change_but_a_new_choice_is(request_as):
+    request_as("Coordinator")
+    record = factories.client(ethnicity=["White – North American", "East Asian"], phone="416-555-0101")
+    db.session.add(record)
+    db.session.commit()
+
+    record.ethnicity = ["East Asian", "White – North American"]
+    record.phone = "416-555-0199"
+    db.session.commit()
+    record.ethnicity = ["East Asian", "South Asian"]
+    db.session.commit()
+
+    _, reordered, changed = rows_for(record.id)
+    assert set(reordered.diff_json) == {"phone"}
+    assert changed.diff_json["ethnicity"] == {"before": ["East Asian", "White – North American"],
+                                              "after": ["East Asian", "South Asian"]}
+
+
+@pytest.mark.parametrize("before, after, same", [
+    (["a", "b"], ["b", "a"], True), (None, [], True), (["a"], ["a", "b"], False), ("x", "x", True),
+])
+def test_one_rule_says_what_is_no_change(before, after, same):
+    from app.services import approvals
+
+    assert audit.same_value("clients", "ethnicity", before, after) is same
+    assert approvals.same(before, after, "clients", "ethnicity") is same
+    assert audit.same_value("clients", "first_name", ["a", "b"], ["b", "a"]) is False

@@ -51,3 +51,30 @@ def test_occupancy_and_newest_enrollments_match_the_plain_query_for_each_viewer(
     assert occupied == 7
     assert [e.id for e in programs.program_record_summary(program, manager, today=TODAY)["current_enrollments"]] \
         == [shared.id], "a manager of another program sees only the client they share"
+
+
+def test_an_enrollment_that_ended_today_as_finished_is_not_current(db_session):
+    program = factories.program()
+    db.session.add(program)
+    rows = {
+        "open": factories.enrollment(program=program, start_date=date(2024, 1, 1)),
+        "ends today, still active": factories.enrollment(program=program, start_date=date(2024, 2, 1),
+                                                         end_date=TODAY),
+        "ends later": factories.enrollment(program=program, start_date=date(2024, 3, 1), end_date=date(2024, 6, 1)),
+    }
+    for status in programs.FINISHED_STATUSES:
+        rows[f"{status} today"] = factories.enrollment(program=program, start_date=date(2024, 2, 1),
+                                                       end_date=TODAY, status=status)
+    rows["completed yesterday"] = factories.enrollment(program=program, start_date=date(2024, 2, 1),
+                                                       end_date=date(2024, 4, 30), status="completed")
+    db.session.add_all(rows.values())
+    db.session.commit()
+    expected = {row.id for row in rows.values()
+                if row.start_date <= TODAY and (row.end_date is None or row.end_date > TODAY
+                                                or (row.end_date == TODAY and row.status not in
+                                                    ("completed", "discharged", "cancelled")))}
+    assert len(expected) == 3
+
+    summary = programs.program_record_summary(program, make_staff("Coordinator"), today=TODAY)
+    assert {e.id for e in summary["current_enrollments"]} == expected
+    assert summary["occupied"] == len(expected)

@@ -178,3 +178,29 @@ def test_the_same_query_for_two_people_gives_each_their_own_rows(two_programs):
     db.session.commit()
     assert ids(restrict(sa.select(Client.id), Client, first)) == {client_a.id}
     assert ids(restrict(sa.select(Client.id), Client, second)) == {client_b.id}
+
+
+def test_a_client_enrolled_twice_in_scope_is_counted_once(db_session):
+    """A Manager's and a Leader's client count: distinct clients, not their enrollments."""
+    from app.services.scope import visible_client_count
+
+    department = factories.department()
+    first, second = factories.program(department=department), factories.program(department=department)
+    outside = factories.program()
+    both = factories.client()
+    twice = factories.client()
+    rows = [factories.enrollment(client=both, program=first), factories.enrollment(client=both, program=second),
+            factories.enrollment(client=twice, program=first, end_date=date(2024, 2, 1), status="completed"),
+            factories.enrollment(client=twice, program=first, start_date=date(2024, 3, 1)),
+            factories.enrollment(program=second), factories.enrollment(program=outside)]
+    db.session.add_all(rows)
+    manager, leader = make_staff("Manager"), make_staff("Leader")
+    db.session.add_all([ProgramManagerAssignment(staff=manager, program=first),
+                        ProgramManagerAssignment(staff=manager, program=second),
+                        DepartmentLeaderAssignment(staff=leader, department=department)])
+    db.session.commit()
+    expected = len({row.client_id for row in rows if row.program in (first, second)})
+    assert expected == 3
+    for person in (manager, leader):
+        assert visible_client_count(person) == expected
+        assert len(list(db.session.scalars(visible_client_ids(person)))) == expected
