@@ -79,16 +79,20 @@ def _definitions(report: dict) -> Section:
     return section
 
 
+def _coverage(report: dict) -> tuple[str, str] | None:
+    """What a report was narrowed to, as its drill-downs name it: ("program" | "department", name), or None."""
+    if report["program"]:
+        return "program", report["program"]["name"]
+    if report["department"]:
+        return "department", report["department"]["name"]
+    return None
+
+
 def org_summary_sections(report: dict) -> list[Section]:
     """The Organizational Summary as the sections the page shows and the exports write."""
     # Drill-downs name the clients behind a count: who (served, new or continuing), when, where
     # (None for every program covered, or ("program" | "department", name)) and with which filters.
-    if report["program"]:
-        coverage = ("program", report["program"]["name"])
-    elif report["department"]:
-        coverage = ("department", report["department"]["name"])
-    else:
-        coverage = None
+    coverage = _coverage(report)
     base = {"kind": "served", "date_from": report["date_from"], "date_to": report["date_to"],
             "filters": report["filters"], "coverage": coverage, "row_filter": None}
 
@@ -166,12 +170,7 @@ def vacancy_sections(report: dict) -> list[Section]:
 def data_quality_sections(report: dict) -> list[Section]:
     """The Data quality report: the checks overall, then per program and per source system, as counts
     (each opening the records to fix) and as shares of the records checked."""
-    if report["program"]:
-        coverage = ("program", report["program"]["name"])
-    elif report["department"]:
-        coverage = ("department", report["department"]["name"])
-    else:
-        coverage = None
+    coverage = _coverage(report)
     base = {"report": "data_quality", "date_from": report["date_from"], "date_to": report["date_to"],
             "stale_days": report["stale_days"], "coverage": coverage}
     checks = report["checks"]
