@@ -1,20 +1,22 @@
-"""Importing one file: read, stage, match, write, in batches that each commit whole or not at all.
+"""Importing one file: stage, link, decide, write; the writes in batches that each commit whole or not at all.
 
 This module holds the entry points and the run's lifecycle; the steps live beside it:
-stage.py (staging the file), parse.py (one row's values), link.py (rows to clients) and
-write.py (what a batch writes).
+stage.py (staging the file), parse.py (one row's values), link.py (rows to clusters and
+clients), decide.py (what each cluster becomes) and write.py (what a batch writes).
 
 1. The file is read (reading.py) and its columns resolved through the source's column
    map (column_maps.py); a file missing required columns is refused as a whole.
 2. Every row is staged in ``import_rows`` before anything canonical is touched.
-3. Staged rows are processed in batches. For each batch: cells become values or a
-   reject reason; rows are matched to clients (same-source id, then blocking and
-   scoring in app/services/matching.py); the batch's clients, source ids, enrollments,
-   intakes, discharges, review items, audit rows, row outcomes and the upload log's
-   counters are written and committed together. A crash loses at most the batch in
-   hand, and re-running the file redoes only what is missing: every record has a
-   natural key (client + program + date, source + id), so nothing is written twice.
-4. A dry run does all of that except the canonical writes.
+3. The file is linked as a whole (link.py): rows that are one person become a cluster,
+   and each cluster is linked to clients (same-source id, then blocking and scoring in
+   app/services/matching). Every cluster is then decided (decide.py) before anything is
+   written, so neither row order nor batch size changes an outcome.
+4. Clusters are written in batches of whole clusters (write.py): clients, source ids,
+   enrollments, intakes, discharges, review items, audit rows, row outcomes and the upload
+   log's counters are committed together. A crash loses at most the batch in hand, and
+   re-running the file redoes only what is missing: every record has a natural key
+   (client + program + date, source + id), so nothing is written twice.
+5. A dry run does all of that except the canonical writes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -35,15 +37,15 @@ from app.extensions import db
 from app.models import ClientDuplicate, ClientSourceId, ClientUploadLog, ImportRow
 from app.services import matching
 from app.services.ingest import column_maps
-from app.services.ingest.link import plan_batch
-from app.services.ingest.parse import ParsedRow, RowParsing
+from app.services.ingest.decide import BY_ID, BY_NAME, HELD, NEW, ClusterDecision, decide_clusters, matched_by_words
+from app.services.ingest.link import Cluster, FileLinks, content_key
+from app.services.ingest.parse import RowParsing
 from app.services.ingest.reading import FileRefused, file_type_of
 from app.services.ingest.stage import Staging
-from app.services.ingest.values import BadValue
 from app.services.ingest.write import Batch, Outcome
 
 DEFAULT_BATCH_SIZE = 500
-# Imports of any source take turns batch by batch (PostgreSQL advisory lock), so two imports
+# Imports of any source take turns file by file (PostgreSQL advisory lock), so two imports
 # running at once cannot both add the same newcomer.
 BATCH_LOCK_KEY = 0x43434449  # "CCDI"
 ERROR_DETAILS_KEPT = 200
@@ -72,6 +74,14 @@ class ImportSummary:
     discharges: int = 0
     duration_seconds: float = 0.0
     error: str | None = None
+    # Rows and people apart: how each row found its client, and who waits for a reviewer.
+    rows_matched_by_id: int = 0
+    clients_matched_by_id: int = 0
+    rows_matched_by_name: int = 0
+    clients_matched_by_name: int = 0
+    lowest_match_probability: float | None = None
+    rows_new: int = 0
+    people_held: int = 0
 
     def lines(self) -> list[str]:
         head = f"{self.source} {self.file_name}: {self.status}" + (" (dry run: nothing was written)" if self.dry_run
@@ -81,9 +91,17 @@ class ImportSummary:
         return [
             head,
             f"rows read: {self.rows_read}",
-            f"clients inserted: {self.inserted}, updated: {self.updated}, unchanged: {self.unchanged}",
-            f"rows rejected: {self.rejected} (of which possible duplicates flagged for review: "
-            f"{self.possible_duplicates})",
+            f"matched to an existing client by {self.source} id: {self.rows_matched_by_id} rows "
+            f"({self.clients_matched_by_id} clients)",
+            f"matched automatically to an existing client by name and birth date: {self.rows_matched_by_name} rows "
+            f"({self.clients_matched_by_name} clients" + (
+                f"; match probability {self.lowest_match_probability:.2f} or more)"
+                if self.lowest_match_probability is not None else ")"),
+            f"new clients: {self.inserted} (from {self.rows_new} rows)",
+            f"existing clients whose details changed: {self.updated}; unchanged: {self.unchanged}",
+            f"held for review, nothing written for them: {self.possible_duplicates} rows "
+            f"({self.people_held} people)",
+            f"rejected for bad values: {self.rejected} rows",
             f"enrollments written: {self.enrollments} (of which flagged for review because a service "
             f"restriction is in force: {self.enrollments_flagged}), intakes written: {self.intakes}, "
             f"discharges written: {self.discharges}",
@@ -94,10 +112,15 @@ class ImportSummary:
     def of(cls, log: ClientUploadLog) -> "ImportSummary":
         details = log.upload_details or {}
         return cls(log.id, log.file_name, log.source, log.status, bool(details.get("dry_run")), log.total_rows,
-                   log.records_created, log.records_updated, log.records_skipped, log.errors_count,
+                   log.records_created, log.records_updated, log.records_skipped,
+                   details.get("rejected", (log.errors_count or 0) - (log.duplicates_flagged or 0)),
                    log.duplicates_flagged, details.get("enrollments", 0), details.get("enrollments_flagged", 0),
                    details.get("intakes", 0),
-                   details.get("discharges", 0), log.duration_seconds or 0.0, log.error_message)
+                   details.get("discharges", 0), log.duration_seconds or 0.0, log.error_message,
+                   details.get("rows_matched_by_id", 0), details.get("clients_matched_by_id", 0),
+                   details.get("rows_matched_by_name", 0), details.get("clients_matched_by_name", 0),
+                   details.get("lowest_match_probability"), details.get("rows_new", 0),
+                   details.get("people_held", 0))
 
 
 # -- starting ------------------------------------------------------------------------------
@@ -210,9 +233,10 @@ def apply_reviewed_row(import_row_id, client_id=None, *, reviewed_by_id=None) ->
     """A reviewer's answer to a row held for duplicate review: write it to ``client_id`` (the same
     person), or as a new client when ``client_id`` is None (nobody CCD knows).
 
-    The row is read with the column titles of its own import, and written exactly as the import
-    would have written it. Its review items are closed: the chosen client's as "merged", the
-    others as "not_duplicate", so the pairs are not flagged again. The caller commits.
+    The answer covers the row's whole cluster: every row of the file held as the same person
+    is written, each exactly as the import would have written it. The cluster's review items
+    are closed: the chosen client's as "merged", the others as "not_duplicate", so the pairs are
+    not flagged again. Returns the outcome of ``import_row_id``. The caller commits.
     """
     from flask import current_app
 
@@ -228,45 +252,68 @@ def apply_reviewed_row(import_row_id, client_id=None, *, reviewed_by_id=None) ->
     column_map = column_maps.ColumnMap(log.source, column_map.titles, details.get("date_order") or
                                        column_map.date_order)
     run.prepare(column_map, details.get("headers") or [])
-    parsed = run._parse(row)
-    items = session.scalars(sa.select(ClientDuplicate).where(ClientDuplicate.import_row_id == row.id)).all()
+    key = (row.details or {}).get("incoming_key")
+    held = [row] if key is None else [
+        other for other in session.scalars(sa.select(ImportRow).where(
+            ImportRow.upload_log_id == log.id, ImportRow.status == "review"))
+        if (other.details or {}).get("incoming_key") == key]
+    parsed = sorted(((content_key(p, r.cells), p) for r in held for p in [run._parse(r)]), key=lambda e: e[0])
+    rows = [p for _, p in parsed]
+    source_id = next((p.source_id for p in rows if p.source_id), None)
+    items = session.scalars(sa.select(ClientDuplicate).where(
+        ClientDuplicate.import_row_id.in_([r.id for r in held]))).all()
     if client_id is not None and client_id not in {item.primary_client_id for item in items}:
         raise ValueError("Choose one of the clients the row was flagged against, or none.")
-    batch = Batch(run)
     known = session.scalar(sa.select(ClientSourceId.client_id).where(
-        ClientSourceId.source_system == log.source, ClientSourceId.source_client_id == parsed.source_id)) \
-        if parsed.source_id else None
+        ClientSourceId.source_system == log.source, ClientSourceId.source_client_id == source_id)) \
+        if source_id else None
     if known is not None and known != client_id:
-        raise ValueError(f"{log.source} id {parsed.source_id} already belongs to another client.")
+        raise ValueError(f"{log.source} id {source_id} already belongs to another client.")
+    cluster = Cluster(key or run.incoming_key(rows[0]), source_id)
+    decision = ClusterDecision(cluster, BY_NAME if client_id else NEW, client_id or uuid.uuid4(),
+                               add_source_id=known is None)
+    batch = Batch(run)
     if client_id is not None:
         batch._load_clients({client_id})
     batch._load_children()
     with audit.acting_as(f"import {log.source} {log.file_name}"[:100]):
-        outcome = batch._write_row(parsed, client_id or uuid.uuid4(), "reviewed" if client_id else "new",
-                                   add_source_id=bool(parsed.source_id) and known is None)
+        outcomes, _ = batch.write_cluster(
+            decision, rows, "a reviewer: same person as this client" if client_id else "a reviewer: a new person")
         batch.apply()
         for item in items:
             item.status = "merged" if item.primary_client_id == client_id else "not_duplicate"
             item.reviewed_at = datetime.now(timezone.utc)
             item.reviewed_by_id = reviewed_by_id
-        row.status, row.client_id = outcome.status, outcome.client_id
-        row.reason = f"{row.reason} — resolved by review"
-    return outcome
+        for other in held:
+            outcome = outcomes[other.id]
+            other.status, other.client_id = outcome.status, outcome.client_id
+            other.reason = f"{other.reason} — resolved by review"
+    return outcomes[row.id]
 
 
 # -- the run ---------------------------------------------------------------------------------
 @dataclass
 class Counters:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    review: int = 0
+    """What the run did: clients (people) and rows counted apart, as the summary reports them."""
+
+    inserted: int = 0  # new clients
+    updated: int = 0  # existing clients whose details changed
+    unchanged: int = 0  # existing clients written to without a change of details
+    rejected: int = 0  # rows rejected for bad values
+    review: int = 0  # rows held for review
+    people_held: int = 0
+    rows_new: int = 0
+    rows_by_id: int = 0
+    rows_by_name: int = 0
+    lowest_probability: float | None = None
     enrollments: int = 0
     enrollments_flagged: int = 0
     intakes: int = 0
     discharges: int = 0
     done: int = 0
+    clients_by_id: set = field(default_factory=set)
+    clients_by_name: set = field(default_factory=set)
+    clients_changed: set = field(default_factory=set)
 
 
 def process_upload(upload_log_id, *, progress: Callable[[int, int], None] | None = None,
@@ -320,7 +367,7 @@ def _fail(session, upload_log_id, message: str, started: float) -> None:
 
 
 class ImportRun(Staging, RowParsing):
-    """State of one import across its batches: the clients it created and the keys it wrote."""
+    """One import: stage the file, link it as a whole, decide every cluster, then write in batches."""
 
     def __init__(self, session, log: ClientUploadLog, details: dict, thresholds, batch_size, progress):
         self.session, self.log, self.details = session, log, details
@@ -329,66 +376,120 @@ class ImportRun(Staging, RowParsing):
         self.today = date.today()
         self.counters = Counters()
         self.errors: list[dict] = []
-        # What this import created, so later rows (and batches, in a dry run) find it.
-        self.new_index = matching.CandidateIndex()
-        self.id_of_source: dict[str, uuid.UUID] = {}
         self.written_keys: set[tuple] = set()
 
-
-    # -- batches -----------------------------------------------------------------------------
+    # -- link, decide, write -------------------------------------------------------------------
     def process(self) -> None:
-        last_number = 0
-        while True:
-            staged = self.session.execute(
-                sa.select(ImportRow.id, ImportRow.row_number, ImportRow.cells)
-                .where(ImportRow.upload_log_id == self.log.id, ImportRow.status == "staged",
-                       ImportRow.row_number > last_number)
-                .order_by(ImportRow.row_number).limit(self.batch_size)
-            ).all()
-            if not staged:
-                return
-            self._process_batch(staged)
-            last_number = staged[-1].row_number
-            if self.progress:
-                self.progress(self.counters.done, self.log.total_rows)
-
-    def _process_batch(self, staged) -> None:
+        """Imports of any source take turns for the whole file: its decisions are taken before it
+        writes, so another import must not add the same newcomers meanwhile."""
+        lock = None
         if self.session.connection().dialect.name == "postgresql":
-            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(BATCH_LOCK_KEY)))
-        outcomes: dict[uuid.UUID, Outcome] = {}
-        parsed: list[ParsedRow] = []
-        for row in staged:
-            try:
-                parsed.append(self._parse(row))
-            except BadValue as exc:
-                outcomes[row.id] = Outcome("rejected", str(exc))
-        batch = Batch(self)
-        plan_batch(batch, parsed, outcomes)
-        if not self.dry_run:
-            batch.apply()
-        self._record_outcomes(staged, outcomes, batch)
+            # On a connection of its own: the session's connection goes back to the pool at each commit.
+            lock = self.session.get_bind().engine.connect()
+            lock.execute(sa.select(sa.func.pg_advisory_lock(BATCH_LOCK_KEY)))
+            lock.commit()
+        try:
+            links = FileLinks(self)
+            links.read(self._reject)
+            links.link_to_clients()
+            decisions = decide_clusters(links.clusters, self.source, self.thresholds)
+            del links
+            # Clusters held against a client this file creates come after it; each batch holds whole clusters.
+            ordered = [d for d in decisions if d.writes] + [d for d in decisions if not d.writes]
+            batch, rows = [], 0
+            for decision in ordered:
+                batch.append(decision)
+                rows += decision.cluster.row_count
+                if rows >= self.batch_size:
+                    self._process_batch(batch)
+                    batch, rows = [], 0
+            if batch:
+                self._process_batch(batch)
+        finally:
+            if lock is not None:
+                lock.execute(sa.select(sa.func.pg_advisory_unlock(BATCH_LOCK_KEY)))
+                lock.commit()
+                lock.close()
+
+    def _reject(self, rejected: list[tuple]) -> None:
+        """Rows that cannot be read: recorded (and committed) as they are found."""
+        outcomes = {row.id: Outcome("rejected", reason) for row, reason in rejected}
+        self.counters.rejected += len(rejected)
+        self._record_outcomes([row for row, _ in rejected], outcomes, None)
         self.session.commit()
 
-    def _record_outcomes(self, staged, outcomes: dict[uuid.UUID, Outcome], batch: "Batch") -> None:
+    def _process_batch(self, decisions: list[ClusterDecision]) -> None:
+        staged_ids = [staged_id for decision in decisions for _, staged_id in decision.cluster.rows]
+        staged = {row.id: row for row in self.session.execute(
+            sa.select(ImportRow.id, ImportRow.row_number, ImportRow.cells)
+            .where(matching.one_of(ImportRow.id, staged_ids, self.session.connection().dialect.name)))}
+        batch = Batch(self)
+        batch._load_clients({d.client_id for d in decisions if d.outcome in (BY_ID, BY_NAME)})
+        batch._load_children()
+        outcomes: dict[uuid.UUID, Outcome] = {}
+        counters = self.counters
+        for decision in decisions:
+            cluster = decision.cluster
+            rows = [self._parse(staged[staged_id]) for _, staged_id in cluster.rows]
+            if decision.writes:
+                written, changed = batch.write_cluster(decision, rows, matched_by_words(decision, self.source))
+                outcomes.update(written)
+                self._count_written(decision, changed)
+            elif decision.outcome == HELD:
+                outcomes.update(batch.hold(decision, rows))
+                counters.review += cluster.row_count
+                counters.people_held += 1
+            else:
+                outcomes.update({row.staged_id: Outcome("rejected", decision.reason) for row in rows})
+                counters.rejected += cluster.row_count
+        if not self.dry_run:
+            batch.apply()
+        self._record_outcomes([staged[staged_id] for staged_id in staged_ids], outcomes, batch)
+        self.session.commit()
+        if self.progress:
+            self.progress(counters.done, self.log.total_rows)
+
+    def _count_written(self, decision: ClusterDecision, changed: bool) -> None:
+        counters, rows = self.counters, decision.cluster.row_count
+        if decision.outcome == NEW:
+            counters.inserted += 1
+            counters.rows_new += rows
+            return
+        if decision.outcome == BY_ID:
+            counters.rows_by_id += rows
+            counters.clients_by_id.add(decision.client_id)
+        else:
+            counters.rows_by_name += rows
+            counters.clients_by_name.add(decision.client_id)
+            value = decision.score.value
+            counters.lowest_probability = value if counters.lowest_probability is None else min(
+                counters.lowest_probability, value)
+        if changed:
+            counters.clients_changed.add(decision.client_id)
+
+    def _record_outcomes(self, staged, outcomes: dict[uuid.UUID, Outcome], batch: Batch | None) -> None:
         counters = self.counters
         updates = []
         for row in staged:
             outcome = outcomes[row.id]
-            setattr(counters, outcome.status, getattr(counters, outcome.status) + 1)
             if outcome.status in ("rejected", "review") and len(self.errors) < ERROR_DETAILS_KEPT:
                 self.errors.append({"row": row.row_number, "reason": outcome.reason})
             updates.append({"id": row.id, "status": outcome.status, "reason": outcome.reason,
                             "client_id": None if self.dry_run else outcome.client_id, "details": outcome.details})
-        counters.enrollments += batch.enrollments_written
-        counters.enrollments_flagged += batch.enrollments_flagged
-        counters.intakes += batch.intakes_written
-        counters.discharges += batch.discharges_written
+        if batch is not None:
+            counters.enrollments += batch.enrollments_written
+            counters.enrollments_flagged += batch.enrollments_flagged
+            counters.intakes += batch.intakes_written
+            counters.discharges += batch.discharges_written
         counters.done += len(staged)
         bulk.update_rows(self.session, ImportRow.__table__, updates)
         self._write_counters()
 
     def _write_counters(self) -> None:
         log, counters = self.log, self.counters
+        matched = counters.clients_by_id | counters.clients_by_name
+        counters.updated = len(counters.clients_changed)
+        counters.unchanged = len(matched - counters.clients_changed)
         log.records_created, log.records_updated, log.records_skipped = (counters.inserted, counters.updated,
                                                                          counters.unchanged)
         log.errors_count = counters.rejected + counters.review
@@ -398,7 +499,12 @@ class ImportRun(Staging, RowParsing):
                              "enrollments_flagged": counters.enrollments_flagged,
                              "intakes": counters.intakes, "discharges": counters.discharges,
                              "unchanged": counters.unchanged, "rejected": counters.rejected,
-                             "possible_duplicates": counters.review})
+                             "possible_duplicates": counters.review, "people_held": counters.people_held,
+                             "rows_new": counters.rows_new, "rows_matched_by_id": counters.rows_by_id,
+                             "clients_matched_by_id": len(counters.clients_by_id),
+                             "rows_matched_by_name": counters.rows_by_name,
+                             "clients_matched_by_name": len(counters.clients_by_name),
+                             "lowest_match_probability": counters.lowest_probability})
         log.upload_details = dict(self.details)
 
     def finish(self, seconds: float) -> None:
@@ -412,6 +518,8 @@ class ImportRun(Staging, RowParsing):
                        "rows_read": log.total_rows, "clients_inserted": counters.inserted,
                        "clients_updated": counters.updated, "clients_unchanged": counters.unchanged,
                        "rows_rejected": counters.rejected, "possible_duplicates": counters.review,
+                       "people_held": counters.people_held, "rows_matched_by_id": counters.rows_by_id,
+                       "rows_matched_by_name": counters.rows_by_name, "rows_new_clients": counters.rows_new,
                        "enrollments_written": counters.enrollments,
                        "enrollments_flagged": counters.enrollments_flagged, "intakes_written": counters.intakes,
                        "discharges_written": counters.discharges, "status": log.status}

@@ -88,24 +88,6 @@ class Batch:
             .where(self._one_of(Discharge.client_id, client_ids)))}
 
     # -- what a row writes -------------------------------------------------------------------
-    def _write_row(self, row: ParsedRow, client_id: uuid.UUID, matched_by: str, add_source_id: bool,
-                   score: matching.Score | None = None) -> Outcome:
-        run = self.run
-        details = {"matched_by": matched_by}
-        if score is not None:
-            details["score"] = score.details()
-        if matched_by == "new":
-            self._new_client(row, client_id)
-            status = "inserted"
-        else:
-            status = "updated" if self._update_client(client_id, row.client) else "unchanged"
-        if add_source_id:
-            self.new_source_ids.append({"id": uuid.uuid4(), "client_id": client_id, "source_system": run.source,
-                                        "source_client_id": row.source_id})
-        for program_id in row.programs:
-            self._services(row, client_id, program_id)
-        return Outcome(status, None, client_id, details)
-
     def _new_client(self, row: ParsedRow, client_id: uuid.UUID) -> None:
         values = {name: value for name, value in row.client.items()}
         if "preferred_language" in values:
@@ -200,29 +182,59 @@ class Batch:
         enrollment["end_date"], enrollment["status"] = end, "discharged"
         self.enrollments_written += 1
 
-    def _review(self, row: ParsedRow, decision: matching.Decision) -> Outcome:
-        run = self.run
-        listed = [{"client_id": str(c.client_id), "name": f"{c.person.first_name} {c.person.last_name}",
-                   "dob": c.person.dob.isoformat() if c.person.dob else None, **c.score.details()}
+    # -- what a cluster writes ---------------------------------------------------------------
+    def write_cluster(self, decision, rows: list[ParsedRow], matched_by: str) -> tuple[dict, bool]:
+        """Every row of a cluster onto its one client, in content order, and the cluster's source id once.
+        Returns the rows' outcomes and whether an existing client's details changed."""
+        outcomes: dict[uuid.UUID, Outcome] = {}
+        client_id, created = decision.client_id, decision.outcome == "new"
+        changed = False
+        details = {"matched_by": matched_by, "incoming_key": decision.cluster.key}
+        if decision.score is not None:
+            details.update({"match_probability": round(decision.score.value, 4), "score": decision.score.details()})
+        for index, row in enumerate(rows):
+            if created and index == 0:
+                self._new_client(row, client_id)
+            elif self._update_client(client_id, row.client):
+                changed = True
+                status = "updated"
+            else:
+                status = "unchanged"
+            for program_id in row.programs:
+                self._services(row, client_id, program_id)
+            outcomes[row.staged_id] = Outcome("inserted" if created else status, None, client_id, dict(details))
+        if decision.cluster.source_id and decision.outcome != "id" and decision.add_source_id:
+            self.new_source_ids.append({"id": uuid.uuid4(), "client_id": client_id, "source_system": self.run.source,
+                                        "source_client_id": decision.cluster.source_id})
+        return outcomes, changed and not created
+
+    def hold(self, decision, rows: list[ParsedRow]) -> dict[uuid.UUID, Outcome]:
+        """A cluster too close to call: nothing written for any of its rows; one review item per candidate,
+        on the cluster's first row (a reviewer's answer writes them all)."""
+        run, key = self.run, decision.cluster.key
+        listed = [{"client_id": str(c.client_id), "name": " ".join(filter(None, (c.person.first_name,
+                                                                                   c.person.last_name))),
+                   "dob": c.person.dob.isoformat() if c.person.dob else None,
+                   "probability": round(c.score.value, 4), "match_type": c.score.match_type,
+                   "score": c.score.details()}
                   for c in decision.candidates]
-        key = run.incoming_key(row)
+        first = rows[0]
         for candidate in decision.candidates:
-            if candidate.client_id in {c["primary_client_id"] for c in self.new_duplicates
-                                       if c["incoming_key"] == key}:
-                continue
             value = candidate.score.value
             self.new_duplicates.append({
-                "id": uuid.uuid4(), "primary_client_id": candidate.client_id, "import_row_id": row.staged_id,
+                "id": uuid.uuid4(), "primary_client_id": candidate.client_id, "import_row_id": first.staged_id,
                 "incoming_key": key, "similarity_score": round(min(max(value, 0.0), 1.0), 4),
                 "match_type": candidate.score.match_type,
                 "confidence_level": "high" if value >= run.thresholds.accept else "medium" if value >= (
                     run.thresholds.accept + run.thresholds.review) / 2 else "low",
                 "status": "pending", "detection_source": "import",
-                "match_details": {"reason": decision.reason, "row_number": row.number, "source": run.source,
-                                  "source_id": row.source_id, "upload_log_id": str(run.log.id),
-                                  **candidate.score.details()},
+                "match_details": {"reason": decision.reason, "row_number": first.number, "source": run.source,
+                                  "source_id": decision.cluster.source_id, "upload_log_id": str(run.log.id),
+                                  "rows_held": len(rows), **candidate.score.details()},
             })
-        return Outcome("review", f"Possible duplicate: {decision.reason}", None, {"candidates": listed})
+        details = {"incoming_key": key, "rows_held": len(rows), "candidates": listed}
+        return {row.staged_id: Outcome("review", f"Held for review: {decision.reason}", None, dict(details))
+                for row in rows}
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self) -> None:

@@ -12,7 +12,7 @@ from app.models import (
     ImportRow, ImportSourceSetting, Intake, ProgramAlias,
 )
 from app.services.ingest import import_file
-from app.services.ingest.importer import Batch
+from app.services.ingest.write import Batch
 from app.services.ingest.rejects import rejects_rows
 from tests import factories
 
@@ -71,8 +71,9 @@ def test_reimporting_the_same_file_creates_nothing_new(tmp_path, program):
     first = import_file(write(tmp_path, lines), "EMHware")
     totals = [count(m) for m in (Client, ClientSourceId, Enrollment, Intake, Discharge)]
     second = import_file(write(tmp_path, lines), "EMHware")
-    assert (first.inserted, first.unchanged, first.enrollments) == (1, 1, 2)
-    assert (second.inserted, second.updated, second.unchanged, second.enrollments) == (0, 0, 2, 0)
+    assert (first.inserted, first.rows_new, first.unchanged, first.enrollments) == (1, 2, 0, 2)
+    assert (second.inserted, second.updated, second.unchanged, second.enrollments) == (0, 0, 1, 0)
+    assert (second.rows_matched_by_id, second.clients_matched_by_id) == (2, 1)
     assert [count(m) for m in (Client, ClientSourceId, Enrollment, Intake, Discharge)] == totals
 
 
@@ -245,7 +246,7 @@ def test_dry_run_writes_nothing(tmp_path, program):
     path = write(tmp_path, [EMH_HEADER, emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03"),
                             emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03", admitted="2023-01-01")])
     summary = import_file(path, "EMHware", dry_run=True)
-    assert (summary.dry_run, summary.inserted, summary.unchanged, summary.enrollments) == (True, 1, 1, 2)
+    assert (summary.dry_run, summary.inserted, summary.rows_new, summary.enrollments) == (True, 1, 2, 2)
     assert [count(m) for m in (Client, ClientSourceId, Enrollment, ClientDuplicate, AuditLog)] == totals
 
 
