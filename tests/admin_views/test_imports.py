@@ -59,6 +59,8 @@ def test_upload_runs_the_import_and_shows_summary_rejects_and_history(client, si
 
     page = client.get(f"/admin/imports/{log.id}/").get_data(as_text=True)
     assert 'id="ccd-import-summary"' in page and "Download the rejects file" in page
+    assert "Matched to an existing client by EMHware id" in page and "Rejected for bad values" in page
+    assert "Held for review (nothing written for them)" in page
     assert "js/import_progress.js" in page and "<script>" not in page
 
     progress = client.get(f"/admin/imports/{log.id}/progress.json").get_json()

@@ -122,7 +122,7 @@ def test_fuzzy_match_with_swapped_names_and_accents_updates_the_existing_client(
     assert count(Enrollment, Enrollment.client_id == client.id) == 1
 
 
-def test_a_close_call_is_not_written_but_rejected_and_flagged_for_review(tmp_path, program):
+def test_a_close_call_is_not_written_but_held_for_review(tmp_path, program):
     twin_a = factories.create("clients")
     twin_a.first_name, twin_a.last_name, twin_a.dob = "Jon", "Okafor", date(1992, 3, 3)
     twin_b = factories.create("clients")
@@ -140,7 +140,11 @@ def test_a_close_call_is_not_written_but_rejected_and_flagged_for_review(tmp_pat
                for item in items)
     header, *lines = rejects_rows(db.session.get(ClientUploadLog, summary.upload_log_id))
     assert header[:3] == ["Row", "Reason", "Possible matches"] and "ID" in header
-    assert len(lines) == 1 and lines[0][0] == 2 and "Okafor" in lines[0][2] and "CLI8" in lines[0]
+    assert len(lines) == 1 and lines[0][0] == 2 and "CLI8" in lines[0]
+    assert lines[0][1].startswith("Held for review: ")
+    assert "Jon Okafor (born 1992-03-03, match probability 0." in lines[0][2]
+    assert "John Okafor (born 1992-03-03, match probability 0." in lines[0][2]
+    assert (summary.rejected, summary.people_held) == (0, 1), "a held row is not a rejected row"
 
     again = import_file(path, "EMHware")
     assert again.possible_duplicates == 1
@@ -361,3 +365,26 @@ def test_a_reviewer_says_the_held_row_is_somebody_new(tmp_path, program):
     assert count(ClientSourceId, ClientSourceId.client_id == outcome.client_id) == 1
     with pytest.raises(LookupError):
         apply_reviewed_row(row.id, None)
+
+
+def test_the_summary_says_how_each_row_found_its_client(tmp_path, program):
+    client_with_id("EMHware", "CLI1", first_name="Ana", last_name="Silva", dob=date(1975, 4, 4))
+    namesake = factories.client(first_name="Marie", last_name="Tremblay", dob=date(1980, 2, 3))
+    db.session.add(namesake)
+    db.session.commit()
+    path = write(tmp_path, [EMH_HEADER,
+                            emh_row("CLI1", "Silva", "Ana", program.name, "1975-04-04"),
+                            emh_row("CLI1", "Silva", "Ana", program.name, "1975-04-04", admitted="2024-02-02"),
+                            emh_row("CLI2", "Tremblay", "Marie", program.name, "1980-02-03"),
+                            emh_row("CLI3", "Nguyen", "Bao", program.name, "1975-06-30"),
+                            emh_row("CLI4", "Roy", "Luc", program.name, "1980-02-30")])
+    summary = import_file(path, "EMHware")
+    lines = summary.lines()
+    assert "matched to an existing client by EMHware id: 2 rows (1 clients)" in lines
+    by_name = next(line for line in lines if line.startswith("matched automatically"))
+    assert by_name.startswith("matched automatically to an existing client by name and birth date: 1 rows "
+                              "(1 clients; match probability ")
+    assert "new clients: 1 (from 1 rows)" in lines
+    assert "held for review, nothing written for them: 0 rows (0 people)" in lines
+    assert "rejected for bad values: 1 rows" in lines
+    assert count(ClientSourceId, ClientSourceId.client_id == namesake.id, ClientSourceId.source_client_id == "CLI2") == 1
