@@ -55,6 +55,7 @@ class Staging:
             raise FileRefused(problem)
         self.resolved = resolved
         self.date_order = column_map.date_order
+        self.details["columns_not_read"] = resolved.not_read()
         self._load_programs(resolved)
         self._load_options()
 

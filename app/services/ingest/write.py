@@ -140,7 +140,8 @@ class Batch:
             if existing is None and key not in run.written_keys:
                 record = {"id": uuid.uuid4(), "client_id": client_id, "program_id": program_id,
                           "start_date": row.enrollment_start, "end_date": row.discharge_date,
-                          "status": "discharged" if row.discharge_date else "active"}
+                          "status": "discharged" if row.discharge_date else "active",
+                          "referral_source": row.referral_source}
                 self.new_enrollments.append(record)
                 self.enrollments[key] = dict(record)
                 if record["end_date"] is None:
