@@ -37,9 +37,10 @@ def decide_clusters(clusters: list[Cluster], source: str, thresholds: matching.T
     """One decision per cluster, in the clusters' (key) order."""
     decisions = {cluster.key: _decide(cluster, source, thresholds) for cluster in clusters}
     _hold_shared_matches(decisions.values(), source)
+    held_in_file = {cluster.key for cluster in clusters if cluster.held_reason}
     for cluster in clusters:
         if cluster.held_reason:
-            decisions[cluster.key] = _held_in_file(cluster, decisions)
+            decisions[cluster.key] = _held_in_file(cluster, decisions, held_in_file)
     return [decisions[cluster.key] for cluster in clusters]
 
 
@@ -80,14 +81,14 @@ def _hold_shared_matches(decisions, source: str) -> None:
                                "same client")
 
 
-def _held_in_file(cluster: Cluster, decisions: dict[str, ClusterDecision]) -> ClusterDecision:
+def _held_in_file(cluster: Cluster, decisions: dict[str, ClusterDecision], held_in_file: set[str]) -> ClusterDecision:
     """A cluster held against other clusters of the file: its candidates are the clients those are written
     to (new or existing), with the clients the table offered; if none of them is written, it is decided
-    against the table alone."""
+    against the table alone (a cluster itself held in the file is nobody's candidate: it is not written)."""
     candidates = {}
     for other, score in cluster.held_against:
         target = decisions[other.key]
-        if target.writes and other.person is not None:
+        if other.key not in held_in_file and target.writes and other.person is not None:
             candidates[target.client_id] = matching.Candidate(target.client_id, other.person, score)
     if not candidates:
         return decisions[cluster.key]

@@ -97,7 +97,7 @@ class FileLinks:
         self.run = run
         self.session = run.session
         self.clusters: list[Cluster] = []
-        self.rejected: list[dict] = []  # row outcomes of rows that cannot be read
+        self._row_keys: set[str] = set()  # the bases of the incoming keys given to people without an id
 
     def _one_of(self, column, values):
         return matching.one_of(column, values, self.session.connection().dialect.name)
@@ -253,12 +253,9 @@ class FileLinks:
         person = min((p for g in members for p in groups[g].people.values()), key=_person_key)
         basis = "|".join((matching.normalize_name(person.first_name), matching.normalize_name(person.last_name),
                           person.dob.isoformat() if person.dob else ""))
-        taken = getattr(self, "_row_keys", None)
-        if taken is None:
-            taken = self._row_keys = set()
-        if basis in taken:
+        if basis in self._row_keys:
             basis += "|" + "|".join(_person_key(person)[3:])
-        taken.add(basis)
+        self._row_keys.add(basis)
         return f"{self.run.source}:row:{hashlib.sha1(basis.encode()).hexdigest()[:20]}"
 
     def _best_pair_scores(self, people: list[matching.Person], owner: np.ndarray) -> dict[tuple, matching.Score]:
