@@ -309,7 +309,8 @@ class FileLinks:
         people = [person for cluster in clusters for person in cluster.people]
         found = matching.find_candidates(self.session, people, min_score=self.run.thresholds.review,
                                          source=self.run.source)
-        declined = self._declined({c.key for c in clusters})
+        declined = self._declined({c.key for c in clusters},
+                                  {candidate.client_id for candidates in found for candidate in candidates})
         position = 0
         for cluster in clusters:
             best: dict[uuid.UUID, matching.Candidate] = {}
@@ -323,11 +324,13 @@ class FileLinks:
             position += len(cluster.people)
             cluster.candidates = sorted(best.values(), key=lambda c: (-c.score.value, str(c.client_id)))
 
-    def _declined(self, keys: set[str]) -> set[tuple]:
-        """Pairs a person marked "not a duplicate" are not proposed again."""
-        if not keys:
+    def _declined(self, keys: set[str], client_ids: set[uuid.UUID]) -> set[tuple]:
+        """Pairs a person marked "not a duplicate" are not proposed again (looked up by client first,
+        the leading column of the pair's unique index)."""
+        if not keys or not client_ids:
             return set()
         return {tuple(row) for row in self.session.execute(
             sa.select(ClientDuplicate.incoming_key, ClientDuplicate.primary_client_id)
-            .where(self._one_of(ClientDuplicate.incoming_key, sorted(keys)),
+            .where(self._one_of(ClientDuplicate.primary_client_id, sorted(client_ids, key=str)),
+                   self._one_of(ClientDuplicate.incoming_key, sorted(keys)),
                    ClientDuplicate.status == "not_duplicate"))}

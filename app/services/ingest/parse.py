@@ -49,13 +49,23 @@ class ParsedRow:
 
 
 class RowParsing:
-    """The row-reading half of an import run: needs ``resolved``, ``date_order``, ``options``, ``programs``."""
+    """The row-reading half of an import run: needs ``resolved``, ``date_order``, ``options``,
+    ``options_seen`` and ``programs`` (stage.py loads them)."""
 
     def _cell(self, cells: list, field_name: str) -> str:
         index = self.resolved.positions.get(field_name)
         if index is None or index >= len(cells):
             return ""
         return cells[index] or ""
+
+    def _option(self, value: str, list_key: str) -> str | None:
+        """``canonical_option``, remembered for the run: a file repeats the same few values on every row,
+        and each look-up compares the value with every option of the list."""
+        key = (list_key, value)
+        found = self.options_seen.get(key, self.options_seen)
+        if found is self.options_seen:
+            found = self.options_seen[key] = canonical_option(value, self.options[list_key], list_key)
+        return found
 
     def _parse(self, row) -> ParsedRow:
         cells = row.cells
@@ -73,12 +83,11 @@ class RowParsing:
             elif name in NAME_FIELDS:
                 value = clean_name(text, CLIENT_COLUMN_LIMITS.get(name))
             elif name in LIST_FIELDS:
-                value = [canonical_option(v, self.options[LIST_FIELDS[name]], LIST_FIELDS[name])
-                         for v in split_multi(text)] or None
+                value = [self._option(v, LIST_FIELDS[name]) for v in split_multi(text)] or None
             else:
                 value = clean_text(text, CLIENT_COLUMN_LIMITS.get(name))
                 if value is not None and name in OPTION_LIST_OF:
-                    value = canonical_option(value, self.options[OPTION_LIST_OF[name]], OPTION_LIST_OF[name])
+                    value = self._option(value, OPTION_LIST_OF[name])
                 if name == "email" and value is not None:
                     if "@" not in value.strip("@"):
                         raise BadValue(f"Email {value!r} is not an email address")

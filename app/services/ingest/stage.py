@@ -99,4 +99,5 @@ class Staging:
         from app.services.options import active_options
 
         self.options = {key: active_options(key) for key in set(OPTION_LIST_OF.values())}
+        self.options_seen: dict[tuple[str, str], str | None] = {}
 

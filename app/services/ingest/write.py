@@ -328,7 +328,8 @@ class Batch:
         pairs = {(d["primary_client_id"], d["incoming_key"]) for d in self.new_duplicates}
         existing = {tuple(row) for row in self.session.execute(
             sa.select(ClientDuplicate.primary_client_id, ClientDuplicate.incoming_key)
-            .where(self._one_of(ClientDuplicate.incoming_key, sorted({key for _, key in pairs}))))}
+            .where(self._one_of(ClientDuplicate.primary_client_id, sorted({client_id for client_id, _ in pairs})),
+                   self._one_of(ClientDuplicate.incoming_key, sorted({key for _, key in pairs}))))}
         fresh = [d for d in self.new_duplicates if (d["primary_client_id"], d["incoming_key"]) not in existing]
         if fresh:
             self._insert(ClientDuplicate, fresh)
