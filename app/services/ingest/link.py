@@ -216,6 +216,8 @@ class FileLinks:
         self._hold_conflicts(conflicts, cluster_of)
         for cluster in self.clusters:
             cluster.rows.sort()
+            cluster.people = [person for _, person in sorted({_person_key(p): p for p in cluster.people}.items(),
+                                                             key=lambda item: item[0])]
 
     def _hold_conflicts(self, conflicts, cluster_of) -> None:
         """Two people with different ids of this source whom the model calls the same: the one whose id
@@ -242,10 +244,9 @@ class FileLinks:
 
     @staticmethod
     def _join(cluster: Cluster, group: _Group) -> None:
+        """Put in order, and people counted once, when the clusters are complete (``_cluster``)."""
         cluster.rows.extend(group.rows)
-        known = {_person_key(p) for p in cluster.people}
-        cluster.people.extend(group.people[key] for key in sorted(group.people) if key not in known)
-        cluster.people.sort(key=_person_key)
+        cluster.people.extend(group.people.values())
 
     def _row_key(self, groups: list[_Group], members: list[int]) -> str:
         """The incoming key of a person without an id: a hash of the normalised name and birth date (the
