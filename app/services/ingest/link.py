@@ -25,7 +25,6 @@ import hashlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 import sqlalchemy as sa
@@ -40,7 +39,7 @@ READ_CHUNK = 2000
 LOOKUP_CHUNK = 2000
 # A blocking key shared by more rows than this (a placeholder birth date on thousands of rows)
 # is no evidence of anything; those rows are still paired through their other keys.
-MAX_BLOCK = 1000
+MAX_BLOCK = 500
 
 
 @dataclass
@@ -270,15 +269,28 @@ class FileLinks:
                                 ("prefix", keys.prefix_key)):
                 if value:
                     blocks[(kind, value)].append(index)
-        pairs = set()
         size = len(people)
+        # Pairs as numbers (left * size + right, left < right), in arrays: a block of a common name can
+        # hold hundreds of rows, and a Python set of their pairs would be the import's largest object.
+        twos, chunks = [], []
         for members in blocks.values():
-            if 2 <= len(members) <= MAX_BLOCK:
-                pairs.update(i * size + j for i, j in combinations(members, 2) if owner[i] != owner[j])
-        if not pairs:
+            if len(members) == 2:
+                twos.append(members)
+            elif 2 < len(members) <= MAX_BLOCK:
+                index = np.asarray(members, dtype=np.int64)
+                i, j = np.triu_indices(len(members), k=1)
+                chunks.append((index[i], index[j]))
+        if twos:
+            pair = np.asarray(twos, dtype=np.int64)
+            chunks.append((pair[:, 0], pair[:, 1]))
+        if not chunks:
             return {}
-        flat = np.fromiter(pairs, dtype=np.int64, count=len(pairs))
-        flat.sort()
+        left = np.concatenate([a for a, _ in chunks])
+        right = np.concatenate([b for _, b in chunks])
+        apart = owner[left] != owner[right]
+        flat = np.unique(left[apart] * size + right[apart])
+        if not flat.size:
+            return {}
         left, right = flat // size, flat % size
         scores = matching.score_pairs(people, people, left, right)
         best: dict[tuple, matching.Score] = {}
