@@ -149,3 +149,14 @@ def test_summary_counts_flagged_enrollments_and_links_to_them_and_to_each_duplic
     flagged = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == restricted.id))
     other = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id != restricted.id))
     assert str(flagged.id) in listed and str(other.id) not in listed
+
+
+def test_the_summary_lists_the_columns_the_import_did_not_read_and_why(client, sign_in_as, uploads):
+    sign_in_as("Coordinator")
+    program = factories.create("programs")
+    text = "\n".join([HEADER + ",Age,Shoe Size", f"CLI1,Tremblay,Marie,{program.name},1980-02-03,2024-01-15,44,9"])
+    response = _upload(client, text)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    table = page[page.index('id="ccd-import-columns-not-read"'):]
+    assert "worked out from the birth date" in table and "Shoe Size" in table
+    assert "not in the column map for this source" in table
