@@ -163,13 +163,8 @@ class FileLinks:
                 g = parent[g]
             return g
 
-        conflicts = []
         for (a, b), score in sorted(best.items()):
-            if score.value < thresholds.accept:
-                continue
-            if groups[a].source_id and groups[b].source_id:
-                conflicts.append((a, b, score))
-            else:
+            if score.value >= thresholds.accept and not (groups[a].source_id and groups[b].source_id):
                 ra, rb = root(a), root(b)
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
@@ -212,26 +207,33 @@ class FileLinks:
                     against[other.key] = (other, pair)
             cluster.held_against = [against[key] for key in sorted(against)]
         self.clusters = sorted({id(c): c for c in cluster_of.values()}.values(), key=lambda c: c.key)
-        self._hold_conflicts(conflicts, cluster_of)
+        self._hold_close_calls(best, cluster_of)
         for cluster in self.clusters:
             cluster.rows.sort()
             cluster.people = [person for _, person in sorted({_person_key(p): p for p in cluster.people}.items(),
                                                              key=lambda item: item[0])]
 
-    def _hold_conflicts(self, conflicts, cluster_of) -> None:
-        """Two people with different ids of this source whom the model calls the same: the one whose id
-        sorts later waits for a reviewer, against the other (as it would against an earlier file's client)."""
+    def _hold_close_calls(self, best, cluster_of) -> None:
+        """Two people of the file the model neither joins nor tells apart (the review band, or the same person
+        by everything but a different id of this source): the one whose key sorts later waits for a reviewer,
+        against the other, as it would against the client an earlier file had written for that other."""
         against: dict[str, dict[str, tuple]] = defaultdict(dict)
-        for a, b, score in conflicts:
+        for (a, b), score in sorted(best.items()):
             first, second = sorted((cluster_of[a], cluster_of[b]), key=lambda c: c.key)
-            if first is not second:
+            if first is not second and (first.key not in against[second.key]
+                                        or score.value > against[second.key][first.key][1].value):
                 against[second.key][first.key] = (first, score)
+        accept = self.run.thresholds.accept
         for cluster in self.clusters:  # in key order: a cluster held here is no one's target
-            pairs = [pair for key, pair in sorted(against.get(cluster.key, {}).items()) if pair[0].held_reason is None]
-            if pairs and cluster.held_reason is None:
+            pairs = [pair for _, pair in sorted(against.get(cluster.key, {}).items()) if pair[0].held_reason is None]
+            if not pairs or cluster.held_reason is not None:
+                continue
+            cluster.held_against = pairs
+            if any(score.value >= accept for _, score in pairs):
                 cluster.held_reason = (f"another person in this file with a different {self.run.source} id "
                                        "looks like the same person")
-                cluster.held_against = pairs
+            else:
+                cluster.held_reason = "another person in this file may be the same person"
 
     def _new_cluster(self, groups: list[_Group], members: list[int]) -> Cluster:
         with_id = next((groups[g].source_id for g in members if groups[g].source_id), None)

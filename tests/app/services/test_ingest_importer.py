@@ -1,5 +1,6 @@
 """Importing a file: matching, writing, rejects, idempotence, batches, dry runs and the audit trail."""
 
+import re
 import uuid
 from datetime import date
 
@@ -142,8 +143,8 @@ def test_a_close_call_is_not_written_but_held_for_review(tmp_path, program):
     assert header[:3] == ["Row", "Reason", "Possible matches"] and "ID" in header
     assert len(lines) == 1 and lines[0][0] == 2 and "CLI8" in lines[0]
     assert lines[0][1].startswith("Held for review: ")
-    assert "Jon Okafor (born 1992-03-03, match probability 0." in lines[0][2]
-    assert "John Okafor (born 1992-03-03, match probability 0." in lines[0][2]
+    assert re.search(r"\bJon Okafor \(born 1992-03-03, match probability [01]\.\d\d, client id ", lines[0][2])
+    assert re.search(r"\bJohn Okafor \(born 1992-03-03, match probability [01]\.\d\d, client id ", lines[0][2])
     assert (summary.rejected, summary.people_held) == (0, 1), "a held row is not a rejected row"
 
     again = import_file(path, "EMHware")

@@ -108,17 +108,22 @@ def test_the_same_file_in_any_row_order_and_batch_size_gives_the_same_database(t
                 return counts, outcomes()
             results.append(rollback_point(one_import))
     assert all(result == results[0] for result in results[1:])
-    counts, (clients, items, rows) = results[0]
-    assert counts == (2, 5, 2, 1, 3, 2, 2)
+    # Whether E5 (E2's name and birth date, another EMHware id) is held against E2 or is somebody new is
+    # the model's call; everything else is not.
+    (inserted, rows_new, by_id, by_name, held_rows, held_people, rejected), (clients, items, rows) = results[0]
+    assert (by_id, by_name, rejected) == (2, 1, 2)
     names = [client[0] for client in clients]
     assert "Sara Ali 1990-01-01 ['E2']" in names and "Marie Tremblay 1980-02-03 ['E4']" in names
     assert "Bao Nguyen 1975-06-30 []" in names and "Ana Silva 1975-04-04 ['E1']" in names
-    sara = next(client for client in clients if client[0].startswith("Sara Ali"))
+    sara = next(client for client in clients if client[0] == "Sara Ali 1990-01-01 ['E2']")
     assert len(sara[2]) == 3 and sara[1] == "Toronto", "the most recent admission's row is written last"
-    assert {(item[0], item[1].split(" [")[0]) for item in items} == {
-        ("EMHware:E3", "Jon Okafor 1992-03-03"), ("EMHware:E3", "John Okafor 1992-03-03"),
-        ("EMHware:E5", "Sara Ali 1990-01-01")}
-    assert [row[0] for row in rows].count("review") == 3 and [row[0] for row in rows].count("rejected") == 2
+    held = {(item[0], item[1].split(" [")[0]) for item in items}
+    assert {("EMHware:E3", "Jon Okafor 1992-03-03"), ("EMHware:E3", "John Okafor 1992-03-03")} <= held
+    assert held - {("EMHware:E3", "Jon Okafor 1992-03-03"), ("EMHware:E3", "John Okafor 1992-03-03")} in (
+        set(), {("EMHware:E5", "Sara Ali 1990-01-01")})
+    e5_held = ("EMHware:E5", "Sara Ali 1990-01-01") in held
+    assert (inserted, rows_new, held_rows, held_people) == ((2, 5, 3, 2) if e5_held else (3, 6, 2, 1))
+    assert [row[0] for row in rows].count("review") == held_rows and [row[0] for row in rows].count("rejected") == 2
 
 
 def test_a_same_source_id_match_is_held_alike_within_a_batch_across_batches_and_across_files(tmp_path,
@@ -135,12 +140,14 @@ def test_a_same_source_id_match_is_held_alike_within_a_batch_across_batches_and_
                                      for item in items]
         return rollback_point(run)
 
-    first = emh_row("E1", "Ali", "Sara", "{program}", "1990-01-01")
-    second = emh_row("E2", "Ali", "Sara", "{program}", "1990-01-01", admitted="2024-02-01")
-    expected = (["E1"], [("EMHware:E2", ["E1"])])
-    assert held_against([[first, second]], 500) == expected
-    assert held_against([[second, first]], 1) == expected
-    assert held_against([[first], [second]], 500) == expected
+    for first_name in ("Sara", "Sarah"):  # the same name and birth date, and a near name
+        first = emh_row("E1", "Ali", "Sara", "{program}", "1990-01-01")
+        second = emh_row("E2", "Ali", first_name, "{program}", "1990-01-01", admitted="2024-02-01")
+        across_files = held_against([[first], [second]], 500)
+        assert across_files in ((["E1"], [("EMHware:E2", ["E1"])]), (["E1", "E2"], [])), \
+            "E2 is held against E1's client, or is somebody new"
+        assert held_against([[first, second]], 500) == across_files
+        assert held_against([[second, first]], 1) == across_files
 
 
 def test_a_held_cluster_holds_all_its_rows_and_one_answer_writes_them_all(tmp_path, db_session):
@@ -202,6 +209,6 @@ def test_a_row_without_an_id_tied_to_two_people_with_ids_waits_for_a_reviewer(tm
     summary = import_file(write(tmp_path, [EMH_HEADER, *lines]), "EMHware")
     held = {row.cells[0]: row for row in db.session.scalars(
         sa.select(ImportRow).where(ImportRow.upload_log_id == summary.upload_log_id, ImportRow.status == "review"))}
-    assert "several people of the same file" in held[""].reason
-    assert "different EMHware id" in held["E2"].reason, "E2 is held against E1, as a second file's E2 would be"
+    assert set(held) == {"", "E2"}, "E2 is held against E1, as a second file's E2 would be; so is the row without id"
     assert db.session.scalars(sa.select(ClientSourceId.source_client_id)).all() == ["E1"]
+    assert summary.inserted == 1
