@@ -40,6 +40,10 @@ LOOKUP_CHUNK = 2000
 # A blocking key shared by more rows than this (a placeholder birth date on thousands of rows)
 # is no evidence of anything; those rows are still paired through their other keys.
 MAX_BLOCK = 500
+# Candidates kept per cluster until the file is decided: matching.decide reads no more than its
+# five best (it lists at most five, and the margin compares the best two); a common name can bring
+# dozens, and the whole file's are held at once.
+KEPT_CANDIDATES = 5
 
 
 @dataclass
@@ -337,7 +341,8 @@ class FileLinks:
                     if held is None or candidate.score.value > held.score.value:
                         best[candidate.client_id] = candidate
             position += len(cluster.people)
-            cluster.candidates = sorted(best.values(), key=lambda c: (-c.score.value, str(c.client_id)))
+            cluster.candidates = sorted(best.values(),
+                                        key=lambda c: (-c.score.value, str(c.client_id)))[:KEPT_CANDIDATES]
 
     def _declined(self, keys: set[str], client_ids: set[uuid.UUID]) -> set[tuple]:
         """Pairs a person marked "not a duplicate" are not proposed again (looked up by client first,
