@@ -88,8 +88,9 @@ def content_key(row: ParsedRow, cells: list) -> tuple:
 
 
 def _person_key(person: matching.Person) -> tuple:
-    return (matching.normalize_name(person.last_name), matching.normalize_name(person.first_name),
-            person.dob.isoformat() if person.dob else "", person.first_name or "", person.last_name or "",
+    """A person as the file wrote them: what sorts them and tells exact repeats apart (the person's own
+    strings, no copies: the file's every row holds one)."""
+    return (person.last_name or "", person.first_name or "", person.dob.toordinal() if person.dob else 0,
             person.preferred_name or "", person.alias or "", person.gender or "")
 
 
@@ -260,7 +261,7 @@ class FileLinks:
         basis = "|".join((matching.normalize_name(person.first_name), matching.normalize_name(person.last_name),
                           person.dob.isoformat() if person.dob else ""))
         if basis in self._row_keys:
-            basis += "|" + "|".join(_person_key(person)[3:])
+            basis += "|" + "|".join(map(str, _person_key(person)))
         self._row_keys.add(basis)
         return f"{self.run.source}:row:{hashlib.sha1(basis.encode()).hexdigest()[:20]}"
 
