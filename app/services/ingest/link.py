@@ -35,8 +35,11 @@ from app.services.ingest.parse import ParsedRow
 from app.services.ingest.values import BadValue
 
 READ_CHUNK = 2000
-# People looked up in the client table per find_candidates call (it chunks its queries itself).
-LOOKUP_CHUNK = 2000
+# People looked up in the client table per find_candidates call (it chunks its queries itself; what
+# one call returns is held until its clusters keep their best few).
+LOOKUP_CHUNK = 500
+# Pairs of the file's own rows scored per call.
+SCORED_PAIRS_CHUNK = 50_000
 # A blocking key shared by more rows than this (a placeholder birth date on thousands of rows)
 # is no evidence of anything; those rows are still paired through their other keys.
 MAX_BLOCK = 500
@@ -299,14 +302,18 @@ class FileLinks:
         if not flat.size:
             return {}
         left, right = flat // size, flat % size
-        scores = matching.score_pairs(people, people, left, right)
+        del flat, apart, chunks
+        columns = matching.People.of(people)
         best: dict[tuple, matching.Score] = {}
-        for k in np.flatnonzero(scores.value >= self.run.thresholds.review):
-            a, b = int(owner[left[k]]), int(owner[right[k]])
-            pair = (min(a, b), max(a, b))
-            score = scores.at(int(k))
-            if pair not in best or score.value > best[pair].value:
-                best[pair] = score
+        for start in range(0, left.size, SCORED_PAIRS_CHUNK):  # scoring's arrays stay a few megabytes
+            lefts, rights = left[start:start + SCORED_PAIRS_CHUNK], right[start:start + SCORED_PAIRS_CHUNK]
+            scores = matching.score_pairs(columns, columns, lefts, rights)
+            for k in np.flatnonzero(scores.value >= self.run.thresholds.review):
+                a, b = int(owner[lefts[k]]), int(owner[rights[k]])
+                pair = (min(a, b), max(a, b))
+                score = scores.at(int(k))
+                if pair not in best or score.value > best[pair].value:
+                    best[pair] = score
         return best
 
     # -- clusters to clients -------------------------------------------------------------------
