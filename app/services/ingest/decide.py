@@ -37,9 +37,9 @@ def decide_clusters(clusters: list[Cluster], source: str, thresholds: matching.T
     """One decision per cluster, in the clusters' (key) order."""
     decisions = {cluster.key: _decide(cluster, source, thresholds) for cluster in clusters}
     _hold_shared_matches(decisions.values(), source)
-    held_in_file = {cluster.key for cluster in clusters if cluster.held_reason}
+    held_in_file = {cluster.key for cluster in clusters if cluster.held_reason and cluster.known_client_id is None}
     for cluster in clusters:
-        if cluster.held_reason:
+        if cluster.key in held_in_file:
             decisions[cluster.key] = _held_in_file(cluster, decisions, held_in_file)
     return [decisions[cluster.key] for cluster in clusters]
 

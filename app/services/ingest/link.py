@@ -104,6 +104,7 @@ class FileLinks:
         self.run = run
         self.session = run.session
         self.clusters: list[Cluster] = []
+        self._close_calls: tuple = ({}, {})
         self._row_keys: set[str] = set()  # the bases of the incoming keys given to people without an id
 
     def _one_of(self, column, values):
@@ -215,7 +216,7 @@ class FileLinks:
                     against[other.key] = (other, pair)
             cluster.held_against = [against[key] for key in sorted(against)]
         self.clusters = sorted({id(c): c for c in cluster_of.values()}.values(), key=lambda c: c.key)
-        self._hold_close_calls(best, cluster_of)
+        self._close_calls = (best, cluster_of)  # held once the clients holding the file's ids are known
         for cluster in self.clusters:
             cluster.rows.sort()
             cluster.people = [person for _, person in sorted({_person_key(p): p for p in cluster.people}.items(),
@@ -234,8 +235,8 @@ class FileLinks:
         accept = self.run.thresholds.accept
         for cluster in self.clusters:  # in key order: a cluster held here is no one's target
             pairs = [pair for _, pair in sorted(against.get(cluster.key, {}).items()) if pair[0].held_reason is None]
-            if not pairs or cluster.held_reason is not None:
-                continue
+            if not pairs or cluster.held_reason is not None or cluster.known_client_id is not None:
+                continue  # a row whose id CCD knows goes to that client, as it would in any file
             cluster.held_against = pairs
             if any(score.value >= accept for _, score in pairs):
                 cluster.held_reason = (f"another person in this file with a different {self.run.source} id "
@@ -328,6 +329,8 @@ class FileLinks:
                     .where(ClientSourceId.source_system == run.source,
                            self._one_of(ClientSourceId.source_client_id, sorted(chunk)))):
                 chunk[source_id].known_client_id = client_id
+        self._hold_close_calls(*self._close_calls)
+        self._close_calls = ({}, {})
         wanted = [c for c in self.clusters if c.known_client_id is None and c.people]
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             self._candidates_for(wanted[start:start + LOOKUP_CHUNK])

@@ -212,3 +212,20 @@ def test_a_row_without_an_id_tied_to_two_people_with_ids_waits_for_a_reviewer(tm
     assert set(held) == {"", "E2"}, "E2 is held against E1, as a second file's E2 would be; so is the row without id"
     assert db.session.scalars(sa.select(ClientSourceId.source_client_id)).all() == ["E1"]
     assert summary.inserted == 1
+
+
+@pytest.mark.parametrize("unknown_id", ["E1", "E99"])
+def test_a_row_whose_id_ccd_knows_goes_to_that_client_even_beside_a_look_alike(tmp_path, db_session, unknown_id):
+    program = factories.create("programs")
+    known = factories.client(first_name="Sara", last_name="Ali", dob=date(1990, 1, 1))
+    known.source_ids = [ClientSourceId(source_system="EMHware", source_client_id="E50")]
+    db.session.add(known)
+    db.session.commit()
+    lines = [emh_row("E50", "Ali", "Sara", program.name, "1990-01-01"),
+             emh_row(unknown_id, "Ali", "Sara", program.name, "1990-01-01", admitted="2024-02-02")]
+    summary = import_file(write(tmp_path, [EMH_HEADER, *lines]), "EMHware")
+    assert (summary.rows_matched_by_id, summary.clients_matched_by_id) == (1, 1)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Enrollment)
+                             .where(Enrollment.client_id == known.id)) == 1
+    held = db.session.scalars(sa.select(ImportRow).where(ImportRow.status == "review")).all()
+    assert [row.cells[0] for row in held] in ([], [unknown_id])
