@@ -43,7 +43,7 @@ class EnrollmentView(ArchivableView):
                       DataQualityFilter(Enrollment.id, "enrollment"))
     column_editable_list = ("status",)
     form_columns = ("client", "program", "subprogram", "start_date", "end_date", "status",
-                    "receiving_services_date", "notes", "flagged_for_review", "is_archived")
+                    "receiving_services_date", "referral_source", "notes", "flagged_for_review", "is_archived")
     form_choices = {"status": [(s, s.capitalize()) for s in ENROLLMENT_STATUSES]}
     form_ajax_refs = {"client": client_lookup("client")}
 

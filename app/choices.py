@@ -104,6 +104,7 @@ OPTION_FIELDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("clients", "province"): ("province", False),
     ("clients", "marital_status"): ("marital_status", False),
     ("intakes", "referral_source"): ("referral_source", False),
+    ("client_program_enrollments", "referral_source"): ("referral_source", False),
     ("intakes", "housing_status"): ("housing_status", False),
     ("discharges", "reason"): ("discharge_reason", False),
     ("service_restrictions", "restriction_types"): ("restriction_type", True),

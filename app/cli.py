@@ -282,7 +282,7 @@ def ingest_command(path, source, program, dry_run, rejects_path):
         click.echo(line)
     if rejects_path and summary.status != "failed":
         count = write_rejects(db.session.get(ClientUploadLog, summary.upload_log_id), rejects_path)
-        click.echo(f"{count} rejected row(s) written to {rejects_path}")
+        click.echo(f"{count} row(s) not written (rejected, or held for review) listed in {rejects_path}")
     if summary.status == "failed":
         raise click.exceptions.Exit(1)
 

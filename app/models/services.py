@@ -26,6 +26,9 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
     end_date: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="active", server_default="active", index=True)
     receiving_services_date: Mapped[date | None]
+    # Who referred the client, as the source system recorded it with the enrollment (an import of a
+    # file that writes no intake keeps it here).
+    referral_source: Mapped[str | None] = mapped_column(sa.String(255))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     # Enrolled although a restriction was in force (app/services/restrictions.py): why, and
     # whether a Coordinator still has to look at it (imports flag what the source system did).

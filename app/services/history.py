@@ -38,7 +38,8 @@ ID_FIELD = "id"
 # each, and the date they are listed by (newest first).
 CLIENT_CHILDREN: dict[str, tuple[type, tuple[str, ...], str]] = {
     "client_program_enrollments": (
-        Enrollment, ("program_id", "subprogram_id", "start_date", "end_date", "status", "is_archived"), "start_date"),
+        Enrollment, ("program_id", "subprogram_id", "start_date", "end_date", "status", "referral_source",
+                     "is_archived"), "start_date"),
     "intakes": (Intake, ("program_id", "intake_date", "source_system", "referral_source", "housing_status"),
                 "intake_date"),
     "discharges": (Discharge, ("program_id", "discharge_date", "reason"), "discharge_date"),

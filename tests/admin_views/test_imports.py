@@ -59,6 +59,8 @@ def test_upload_runs_the_import_and_shows_summary_rejects_and_history(client, si
 
     page = client.get(f"/admin/imports/{log.id}/").get_data(as_text=True)
     assert 'id="ccd-import-summary"' in page and "Download the rejects file" in page
+    assert "Matched to an existing client by EMHware id" in page and "Rejected for bad values" in page
+    assert "Held for review (nothing written for them)" in page
     assert "js/import_progress.js" in page and "<script>" not in page
 
     progress = client.get(f"/admin/imports/{log.id}/progress.json").get_json()
@@ -147,3 +149,14 @@ def test_summary_counts_flagged_enrollments_and_links_to_them_and_to_each_duplic
     flagged = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == restricted.id))
     other = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id != restricted.id))
     assert str(flagged.id) in listed and str(other.id) not in listed
+
+
+def test_the_summary_lists_the_columns_the_import_did_not_read_and_why(client, sign_in_as, uploads):
+    sign_in_as("Coordinator")
+    program = factories.create("programs")
+    text = "\n".join([HEADER + ",Age,Shoe Size", f"CLI1,Tremblay,Marie,{program.name},1980-02-03,2024-01-15,44,9"])
+    response = _upload(client, text)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    table = page[page.index('id="ccd-import-columns-not-read"'):]
+    assert "worked out from the birth date" in table and "Shoe Size" in table
+    assert "not in the column map for this source" in table

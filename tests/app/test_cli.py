@@ -157,8 +157,9 @@ def test_ingest_prints_the_summary_and_writes_rejects(app, db_session, tmp_path)
     result = app.test_cli_runner().invoke(args=["ccd", "ingest", "--src", str(path), "--source", "smis",
                                                 "--program", program.name, "--rejects", str(rejects)])
     assert result.exit_code == 0, result.output
-    assert "rows read: 2" in result.output and "clients inserted: 1" in result.output
-    assert "enrollments written: 1" in result.output and "1 rejected row(s)" in result.output
+    assert "rows read: 2" in result.output and "new clients: 1 (from 1 rows)" in result.output
+    assert "rejected for bad values: 1 rows" in result.output and "held for review" in result.output
+    assert "enrollments written: 1" in result.output and "1 row(s) not written" in result.output
     assert "not a real date" in rejects.read_text(encoding="utf-8-sig")
 
 

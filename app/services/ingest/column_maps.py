@@ -40,7 +40,34 @@ FIELD_DESCRIPTIONS = {
     "discharge_date": "ends the enrollment and records a discharge",
     "discharge_reason": "reason recorded with the discharge",
     "program": "program name, matched exactly or through a program alias; several may be on separate lines",
-    "referral_source": "recorded on the intake",
+    "referral_source": "recorded on the enrollment, and on the intake when the row writes one",
+}
+
+# Where each import field lands, so a person can see it ("table.column"; tests check these columns exist).
+FIELD_STORED_IN: dict[str, str] = {
+    **{name: f"clients.{name}" for name in CLIENT_FIELDS},
+    "source_client_id": "client_source_ids.source_client_id",
+    "program": "client_program_enrollments.program_id",
+    "enrollment_start": "client_program_enrollments.start_date",
+    "intake_date": "intakes.intake_date",
+    "discharge_date": "discharges.discharge_date",
+    "discharge_reason": "discharges.reason",
+    "referral_source": "client_program_enrollments.referral_source",
+}
+
+# Columns the sources' known reports carry that an import deliberately does not read, and why. A
+# column of a file that is neither a field's title nor listed here is shown as "not read" on the import.
+IGNORED_COLUMNS: dict[str, dict[str, str]] = {
+    "EMHware": {
+        "Age": "worked out from the birth date (DOB), which is kept",
+        "Days Elapsed": "worked out from the admission date, which is kept on the enrollment",
+        "Sub-program": "EMHware's sub-programs are not set up as CCD sub-programs; the enrollment keeps the program",
+        "Worker": "an EMHware worker's name, not a CCD staff account; assignments are made in CCD",
+        "Level of Support": "an EMHware rating with no CCD field",
+        "Location/County": "the region of the program's site, not the client's; the client's City is kept",
+    },
+    "SMIS": {},
+    "FFAI": {},
 }
 
 DEFAULT_COLUMN_TITLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -182,6 +209,15 @@ class ResolvedColumns:
     def describe(self) -> dict[str, str]:
         """Field -> the title it was read from (kept in the upload log)."""
         return {field: self.headers[index] for field, index in self.positions.items()}
+
+    def not_read(self) -> list[list[str]]:
+        """[title, why] for each column the import does not read (declared ignored, or not in the column
+        map), in the file's order."""
+        read = set(self.positions.values())
+        ignored = {normalize_title(title): reason
+                   for title, reason in IGNORED_COLUMNS.get(self.column_map.source, {}).items()}
+        return [[str(header), ignored.get(normalize_title(header), "not in the column map for this source")]
+                for index, header in enumerate(self.headers) if index not in read and str(header).strip()]
 
 
 def column_map_for(session, source: str) -> ColumnMap:

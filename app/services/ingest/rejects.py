@@ -1,4 +1,5 @@
-"""The rejects file: every row an import did not write, why, and the clients it might be."""
+"""The rejects file: every row an import did not write (rejected for a bad value, or held for review), why,
+and the clients a held row might be."""
 
 from __future__ import annotations
 
@@ -16,10 +17,16 @@ REJECTS_STATUSES = ("rejected", "review")
 
 
 def _candidates(details: dict) -> str:
-    return "; ".join(
-        f"{c.get('name')} (born {c.get('dob') or 'unknown'}, match probability {c.get('probability')}, "
-        f"id {c.get('client_id')})"
-        for c in (details or {}).get("candidates", []))
+    """Each candidate by name, birth date and match probability (rows held before the probability was
+    stored apart from the score's parts say "unknown" rather than print a part score as a date)."""
+    def described(candidate: dict) -> str:
+        dob = candidate.get("dob")
+        probability = candidate.get("probability")
+        return (f"{candidate.get('name')} (born {dob if isinstance(dob, str) else 'unknown'}, match probability "
+                f"{f'{probability:.2f}' if isinstance(probability, (int, float)) else 'unknown'}, "
+                f"client id {candidate.get('client_id')})")
+
+    return "; ".join(described(c) for c in (details or {}).get("candidates", []))
 
 
 def rejects_rows(log: ClientUploadLog) -> Iterator[list]:

@@ -1,5 +1,6 @@
 """Importing a file: matching, writing, rejects, idempotence, batches, dry runs and the audit trail."""
 
+import re
 import uuid
 from datetime import date
 
@@ -12,7 +13,7 @@ from app.models import (
     ImportRow, ImportSourceSetting, Intake, ProgramAlias,
 )
 from app.services.ingest import import_file
-from app.services.ingest.importer import Batch
+from app.services.ingest.write import Batch
 from app.services.ingest.rejects import rejects_rows
 from tests import factories
 
@@ -71,8 +72,9 @@ def test_reimporting_the_same_file_creates_nothing_new(tmp_path, program):
     first = import_file(write(tmp_path, lines), "EMHware")
     totals = [count(m) for m in (Client, ClientSourceId, Enrollment, Intake, Discharge)]
     second = import_file(write(tmp_path, lines), "EMHware")
-    assert (first.inserted, first.unchanged, first.enrollments) == (1, 1, 2)
-    assert (second.inserted, second.updated, second.unchanged, second.enrollments) == (0, 0, 2, 0)
+    assert (first.inserted, first.rows_new, first.unchanged, first.enrollments) == (1, 2, 0, 2)
+    assert (second.inserted, second.updated, second.unchanged, second.enrollments) == (0, 0, 1, 0)
+    assert (second.rows_matched_by_id, second.clients_matched_by_id) == (2, 1)
     assert [count(m) for m in (Client, ClientSourceId, Enrollment, Intake, Discharge)] == totals
 
 
@@ -121,7 +123,7 @@ def test_fuzzy_match_with_swapped_names_and_accents_updates_the_existing_client(
     assert count(Enrollment, Enrollment.client_id == client.id) == 1
 
 
-def test_a_close_call_is_not_written_but_rejected_and_flagged_for_review(tmp_path, program):
+def test_a_close_call_is_not_written_but_held_for_review(tmp_path, program):
     twin_a = factories.create("clients")
     twin_a.first_name, twin_a.last_name, twin_a.dob = "Jon", "Okafor", date(1992, 3, 3)
     twin_b = factories.create("clients")
@@ -139,8 +141,11 @@ def test_a_close_call_is_not_written_but_rejected_and_flagged_for_review(tmp_pat
                for item in items)
     header, *lines = rejects_rows(db.session.get(ClientUploadLog, summary.upload_log_id))
     assert header[:3] == ["Row", "Reason", "Possible matches"] and "ID" in header
-    assert len(lines) == 1 and lines[0][0] == 2 and "Okafor" in lines[0][2] and "CLI8" in lines[0]
-    assert "born 1992-03-03, match probability 0." in lines[0][2]
+    assert len(lines) == 1 and lines[0][0] == 2 and "CLI8" in lines[0]
+    assert lines[0][1].startswith("Held for review: ")
+    assert re.search(r"\bJon Okafor \(born 1992-03-03, match probability [01]\.\d\d, client id ", lines[0][2])
+    assert re.search(r"\bJohn Okafor \(born 1992-03-03, match probability [01]\.\d\d, client id ", lines[0][2])
+    assert (summary.rejected, summary.people_held) == (0, 1), "a held row is not a rejected row"
 
     again = import_file(path, "EMHware")
     assert again.possible_duplicates == 1
@@ -246,7 +251,7 @@ def test_dry_run_writes_nothing(tmp_path, program):
     path = write(tmp_path, [EMH_HEADER, emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03"),
                             emh_row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03", admitted="2023-01-01")])
     summary = import_file(path, "EMHware", dry_run=True)
-    assert (summary.dry_run, summary.inserted, summary.unchanged, summary.enrollments) == (True, 1, 1, 2)
+    assert (summary.dry_run, summary.inserted, summary.rows_new, summary.enrollments) == (True, 1, 2, 2)
     assert [count(m) for m in (Client, ClientSourceId, Enrollment, ClientDuplicate, AuditLog)] == totals
 
 
@@ -361,3 +366,26 @@ def test_a_reviewer_says_the_held_row_is_somebody_new(tmp_path, program):
     assert count(ClientSourceId, ClientSourceId.client_id == outcome.client_id) == 1
     with pytest.raises(LookupError):
         apply_reviewed_row(row.id, None)
+
+
+def test_the_summary_says_how_each_row_found_its_client(tmp_path, program):
+    client_with_id("EMHware", "CLI1", first_name="Ana", last_name="Silva", dob=date(1975, 4, 4))
+    namesake = factories.client(first_name="Marie", last_name="Tremblay", dob=date(1980, 2, 3))
+    db.session.add(namesake)
+    db.session.commit()
+    path = write(tmp_path, [EMH_HEADER,
+                            emh_row("CLI1", "Silva", "Ana", program.name, "1975-04-04"),
+                            emh_row("CLI1", "Silva", "Ana", program.name, "1975-04-04", admitted="2024-02-02"),
+                            emh_row("CLI2", "Tremblay", "Marie", program.name, "1980-02-03"),
+                            emh_row("CLI3", "Nguyen", "Bao", program.name, "1975-06-30"),
+                            emh_row("CLI4", "Roy", "Luc", program.name, "1980-02-30")])
+    summary = import_file(path, "EMHware")
+    lines = summary.lines()
+    assert "matched to an existing client by EMHware id: 2 rows (1 clients)" in lines
+    by_name = next(line for line in lines if line.startswith("matched automatically"))
+    assert by_name.startswith("matched automatically to an existing client by name and birth date: 1 rows "
+                              "(1 clients; match probability ")
+    assert "new clients: 1 (from 1 rows)" in lines
+    assert "held for review, nothing written for them: 0 rows (0 people)" in lines
+    assert "rejected for bad values: 1 rows" in lines
+    assert count(ClientSourceId, ClientSourceId.client_id == namesake.id, ClientSourceId.source_client_id == "CLI2") == 1

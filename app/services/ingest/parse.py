@@ -1,0 +1,135 @@
+"""Reading one staged row: its cells become CCD values, or the reason they cannot (``BadValue``)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from app.models import Client
+from app.services import matching
+from app.services.ingest.column_maps import CLIENT_FIELDS
+from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, split_multi, \
+    split_programs
+
+NAME_FIELDS = frozenset({"first_name", "middle_name", "last_name", "preferred_name", "alias"})
+LIST_FIELDS = {"ethnicity": "ethnicity"}
+OPTION_LIST_OF = {"gender": "gender", "sexual_orientation": "sexual_orientation",
+                  "citizenship_status": "citizenship_status", "indigenous_status": "indigenous_status",
+                  "official_language": "official_language", "preferred_language": "language", "race": "race",
+                  "province": "province", "ethnicity": "ethnicity"}
+CLIENT_COLUMN_LIMITS = {name: Client.__table__.c[name].type.length for name in CLIENT_FIELDS
+                        if name != "dob" and getattr(Client.__table__.c[name].type, "length", None)}
+
+
+@dataclass
+class ParsedRow:
+    staged_id: uuid.UUID
+    number: int
+    source_id: str | None
+    client: dict
+    programs: list[uuid.UUID]
+    enrollment_start: date | None
+    intake_date: date | None
+    discharge_date: date | None
+    discharge_reason: str | None
+    referral_source: str | None
+
+    @property
+    def person(self) -> matching.Person:
+        return matching.Person(self.client.get("first_name"), self.client.get("last_name"), self.client.get("dob"),
+                               self.client.get("preferred_name"), self.client.get("alias"), self.client.get("gender"),
+                               frozenset({self.source_id}) if self.source_id else frozenset())
+
+    @property
+    def has_names(self) -> bool:
+        return bool(self.client.get("first_name") and self.client.get("last_name"))
+
+
+
+class RowParsing:
+    """The row-reading half of an import run: needs ``resolved``, ``date_order``, ``options``,
+    ``options_seen`` and ``programs`` (stage.py loads them)."""
+
+    def _cell(self, cells: list, field_name: str) -> str:
+        index = self.resolved.positions.get(field_name)
+        if index is None or index >= len(cells):
+            return ""
+        return cells[index] or ""
+
+    def _option(self, value: str, list_key: str) -> str | None:
+        """``canonical_option``, remembered for the run: a file repeats the same few values on every row,
+        and each look-up compares the value with every option of the list."""
+        key = (list_key, value)
+        found = self.options_seen.get(key, self.options_seen)
+        if found is self.options_seen:
+            found = self.options_seen[key] = canonical_option(value, self.options[list_key], list_key)
+        return found
+
+    def _parse(self, row) -> ParsedRow:
+        cells = row.cells
+        client: dict = {}
+        for name in CLIENT_FIELDS:
+            if not self.resolved.has(name):
+                continue
+            text = self._cell(cells, name)
+            if name == "dob":
+                value = parse_date(text, self.date_order, label="DOB")
+                if value is not None and value > self.today:
+                    raise BadValue(f"DOB {value:%Y-%m-%d} is in the future")
+                if value is not None and value < date(1900, 1, 1):
+                    raise BadValue(f"DOB {value:%Y-%m-%d} is before 1900")
+            elif name in NAME_FIELDS:
+                value = clean_name(text, CLIENT_COLUMN_LIMITS.get(name))
+            elif name in LIST_FIELDS:
+                value = [self._option(v, LIST_FIELDS[name]) for v in split_multi(text)] or None
+            else:
+                value = clean_text(text, CLIENT_COLUMN_LIMITS.get(name))
+                if value is not None and name in OPTION_LIST_OF:
+                    value = self._option(value, OPTION_LIST_OF[name])
+                if name == "email" and value is not None:
+                    if "@" not in value.strip("@"):
+                        raise BadValue(f"Email {value!r} is not an email address")
+            if value is not None:
+                client[name] = value
+        source_id = clean_text(self._cell(cells, "source_client_id"), 100)
+        dates = {}
+        for name, label in (("enrollment_start", "Admission date"), ("intake_date", "Intake date"),
+                            ("discharge_date", "Discharge date")):
+            value = parse_date(self._cell(cells, name), self.date_order, label=label)
+            if value is not None and value > self.today:
+                raise BadValue(f"{label} {value:%Y-%m-%d} is in the future")
+            dates[name] = value
+        start, discharge = dates["enrollment_start"], dates["discharge_date"]
+        if start and discharge and discharge < start:
+            raise BadValue(f"Discharge date {discharge:%Y-%m-%d} is before the admission date {start:%Y-%m-%d}")
+        programs = self._programs(cells) if any(dates.values()) else []
+        return ParsedRow(row.id, row.row_number, source_id, client, programs, start, dates["intake_date"], discharge,
+                         clean_text(self._cell(cells, "discharge_reason"), 255),
+                         clean_text(self._cell(cells, "referral_source"), 255))
+
+    def _programs(self, cells) -> list[uuid.UUID]:
+        names = split_programs(self._cell(cells, "program"))
+        if not names:
+            if self.file_program is None:
+                raise BadValue("No program: the Program cell is empty")
+            return [self.file_program]
+        found = []
+        for name in names:
+            program_id = self.programs.get(name.casefold())
+            if program_id is None:
+                raise BadValue(f"Unknown program {name!r}: add it, or add it as an alias of a program "
+                               "(Programs & Services › Program aliases)")
+            if program_id not in found:
+                found.append(program_id)
+        return found
+
+    def incoming_key(self, row: ParsedRow) -> str:
+        if row.source_id:
+            return f"{self.source}:{row.source_id}"[:200]
+        person = row.person
+        basis = "|".join((matching.normalize_name(person.first_name), matching.normalize_name(person.last_name),
+                          person.dob.isoformat() if person.dob else ""))
+        return f"{self.source}:row:{hashlib.sha1(basis.encode()).hexdigest()[:20]}"
+

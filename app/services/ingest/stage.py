@@ -1,0 +1,103 @@
+"""Staging a file: its columns resolved, every row copied into ``import_rows`` before anything is matched.
+
+Staging also loads what reading the rows needs (the programs and their aliases, the option
+lists), so a file naming a program CCD does not have is refused before any row is looked at.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from app.models import ImportRow, Program, ProgramAlias
+from app.services.ingest import column_maps
+from app.services.ingest.column_maps import PROGRAM_DATED_FIELDS, ResolvedColumns
+from app.services.ingest.parse import OPTION_LIST_OF
+from app.services.ingest.reading import FileRefused, as_text, read_sheet
+
+STAGE_CHUNK = 2000
+
+
+class Staging:
+    """The staging half of an import run (``ImportRun`` in importer.py)."""
+
+    def stage(self) -> None:
+        session, log = self.session, self.log
+        path = Path(self.details.get("path", ""))
+        if not path.is_file():
+            raise FileRefused(f"The uploaded file is no longer at {path}; upload it again.")
+        column_map = column_maps.column_map_for(session, self.source)
+        sheet = read_sheet(path, is_header=lambda cells: not column_map.resolve(cells).missing)
+        self.prepare(column_map, sheet.headers)
+        self.details.update({"encoding": sheet.encoding, "header_row": sheet.header_row, "headers": sheet.headers,
+                             "columns": self.resolved.describe(), "date_order": self.date_order})
+        total = 0
+        chunk = []
+        for number, cells in sheet.rows:
+            chunk.append({"id": uuid.uuid4(), "upload_log_id": log.id, "row_number": number,
+                          "cells": [as_text(c) for c in cells], "status": "staged"})
+            if len(chunk) >= STAGE_CHUNK:
+                total += self._stage_chunk(chunk)
+                chunk = []
+        total += self._stage_chunk(chunk)
+        log.total_rows = total
+        self.details["rows_done"] = 0
+        log.upload_details = dict(self.details)
+        session.commit()
+
+    def prepare(self, column_map, headers: list) -> None:
+        """Resolve the columns and load what parsing rows needs; refuses the file when it cannot be read."""
+        resolved = column_map.resolve(headers)
+        problem = resolved.problem()
+        if problem:
+            raise FileRefused(problem)
+        self.resolved = resolved
+        self.date_order = column_map.date_order
+        self.details["columns_not_read"] = resolved.not_read()
+        self._load_programs(resolved)
+        self._load_options()
+
+    def _stage_chunk(self, chunk) -> int:
+        """Staged rows go in with COPY on PostgreSQL (the same transaction), plain INSERTs elsewhere."""
+        if not chunk:
+            return 0
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            import json
+
+            cursor = connection.connection.driver_connection.cursor()
+            with cursor.copy("COPY import_rows (id, upload_log_id, row_number, cells, status) FROM STDIN") as copy:
+                for row in chunk:
+                    copy.write_row((row["id"], row["upload_log_id"], row["row_number"], json.dumps(row["cells"]),
+                                    row["status"]))
+        else:
+            self.session.execute(sa.insert(ImportRow), chunk)
+        return len(chunk)
+
+    def _load_programs(self, resolved: ResolvedColumns) -> None:
+        """Programs by exact name and configured alias, compared ignoring case and surrounding spaces only."""
+        self.programs: dict[str, uuid.UUID] = {}
+        for program_id, name in self.session.execute(sa.select(Program.id, Program.name)):
+            self.programs[" ".join(name.split()).casefold()] = program_id
+        for program_id, alias in self.session.execute(sa.select(ProgramAlias.program_id, ProgramAlias.alias)):
+            self.programs.setdefault(" ".join(alias.split()).casefold(), program_id)
+        self.file_program: uuid.UUID | None = None
+        name = self.details.get("program")
+        if name:
+            self.file_program = self.programs.get(" ".join(name.split()).casefold())
+            if self.file_program is None:
+                raise FileRefused(f"There is no program called {name!r} (nor an alias of that name); check the "
+                                  "spelling or add the alias in Programs & Services › Program aliases.")
+        dated = [f for f in PROGRAM_DATED_FIELDS if resolved.has(f)]
+        if dated and not resolved.has("program") and self.file_program is None:
+            raise FileRefused(f"This file has {', '.join(dated)} columns but no Program column; choose the program "
+                              "the file is for (SMIS reports are per program).")
+
+    def _load_options(self) -> None:
+        from app.services.options import active_options
+
+        self.options = {key: active_options(key) for key in set(OPTION_LIST_OF.values())}
+        self.options_seen: dict[tuple[str, str], str | None] = {}
+
