@@ -118,10 +118,30 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
         chunk = people[start:start + CANDIDATE_CHUNK]
         rows = fetch_blocked_rows(session, chunk, exclude_archived=exclude_archived, extra_condition=extra_condition,
                                   placeholders=config.placeholder_dobs)
-        held = source_ids_of(session, source, [row.id for row in rows]) if source and rows else None
+        held = None
+        if source and rows:
+            if min_score is not None:
+                rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
+            held = source_ids_of(session, source, [row.id for row in rows]) if rows else None
         found += candidates_from_rows(chunk, rows, min_score=min_score, source_ids=held, source=source,
                                       model=model, config=config)
     return found
+
+
+def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_score: float, model,
+                 config) -> list[CandidateRow]:
+    """The rows at least ``min_score`` likely for someone before their source ids are compared.
+
+    A block at a million clients holds tens of thousands of rows, and fetching every one's ids
+    cost a third of an import. Ids can only lower a score here: a different id from the same
+    source weighs against, and a client holding the same id was linked by that id before any
+    name was compared (ingest/link.py). So the rows below ``min_score`` without ids stay below it.
+    """
+    left, right = pair_by_blocks(people, rows, config.placeholder_dobs)
+    if not left.size:
+        return []
+    scores = score_pairs(people, rows_as_people(rows), left, right, model=model, config=config)
+    return [rows[index] for index in np.unique(right[scores.value >= min_score])]
 
 
 def source_ids_of(session, source: str, client_ids) -> dict[uuid.UUID, frozenset[str]]:

@@ -101,3 +101,21 @@ def test_the_in_memory_index_finds_and_scores_like_the_database():
     found = index.candidates(Person("Marie", "Tremblay", date(1980, 3, 4), source_ids=frozenset({"E-1"})))
     assert [c.client_id for c in found] == [marie]
     assert found[0].score.match_type == "same_source_id"
+
+
+def test_asking_for_likely_candidates_with_ids_finds_what_scoring_every_candidate_would(db_session):
+    """An import asks only for candidates in the review band, so ids are fetched for the likely rows alone:
+    the answer is the full answer cut at that probability, ids and all."""
+    for index, (first, dob) in enumerate((("Marie", date(1980, 3, 4)), ("Mari", date(1980, 3, 4)),
+                                          ("Marie", date(1980, 4, 3)), ("Zed", date(1980, 3, 4)))):
+        client = _add(first, "Tremblay", dob)
+        db.session.flush()
+        db.session.add(ClientSourceId(client_id=client.id, source_system="EMHware", source_client_id=f"E-{index}"))
+    db.session.commit()
+    person = Person("Marie", "Tremblay", date(1980, 3, 4), source_ids=frozenset({"E-9"}))
+    everyone, = matching.find_candidates(db.session, [person], source="EMHware")
+    likely, = matching.find_candidates(db.session, [person], source="EMHware", min_score=0.2)
+    expected = sorted((c.client_id, c.person.source_ids, c.score.value) for c in everyone if c.score.value >= 0.2)
+    assert expected, "the premise: some candidate is likely despite a different id"
+    assert len(expected) < len(everyone), "the premise: some candidate is not"
+    assert sorted((c.client_id, c.person.source_ids, c.score.value) for c in likely) == expected
