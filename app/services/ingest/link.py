@@ -234,15 +234,43 @@ class FileLinks:
                 against[second.key][first.key] = (first, score)
         accept = self.run.thresholds.accept
         for cluster in self.clusters:  # in key order: a cluster held here is no one's target
-            pairs = [pair for _, pair in sorted(against.get(cluster.key, {}).items()) if pair[0].held_reason is None]
-            if not pairs or cluster.held_reason is not None or cluster.known_client_id is not None:
+            if cluster.held_reason is not None or cluster.known_client_id is not None:
                 continue  # a row whose id CCD knows goes to that client, as it would in any file
+            close = [pair for _, pair in sorted(against.get(cluster.key, {}).items())]
+            pairs = [pair for pair in close if pair[0].held_reason is None]
+            if not pairs and close:
+                pairs = self._through_held(cluster, [other for other, _ in close])
+                if pairs:
+                    cluster.held_against = pairs
+                    cluster.held_reason = ("another person in this file may be the same person, and is itself "
+                                           "held for review against this one")
+                continue
+            if not pairs:
+                continue
             cluster.held_against = pairs
             if any(score.value >= accept for _, score in pairs):
                 cluster.held_reason = (f"another person in this file with a different {self.run.source} id "
                                        "looks like the same person")
             else:
                 cluster.held_reason = "another person in this file may be the same person"
+
+    @staticmethod
+    def _through_held(cluster: Cluster, held: list[Cluster]) -> list[tuple]:
+        """A cluster close only to clusters that are themselves held: it is held against what those are
+        held against (a person's third record resembling the second, not the first, still waits beside
+        the first instead of becoming a client of its own), scored directly against each of them."""
+        targets = {}
+        for other in held:
+            for target, _ in other.held_against:
+                if target.held_reason is None and target is not cluster and target.person is not None:
+                    targets[target.key] = target
+        if not targets or cluster.person is None:
+            return []
+        ordered = [targets[key] for key in sorted(targets)]
+        columns = matching.People.of([cluster.person] + [target.person for target in ordered])
+        index = np.arange(1, len(ordered) + 1)
+        scores = matching.score_pairs(columns, columns, np.zeros(len(ordered), dtype=np.intp), index)
+        return [(target, scores.at(k)) for k, target in enumerate(ordered)]
 
     def _new_cluster(self, groups: list[_Group], members: list[int]) -> Cluster:
         with_id = next((groups[g].source_id for g in members if groups[g].source_id), None)

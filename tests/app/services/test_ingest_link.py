@@ -229,3 +229,28 @@ def test_a_row_whose_id_ccd_knows_goes_to_that_client_even_beside_a_look_alike(t
                              .where(Enrollment.client_id == known.id)) == 1
     held = db.session.scalars(sa.select(ImportRow).where(ImportRow.status == "review")).all()
     assert [row.cells[0] for row in held] in ([], [unknown_id])
+
+
+def test_a_row_close_only_to_a_held_row_waits_beside_it_instead_of_becoming_a_client(tmp_path, db_session):
+    """A person's third record resembling the second but not the first: the second is held against the
+    first, and the third waits against the first too (FEBRL's people have up to nine records)."""
+    import numpy as np
+
+    from app.services import matching
+
+    swapped = matching.Person("Fontaine", "Marguerite", date(1970, 2, 3))
+    undated = matching.Person("Marguerite", "Fontaine", None)
+    misspelt = matching.Person("Marguerite", "Fontainee", None)
+    people = matching.People.of([swapped, undated, misspelt])
+    close = matching.score_pairs(people, people, np.array([0, 1, 0]), np.array([1, 2, 2])).value
+    assert 0.2 <= close[0] < 0.99 and 0.2 <= close[1] < 0.99 and close[2] < 0.2, "the premise of this test"
+    program = factories.create("programs")
+    lines = [emh_row("", "Marguerite", "Fontaine", program.name, "1970-02-03"),
+             emh_row("", "Fontaine", "Marguerite", program.name, "", admitted="2024-02-02"),
+             emh_row("", "Fontainee", "Marguerite", program.name, "", admitted="2024-03-03")]
+    summary = import_file(write(tmp_path, [EMH_HEADER, *lines]), "EMHware")
+    client = db.session.scalar(sa.select(Client))
+    assert (summary.inserted, client.first_name, client.last_name) == (1, "Fontaine", "Marguerite")
+    held = db.session.scalars(sa.select(ImportRow).where(ImportRow.status == "review")).all()
+    assert sorted(row.cells[1] for row in held) == ["Fontaine", "Fontainee"]
+    assert {row.details["candidates"][0]["client_id"] for row in held} == {str(client.id)}
