@@ -203,23 +203,30 @@ def read_leftovers(url: str, files: list) -> Leftovers:
                 source_ids[client].add((source, source_id))
             logs = {name: (log_id, status, seconds) for log_id, name, status, seconds in q(sa.text(
                 "SELECT id, file_name, status, duration_seconds FROM client_upload_logs"))}
-            candidates = defaultdict(set)
-            for row_id, client in q(sa.text(
-                    "SELECT import_row_id, primary_client_id FROM client_duplicates WHERE import_row_id IS NOT NULL")):
+            # A held cluster's review items sit on its first row, and a reviewer's answer writes all its rows:
+            # every row of the cluster (its incoming key) is held against the clients those items name.
+            candidates, by_key = defaultdict(set), defaultdict(set)
+            for row_id, log_id, key, client in q(sa.text(
+                    "SELECT d.import_row_id, r.upload_log_id, d.incoming_key, d.primary_client_id "
+                    "FROM client_duplicates d JOIN import_rows r ON r.id = d.import_row_id")):
                 candidates[str(row_id)].add(client)
+                by_key[(str(log_id), key)].add(client)
             held, other = {}, {}
             for export, file_name in files:
                 log_id = logs.get(file_name, (None,))[0]
                 if log_id is None:
                     continue
-                for row_id, status, cells in q(sa.text(
-                        "SELECT id, status, cells FROM import_rows WHERE upload_log_id = :log"), {"log": log_id}):
+                for row_id, status, cells, details in q(sa.text(
+                        "SELECT id, status, cells, details FROM import_rows WHERE upload_log_id = :log"),
+                        {"log": log_id}):
                     cells = cells if isinstance(cells, list) else json.loads(cells)
+                    details = details if isinstance(details, dict) else json.loads(details or "{}")
                     key = _row_key(export, cells)
                     if key is None:
                         continue
                     if status in HELD_STATUSES or str(row_id) in candidates:
-                        held[key] = HeldRow(cells, candidates.get(str(row_id), set()))
+                        named = by_key.get((str(log_id), details.get("incoming_key")), set())
+                        held[key] = HeldRow(cells, candidates.get(str(row_id), set()) | named)
                     else:
                         other[key] = status
         return Leftovers(enrollment_client, held, other, names, dict(source_ids),
