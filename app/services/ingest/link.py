@@ -25,6 +25,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import sqlalchemy as sa
@@ -73,6 +74,15 @@ class Cluster:
         return self.people[0] if self.people else None
 
 
+class _PairScore(NamedTuple):
+    """A pair of the file's people as clustering keeps it: the probability, and which two people (their
+    Score, with its evidence in words, is built only for the pairs a reviewer will see)."""
+
+    value: float
+    left: int
+    right: int
+
+
 @dataclass
 class _Group:
     """Rows sharing a source id, or (without one) the same person exactly."""
@@ -105,6 +115,7 @@ class FileLinks:
         self.session = run.session
         self.clusters: list[Cluster] = []
         self._close_calls: tuple = ({}, {})
+        self._pair_columns: matching.People | None = None  # the file's people, while its pairs are kept
         self._row_keys: set[str] = set()  # the bases of the incoming keys given to people without an id
 
     def _one_of(self, column, values):
@@ -214,7 +225,8 @@ class FileLinks:
                 if other is not None and other is not cluster and pair is not None and (
                         other.key not in against or pair.value > against[other.key][1].value):
                     against[other.key] = (other, pair)
-            cluster.held_against = [against[key] for key in sorted(against)]
+            cluster.held_against = [(other, self._scored(pair)) for other, pair in
+                                    (against[key] for key in sorted(against))]
         self.clusters = sorted({id(c): c for c in cluster_of.values()}.values(), key=lambda c: c.key)
         self._close_calls = (best, cluster_of)  # held once the clients holding the file's ids are known
         for cluster in self.clusters:
@@ -242,12 +254,12 @@ class FileLinks:
                 pairs = self._through_held(cluster, [other for other, _ in close])
                 if pairs:
                     cluster.held_against = pairs
-                    cluster.held_reason = ("another person in this file may be the same person, and is itself "
-                                           "held for review against this one")
+                    cluster.held_reason = ("resembles another person in this file who is held for review against "
+                                           "the client shown")
                 continue
             if not pairs:
                 continue
-            cluster.held_against = pairs
+            cluster.held_against = [(other, self._scored(pair)) for other, pair in pairs]
             if any(score.value >= accept for _, score in pairs):
                 cluster.held_reason = (f"another person in this file with a different {self.run.source} id "
                                        "looks like the same person")
@@ -297,8 +309,17 @@ class FileLinks:
         self._row_keys.add(basis)
         return f"{self.run.source}:row:{hashlib.sha1(basis.encode()).hexdigest()[:20]}"
 
-    def _best_pair_scores(self, people: list[matching.Person], owner: np.ndarray) -> dict[tuple, matching.Score]:
-        """For each pair of groups sharing a blocking key, their best score at or above the review threshold."""
+    def _scored(self, pair: _PairScore) -> matching.Score:
+        scores = matching.score_pairs(self._pair_columns, self._pair_columns, np.array([pair.left], dtype=np.intp),
+                                      np.array([pair.right], dtype=np.intp))
+        return scores.at(0)
+
+    def _best_pair_scores(self, people: list[matching.Person], owner: np.ndarray) -> dict[tuple, _PairScore]:
+        """For each pair of groups sharing a blocking key, their best score at or above the review threshold.
+
+        Kept as probabilities and people: a Score with its evidence is ~1.5 KB, and a file of common
+        names has several such pairs a row (an import's peak memory was ~4.5 KB a row)."""
+        self._pair_columns = matching.People.of(people)
         if len(people) < 2:
             return {}
         blocks: dict[tuple, list[int]] = defaultdict(list)
@@ -332,17 +353,17 @@ class FileLinks:
             return {}
         left, right = flat // size, flat % size
         del flat, apart, chunks
-        columns = matching.People.of(people)
-        best: dict[tuple, matching.Score] = {}
+        columns = self._pair_columns
+        best: dict[tuple, _PairScore] = {}
         for start in range(0, left.size, SCORED_PAIRS_CHUNK):  # scoring's arrays stay a few megabytes
             lefts, rights = left[start:start + SCORED_PAIRS_CHUNK], right[start:start + SCORED_PAIRS_CHUNK]
-            scores = matching.score_pairs(columns, columns, lefts, rights)
-            for k in np.flatnonzero(scores.value >= self.run.thresholds.review):
+            values = matching.score_pairs(columns, columns, lefts, rights).value
+            for k in np.flatnonzero(values >= self.run.thresholds.review):
                 a, b = int(owner[lefts[k]]), int(owner[rights[k]])
                 pair = (min(a, b), max(a, b))
-                score = scores.at(int(k))
-                if pair not in best or score.value > best[pair].value:
-                    best[pair] = score
+                value = float(values[k])
+                if pair not in best or value > best[pair].value:
+                    best[pair] = _PairScore(value, int(lefts[k]), int(rights[k]))
         return best
 
     # -- clusters to clients -------------------------------------------------------------------
@@ -358,7 +379,7 @@ class FileLinks:
                            self._one_of(ClientSourceId.source_client_id, sorted(chunk)))):
                 chunk[source_id].known_client_id = client_id
         self._hold_close_calls(*self._close_calls)
-        self._close_calls = ({}, {})
+        self._close_calls, self._pair_columns = ({}, {}), None
         wanted = [c for c in self.clusters if c.known_client_id is None and c.people]
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             self._candidates_for(wanted[start:start + LOOKUP_CHUNK])
