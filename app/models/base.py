@@ -1,11 +1,11 @@
-"""Columns every CCD table shares: a UUID key and database-kept timestamps."""
+"""Columns every CCD table shares: a UUID key and database-kept timestamps; editable ones a version."""
 
 import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 # JSON on SQLite, JSONB on PostgreSQL (indexable, and what the reports query).
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -48,6 +48,26 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.current_timestamp(), onupdate=sa.func.now(), nullable=False
     )
+
+
+VERSION_FIELD = "version"
+
+
+class Versioned:
+    """Optimistic locking for a record people edit: every UPDATE through the ORM checks the row
+    still has the version it was read at and raises it by one (SQLAlchemy's ``version_id_col``).
+
+    An edit form carries the version it was opened at (admin_views/base.py), so a save over a
+    record someone changed since -- an approval, an import, a merge, another screen -- is
+    refused instead of silently undoing that change. Bulk statements, which skip the ORM's
+    check, raise the version themselves (app/bulk.py ``update_by_id``).
+    """
+
+    version: Mapped[int] = mapped_column(default=1, server_default="1", nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}
 
 
 class Archivable:
