@@ -200,3 +200,23 @@ def test_every_edit_form_carries_what_it_was_opened_at_and_never_the_version(cli
     data = browser_form(page)
     assert data.get(OPENED_FIELD)
     assert "version" not in data
+
+
+def test_the_approvals_page_says_when_the_record_moved_on_in_other_fields(app, client):
+    manager = make_staff("Manager")
+    sign_in(client, manager)
+    record = _visible_client(manager, phone="416-555-0100")
+    edit_url = f"/admin/clients/edit/?id={record.id}"
+    proposal = browser_form(client.get(edit_url).get_data(as_text=True))
+    proposal["phone"] = "416-555-0199"
+    client.post(edit_url, data=proposal)
+    change = db.session.scalars(sa.select(PendingChange).where(PendingChange.entity_id == record.id)).one()
+
+    reviewer, _ = _browser(app, "Coordinator")
+    review_url = f"/admin/pending_changes/details/?id={change.id}"
+    assert "in fields this proposal does not change" not in reviewer.get(review_url).get_data(as_text=True)
+    record.comments = "Moved to Hamilton"  # a direct edit of another field
+    db.session.commit()
+    page = reviewer.get(review_url).get_data(as_text=True)
+    assert "in fields this proposal does not change" in page
+    assert "Approving would overwrite" not in page

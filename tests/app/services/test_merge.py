@@ -144,6 +144,25 @@ def test_merge_writes_exactly_the_right_audit_rows(pair):
     assert sorted(i for ids in summary.diff_json["moved"].values() for i in ids) == sorted(moved_ids)
 
 
+def test_a_merge_and_its_undo_raise_the_versions_of_what_they_write(pair):
+    """Edit forms opened before a merge (or its undo) are refused rather than saving over it."""
+    survivor, merged, duplicate = pair
+    moved = db.session.scalars(sa.select(Enrollment).where(Enrollment.client_id == merged.id)).all()
+    before = {row.id: row.version for row in (survivor, merged, duplicate, *moved)}
+    result = merge_clients(survivor.id, merged.id, {"email": "merged"}, None, duplicate_id=duplicate.id)
+    db.session.commit()
+    db.session.expire_all()
+    after_merge = {key: db.session.get(type(row), key).version
+                   for key, row in zip(before, (survivor, merged, duplicate, *moved))}
+    assert all(after_merge[key] == version + 1 for key, version in before.items())
+
+    undo_merge(result.audit_id, None)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Client, survivor.id).version == after_merge[survivor.id] + 1
+    assert all(db.session.get(Enrollment, row.id).version == after_merge[row.id] + 1 for row in moved)
+
+
 def test_undo_restores_both_records_and_every_child_exactly(pair):
     survivor, merged, duplicate = pair
     before = (client_values(survivor.id), client_values(merged.id), children_of(survivor.id), children_of(merged.id))
