@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import HiddenField
 from wtforms.validators import ValidationError
 
+from app import audit
 from app.models.base import VERSION_FIELD
 from app.services import approvals
 
@@ -59,9 +60,12 @@ def version_of(record) -> int | None:
 
 
 def token(entity: str, record) -> str:
-    """The signed value of the hidden field for an edit form of ``record`` as it is now."""
-    return _signer().dumps({"entity": entity, "id": _key(record), "version": version_of(record),
-                            "values": approvals.record_values(record)})
+    """The signed value of the hidden field for an edit form of ``record`` as it is now.
+
+    Signed, not encrypted: the page can read it, so secrets (a password hash) are left out.
+    """
+    values = {key: value for key, value in approvals.record_values(record).items() if key not in audit.REDACTED}
+    return _signer().dumps({"entity": entity, "id": _key(record), "version": version_of(record), "values": values})
 
 
 def read(raw: str | None, entity: str, record) -> Opened | None:

@@ -220,3 +220,14 @@ def test_the_approvals_page_says_when_the_record_moved_on_in_other_fields(app, c
     page = reviewer.get(review_url).get_data(as_text=True)
     assert "in fields this proposal does not change" in page
     assert "Approving would overwrite" not in page
+
+
+def test_the_opened_field_never_carries_a_password_hash(client, sign_in_as):
+    from itsdangerous import URLSafeSerializer
+
+    sign_in_as("Administrator")
+    account = factories.create("users")
+    data = browser_form(client.get(f"/admin/users/edit/?id={account.id}").get_data(as_text=True))
+    payload = URLSafeSerializer("any").loads_unsafe(data[OPENED_FIELD])[1]
+    assert payload["version"] == account.version and "password_hash" not in payload["values"]
+    assert account.password_hash not in data[OPENED_FIELD]
