@@ -9,7 +9,7 @@ from flask import current_app
 
 from admin_views.locking import OPENED_FIELD
 from app.extensions import db
-from app.models import AuditLog, Client, Enrollment, PendingChange, ServiceRestriction
+from app.models import AuditLog, Client, PendingChange
 from tests import factories
 from tests.admin_views.forms import browser_form
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -109,7 +109,8 @@ def test_saving_the_refused_form_again_is_a_decision_made_knowing_the_values_now
     kept = _fresh(record)
     assert kept.comments == "Mine" and kept.version == 3
     (update,) = _audit_rows(record.id, "update")[-1:]
-    assert update.changed_by_id == coordinator.id and "comments" in update.diff_json and "version" not in update.diff_json
+    assert update.changed_by_id == coordinator.id
+    assert "comments" in update.diff_json and "version" not in update.diff_json
 
 
 def test_a_save_with_nothing_changed_since_goes_through_with_one_audit_row(client, sign_in_as):
