@@ -42,3 +42,11 @@ def test_an_update_from_an_older_version_is_refused_by_the_database(db_session):
     with pytest.raises(StaleDataError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_every_table_people_edit_is_versioned(app):
+    """Only rows the system alone writes (logs, proposals, trained models) go without a version."""
+    from app.permissions import SYSTEM_WRITTEN
+
+    unversioned = {mapper.local_table.name for mapper in db.Model.registry.mappers if mapper.version_id_col is None}
+    assert unversioned == set(SYSTEM_WRITTEN)
