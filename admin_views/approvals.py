@@ -73,6 +73,7 @@ def _review_context(change: PendingChange) -> dict:
     exists = change.entity_id is not None and approvals.current_record(change) is not None
     return {
         "change": change, "rows": rows, "conflicts": [row for row in rows if row.conflict],
+        "changed_since": approvals.changed_since_proposed(change),
         "record_label": approvals.record_label(change), "has_current": exists,
         "record_gone": change.operation != "create" and not exists,
         "entity_name": entity_label(change.entity), "operation_name": OPERATION_LABELS[change.operation],

@@ -8,6 +8,11 @@ Where the rule table says PROPOSE (Managers and Leaders on canonical records), e
 path of a screen -- create, edit, delete, inline edit, bulk delete, archive and restore --
 stores a PendingChange through app/services/approvals.py instead of writing the record.
 
+Every edit form carries the version and values of the record as it was opened
+(admin_views/locking.py): a direct save over a record changed since is refused with the
+values now, never "successfully saved" over someone else's change; a proposal keeps them
+as its base.
+
 Rows are limited to the signed-in person's scope (app/services/scope.py) in the three
 places every list, count, export, search, details page, edit page, inline edit and bulk
 action reads through: ``get_query``, ``get_count_query`` and ``get_one``. A record out of
@@ -27,20 +32,23 @@ from flask_admin.contrib.sqla import tools as sqla_tools
 from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.helpers import get_form_data, get_redirect_target
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
-from wtforms import FieldList, FormField, HiddenField, StringField
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import FieldList, FormField, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
+from admin_views import locking
 from admin_views.counts import LIST_COUNT_CAP, capped_count_query
 from admin_views.fields import OptionMultiSelectField, OptionSelectField, PlainText
 from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
+from admin_views.locking import OPENED_FIELD, RECORD_CHANGED
 from app.choices import OPTION_FIELDS
 from app.constraints import explain
 from app.extensions import db
 from app.guard import WriteNotPermitted
 from app.labels import label
+from app.models.base import VERSION_FIELD
 from app.permissions import Action, Grant, grant
 from app.plain_text import without_control_characters
 from app.security import CSRFForm
@@ -74,15 +82,10 @@ PROPOSALS_SUBMITTED = (
     "until then. You can follow them under Approvals › My requests."
 )
 NOTHING_PROPOSED = "Nothing was changed, so nothing was submitted for approval."
-STALE_FORM = ("This form could not be checked against the record you opened (it was altered or is from "
-              "another record); open the record again and redo your change.")
 DATABASE_REFUSED = ("The database could not store this record, so nothing was saved. Check the values for "
                     "unusual characters or lengths and try again; if it keeps happening, tell your administrator.")
 DATABASE_FAILED = ("The database could not save this record just now, so nothing was saved. Try again in a moment; "
                    "if it keeps happening, tell your administrator.")
-# The values a proposer saw when the edit form opened, signed so they cannot be altered on the way back.
-BASE_FIELD = "ccd_proposal_base"
-BASE_SALT = "ccd-proposal-base"
 
 
 class ProposalStored(Exception):
@@ -91,10 +94,6 @@ class ProposalStored(Exception):
     def __init__(self, message: str, category: str = "success"):
         super().__init__(message)
         self.message, self.category = message, category
-
-
-def _base_signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt=BASE_SALT)
 
 
 def _drop_inline_lists(form) -> None:
@@ -253,41 +252,26 @@ class CCDModelView(ModelView):
             _drop_inline_lists(form)
         return form
 
+    def get_edit_form(self):
+        """Every edit form has the hidden field holding the record as it was opened (admin_views/locking.py)."""
+        form_class = super().get_edit_form()
+        return type(f"Opened{form_class.__name__}", (form_class,), {OPENED_FIELD: locking.OpenedField()})
+
     def edit_form(self, obj=None):
-        if obj is None or not self.proposing(Action.EDIT):
-            return super().edit_form(obj)
-        form_class = self._edit_form_class
-        if getattr(self, "_proposal_form_source", None) is not form_class:
-            self._proposal_form_class = type(f"Proposal{form_class.__name__}", (form_class,),
-                                             {BASE_FIELD: HiddenField()})
-            self._proposal_form_source = form_class
-        formdata = get_form_data()
-        form = self._proposal_form_class(formdata, obj=obj)
-        if formdata is None:
-            form[BASE_FIELD].data = _base_signer().dumps(
-                {"entity": self.rule_key, "id": str(obj.id), "values": approvals.record_values(obj)})
-        _drop_inline_lists(form)
+        form = self.opened_as(super().edit_form(obj), obj)
+        if obj is not None and self.proposing(Action.EDIT):
+            _drop_inline_lists(form)
         return form
 
-    def _submitted_base(self, form, model) -> dict | None:
-        """The values the proposer saw, from the signed field of the edit form (None: as the record is now)."""
-        if BASE_FIELD not in form:
-            return None
-        token = form[BASE_FIELD].data
-        del form[BASE_FIELD]
-        if not token:
-            return None
-        try:
-            payload = _base_signer().loads(token)
-        except BadSignature:
-            raise ValidationError(STALE_FORM) from None
-        if payload.get("entity") != self.rule_key or payload.get("id") != str(model.id):
-            raise ValidationError(STALE_FORM)
-        return payload.get("values")
+    def opened_as(self, form, obj):
+        """A screen that builds its own edit form passes it through here (admin_views/locking.py)."""
+        if obj is not None and get_form_data() is None:
+            locking.fill(form, self.rule_key, obj)
+        return form
 
-    def _propose(self, operation: str, entity_id=None, values=None, base=None):
+    def _propose(self, operation: str, entity_id=None, values=None, base=None, base_version=None):
         return approvals.propose(current_user.staff, self.rule_key, operation, entity_id=entity_id,
-                                 values=values, base=base)
+                                 values=values, base=base, base_version=base_version)
 
     def _propose_from_form(self, form, model) -> bool:
         """Read what the form would write, forget it, and store it as a proposal.
@@ -299,7 +283,7 @@ class CCDModelView(ModelView):
         """
         is_created = model is None
         try:
-            base = None if is_created else self._submitted_base(form, model)
+            opened = None if is_created else locking.submitted(form, self.rule_key, model)
             target = self.build_new_instance() if is_created else model
             entity_id = None if is_created else model.id
             current = {} if is_created else approvals.record_values(model)
@@ -317,7 +301,9 @@ class CCDModelView(ModelView):
                     if not approvals.same(value, current.get(key), self.rule_key, key)}
         values = {key: submitted[key] for key in covered}
         try:
-            change = self._propose("create" if is_created else "update", entity_id, values, base)
+            change = self._propose("create" if is_created else "update", entity_id, values,
+                                   None if opened is None else opened.values,
+                                   None if opened is None else opened.version)
         except approvals.ApprovalError as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -380,6 +366,11 @@ class CCDModelView(ModelView):
     def update_model(self, form, model):
         if self.proposing(Action.EDIT):
             return self._propose_from_form(form, model)
+        # A change committed after this check is caught by the version in the UPDATE (handle_view_exception).
+        refused = locking.refusal_of_stale_save(form, self.rule_key, model)
+        if refused:
+            flash(refused, "error")
+            return False
         return super().update_model(form, model)
 
     def delete_model(self, model):
@@ -396,6 +387,9 @@ class CCDModelView(ModelView):
             return True
         if isinstance(exc, WriteNotPermitted):
             flash(str(exc), "error")
+            return True
+        if isinstance(exc, StaleDataError):
+            flash(RECORD_CHANGED.format(changes=""), "error")
             return True
         if isinstance(exc, SQLAlchemyError) and not current_app.config.get("FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION"):
             # The driver's message quotes the statement and the row's values: logged, never shown.
@@ -419,12 +413,19 @@ class CCDModelView(ModelView):
         return query if condition is None else query.filter(condition)
 
     def scaffold_form(self):
-        """Relation drop-downs list only rows in scope (ajax pickers are scoped in their loaders)."""
+        """Relation drop-downs list only rows in scope (ajax pickers are scoped in their loaders); the
+        version is the database's to raise, never a form's to set."""
         form_class = super().scaffold_form()
+        if hasattr(form_class, VERSION_FIELD):
+            delattr(form_class, VERSION_FIELD)
         for field in list(vars(form_class).values()):
             if isinstance(field, UnboundField) and field.kwargs.get("query_factory") is not None:
                 field.kwargs["query_factory"] = scoped_query_factory(field.kwargs["query_factory"])
         return form_class
+
+    def scaffold_list_columns(self):
+        """Lists, details and exports show what a person reads, not the optimistic-lock version."""
+        return [name for name in super().scaffold_list_columns() if name != VERSION_FIELD]
 
     # -- keys ----------------------------------------------------------------------------
     def _parse_key(self, raw):

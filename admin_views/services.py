@@ -68,7 +68,7 @@ class EnrollmentView(ArchivableView):
         return self._offering_override(self._create_form_class)(get_form_data(), obj=obj)
 
     def edit_form(self, obj=None):
-        return self._offering_override(self._edit_form_class)(get_form_data(), obj=obj)
+        return self.opened_as(self._offering_override(self._edit_form_class)(get_form_data(), obj=obj), obj)
 
     def _override(self, form):
         field = getattr(form, "restriction_override_reason", None)

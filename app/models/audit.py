@@ -55,6 +55,8 @@ class PendingChange(UUIDKey, Timestamps, db.Model):
     operation: Mapped[str] = mapped_column(sa.String(10))
     diff_json: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
     base_json: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+    # The record's version when the proposer opened it (app/models/base.py Versioned); none for a create.
+    base_version: Mapped[int | None] = mapped_column()
     status: Mapped[str] = mapped_column(sa.String(20), default="pending", server_default="pending", index=True)
     requested_by_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="RESTRICT"), index=True)
     reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))

@@ -1,11 +1,12 @@
-"""Columns every CCD table shares: a UUID key and database-kept timestamps."""
+"""Columns every CCD table shares: a UUID key and database-kept timestamps; editable ones a version."""
 
 import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 # JSON on SQLite, JSONB on PostgreSQL (indexable, and what the reports query).
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -48,6 +49,41 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.current_timestamp(), onupdate=sa.func.now(), nullable=False
     )
+
+
+VERSION_FIELD = "version"
+
+
+class Versioned:
+    """Optimistic locking for a record people edit: every UPDATE through the ORM checks the row
+    still has the version it was read at (SQLAlchemy's ``version_id_col``), and a change to
+    what people edit raises it by one.
+
+    An edit form carries the version it was opened at (admin_views/locking.py), so a save over
+    a record someone changed since -- an approval, an import, a merge, another screen -- is
+    refused instead of silently undoing that change. Bookkeeping a model marks as nobody's
+    edit (``__guard_exempt_fields__``: a sign-in's time, match keys) leaves the version as it
+    is, so signing in never makes an open form stale. Bulk statements, which skip the ORM,
+    raise the version themselves (app/bulk.py).
+    """
+
+    version: Mapped[int] = mapped_column(default=1, server_default="1", nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version, "version_id_generator": False}
+
+
+def _next_version(mapper, connection, target) -> None:
+    state = sa.inspect(target)
+    if state.attrs[VERSION_FIELD].history.has_changes():
+        return
+    quiet = getattr(target, "__guard_exempt_fields__", frozenset())
+    if any(state.attrs[prop.key].history.has_changes() for prop in mapper.column_attrs if prop.key not in quiet):
+        setattr(target, VERSION_FIELD, getattr(target, VERSION_FIELD) + 1)
+
+
+event.listen(Versioned, "before_update", _next_version, propagate=True)
 
 
 class Archivable:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.choices import DUPLICATE_CONFIDENCE, DUPLICATE_STATUSES, SOURCE_SYSTEMS
 from app.extensions import db
-from app.models.base import Archivable, JSONType, Timestamps, UUIDKey, enum_check
+from app.models.base import Archivable, JSONType, Timestamps, UUIDKey, Versioned, enum_check
 from app.names import match_keys
 
 # The NexusCCD "client_extended" fields the agency records rarely: kept in one JSON
@@ -39,7 +39,7 @@ SEARCH_TEXT_SQL = ("lower(first_name || ' ' || last_name || ' ' || coalesce(pref
                    "|| coalesce(alias, ''))")
 
 
-class Client(UUIDKey, Timestamps, Archivable, db.Model):
+class Client(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
     __tablename__ = "clients"
     # Matching keys are derived from the names and birth date whenever those change;
     # nobody edits them, and the audit trail would only repeat the name change.
@@ -160,7 +160,7 @@ def _keep_match_keys(mapper, connection, client: Client) -> None:
     client.refresh_match_keys()
 
 
-class ClientSourceId(UUIDKey, Timestamps, db.Model):
+class ClientSourceId(UUIDKey, Timestamps, Versioned, db.Model):
     """The id a source system gives a client. Ids are only ever compared within one source."""
 
     __tablename__ = "client_source_ids"
@@ -181,7 +181,7 @@ class ClientSourceId(UUIDKey, Timestamps, db.Model):
         return f"{self.source_system} {self.source_client_id}"
 
 
-class ClientDuplicate(UUIDKey, Timestamps, db.Model):
+class ClientDuplicate(UUIDKey, Timestamps, Versioned, db.Model):
     """A possible duplicate for a person to review: two clients, or a client and an imported row.
 
     An import row that is too close to call is not written; it waits here (``import_row``)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.choices import DATE_ORDERS, IMPORT_ROW_STATUSES, SOURCE_SYSTEMS, UPLOAD_STATUSES
 from app.extensions import db
-from app.models.base import JSONType, Timestamps, UUIDKey, enum_check
+from app.models.base import JSONType, Timestamps, UUIDKey, Versioned, enum_check
 
 
 class ClientUploadLog(UUIDKey, Timestamps, db.Model):
@@ -86,7 +86,7 @@ class ImportRow(UUIDKey, Timestamps, db.Model):
         return f"Row {self.row_number} of {self.upload_log.file_name if self.upload_log else 'an import'}"
 
 
-class ImportSourceSetting(UUIDKey, Timestamps, db.Model):
+class ImportSourceSetting(UUIDKey, Timestamps, Versioned, db.Model):
     """How one source system writes its files: the order of day, month and year in slash dates."""
 
     __tablename__ = "import_source_settings"
@@ -104,7 +104,7 @@ class ImportSourceSetting(UUIDKey, Timestamps, db.Model):
         return f"{self.source_system}: dates {self.date_order}"
 
 
-class ImportColumnTitle(UUIDKey, Timestamps, db.Model):
+class ImportColumnTitle(UUIDKey, Timestamps, Versioned, db.Model):
     """An administrator's column titles for one CCD field in one source's files, replacing the defaults."""
 
     __tablename__ = "import_column_titles"

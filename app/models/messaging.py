@@ -8,10 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.choices import EMAIL_STATUSES, EMAIL_TYPES, REPORT_FREQUENCIES, RESTRICTION_EVENTS
 from app.extensions import db
-from app.models.base import JSONType, Timestamps, UUIDKey, enum_check
+from app.models.base import JSONType, Timestamps, UUIDKey, Versioned, enum_check
 
 
-class EmailRecipient(UUIDKey, Timestamps, db.Model):
+class EmailRecipient(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "email_recipients"
 
     name: Mapped[str] = mapped_column(sa.String(255))
@@ -105,7 +105,7 @@ class Notification(UUIDKey, Timestamps, db.Model):
         return self.title
 
 
-class RestrictionNotificationSubscription(UUIDKey, Timestamps, db.Model):
+class RestrictionNotificationSubscription(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "restriction_notification_subscriptions"
 
     staff_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"), unique=True)

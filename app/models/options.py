@@ -5,10 +5,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.choices import DEFAULT_OPTIONS
 from app.extensions import db
-from app.models.base import Timestamps, UUIDKey, enum_check
+from app.models.base import Timestamps, UUIDKey, Versioned, enum_check
 
 
-class ChoiceOption(UUIDKey, Timestamps, db.Model):
+class ChoiceOption(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "choice_options"
 
     list_key: Mapped[str] = mapped_column(sa.String(50), index=True)

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.choices import PROGRAM_STATUSES
 from app.extensions import db
-from app.models.base import Archivable, Timestamps, UUIDKey, enum_check
+from app.models.base import Archivable, Timestamps, UUIDKey, Versioned, enum_check
 
 
-class Department(UUIDKey, Timestamps, Archivable, db.Model):
+class Department(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
     __tablename__ = "departments"
 
     name: Mapped[str] = mapped_column(sa.String(255))
@@ -32,7 +32,7 @@ class Department(UUIDKey, Timestamps, Archivable, db.Model):
         return self.name
 
 
-class Program(UUIDKey, Timestamps, Archivable, db.Model):
+class Program(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
     __tablename__ = "programs"
 
     name: Mapped[str] = mapped_column(sa.String(255))
@@ -67,7 +67,7 @@ class Program(UUIDKey, Timestamps, Archivable, db.Model):
         return self.name
 
 
-class SubProgram(UUIDKey, Timestamps, db.Model):
+class SubProgram(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "subprograms"
 
     program_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("programs.id", ondelete="CASCADE"), index=True)
@@ -89,7 +89,7 @@ class SubProgram(UUIDKey, Timestamps, db.Model):
         return self.name
 
 
-class ProgramCapacity(UUIDKey, Timestamps, db.Model):
+class ProgramCapacity(UUIDKey, Timestamps, Versioned, db.Model):
     """Capacity history: the vacancy report uses the entry in force on its date."""
 
     __tablename__ = "program_capacities"
@@ -110,7 +110,7 @@ class ProgramCapacity(UUIDKey, Timestamps, db.Model):
         return f"{self.capacity} from {self.effective_date:%Y-%m-%d}"
 
 
-class ProgramAlias(UUIDKey, Timestamps, db.Model):
+class ProgramAlias(UUIDKey, Timestamps, Versioned, db.Model):
     """Another name a source system uses for a program. Imports find programs by exact name or alias only."""
 
     __tablename__ = "program_aliases"

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models.base import Timestamps, UUIDKey
+from app.models.base import Timestamps, UUIDKey, Versioned
 
 
-class User(UUIDKey, Timestamps, UserMixin, db.Model):
+class User(UUIDKey, Timestamps, Versioned, UserMixin, db.Model):
     """A sign-in account. Who the person is lives on Staff; this holds only credentials."""
 
     __tablename__ = "users"
@@ -48,7 +48,7 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
         return self.staff.email if self.staff is not None else str(self.id)
 
 
-class Role(UUIDKey, Timestamps, db.Model):
+class Role(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "roles"
 
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
@@ -58,7 +58,7 @@ class Role(UUIDKey, Timestamps, db.Model):
         return self.name
 
 
-class StaffRole(Timestamps, db.Model):
+class StaffRole(Timestamps, Versioned, db.Model):
     __tablename__ = "staff_roles"
 
     staff_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
@@ -73,7 +73,7 @@ class StaffRole(Timestamps, db.Model):
         return f"{self.staff} – {self.role}"
 
 
-class Staff(UUIDKey, Timestamps, db.Model):
+class Staff(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "staff"
 
     user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -108,7 +108,7 @@ class Staff(UUIDKey, Timestamps, db.Model):
         return f"{self.full_name} <{self.email}>"
 
 
-class ProgramStaff(UUIDKey, Timestamps, db.Model):
+class ProgramStaff(UUIDKey, Timestamps, Versioned, db.Model):
     """Who works in a program; several may be managers."""
 
     __tablename__ = "program_staff"
@@ -126,7 +126,7 @@ class ProgramStaff(UUIDKey, Timestamps, db.Model):
         return f"{self.staff} in {self.program}"
 
 
-class _Assignment(UUIDKey, Timestamps):
+class _Assignment(UUIDKey, Timestamps, Versioned):
     """Shared shape of the assignment tables: who, to what, by whom, since when, still active."""
 
     @declared_attr

@@ -8,13 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES, RESTRICTION_SCOPES
 from app.extensions import db
-from app.models.base import Archivable, JSONType, Timestamps, UUIDKey, enum_check
+from app.models.base import Archivable, JSONType, Timestamps, UUIDKey, Versioned, enum_check
 
 # An enrollment with no end that is not archived: the rows of the open-enrollments index.
 OPEN_ENROLLMENT_SQL = "end_date IS NULL AND is_archived IS false"
 
 
-class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
+class Enrollment(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
     """A client in a program for a period; a client may hold several at once."""
 
     __tablename__ = "client_program_enrollments"
@@ -68,7 +68,7 @@ class Enrollment(UUIDKey, Timestamps, Archivable, db.Model):
         return f"{self.client} in {self.program} from {self.start_date:%Y-%m-%d}"
 
 
-class Intake(UUIDKey, Timestamps, db.Model):
+class Intake(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "intakes"
 
     client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"))
@@ -92,7 +92,7 @@ class Intake(UUIDKey, Timestamps, db.Model):
         return f"Intake of {self.client} to {self.program} on {self.intake_date:%Y-%m-%d}"
 
 
-class Discharge(UUIDKey, Timestamps, db.Model):
+class Discharge(UUIDKey, Timestamps, Versioned, db.Model):
     __tablename__ = "discharges"
 
     client_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("clients.id", ondelete="CASCADE"), index=True)
@@ -110,7 +110,7 @@ class Discharge(UUIDKey, Timestamps, db.Model):
         return f"Discharge of {self.client} from {self.program} on {self.discharge_date:%Y-%m-%d}"
 
 
-class ServiceRestriction(UUIDKey, Timestamps, Archivable, db.Model):
+class ServiceRestriction(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
     """A bar on service, org-wide or for one program. Never hard-deleted: archived instead."""
 
     __tablename__ = "service_restrictions"

@@ -31,6 +31,7 @@ from app.extensions import db
 from app.labels import entity_label, label
 from app.guard import WriteNotPermitted
 from app.models import Notification, PendingChange, Program, model_of_table
+from app.models.base import VERSION_FIELD
 from app.permissions import GROUPS, Action, Grant, grant
 from app.services import restrictions, scope
 
@@ -167,6 +168,16 @@ def conflicts(change: PendingChange, current: dict | None = None) -> list[str]:
     return found
 
 
+def changed_since_proposed(change: PendingChange) -> bool:
+    """True when the record was written after the proposal was made (its version moved on), whether
+    or not in the fields the proposal changes (those are ``conflicts``)."""
+    if change.base_version is None:
+        return False
+    record = current_record(change)
+    version = getattr(record, VERSION_FIELD, None) if record is not None else None
+    return version is not None and version != change.base_version
+
+
 # -- labels and readable values -----------------------------------------------------------------
 def _relationship_for(model, field: str):
     for rel in _many_to_one(model):
@@ -295,12 +306,13 @@ def _staff_roles(staff) -> frozenset[str]:
 
 
 def propose(requester, entity: str, operation: str, *, entity_id=None, values: dict | None = None,
-            base: dict | None = None) -> PendingChange | None:
+            base: dict | None = None, base_version: int | None = None) -> PendingChange | None:
     """Store a proposed create, edit or deletion; None when an edit changes nothing.
 
     ``values`` are the proposed values (for an edit, those of the fields the form covered);
-    ``base`` the values the proposer saw when they opened the form, defaulting to the record
-    as it is now. Only the fields that differ from the base are kept, with their base values.
+    ``base`` and ``base_version`` the values and version the proposer saw when they opened
+    the form, defaulting to the record as it is now. Only the fields that differ from the
+    base are kept, with their base values.
     """
     if entity not in PROPOSABLE:
         raise ApprovalError(f"Changes to {entity_label(entity)} are not made through approval.")
@@ -335,8 +347,11 @@ def propose(requester, entity: str, operation: str, *, entity_id=None, values: d
 
     if not (in_scope(requester, entity, now, entity_id) and in_scope(requester, entity, {**now, **diff}, entity_id)):
         raise ApprovalError("You can only propose changes to records of the programs you work with.")
+    if record is not None and base_version is None:
+        base_version = getattr(record, VERSION_FIELD, None)
     change = PendingChange(entity=entity, entity_id=entity_id, operation=operation, diff_json=diff,
-                           base_json=base, status="pending", requested_by_id=requester.id)
+                           base_json=base, base_version=None if record is None else base_version,
+                           status="pending", requested_by_id=requester.id)
     db.session.add(change)
     return change
 

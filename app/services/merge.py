@@ -33,10 +33,10 @@ from app.permissions import may_merge_clients
 MERGE_ENTITY = "client_merges"
 SURVIVOR, MERGED = "survivor", "merged"
 
-# Client fields a reviewer chooses between. Keys, timestamps and archive state belong to
-# the records themselves; uid_external is unique, so each record keeps its own.
-NOT_CHOSEN = frozenset({"id", "created_at", "updated_at", "is_archived", "archived_at", "merged_into_id",
-                        "uid_external"}) | Client.__guard_exempt_fields__  # match keys follow the names
+# Client fields a reviewer chooses between. Keys, timestamps, versions and archive state belong
+# to the records themselves; uid_external is unique, so each record keeps its own.
+NOT_CHOSEN = frozenset({"id", "created_at", "updated_at", "version", "is_archived", "archived_at",
+                        "merged_into_id", "uid_external"}) | Client.__guard_exempt_fields__  # match keys follow names
 MERGE_FIELDS: tuple[str, ...] = tuple(
     column.key for column in sa.inspect(Client).column_attrs if column.key not in NOT_CHOSEN
 )

@@ -18,7 +18,7 @@ from tests import factories
 from tests.admin_views.forms import browser_form
 from tests.conftest import csrf_token, make_staff, sign_in
 
-BASE_TOKEN = re.compile(r'name="ccd_proposal_base" type="hidden" value="([^"]+)"')
+BASE_TOKEN = re.compile(r'name="ccd_opened" type="hidden" value="([^"]+)"')
 
 
 def _changes(**where):
@@ -143,7 +143,7 @@ def test_altered_base_is_refused_and_nothing_is_stored(client, sign_in_as):
     record = _visible_client(manager)
     edit_url = f"/admin/clients/edit/?id={record.id}"
     data = browser_form(client.get(edit_url).get_data(as_text=True))
-    data["ccd_proposal_base"] = data["ccd_proposal_base"][:-3] + "abc"
+    data["ccd_opened"] = data["ccd_opened"][:-3] + "abc"
     data["first_name"] = "Forged"
     response = client.post(edit_url, data=data)
     assert "could not be checked" in _page(client, response)

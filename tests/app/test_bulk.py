@@ -45,3 +45,19 @@ def test_updates_change_only_the_given_rows_and_columns(db_session):
     got = {r.row_number: (r.status, r.reason, r.details, r.cells) for r in db.session.query(ImportRow)}
     assert got == {1: ("rejected", "Bad date", {"row": 1}, ["1"]), 2: ("staged", None, {}, ["2"]),
                    3: ("inserted", None, {}, ["3"])}
+
+
+def test_updates_by_id_raise_the_version_and_change_only_the_given_columns(db_session):
+    """Bulk updates skip the ORM's version check, so they raise the version themselves: an edit form
+    opened before the write is then refused instead of saving over it."""
+    first, second, untouched = (factories.create("clients") for _ in range(3))
+    written = bulk.update_by_id(db.session, Client.__table__, [
+        {"id": first.id, "city": "Sudbury"},
+        {"id": second.id, "city": "Barrie", "languages_spoken": ["Cree"]},  # rows may set different columns
+    ])
+    assert written == 2
+    db.session.expire_all()
+    got = {row.id: (row.city, row.languages_spoken, row.version) for row in (
+        db.session.get(Client, key) for key in (first.id, second.id, untouched.id))}
+    assert got == {first.id: ("Sudbury", first.languages_spoken, 2), second.id: ("Barrie", ["Cree"], 2),
+                   untouched.id: (untouched.city, untouched.languages_spoken, 1)}

@@ -264,8 +264,9 @@ class Batch:
                 self._insert(Enrollment, self.new_enrollments)
                 created("client_program_enrollments", self.new_enrollments)
             if self.enrollment_changes:
-                session.execute(sa.update(Enrollment), [{"id": enrollment_id, **change["after"]}
-                                                        for enrollment_id, change in self.enrollment_changes.items()])
+                bulk.update_by_id(session, Enrollment.__table__, [{"id": enrollment_id, **change["after"]}
+                                                                   for enrollment_id, change in
+                                                                   self.enrollment_changes.items()])
                 for enrollment_id, change in self.enrollment_changes.items():
                     diff = {k: {"before": change["before"][k], "after": change["after"][k]} for k in change["after"]
                             if change["before"][k] != change["after"][k]}
@@ -322,7 +323,7 @@ class Batch:
                                           for name, (before, after) in changes.items()},
                                          actor=actor, at=now, client_id=client_id))
         for group in groups.values():
-            self.session.execute(sa.update(Client), group)
+            bulk.update_by_id(self.session, Client.__table__, group)
 
     def _insert_duplicates(self, trail, actor, now) -> None:
         pairs = {(d["primary_client_id"], d["incoming_key"]) for d in self.new_duplicates}

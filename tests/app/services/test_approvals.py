@@ -231,6 +231,33 @@ def test_no_conflict_when_someone_else_made_the_same_change_or_changed_another_f
     assert approvals.conflicts(_fresh(PendingChange, change.id)) == []
 
 
+def test_a_proposal_keeps_the_version_it_was_made_against_and_approving_raises_it(
+        request_as, manager, visible_client):
+    opened = visible_client.version
+    change = _propose_name(manager, visible_client, "Alexandra")
+    assert change.base_version == opened and not approvals.changed_since_proposed(change)
+
+    visible_client.last_name = "Elsewhere"  # a field the proposal does not touch
+    db.session.commit()
+    change = _fresh(PendingChange, change.id)
+    assert approvals.changed_since_proposed(change) and approvals.conflicts(change) == []
+
+    approvals.approve(change.id, request_as("Coordinator"))
+    db.session.commit()
+    record = _fresh(Client, visible_client.id)
+    assert (record.first_name, record.last_name, record.version) == ("Alexandra", "Elsewhere", opened + 2)
+    assert len(_audit(visible_client.id, "approve")) == 1
+
+
+def test_a_proposal_from_a_form_opened_earlier_keeps_that_version(db_session, manager, visible_client):
+    opened = visible_client.version
+    visible_client.phone = "416-555-0111"
+    db.session.commit()
+    change = approvals.propose(manager, "clients", "update", entity_id=visible_client.id,
+                               values={"first_name": "Alexandra"}, base_version=opened)
+    assert change.base_version == opened and approvals.changed_since_proposed(change)
+
+
 def test_field_by_field_approval_applies_only_the_chosen_fields(request_as, manager, visible_client):
     change = approvals.propose(manager, "clients", "update", entity_id=visible_client.id,
                                values={"first_name": "Alexandra", "last_name": "Partial"})

@@ -389,3 +389,24 @@ def test_the_summary_says_how_each_row_found_its_client(tmp_path, program):
     assert "held for review, nothing written for them: 0 rows (0 people)" in lines
     assert "rejected for bad values: 1 rows" in lines
     assert count(ClientSourceId, ClientSourceId.client_id == namesake.id, ClientSourceId.source_client_id == "CLI2") == 1
+
+
+def test_import_updates_raise_the_version_so_an_open_edit_form_cannot_undo_them(tmp_path, program):
+    client = client_with_id("EMHware", "CLI5", first_name="Ana", last_name="Reyes", city="Ottawa")
+    before = client.version
+    import_file(write(tmp_path, [EMH_HEADER, emh_row("CLI5", "Reyes", "Ana", program.name, "", city="Toronto")]),
+                "EMHware")
+    db.session.expire_all()
+    client = db.session.get(Client, client.id)
+    assert client.city == "Toronto" and client.version == before + 1
+    assert count(AuditLog, AuditLog.entity == "clients", AuditLog.entity_id == client.id,
+                 AuditLog.action == "import") == 1
+
+    header = "Client ID,Program,Receiving Services Date,Discharge Date,Screening Result Date,Reason"
+    import_file(write(tmp_path, [header, f"CLI5,{program.name},2024-01-15,,2024-01-02,"]), "EMHware")
+    enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.client_id == client.id))
+    opened = enrollment.version
+    import_file(write(tmp_path, [header, f"CLI5,{program.name},2024-01-15,2024-03-01,2024-01-02,Moved"]), "EMHware")
+    db.session.expire_all()
+    enrollment = db.session.get(Enrollment, enrollment.id)
+    assert (enrollment.status, enrollment.version) == ("discharged", opened + 1)

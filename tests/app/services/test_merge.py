@@ -57,7 +57,9 @@ def children_of(client_id):
 def client_values(client_id):
     db.session.expire_all()
     client = db.session.get(Client, client_id)
-    return {c.key: getattr(client, c.key) for c in sa.inspect(Client).column_attrs if c.key != "updated_at"}
+    # The version rises with every write, an undo's included: "as it was" means every value people see.
+    return {c.key: getattr(client, c.key) for c in sa.inspect(Client).column_attrs
+            if c.key not in ("updated_at", "version")}
 
 
 def test_flagging_stores_one_item_per_pair_in_either_order(pair):
@@ -140,6 +142,25 @@ def test_merge_writes_exactly_the_right_audit_rows(pair):
     assert summary.diff_json["survivor_before"] == {"email": None}
     assert summary.diff_json["duplicate_id"] == str(duplicate.id)
     assert sorted(i for ids in summary.diff_json["moved"].values() for i in ids) == sorted(moved_ids)
+
+
+def test_a_merge_and_its_undo_raise_the_versions_of_what_they_write(pair):
+    """Edit forms opened before a merge (or its undo) are refused rather than saving over it."""
+    survivor, merged, duplicate = pair
+    moved = db.session.scalars(sa.select(Enrollment).where(Enrollment.client_id == merged.id)).all()
+    before = {row.id: row.version for row in (survivor, merged, duplicate, *moved)}
+    result = merge_clients(survivor.id, merged.id, {"email": "merged"}, None, duplicate_id=duplicate.id)
+    db.session.commit()
+    db.session.expire_all()
+    after_merge = {key: db.session.get(type(row), key).version
+                   for key, row in zip(before, (survivor, merged, duplicate, *moved))}
+    assert all(after_merge[key] == version + 1 for key, version in before.items())
+
+    undo_merge(result.audit_id, None)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Client, survivor.id).version == after_merge[survivor.id] + 1
+    assert all(db.session.get(Enrollment, row.id).version == after_merge[row.id] + 1 for row in moved)
 
 
 def test_undo_restores_both_records_and_every_child_exactly(pair):
