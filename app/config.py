@@ -310,6 +310,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "INGEST_ARCHIVE_DIR": environ.get("INGEST_ARCHIVE_DIR", str(imports_dir / "archive")),
         "INGEST_MAX_UPLOAD_MB": _float_setting(environ, "INGEST_MAX_UPLOAD_MB", 200),
         "INGEST_BATCH_SIZE": int(_float_setting(environ, "INGEST_BATCH_SIZE", 500)),
+        # A running import whose upload log has not moved for this long is taken as dead (ccd ingest-reap).
+        "INGEST_STALE_MINUTES": _float_setting(environ, "INGEST_STALE_MINUTES", 30),
         "INGEST_ACCEPT_THRESHOLD": accept,
         "INGEST_REVIEW_THRESHOLD": review,
         "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),
@@ -328,6 +330,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
                     "task": "ccd.ingest.drop_folder",
                     "schedule": _daily_at(environ.get("INGEST_DROP_TIME", "02:30"), "INGEST_DROP_TIME"),
                 },
+                # Imports whose process died are ended (failed, resumable) once they stop moving.
+                "ccd-ingest-reap": {"task": "ccd.ingest.reap", "schedule": crontab(minute="*/10")},
             },
         },
     }

@@ -65,21 +65,26 @@ def _make(year, month, day, text, label) -> date:
         raise BadValue(f"{label} {text!r} is not a real date") from None
 
 
-def clean_text(text: str | None, limit: int | None = None) -> str | None:
-    """Trimmed text with inner runs of spaces collapsed; None when empty."""
+def clean_text(text: str | None, limit: int | None = None, label: str | None = None) -> str | None:
+    """Trimmed text with inner runs of spaces collapsed; None when empty. ``label`` names the column
+    in the reason a value is refused."""
     if text is None:
         return None
     value = " ".join(str(text).split())
     if not value:
         return None
     if limit is not None and len(value) > limit:
-        raise BadValue(f"{value[:30]!r}… is longer than {limit} characters")
+        raise BadValue(f"{label + ': ' if label else ''}{value[:30]!r}… is {len(value):,} characters long, "
+                       f"more than the {limit} it may have")
     return value
 
 
-def clean_name(text: str | None, limit: int = 100) -> str | None:
-    """A name as written, without stray spaces; ALL-CAPS or all-lower names get capitalised."""
-    value = clean_text(text, limit)
+def clean_name(text: str | None, limit: int = 100, label: str | None = None) -> str | None:
+    """A name as written, without stray spaces; ALL-CAPS or all-lower names get capitalised. A name on
+    several lines is refused: it is what an unclosed quote makes of the rest of a row."""
+    if text and ("\n" in str(text) or "\r" in str(text)):
+        raise BadValue(f"{label or 'A name'} runs over several lines (is a quote not closed?)")
+    value = clean_text(text, limit, label)
     if value and (value.isupper() or value.islower()):
         value = re.sub(r"[^\W\d_]+", lambda m: m[0].capitalize(), value.lower())
     return value
