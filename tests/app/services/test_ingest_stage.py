@@ -137,3 +137,32 @@ def test_a_long_cell_rejects_its_row_naming_the_column(tmp_path, program):
     assert (summary.inserted, summary.rejected) == (1, 1)
     assert reasons(summary)[2].startswith("Last Name: 'xxx")
     assert "200,000 characters long, more than the 100" in reasons(summary)[2]
+
+
+def test_an_excel_formula_without_a_saved_value_rejects_its_row_by_column(tmp_path, program):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Client No.", "Last Name", "First Name", "DOB"])
+    sheet.append([1, "Roy", "Luc", "=DATE(1970,1,2)"])  # openpyxl saves no value for a formula
+    sheet.append([2, "Roy", "Ann", "1971-01-02"])
+    path = tmp_path / "smis.xlsx"
+    workbook.save(path)
+    summary = import_file(path, "SMIS")
+    assert (summary.inserted, summary.rejected) == (1, 1)
+    assert reasons(summary)[2].startswith("DOB (column 4) is a formula whose value the file does not hold")
+
+
+def test_a_workbook_refused_for_its_columns_says_which_sheets_it_has(tmp_path, program):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "Notes"
+    workbook.active.append(["Report"])
+    workbook.create_sheet("Other").append(["Last Name"])
+    path = tmp_path / "smis.xlsx"
+    workbook.save(path)
+    summary = import_file(path, "SMIS")
+    assert summary.status == "failed" and "missing required columns" in summary.error
+    assert "Sheets in the workbook: \u201cNotes\u201d, \u201cOther\u201d." in summary.error
