@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.models import ImportRow, Program, ProgramAlias
-from app.plain_text import control_characters, without_control_characters
+from app.plain_text import CONTROL_CHARACTERS, control_characters, without_control_characters
 from app.services.ingest import column_maps
 from app.services.ingest.column_maps import PROGRAM_DATED_FIELDS, ResolvedColumns
 from app.services.ingest.parse import OPTION_LIST_OF
@@ -50,8 +50,9 @@ class Staging:
         for number, cells in sheet.rows:
             texts = ["" if c is FORMULA_WITHOUT_VALUE else as_text(c) for c in cells]
             reason = garbled(headers, cells, texts, sheet.file_type == "csv")
-            chunk.append({"id": uuid.uuid4(), "upload_log_id": log.id, "row_number": number,
-                          "cells": [without_control_characters(t) for t in texts],
+            if reason:
+                texts = [without_control_characters(t) for t in texts]
+            chunk.append({"id": uuid.uuid4(), "upload_log_id": log.id, "row_number": number, "cells": texts,
                           "status": "rejected" if reason else "staged", "reason": reason})
             if reason:
                 self._rejected_in_staging(number, reason)
@@ -136,6 +137,10 @@ def garbled(headers: list[str], cells: list, texts: list[str], is_csv: bool) -> 
     if is_csv and any(texts[len(headers):]):
         return (f"The row has {len(cells)} cells but the header has {len(headers)}: a separator too many or "
                 "a quote is not closed, so its values cannot be told apart")
+    joined = "\t".join(texts)  # one look at the whole row first: nearly every row is clean
+    if CONTROL_CHARACTERS.search(joined) is None and UNREADABLE not in joined and \
+            not any(cell is FORMULA_WITHOUT_VALUE for cell in cells):
+        return None
     for index, (cell, text) in enumerate(zip(cells, texts)):
         if cell is FORMULA_WITHOUT_VALUE:
             return (f"{column_name(headers, index)} is a formula whose value the file does not hold; open the "
