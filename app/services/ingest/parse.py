@@ -10,8 +10,8 @@ from datetime import date
 from app.models import Client
 from app.services import matching
 from app.services.ingest.column_maps import CLIENT_FIELDS
-from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, split_multi, \
-    split_programs
+from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, shown, \
+    split_multi, split_programs
 
 NAME_FIELDS = frozenset({"first_name", "middle_name", "last_name", "preferred_name", "alias"})
 LIST_FIELDS = {"ethnicity": "ethnicity"}
@@ -125,7 +125,7 @@ class RowParsing:
         for name in names:
             program_id = self.programs.get(name.casefold())
             if program_id is None:
-                raise BadValue(f"Unknown program {name!r}: add it, or add it as an alias of a program "
+                raise BadValue(f"Unknown program {shown(name)}: add it, or add it as an alias of a program "
                                "(Programs & Services › Program aliases)")
             if program_id not in found:
                 found.append(program_id)

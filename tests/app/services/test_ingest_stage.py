@@ -132,11 +132,13 @@ def test_a_file_whose_every_row_is_rejected_fails(tmp_path, program):
 
 def test_a_long_cell_rejects_its_row_naming_the_column(tmp_path, program):
     data = utf8([HEADER, row("CLI1", "x" * 200_000, "Marie", program.name, "1980-02-03"),
-                 row("CLI2", "Nguyen", "Bao", program.name, "1975-06-30")])
+                 row("CLI2", "Nguyen", "Bao", program.name, "1975-06-30"),
+                 row("CLI3", "Roy", "Luc", "p" * 200_000, "1975-06-30")])
     summary = import_file(save(tmp_path, data), "EMHware")
-    assert (summary.inserted, summary.rejected) == (1, 1)
-    assert reasons(summary)[2].startswith("Last Name: 'xxx")
-    assert "200,000 characters long, more than the 100" in reasons(summary)[2]
+    assert (summary.inserted, summary.rejected) == (1, 2)
+    found = reasons(summary)
+    assert found[2].startswith("Last Name: 'xxx") and "200,000 characters long, more than the 100" in found[2]
+    assert found[4].startswith("Unknown program 'ppp") and len(found[4]) < 300, "a reason quotes only the start"
 
 
 def test_an_excel_formula_without_a_saved_value_rejects_its_row_by_column(tmp_path, program):
