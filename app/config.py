@@ -312,6 +312,9 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "INGEST_BATCH_SIZE": int(_float_setting(environ, "INGEST_BATCH_SIZE", 500)),
         # A running import whose upload log has not moved for this long is taken as dead (ccd ingest-reap).
         "INGEST_STALE_MINUTES": _float_setting(environ, "INGEST_STALE_MINUTES", 30),
+        # Files past these are refused before their rows are read (a workbook's XML is what memory holds).
+        "INGEST_MAX_ROWS": int(_float_setting(environ, "INGEST_MAX_ROWS", 2_000_000)),
+        "INGEST_MAX_XLSX_UNPACKED_MB": _float_setting(environ, "INGEST_MAX_XLSX_UNPACKED_MB", 500),
         "INGEST_ACCEPT_THRESHOLD": accept,
         "INGEST_REVIEW_THRESHOLD": review,
         "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),

@@ -228,9 +228,28 @@ def _sheet_rows(sheet, formulas=None):
             for number, (row, formula_row) in enumerate(zip_longest(values, written, fillvalue=()), start=1))
 
 
-def read_xlsx(path, is_header=None) -> Sheet:
+def check_unpacked_size(path: Path, limit_bytes: int | None) -> None:
+    """Refuse a workbook that unpacks to more than ``limit_bytes`` before reading it: a few megabytes
+    of XLSX can hold gigabytes of XML (millions of shared strings)."""
+    import zipfile
+
+    if not limit_bytes:
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return  # _open_workbook says what is wrong with it
+    if size > limit_bytes:
+        raise FileRefused(f"The workbook unpacks to {size / (1 << 20):,.0f} MB, more than the "
+                          f"{limit_bytes / (1 << 20):,.0f} MB limit (INGEST_MAX_XLSX_UNPACKED_MB); save it as "
+                          "CSV UTF-8, or split it.")
+
+
+def read_xlsx(path, is_header=None, max_unpacked_bytes: int | None = None) -> Sheet:
     """The first sheet (the active one first) whose header the column map recognises."""
     path = Path(path)
+    check_unpacked_size(path, max_unpacked_bytes)
     workbook = _open_workbook(path, data_only=True)
     sheets = workbook.worksheets
     if workbook.active is not None and workbook.active in sheets:
@@ -272,12 +291,12 @@ def file_type_of(data_start: bytes, file_name: str) -> str:
     return "csv"
 
 
-def read_sheet(path: Path, is_header=None) -> Sheet:
+def read_sheet(path: Path, is_header=None, max_unpacked_bytes: int | None = None) -> Sheet:
     path = Path(path)
     with path.open("rb") as handle:
         start = handle.read(8)
     if file_type_of(start, path.name) == "xlsx":
-        return read_xlsx(path, is_header)
+        return read_xlsx(path, is_header, max_unpacked_bytes)
     return read_csv(path.read_bytes(), is_header)
 
 

@@ -33,9 +33,13 @@ class Staging:
         path = Path(self.details.get("path", ""))
         if not path.is_file():
             raise FileRefused(f"The uploaded file is no longer at {path}; upload it again.")
+        from flask import current_app
+
+        max_rows = int(current_app.config.get("INGEST_MAX_ROWS") or 0)
         column_map = column_maps.column_map_for(session, self.source)
         sheet = read_sheet(path, is_header=lambda cells: not column_map.resolve(
-            [without_control_characters(str(c or "")) for c in cells]).missing)
+            [without_control_characters(str(c or "")) for c in cells]).missing,
+            max_unpacked_bytes=int((current_app.config.get("INGEST_MAX_XLSX_UNPACKED_MB") or 0) * (1 << 20)))
         headers = [without_control_characters(h) for h in sheet.headers]
         try:
             self.prepare(column_map, headers)
@@ -47,7 +51,10 @@ class Staging:
             self.details["sheets"] = sheet.sheets_note
         total = 0
         chunk = []
-        for number, cells in sheet.rows:
+        for count, (number, cells) in enumerate(sheet.rows, start=1):
+            if max_rows and count > max_rows:
+                raise FileRefused(f"The file has more than {max_rows:,} rows, the limit (INGEST_MAX_ROWS); split it "
+                                  "into smaller files.")
             texts = ["" if c is FORMULA_WITHOUT_VALUE else as_text(c) for c in cells]
             reason = garbled(headers, cells, texts, sheet.file_type == "csv")
             if reason:

@@ -168,3 +168,23 @@ def test_a_workbook_refused_for_its_columns_says_which_sheets_it_has(tmp_path, p
     summary = import_file(path, "SMIS")
     assert summary.status == "failed" and "missing required columns" in summary.error
     assert "Sheets in the workbook: \u201cNotes\u201d, \u201cOther\u201d." in summary.error
+
+
+def test_files_past_the_configured_limits_are_refused_naming_the_limit(app, tmp_path, program, monkeypatch):
+    from openpyxl import Workbook
+
+    monkeypatch.setitem(app.config, "INGEST_MAX_ROWS", 2)
+    rows = [row(f"CLI{n}", "Roy", f"Luc{'i' * n}", program.name, "1980-02-03") for n in range(3)]
+    summary = import_file(save(tmp_path, utf8([HEADER, *rows])), "EMHware")
+    assert summary.status == "failed" and "more than 2 rows, the limit (INGEST_MAX_ROWS)" in summary.error
+    assert names() == set(), "nothing of it is written"
+
+    monkeypatch.setitem(app.config, "INGEST_MAX_XLSX_UNPACKED_MB", 0.001)
+    workbook = Workbook()
+    workbook.active.append(["Client No.", "Last Name", "First Name"])
+    for n in range(200):
+        workbook.active.append([n, f"Name{n}", "First"])
+    path = tmp_path / "big.xlsx"
+    workbook.save(path)
+    summary = import_file(path, "SMIS")
+    assert summary.status == "failed" and "MB limit (INGEST_MAX_XLSX_UNPACKED_MB)" in summary.error
