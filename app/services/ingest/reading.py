@@ -257,7 +257,7 @@ def read_xlsx(path, is_header=None, max_unpacked_bytes: int | None = None) -> Sh
     found, first = [], None
     for sheet in sheets:
         try:
-            header_number, headers, pending, recognised = _find_header(_sheet_rows(sheet), is_header)
+            recognised = _find_header(_sheet_rows(sheet), is_header)[3]
         except FileRefused:
             found.append(f"\u201c{sheet.title}\u201d (no rows)")
             continue

@@ -188,3 +188,11 @@ def test_files_past_the_configured_limits_are_refused_naming_the_limit(app, tmp_
     workbook.save(path)
     summary = import_file(path, "SMIS")
     assert summary.status == "failed" and "MB limit (INGEST_MAX_XLSX_UNPACKED_MB)" in summary.error
+
+
+def test_a_file_without_a_header_is_refused_without_quoting_its_first_row(tmp_path, program):
+    summary = import_file(save(tmp_path, utf8([row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03")])),
+                          "EMHware")
+    assert summary.status == "failed" and "missing required columns" in summary.error
+    assert "Tremblay" not in summary.error and "1980-02-03" not in summary.error
+    assert "the first row, 15 cells, is not quoted here" in summary.error
