@@ -196,3 +196,20 @@ def test_a_file_without_a_header_is_refused_without_quoting_its_first_row(tmp_pa
     assert summary.status == "failed" and "missing required columns" in summary.error
     assert "Tremblay" not in summary.error and "1980-02-03" not in summary.error
     assert "the first row, 15 cells, is not quoted here" in summary.error
+
+
+def test_a_failure_whose_message_holds_a_nul_still_ends_the_log(tmp_path, program):
+    """The failure handler itself must not fail (PostgreSQL refuses NUL in text): the log never stays running."""
+    from app.services.ingest import start_import
+    from app.services.ingest.runs import fail
+
+    log = start_import(save(tmp_path, utf8([HEADER])), "EMHware")
+    fail(db.session, log.id, "Columns found: \"I\x00D\", \"L\x00a\x00s\x00t\"", None)
+    db.session.expire_all()
+    log = db.session.get(ClientUploadLog, log.id)
+    assert log.status == "failed" and log.error_message == 'Columns found: "ID", "Last"'
+
+
+def test_a_utf16_file_without_a_mark_refused_for_its_columns_ends_failed(tmp_path, program):
+    summary = import_file(save(tmp_path, "Numéro,Nom\r\n1,Côté\r\n".encode("utf-16-le")), "SMIS")
+    assert summary.status == "failed" and "missing required columns" in summary.error and "\x00" not in summary.error
