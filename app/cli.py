@@ -8,6 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -279,7 +280,15 @@ def ingest_command(path, source, program, dry_run, rejects_path):
         raise click.ClickException(f"{exc} Nothing was imported.") from None
     except ImportStopped as exc:
         raise click.ClickException(str(exc)) from None
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise click.ClickException(_database_lost(exc)) from None
     _report_import(summary, rejects_path)
+
+
+def _database_lost(exc) -> str:
+    """A lost or unreachable database in words, not a traceback (its text may quote a row's values)."""
+    return (f"The database could not be reached or the connection was lost ({exc.__class__.__name__}); "
+            "check that it is running and run the command again: what was committed stays.")
 
 
 def _report_import(summary, rejects_path) -> None:
@@ -330,11 +339,14 @@ def ingest_drop_folder_command():
     """Import every file waiting in INGEST_DROP_DIR/<source>/ and archive it (what the daily job does)."""
     from app.services.ingest.drop_folder import import_drop_folder
 
-    results = import_drop_folder(current_app.config)
+    try:
+        results = import_drop_folder(current_app.config)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise click.ClickException(_database_lost(exc)) from None
     for result in results:
         click.echo(result.line())
     click.echo(f"{len(results)} file(s) found.")
-    if any(result.outcome == "failed" for result in results):
+    if any(result.outcome in ("failed", "waiting") for result in results):
         raise click.exceptions.Exit(1)
 
 

@@ -196,6 +196,22 @@ def test_ingest_says_the_database_connection_was_lost_without_a_traceback(app, d
     assert not isinstance(result.exception, sa.exc.OperationalError)
 
 
+def test_ingest_drop_folder_says_the_database_is_unreachable_without_a_traceback(app, db_session, tmp_path,
+                                                                               monkeypatch):
+    from app.services.ingest import drop_folder
+
+    def unreachable(sha256):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setitem(app.config, "INGEST_DROP_DIR", str(tmp_path / "drop"))
+    (tmp_path / "drop" / "FFAI").mkdir(parents=True)
+    (tmp_path / "drop" / "FFAI" / "export.csv").write_text("first_name,last_name\nAna,Roy\n")
+    monkeypatch.setattr(drop_folder, "already_imported", unreachable)
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest-drop-folder"])
+    assert result.exit_code == 1 and "The database could not be reached" in result.output
+    assert "Traceback" not in result.output and (tmp_path / "drop" / "FFAI" / "export.csv").exists()
+
+
 def test_ingest_reap_ends_dead_imports_and_resumes_them(app, db_session, tmp_path):
     from datetime import datetime, timedelta, timezone
 

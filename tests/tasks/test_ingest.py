@@ -122,3 +122,21 @@ def test_a_file_whose_import_crashes_is_moved_aside_too(app, db_session, tmp_pat
     assert len(lines) == 1 and lines[0].startswith("failed: SMIS crash.csv: The import stopped on an unexpected "
                                                    "error (ZeroDivisionError)")
     assert len(list((drop / "refused").rglob("*.csv"))) == 1
+
+
+def test_the_reap_task_ends_an_import_whose_log_stopped_moving(app, db_session, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from tasks.ingest import reap
+
+    path = tmp_path / "smis.csv"
+    path.write_text("Client No.,Last Name,First Name\n1,Roy,Luc\n")
+    log = start_import(path, "SMIS")
+    log.status = "running"
+    db.session.commit()
+    db.session.execute(sa.update(ClientUploadLog).where(ClientUploadLog.id == log.id).values(
+        updated_at=datetime.now(timezone.utc) - timedelta(minutes=app.config["INGEST_STALE_MINUTES"] + 1)))
+    db.session.commit()
+    lines = bound(app, reap).apply().get()
+    assert len(lines) == 1 and lines[0].startswith(f"{log.id}: SMIS smis.csv: The import stopped without finishing")
+    assert db.session.get(ClientUploadLog, log.id).status == "failed"
