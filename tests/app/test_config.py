@@ -192,3 +192,10 @@ def test_matching_settings_come_from_the_environment(tmp_path):
 def test_bad_matching_settings_are_refused_with_the_setting_named(tmp_path, environ, message):
     with pytest.raises(ConfigurationError, match=message):
         load_config(str(tmp_path), environ=environ)
+
+
+def test_import_run_settings_come_from_the_environment_and_a_too_short_stale_time_is_refused(tmp_path):
+    config = load_config(str(tmp_path), environ={"INGEST_STALE_MINUTES": "45", "INGEST_MAX_ROWS": "1000"})
+    assert (config["INGEST_STALE_MINUTES"], config["INGEST_MAX_ROWS"]) == (45.0, 1000)
+    with pytest.raises(ConfigurationError, match="INGEST_STALE_MINUTES must be at least 5"):
+        load_config(str(tmp_path), environ={"INGEST_STALE_MINUTES": "1"})
