@@ -24,6 +24,7 @@ from app.permissions import may_import
 from app.services.ingest import FileRefused, ImportNotPermitted, start_import
 from app.services.ingest.importer import flagged_duplicates, progress_of, save_upload
 from app.services.ingest.rejects import rejects_csv
+from app.services.ingest.runs import ImportStopped
 
 HISTORY_SHOWN = 50
 
@@ -119,9 +120,12 @@ class ImportsView(BaseView):
         db.session.commit()
         try:
             app_task(run_upload.name).delay(str(log_id))
-        except Exception as exc:  # the queue is down, or (eager mode) the import itself stopped
+        except ImportStopped as exc:  # eager mode: the import itself stopped (its log says so too)
             db.session.rollback()
-            flash(f"The import could not run: {exc}", "error")
+            flash(str(exc), "error")
+        except Exception as exc:  # the queue is down; its message may quote anything, so only its kind
+            db.session.rollback()
+            flash(f"The import could not be started ({exc.__class__.__name__}); try again later.", "error")
         return log_id
 
     @expose("/<upload_id>/")

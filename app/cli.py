@@ -8,6 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -270,20 +271,66 @@ def vacancy_command(as_of, department, output_format, out):
               help="Write the rows that were not imported (and why) to this CSV file.")
 def ingest_command(path, source, program, dry_run, rejects_path):
     """Import a SMIS, EMHware or FFAI export: clients, intakes, enrollments and discharges."""
-    from app.models import ClientUploadLog
     from app.services.ingest import FileRefused, import_file
-    from app.services.ingest.rejects import write_rejects
+    from app.services.ingest.runs import ImportStopped
 
     try:
         summary = import_file(path, source, program_name=program, dry_run=dry_run)
     except FileRefused as exc:
         raise click.ClickException(f"{exc} Nothing was imported.") from None
+    except ImportStopped as exc:
+        raise click.ClickException(str(exc)) from None
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise click.ClickException(_database_lost(exc)) from None
+    _report_import(summary, rejects_path)
+
+
+def _database_lost(exc) -> str:
+    """A lost or unreachable database in words, not a traceback (its text may quote a row's values)."""
+    return (f"The database could not be reached or the connection was lost ({exc.__class__.__name__}); "
+            "check that it is running and run the command again: what was committed stays.")
+
+
+def _report_import(summary, rejects_path) -> None:
+    """The summary, the rejects file when asked for, and exit 1 when the file was not imported."""
+    from app.models import ClientUploadLog
+    from app.services.ingest.rejects import write_rejects
+
     for line in summary.lines():
         click.echo(line)
-    if rejects_path and summary.status != "failed":
+    if rejects_path and summary.rows_read:
         count = write_rejects(db.session.get(ClientUploadLog, summary.upload_log_id), rejects_path)
         click.echo(f"{count} row(s) not written (rejected, or held for review) listed in {rejects_path}")
     if summary.status == "failed":
+        raise click.exceptions.Exit(1)
+
+
+@ccd_cli.command("ingest-reap")
+@click.option("--resume", is_flag=True, help="Import the file of each import ended here again (a re-run "
+                                             "writes only what is missing).")
+def ingest_reap_command(resume):
+    """End imports whose process died (running, no progress for INGEST_STALE_MINUTES): marked failed."""
+    from app.services.ingest import FileRefused
+    from app.services.ingest.runs import ImportStopped, reap_stale
+    from app.services.ingest.runs import resume as resume_import
+
+    reaped = reap_stale(current_app.config["INGEST_STALE_MINUTES"])
+    for log in reaped:
+        click.echo(f"ended: {log.id} {log.source} {log.file_name}: {log.error_message}")
+    click.echo(f"{len(reaped)} stale import(s) ended.")
+    failed = False
+    for log in reaped if resume else []:
+        try:
+            summary = resume_import(log)
+        except (FileRefused, ImportStopped) as exc:
+            click.echo(f"not resumed: {log.id}: {exc}")
+            failed = True
+            continue
+        click.echo(f"resumed {log.id} as {summary.upload_log_id}:")
+        for line in summary.lines():
+            click.echo(f"  {line}")
+        failed = failed or summary.status == "failed"
+    if failed:
         raise click.exceptions.Exit(1)
 
 
@@ -292,11 +339,14 @@ def ingest_drop_folder_command():
     """Import every file waiting in INGEST_DROP_DIR/<source>/ and archive it (what the daily job does)."""
     from app.services.ingest.drop_folder import import_drop_folder
 
-    results = import_drop_folder(current_app.config)
+    try:
+        results = import_drop_folder(current_app.config)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise click.ClickException(_database_lost(exc)) from None
     for result in results:
         click.echo(result.line())
     click.echo(f"{len(results)} file(s) found.")
-    if any(result.outcome == "failed" for result in results):
+    if any(result.outcome in ("failed", "waiting") for result in results):
         raise click.exceptions.Exit(1)
 
 

@@ -245,6 +245,10 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
     if not 0 < review <= accept <= 1:
         raise ConfigurationError("INGEST_REVIEW_THRESHOLD and INGEST_ACCEPT_THRESHOLD must satisfy "
                                  "0 < review <= accept <= 1.")
+    stale_minutes = _float_setting(environ, "INGEST_STALE_MINUTES", 30)
+    if stale_minutes < 5:
+        # A working import touches its log every minute, more rarely in long steps; less would end live runs.
+        raise ConfigurationError("INGEST_STALE_MINUTES must be at least 5.")
 
     # Birth dates that stand for "unknown" in source systems (no evidence when compared), and how
     # many bits a client holding another id of the source being imported weighs against a match.
@@ -310,6 +314,11 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "INGEST_ARCHIVE_DIR": environ.get("INGEST_ARCHIVE_DIR", str(imports_dir / "archive")),
         "INGEST_MAX_UPLOAD_MB": _float_setting(environ, "INGEST_MAX_UPLOAD_MB", 200),
         "INGEST_BATCH_SIZE": int(_float_setting(environ, "INGEST_BATCH_SIZE", 500)),
+        # A running import whose upload log has not moved for this long is taken as dead (ccd ingest-reap).
+        "INGEST_STALE_MINUTES": stale_minutes,
+        # Files past these are refused before their rows are read (a workbook's XML is what memory holds).
+        "INGEST_MAX_ROWS": int(_float_setting(environ, "INGEST_MAX_ROWS", 2_000_000)),
+        "INGEST_MAX_XLSX_UNPACKED_MB": _float_setting(environ, "INGEST_MAX_XLSX_UNPACKED_MB", 500),
         "INGEST_ACCEPT_THRESHOLD": accept,
         "INGEST_REVIEW_THRESHOLD": review,
         "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),
@@ -328,6 +337,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
                     "task": "ccd.ingest.drop_folder",
                     "schedule": _daily_at(environ.get("INGEST_DROP_TIME", "02:30"), "INGEST_DROP_TIME"),
                 },
+                # Imports whose process died are ended (failed, resumable) once they stop moving.
+                "ccd-ingest-reap": {"task": "ccd.ingest.reap", "schedule": crontab(minute="*/10")},
             },
         },
     }

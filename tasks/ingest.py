@@ -1,4 +1,5 @@
-"""Import tasks: an uploaded file, and the daily drop folder (beat entry ``ccd-ingest-drop-folder``)."""
+"""Import tasks: an uploaded file, the daily drop folder (beat entry ``ccd-ingest-drop-folder``), and the
+reaper that ends runs whose process died (beat entry ``ccd-ingest-reap``)."""
 
 import logging
 from pathlib import Path
@@ -10,16 +11,20 @@ from app.extensions import db
 from app.models import ClientUploadLog
 from app.services.ingest import process_upload
 from app.services.ingest.drop_folder import import_drop_folder
+from app.services.ingest.runs import reap_stale
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="ccd.ingest.run_upload")
-def run_upload(upload_log_id: str) -> dict:
+# Acknowledged only once it has run, and given back to the queue when its worker dies mid-run: the
+# redelivered task starts the run again from the top (process_upload's ``resume``), which converges.
+@shared_task(name="ccd.ingest.run_upload", bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_upload(self, upload_log_id: str) -> dict:
     """Run an import queued from the Imports page; the uploaded copy is removed once it has been read."""
     import uuid
 
-    summary = process_upload(uuid.UUID(upload_log_id))
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    summary = process_upload(uuid.UUID(upload_log_id), resume=redelivered)
     log = db.session.get(ClientUploadLog, summary.upload_log_id)
     path = Path((log.upload_details or {}).get("path", ""))
     upload_dir = Path(current_app.config["INGEST_UPLOAD_DIR"]).resolve()
@@ -34,4 +39,14 @@ def drop_folder() -> list[str]:
     lines = [result.line() for result in import_drop_folder(current_app.config)]
     for line in lines:
         logger.info(line)
+    return lines
+
+
+@shared_task(name="ccd.ingest.reap")
+def reap() -> list[str]:
+    """Mark failed every import whose upload log stopped moving (its process was killed)."""
+    reaped = reap_stale(current_app.config["INGEST_STALE_MINUTES"])
+    lines = [f"{log.id}: {log.source} {log.file_name}: {log.error_message}" for log in reaped]
+    for line in lines:
+        logger.warning(line)
     return lines

@@ -160,3 +160,20 @@ def test_the_summary_lists_the_columns_the_import_did_not_read_and_why(client, s
     table = page[page.index('id="ccd-import-columns-not-read"'):]
     assert "worked out from the birth date" in table and "Shoe Size" in table
     assert "not in the column map for this source" in table
+
+
+def test_an_upload_with_a_nul_cell_imports_the_other_rows_and_the_page_shows_no_database_error(
+        client, sign_in_as, uploads):
+    staff = sign_in_as("Coordinator")
+    program = factories.create("programs")
+    text = "\n".join([HEADER, f"CLI1,Tremblay,Marie,{program.name},1980-02-03,2024-01-15",
+                      f"CLI2,Cab\x00rera,Rebecca,{program.name},1975-06-30,2024-01-15"])
+    response = _upload(client, text)
+    assert response.status_code == 302
+    log = db.session.scalar(sa.select(ClientUploadLog).where(ClientUploadLog.uploaded_by_id == staff.id))
+    assert (log.status, log.records_created, log.error_message) == ("partial", 1, None)
+    page = client.get(f"/admin/imports/{log.id}/", follow_redirects=True).get_data(as_text=True)
+    assert "Cabrera" not in page and "1975-06-30" not in page and "SQL" not in page
+    reasons = [row[1] for row in csv.reader(io.StringIO(client.get(f"/admin/imports/{log.id}/rejects.csv")
+                                                        .get_data(as_text=True).lstrip("\ufeff")))]
+    assert any("Last Name (column 2) holds control characters (U+0000)" in reason for reason in reasons)

@@ -170,6 +170,71 @@ def test_ingest_exits_non_zero_when_the_file_is_refused(app, db_session, tmp_pat
     assert result.exit_code == 1 and "missing required columns" in result.output
 
 
+def test_ingest_exits_non_zero_when_every_row_is_rejected_and_still_writes_the_rejects(app, db_session, tmp_path):
+    program = factories.create("programs")
+    path = tmp_path / "smis.csv"
+    path.write_text("Client No.,Last Name,First Name,DOB,Admission Date\n1,Roy\n2,Roy,Ann,1970-13-01,2024-01-01\n")
+    rejects = tmp_path / "rejects.csv"
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest", "--src", str(path), "--source", "SMIS",
+                                                "--program", program.name, "--rejects", str(rejects)])
+    assert result.exit_code == 1 and "Every row (2) was rejected" in result.output
+    assert "rejected for bad values: 2 rows" in result.output and "2 row(s) not written" in result.output
+
+
+def test_ingest_says_the_database_connection_was_lost_without_a_traceback(app, db_session, tmp_path, monkeypatch):
+    from app.services.ingest import importer
+
+    def lost(self):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(importer.ImportRun, "process", lost)
+    path = tmp_path / "smis.csv"
+    path.write_text("Client No.,Last Name,First Name\n1,Roy,Luc\n")
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest", "--src", str(path), "--source", "SMIS"])
+    assert result.exit_code == 1 and "the connection to the database was lost (OperationalError)" in result.output
+    assert "Traceback" not in result.output and "server closed" not in result.output
+    assert not isinstance(result.exception, sa.exc.OperationalError)
+
+
+def test_ingest_drop_folder_says_the_database_is_unreachable_without_a_traceback(app, db_session, tmp_path,
+                                                                               monkeypatch):
+    from app.services.ingest import drop_folder
+
+    def unreachable(sha256):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setitem(app.config, "INGEST_DROP_DIR", str(tmp_path / "drop"))
+    (tmp_path / "drop" / "FFAI").mkdir(parents=True)
+    (tmp_path / "drop" / "FFAI" / "export.csv").write_text("first_name,last_name\nAna,Roy\n")
+    monkeypatch.setattr(drop_folder, "already_imported", unreachable)
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest-drop-folder"])
+    assert result.exit_code == 1 and "The database could not be reached" in result.output
+    assert "Traceback" not in result.output and (tmp_path / "drop" / "FFAI" / "export.csv").exists()
+
+
+def test_ingest_reap_ends_dead_imports_and_resumes_them(app, db_session, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from app.models import ClientUploadLog
+    from app.services.ingest import start_import
+
+    program = factories.create("programs")
+    path = tmp_path / "smis.csv"
+    path.write_text("Client No.,Last Name,First Name,DOB,Admission Date\n1,Roy,Luc,1970-01-01,2024-01-01\n")
+    log = start_import(path, "SMIS", program_name=program.name)
+    log.status = "running"
+    db.session.commit()
+    db.session.execute(sa.update(ClientUploadLog).where(ClientUploadLog.id == log.id).values(
+        updated_at=datetime.now(timezone.utc) - timedelta(hours=2)))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["ccd", "ingest-reap", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert f"ended: {log.id} SMIS smis.csv: The import stopped without finishing" in result.output
+    assert "1 stale import(s) ended." in result.output and f"resumed {log.id} as " in result.output
+    assert "SMIS smis.csv: success" in result.output
+    assert "0 stale import(s) ended." in app.test_cli_runner().invoke(args=["ccd", "ingest-reap"]).output
+
+
 # -- ccd review ---------------------------------------------------------------------------------
 def review_cli(app, *args):
     return app.test_cli_runner().invoke(args=["ccd", "review", *args])

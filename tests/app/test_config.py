@@ -159,7 +159,7 @@ def test_beat_runs_in_the_agency_time_zone_and_every_scheduled_task_exists(app):
     assert celery.conf.timezone == app.config["TIMEZONE"] == "America/Toronto"
     scheduled = {entry["task"] for entry in celery.conf.beat_schedule.values()}
     assert scheduled == {"ccd.backup", "ccd.notify_restrictions", "ccd.send_reports", "ccd.ingest.drop_folder",
-                         "ccd.train_matcher"}
+                         "ccd.ingest.reap", "ccd.train_matcher"}
     assert scheduled <= set(celery.tasks)
 
 
@@ -192,3 +192,10 @@ def test_matching_settings_come_from_the_environment(tmp_path):
 def test_bad_matching_settings_are_refused_with_the_setting_named(tmp_path, environ, message):
     with pytest.raises(ConfigurationError, match=message):
         load_config(str(tmp_path), environ=environ)
+
+
+def test_import_run_settings_come_from_the_environment_and_a_too_short_stale_time_is_refused(tmp_path):
+    config = load_config(str(tmp_path), environ={"INGEST_STALE_MINUTES": "45", "INGEST_MAX_ROWS": "1000"})
+    assert (config["INGEST_STALE_MINUTES"], config["INGEST_MAX_ROWS"]) == (45.0, 1000)
+    with pytest.raises(ConfigurationError, match="INGEST_STALE_MINUTES must be at least 5"):
+        load_config(str(tmp_path), environ={"INGEST_STALE_MINUTES": "1"})

@@ -194,6 +194,10 @@ class ResolvedColumns:
                 f"{field} (a column titled " + " or ".join(f'"{t}"' for t in self.column_map.titles.get(field, ()))
                 + ")" for field in self.missing)
             found = ", ".join(f'"{h}"' for h in self.headers if str(h).strip()) or "none"
+            if self.positions == {} and found != "none":
+                # No title it knows: the row taken for the header may be a client's row; its cells are not quoted.
+                found = (f"none CCD knows in the first rows (the first row, {len(self.headers)} cells, is not "
+                         "quoted here: it may hold a client's details)")
             return (f"This {self.column_map.source} file is missing required columns: {wanted}. "
                     f"Columns found: {found}. Check the source system and report, or set the column titles "
                     f"in Settings › Import column titles.")

@@ -3,7 +3,10 @@
 A file for one program (SMIS reports have no Program column) goes in a sub-folder named
 after the program: ``INGEST_DROP_DIR/SMIS/<program name>/file.csv``. A file whose content
 was already imported (same SHA-256) is not read again: it is logged as skipped, reported,
-and archived like the others, so the folder is empty after every run.
+and archived like the others. A file that cannot be imported is moved aside to
+``INGEST_DROP_DIR/refused/<source>/<day>/`` (its upload log says why) and the next file is
+imported, so the folder is empty after every run and one bad file never blocks the others.
+Only a lost database connection stops the run: the files wait for the next one.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import ClientUploadLog
 from app.services.ingest.importer import ImportSummary, import_file, sha256_of
+from app.services.ingest.reading import FileRefused
+from app.services.ingest.runs import ImportStopped
 
 IMPORTABLE_SUFFIXES = (".csv", ".xlsx", ".txt")
+REFUSED_FOLDER = "refused"
 
 
 @dataclass
@@ -29,7 +35,7 @@ class DropResult:
     path: Path
     source: str
     program: str | None
-    outcome: str  # "imported", "skipped" or "failed"
+    outcome: str  # "imported", "skipped", "failed" (moved aside) or "waiting" (left for the next run)
     message: str
     archived_to: Path | None = None
 
@@ -104,26 +110,47 @@ def _skip(path: Path, source: str, sha256: str, previous: ClientUploadLog) -> Cl
 
 
 def import_drop_folder(config) -> list[DropResult]:
-    """Import and archive every waiting file; one file's failure does not stop the others."""
+    """Import and archive every waiting file; a file that fails is moved aside and the others go on."""
     drop, archive = drop_folders(config)
     results = []
-    for source, program, path in pending_files(drop):
+    pending = pending_files(drop)
+    for index, (source, program, path) in enumerate(pending):
         sha256 = sha256_of(path)
         previous = already_imported(sha256)
         if previous is not None:
             log = _skip(path, source, sha256, previous)
             result = DropResult(path, source, program, "skipped", log.error_message)
         else:
-            summary: ImportSummary = import_file(path, source, program_name=program,
-                                                 extra_details={"drop_folder": True})
-            outcome = "failed" if summary.status == "failed" else "imported"
-            message = summary.error or (f"{summary.rows_read} rows: {summary.inserted} new, {summary.updated} "
-                                        f"updated, {summary.unchanged} unchanged, {summary.rejected} rejected, "
-                                        f"{summary.possible_duplicates} for review")
-            result = DropResult(path, source, program, outcome, message)
-            log = db.session.get(ClientUploadLog, summary.upload_log_id)
-        result.archived_to = _archive(path, archive, source)
-        log.upload_details = {**(log.upload_details or {}), "archived_to": str(result.archived_to)}
+            try:
+                summary: ImportSummary = import_file(path, source, program_name=program,
+                                                     extra_details={"drop_folder": True})
+            except (ImportStopped, FileRefused) as exc:
+                db.session.rollback()
+                if isinstance(exc.__cause__, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+                    results.extend(DropResult(p, s, g, "waiting", f"not imported: {exc}") for s, g, p in pending[index:])
+                    return results
+                log = _log_of(path, sha256)
+                result = DropResult(path, source, program, "failed", str(exc))
+            else:
+                outcome = "failed" if summary.status == "failed" else "imported"
+                message = summary.error or (f"{summary.rows_read} rows: {summary.inserted} new, {summary.updated} "
+                                            f"updated, {summary.unchanged} unchanged, {summary.rejected} rejected, "
+                                            f"{summary.possible_duplicates} for review")
+                result = DropResult(path, source, program, outcome, message)
+                log = db.session.get(ClientUploadLog, summary.upload_log_id)
+        if result.outcome == "failed":
+            result.archived_to = _archive(path, drop / REFUSED_FOLDER, source)
+        else:
+            result.archived_to = _archive(path, archive, source)
+        if log is not None:
+            log.upload_details = {**(log.upload_details or {}), "archived_to": str(result.archived_to)}
         db.session.commit()
         results.append(result)
     return results
+
+
+def _log_of(path: Path, sha256: str) -> ClientUploadLog | None:
+    """The upload log of the run that just stopped on this file."""
+    return db.session.scalar(sa.select(ClientUploadLog).where(
+        ClientUploadLog.file_sha256 == sha256, ClientUploadLog.file_name == path.name[:255])
+        .order_by(ClientUploadLog.started_at.desc()).limit(1))

@@ -17,6 +17,8 @@ clients), decide.py (what each cluster becomes) and write.py (what a batch write
    re-running the file redoes only what is missing: every record has a natural key
    (client + program + date, source + id), so nothing is written twice.
 5. A dry run does all of that except the canonical writes.
+6. However a run ends, it ends: failed with a message free of the file's values, its staged
+   rows dropped (runs.py); a killed run is ended by the reaper and can be resumed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ from app.services.ingest.decide import BY_ID, BY_NAME, HELD, NEW, ClusterDecisio
 from app.services.ingest.link import Cluster, FileLinks, content_key
 from app.services.ingest.parse import RowParsing
 from app.services.ingest.reading import FileRefused, file_type_of
+from app.services.ingest.runs import (
+    ImportStopped, clear_rows, drop_spent_rows, drop_superseded_rows, fail, log_stopped, stopped_message,
+    take_over_held_rows,
+)
 from app.services.ingest.stage import Staging
 from app.services.ingest.write import Batch, Outcome
 
@@ -49,6 +55,7 @@ DEFAULT_BATCH_SIZE = 500
 # running at once cannot both add the same newcomer.
 BATCH_LOCK_KEY = 0x43434449  # "CCDI"
 ERROR_DETAILS_KEPT = 200
+HEARTBEAT_SECONDS = 60  # a working run touches its upload log at least this often (runs.reap_stale)
 
 
 class ImportNotPermitted(PermissionError):
@@ -86,10 +93,10 @@ class ImportSummary:
     def lines(self) -> list[str]:
         head = f"{self.source} {self.file_name}: {self.status}" + (" (dry run: nothing was written)" if self.dry_run
                                                                   else "")
-        if self.error:
+        if self.error and not self.rows_read:
             return [head, self.error]
         return [
-            head,
+            head, *([self.error] if self.error else []),
             f"rows read: {self.rows_read}",
             f"matched to an existing client by {self.source} id: {self.rows_matched_by_id} rows "
             f"({self.clients_matched_by_id} clients)",
@@ -317,20 +324,25 @@ class Counters:
 
 
 def process_upload(upload_log_id, *, progress: Callable[[int, int], None] | None = None,
-                   batch_size: int | None = None) -> ImportSummary:
-    """Run a queued import to the end and return its summary. Safe to call twice: a finished import is reported."""
+                   batch_size: int | None = None, resume: bool = False) -> ImportSummary:
+    """Run a queued import to the end and return its summary. Safe to call twice: a finished import is
+    reported, and a running one is left to the process running it, unless ``resume`` says that process
+    died (a redelivered task): then the run starts again from the top, converging on what is written."""
     from flask import current_app
 
     session = db.session
     log = session.get(ClientUploadLog, upload_log_id)
     if log is None:
         raise LookupError(f"No import {upload_log_id}.")
-    if log.is_finished:
+    if log.is_finished or (log.status == "running" and not resume):
         return ImportSummary.of(log)
     check_permission()
     batch_size = batch_size or int(current_app.config.get("INGEST_BATCH_SIZE", DEFAULT_BATCH_SIZE))
     thresholds = matching.Thresholds.from_config(current_app.config)
+    if log.status == "running":
+        clear_rows(session, log.id)
     details = dict(log.upload_details or {})
+    details.pop("rows_done", None)
     log.status = "running"
     log.started_at = datetime.now(timezone.utc)
     session.commit()
@@ -344,26 +356,14 @@ def process_upload(upload_log_id, *, progress: Callable[[int, int], None] | None
             run.finish(time.monotonic() - started)
         except FileRefused as exc:
             session.rollback()
-            _fail(session, upload_log_id, str(exc), started)
+            fail(session, upload_log_id, str(exc), started)
         except Exception as exc:
             session.rollback()
-            _fail(session, upload_log_id, f"The import stopped: {exc.__class__.__name__}: {exc}. Rows committed "
-                                          "before this stay; re-run the same file to finish it.", started)
-            raise
+            log_stopped(upload_log_id, exc)
+            message = stopped_message(exc)
+            fail(session, upload_log_id, message, started)
+            raise ImportStopped(message) from exc
     return ImportSummary.of(session.get(ClientUploadLog, upload_log_id))
-
-
-def _fail(session, upload_log_id, message: str, started: float) -> None:
-    log = session.get(ClientUploadLog, upload_log_id)
-    log.status = "failed"
-    log.error_message = message
-    log.completed_at = datetime.now(timezone.utc)
-    log.duration_seconds = round(time.monotonic() - started, 3)
-    if not (log.upload_details or {}).get("dry_run"):
-        audit.record(session, "client_upload_logs", log.id, "import",
-                     {"file": {"before": None, "after": log.file_name}, "status": {"before": None, "after": "failed"},
-                      "error": {"before": None, "after": message}})
-    session.commit()
 
 
 class ImportRun(Staging, RowParsing):
@@ -377,6 +377,20 @@ class ImportRun(Staging, RowParsing):
         self.counters = Counters()
         self.errors: list[dict] = []
         self.written_keys: set[tuple] = set()
+        self.beat_at = time.monotonic()
+
+    def heartbeat(self) -> None:
+        """Show the run is alive (the reaper ends runs whose log stops moving): commits what is in hand."""
+        if time.monotonic() - self.beat_at >= HEARTBEAT_SECONDS:
+            self.log.updated_at = datetime.now(timezone.utc)
+            self.session.commit()
+            self.beat_at = time.monotonic()
+
+    def _rejected_in_staging(self, number: int, reason: str) -> None:
+        self.counters.rejected += 1
+        self.counters.done += 1
+        if len(self.errors) < ERROR_DETAILS_KEPT:
+            self.errors.append({"row": number, "reason": reason})
 
     # -- link, decide, write -------------------------------------------------------------------
     def process(self) -> None:
@@ -444,6 +458,8 @@ class ImportRun(Staging, RowParsing):
                 counters.rejected += cluster.row_count
         if not self.dry_run:
             batch.apply()
+            take_over_held_rows(self.session, self.log, {
+                item["incoming_key"]: item["import_row_id"] for item in batch.new_duplicates})
         self._record_outcomes([staged[staged_id] for staged_id in staged_ids], outcomes, batch)
         self.session.commit()
         if self.progress:
@@ -511,6 +527,10 @@ class ImportRun(Staging, RowParsing):
         log, counters = self.log, self.counters
         self._write_counters()
         log.status = "partial" if counters.rejected or counters.review else "success"
+        if log.total_rows and counters.rejected == log.total_rows:
+            log.status = "failed"
+            log.error_message = (f"Every row ({log.total_rows}) was rejected, so nothing was imported; the rejects "
+                                 "file lists each row and why.")
         log.completed_at = datetime.now(timezone.utc)
         log.duration_seconds = round(seconds, 3)
         if not self.dry_run:
@@ -526,7 +546,8 @@ class ImportRun(Staging, RowParsing):
             audit.record(self.session, "client_upload_logs", log.id, "import",
                          {key: {"before": None, "after": value} for key, value in summary.items()})
         # Written rows have done their job; rejected and review rows stay for the rejects file and reviewers.
-        self.session.execute(sa.delete(ImportRow).where(
-            ImportRow.upload_log_id == log.id, ImportRow.status.in_(("inserted", "updated", "unchanged"))))
+        drop_spent_rows(self.session, log.id)
+        if not self.dry_run:
+            drop_superseded_rows(self.session, log)
         self.session.commit()
 

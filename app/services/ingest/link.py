@@ -162,8 +162,26 @@ class FileLinks:
                     group.people.setdefault(_person_key(person), person)
             if rejected:
                 on_rejected(rejected)
+            self.run.heartbeat()
+        self._reject_conflicting_ids(by_id, on_rejected)
         groups = sorted([*by_id.values(), *by_person.values()], key=lambda g: g.sort_key)
         self._cluster(groups)
+
+    def _reject_conflicting_ids(self, by_id: dict[str, _Group], on_rejected) -> None:
+        """One id on rows with different birth dates: the file contradicts itself, and which row is right
+        is not the import's to guess; every row of that id is rejected, naming the others."""
+        for source_id in sorted(by_id):
+            group = by_id[source_id]
+            if len({person.dob for person in group.people.values() if person.dob}) < 2:
+                continue
+            rows = self.session.execute(
+                sa.select(ImportRow.id, ImportRow.row_number)
+                .where(self._one_of(ImportRow.id, sorted((staged_id for _, staged_id in group.rows), key=str)))
+                .order_by(ImportRow.row_number)).all()
+            numbers = ", ".join(str(row.row_number) for row in rows)
+            on_rejected([(row, f"{self.run.source} id {source_id} has different birth dates on rows {numbers}; "
+                               "correct it in the source system so the id has one birth date") for row in rows])
+            del by_id[source_id]
 
     # -- rows of the file that are one person ------------------------------------------------
     def _cluster(self, groups: list[_Group]) -> None:

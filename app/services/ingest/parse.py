@@ -10,8 +10,8 @@ from datetime import date
 from app.models import Client
 from app.services import matching
 from app.services.ingest.column_maps import CLIENT_FIELDS
-from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, split_multi, \
-    split_programs
+from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, shown, \
+    split_multi, split_programs
 
 NAME_FIELDS = frozenset({"first_name", "middle_name", "last_name", "preferred_name", "alias"})
 LIST_FIELDS = {"ethnicity": "ethnicity"}
@@ -58,6 +58,12 @@ class RowParsing:
             return ""
         return cells[index] or ""
 
+    def _title(self, field_name: str) -> str:
+        """The column a field was read from, as the file titles it."""
+        index = self.resolved.positions.get(field_name)
+        headers = self.resolved.headers
+        return str(headers[index]).strip() if index is not None and index < len(headers) else field_name
+
     def _option(self, value: str, list_key: str) -> str | None:
         """``canonical_option``, remembered for the run: a file repeats the same few values on every row,
         and each look-up compares the value with every option of the list."""
@@ -81,11 +87,11 @@ class RowParsing:
                 if value is not None and value < date(1900, 1, 1):
                     raise BadValue(f"DOB {value:%Y-%m-%d} is before 1900")
             elif name in NAME_FIELDS:
-                value = clean_name(text, CLIENT_COLUMN_LIMITS.get(name))
+                value = clean_name(text, CLIENT_COLUMN_LIMITS.get(name), self._title(name))
             elif name in LIST_FIELDS:
                 value = [self._option(v, LIST_FIELDS[name]) for v in split_multi(text)] or None
             else:
-                value = clean_text(text, CLIENT_COLUMN_LIMITS.get(name))
+                value = clean_text(text, CLIENT_COLUMN_LIMITS.get(name), self._title(name))
                 if value is not None and name in OPTION_LIST_OF:
                     value = self._option(value, OPTION_LIST_OF[name])
                 if name == "email" and value is not None:
@@ -93,7 +99,7 @@ class RowParsing:
                         raise BadValue(f"Email {value!r} is not an email address")
             if value is not None:
                 client[name] = value
-        source_id = clean_text(self._cell(cells, "source_client_id"), 100)
+        source_id = clean_text(self._cell(cells, "source_client_id"), 100, self._title("source_client_id"))
         dates = {}
         for name, label in (("enrollment_start", "Admission date"), ("intake_date", "Intake date"),
                             ("discharge_date", "Discharge date")):
@@ -106,8 +112,8 @@ class RowParsing:
             raise BadValue(f"Discharge date {discharge:%Y-%m-%d} is before the admission date {start:%Y-%m-%d}")
         programs = self._programs(cells) if any(dates.values()) else []
         return ParsedRow(row.id, row.row_number, source_id, client, programs, start, dates["intake_date"], discharge,
-                         clean_text(self._cell(cells, "discharge_reason"), 255),
-                         clean_text(self._cell(cells, "referral_source"), 255))
+                         clean_text(self._cell(cells, "discharge_reason"), 255, self._title("discharge_reason")),
+                         clean_text(self._cell(cells, "referral_source"), 255, self._title("referral_source")))
 
     def _programs(self, cells) -> list[uuid.UUID]:
         names = split_programs(self._cell(cells, "program"))
@@ -119,7 +125,7 @@ class RowParsing:
         for name in names:
             program_id = self.programs.get(name.casefold())
             if program_id is None:
-                raise BadValue(f"Unknown program {name!r}: add it, or add it as an alias of a program "
+                raise BadValue(f"Unknown program {shown(name)}: add it, or add it as an alias of a program "
                                "(Programs & Services › Program aliases)")
             if program_id not in found:
                 found.append(program_id)

@@ -1,9 +1,13 @@
 """Reading export files: CSV in the encodings real exports use, and Excel workbooks.
 
 Encodings are detected, not guessed: a file that decodes as strict UTF-8 (with or
-without a byte-order mark) is UTF-8; otherwise it must decode as Windows-1252, Excel's
-CSV encoding on Windows; a file that is neither is refused with the position of the
-first bad byte. XLSX cells keep their types, so real Excel dates stay dates.
+without a byte-order mark) is UTF-8; UTF-16 is known by its mark, or without one by its
+zero bytes; a file with no UTF-8 at all must decode as Windows-1252, Excel's CSV
+encoding on Windows. A UTF-8 file with a few bytes that are not UTF-8 is never read
+whole as Windows-1252 (every accent would be garbled): the bad bytes become U+FFFD and
+staging refuses the rows that hold them (``UNREADABLE``). XLSX cells keep their types,
+so real Excel dates stay dates; a formula Excel saved without its value is marked
+(``FormulaWithoutValue``) for staging to refuse by column.
 """
 
 from __future__ import annotations
@@ -14,15 +18,33 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from itertools import zip_longest
 from typing import Callable, Iterator
 
 HEADER_SEARCH_ROWS = 20
 ZIP_SIGNATURE = b"PK\x03\x04"
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0"
+# Longer cells reach staging, which rejects their row naming the column; beyond this the
+# file is refused naming the line (an unclosed quote can swallow the rest of a file).
+MAX_CELL_CHARACTERS = 1_000_000
+UNREADABLE = "\ufffd"  # what bytes that are not UTF-8 become in a UTF-8 file
+UTF16_SAMPLE = 4096
+
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARACTERS))
 
 
 class FileRefused(ValueError):
     """The whole file cannot be imported; the message says why and what to do."""
+
+
+class FormulaWithoutValue:
+    """An XLSX cell holding a formula whose value Excel did not save (files written by other programs)."""
+
+    def __repr__(self) -> str:
+        return "FormulaWithoutValue()"
+
+
+FORMULA_WITHOUT_VALUE = FormulaWithoutValue()
 
 
 @dataclass
@@ -32,6 +54,7 @@ class Sheet:
     header_row: int  # 1-based, as a spreadsheet shows it
     headers: list[str]
     rows: Iterator[tuple[int, list]]  # (row number, cells) after the header; blank rows skipped
+    sheets_note: str = ""  # for a workbook: which sheets it has, said when the file is refused
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -39,23 +62,60 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[len(codecs.BOM_UTF8):].decode("utf-8"), "UTF-8 with BOM"
-        except UnicodeDecodeError as exc:
-            raise FileRefused(f"The file starts with a UTF-8 mark but byte {exc.start + 3} is not UTF-8; "
-                              "save it again as CSV UTF-8.") from None
+        except UnicodeDecodeError:
+            return _mostly_utf8(data[len(codecs.BOM_UTF8):], "UTF-8 with BOM")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError:
             raise FileRefused("The file starts with a UTF-16 mark but is not valid UTF-16.") from None
+    utf16 = _utf16_without_mark(data)
+    if utf16:
+        try:
+            return data.decode(utf16), "UTF-16"
+        except UnicodeDecodeError:
+            raise FileRefused("The file looks like UTF-16 (every other byte is zero) but is not valid UTF-16; "
+                              "save it again as CSV UTF-8.") from None
     try:
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
         pass
+    replaced = data.decode("utf-8", errors="replace")
+    if any(ord(char) > 127 and char != UNREADABLE for char in replaced):
+        return _mostly_utf8(data, "UTF-8")
     try:
         return data.decode("cp1252"), "Windows-1252"
     except UnicodeDecodeError as exc:
         raise FileRefused(f"The file is neither UTF-8 nor Windows-1252 (byte {exc.start} cannot be read); "
                           "save it again as CSV UTF-8.") from None
+
+
+def _mostly_utf8(data: bytes, encoding: str) -> tuple[str, str]:
+    """A UTF-8 file with some bytes that are not: those lines are named, their bytes kept as U+FFFD."""
+    bad_lines = [number for number, line in enumerate(data.split(b"\n"), start=1) if not _is_utf8(line)]
+    shown = ", ".join(map(str, bad_lines[:10])) + (" …" if len(bad_lines) > 10 else "")
+    return data.decode("utf-8", errors="replace"), f"{encoding}, except line(s) {shown}"
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf16_without_mark(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for text whose every other byte is zero, else None."""
+    sample = data[:UTF16_SAMPLE]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _delimiter(first_line: str) -> str:
@@ -70,7 +130,7 @@ def _blank(cells) -> bool:
 
 def _find_header(rows: Iterator[tuple[int, list]], is_header: Callable[[list], bool] | None):
     """The header row: the first row the column map recognises (a report may open with title lines),
-    else the first non-blank row."""
+    else the first non-blank row. Returns (row number, cells, rows read past it, recognised)."""
     seen = []
     for number, cells in rows:
         if _blank(cells):
@@ -83,9 +143,9 @@ def _find_header(rows: Iterator[tuple[int, list]], is_header: Callable[[list], b
     if is_header is not None:
         for index, (number, cells) in enumerate(seen):
             if is_header(cells):
-                return number, cells, seen[index + 1:]
+                return number, cells, seen[index + 1:], True
     number, cells = seen[0]
-    return number, cells, seen[1:]
+    return number, cells, seen[1:], is_header is None
 
 
 def _rows_after(header_number, pending, rows):
@@ -102,18 +162,26 @@ def read_csv(data: bytes, is_header=None) -> Sheet:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
     numbered = enumerate(reader, start=1)  # records, not lines: a cell may hold several lines
     try:
-        header_number, headers, pending = _find_header(numbered, is_header)
+        header_number, headers, pending, _ = _find_header(numbered, is_header)
     except csv.Error as exc:
-        raise FileRefused(f"The file is not valid CSV: {exc}.") from None
+        raise _not_csv(exc, reader) from None
     return Sheet("csv", encoding, header_number, [str(h) for h in headers],
-                 _checked_csv_rows(_rows_after(header_number, pending, numbered)))
+                 _checked_csv_rows(_rows_after(header_number, pending, numbered), reader))
 
 
-def _checked_csv_rows(rows):
+def _not_csv(exc: csv.Error, reader) -> FileRefused:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        reason = (f"a cell is longer than {MAX_CELL_CHARACTERS:,} characters (an opening quote without its "
+                  "closing quote makes the rest of the file one cell)")
+    return FileRefused(f"The file is not valid CSV at line {reader.line_num}: {reason}.")
+
+
+def _checked_csv_rows(rows, reader):
     try:
         yield from rows
     except csv.Error as exc:
-        raise FileRefused(f"The file is not valid CSV: {exc}.") from None
+        raise _not_csv(exc, reader) from None
 
 
 def _cell(value):
@@ -123,20 +191,92 @@ def _cell(value):
     return value
 
 
-def read_xlsx(path_or_file, is_header=None) -> Sheet:
+def _open_workbook(path: Path, data_only: bool):
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(path_or_file, read_only=True, data_only=True)
+        # From an open file, not a name: openpyxl judges a name by its suffix, and files are read by content.
+        return load_workbook(Path(path).open("rb"), read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many kinds for a damaged or wrong file
         raise FileRefused(f"The Excel file cannot be opened ({exc.__class__.__name__}); save it again as .xlsx.") \
             from None
-    sheet = workbook.active if workbook.active is not None else workbook.worksheets[0]
-    numbered = ((number, [_cell(v) for v in values])
-                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1))
-    header_number, headers, pending = _find_header(numbered, is_header)
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any sheet of the workbook holds a formula (``<f>`` elements), read without parsing it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with archive.open(name) as member:
+                    tail = b""
+                    for chunk in iter(lambda: member.read(1 << 20), b""):
+                        if b"<f>" in tail + chunk or b"<f " in tail + chunk:
+                            return True
+                        tail = chunk[-3:]
+    return False
+
+
+def _sheet_rows(sheet, formulas=None):
+    values = sheet.iter_rows(values_only=True)
+    if formulas is None:
+        return ((number, [_cell(v) for v in row]) for number, row in enumerate(values, start=1))
+    written = formulas.iter_rows(values_only=True)
+    return ((number, [FORMULA_WITHOUT_VALUE if v is None and isinstance(f, str) and f.startswith("=") else _cell(v)
+                      for v, f in zip_longest(row, formula_row)])
+            for number, (row, formula_row) in enumerate(zip_longest(values, written, fillvalue=()), start=1))
+
+
+def check_unpacked_size(path: Path, limit_bytes: int | None) -> None:
+    """Refuse a workbook that unpacks to more than ``limit_bytes`` before reading it: a few megabytes
+    of XLSX can hold gigabytes of XML (millions of shared strings)."""
+    import zipfile
+
+    if not limit_bytes:
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return  # _open_workbook says what is wrong with it
+    if size > limit_bytes:
+        raise FileRefused(f"The workbook unpacks to {size / (1 << 20):,.0f} MB, more than the "
+                          f"{limit_bytes / (1 << 20):,.0f} MB limit (INGEST_MAX_XLSX_UNPACKED_MB); save it as "
+                          "CSV UTF-8, or split it.")
+
+
+def read_xlsx(path, is_header=None, max_unpacked_bytes: int | None = None) -> Sheet:
+    """The first sheet (the active one first) whose header the column map recognises."""
+    path = Path(path)
+    check_unpacked_size(path, max_unpacked_bytes)
+    workbook = _open_workbook(path, data_only=True)
+    sheets = workbook.worksheets
+    if workbook.active is not None and workbook.active in sheets:
+        sheets = [workbook.active] + [s for s in sheets if s is not workbook.active]
+    found, first = [], None
+    for sheet in sheets:
+        try:
+            recognised = _find_header(_sheet_rows(sheet), is_header)[3]
+        except FileRefused:
+            found.append(f"\u201c{sheet.title}\u201d (no rows)")
+            continue
+        found.append(f"\u201c{sheet.title}\u201d")
+        if recognised:
+            break
+        first = first or sheet
+    else:
+        if first is None:
+            raise FileRefused(f"The workbook has no rows on any sheet (sheets: {', '.join(found)}).")
+        sheet = first
+    note = f"Sheets in the workbook: {', '.join(found)}." if len(workbook.worksheets) > 1 else ""
+    formulas = None
+    if _has_formulas(path):
+        formulas = _open_workbook(path, data_only=False)[sheet.title]
+    numbered = _sheet_rows(sheet, formulas)
+    header_number, headers, pending, _ = _find_header(numbered, is_header)
     return Sheet("xlsx", None, header_number, ["" if h is None else str(h) for h in headers],
-                 _rows_after(header_number, pending, numbered))
+                 _rows_after(header_number, pending, numbered), note)
 
 
 def file_type_of(data_start: bytes, file_name: str) -> str:
@@ -151,12 +291,12 @@ def file_type_of(data_start: bytes, file_name: str) -> str:
     return "csv"
 
 
-def read_sheet(path: Path, is_header=None) -> Sheet:
+def read_sheet(path: Path, is_header=None, max_unpacked_bytes: int | None = None) -> Sheet:
     path = Path(path)
     with path.open("rb") as handle:
         start = handle.read(8)
     if file_type_of(start, path.name) == "xlsx":
-        return read_xlsx(path, is_header)
+        return read_xlsx(path, is_header, max_unpacked_bytes)
     return read_csv(path.read_bytes(), is_header)
 
 

@@ -15,6 +15,11 @@ class BadValue(ValueError):
     """A cell that cannot be used; the message is the row's reject reason."""
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A cell quoted in a reason: whole when short, its start when long (a reason is read, not a copy)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}…"
+
+
 def parse_date(text: str, order: str = "YMD", *, label: str = "date") -> date | None:
     """A date from ISO text, an Excel serial number, a named-month date, or a slash date read in ``order``.
 
@@ -33,7 +38,7 @@ def parse_date(text: str, order: str = "YMD", *, label: str = "date") -> date | 
     if text.replace(".", "", 1).isdigit() and float(text) < 2958466:
         serial = float(text)
         if serial < 1:
-            raise BadValue(f"{label} {text!r} is not a date")
+            raise BadValue(f"{label} {shown(text)} is not a date")
         return EXCEL_EPOCH + timedelta(days=int(serial))
     match = _SLASHED.match(text)
     if match:
@@ -48,38 +53,43 @@ def parse_date(text: str, order: str = "YMD", *, label: str = "date") -> date | 
             return _make(year, first, second, text, label)
         if first == second:
             return _make(year, first, second, text, label)
-        raise BadValue(f"{label} {text!r} could be day-first or month-first; set the date order for this source "
+        raise BadValue(f"{label} {shown(text)} could be day-first or month-first; set the date order for this source "
                        "in Settings › Import settings")
     for fmt in _NAMED_MONTH_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise BadValue(f"{label} {text!r} is not a date")
+    raise BadValue(f"{label} {shown(text)} is not a date")
 
 
 def _make(year, month, day, text, label) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise BadValue(f"{label} {text!r} is not a real date") from None
+        raise BadValue(f"{label} {shown(text)} is not a real date") from None
 
 
-def clean_text(text: str | None, limit: int | None = None) -> str | None:
-    """Trimmed text with inner runs of spaces collapsed; None when empty."""
+def clean_text(text: str | None, limit: int | None = None, label: str | None = None) -> str | None:
+    """Trimmed text with inner runs of spaces collapsed; None when empty. ``label`` names the column
+    in the reason a value is refused."""
     if text is None:
         return None
     value = " ".join(str(text).split())
     if not value:
         return None
     if limit is not None and len(value) > limit:
-        raise BadValue(f"{value[:30]!r}… is longer than {limit} characters")
+        raise BadValue(f"{label + ': ' if label else ''}{shown(value, 30)} is {len(value):,} characters long, "
+                       f"more than the {limit} it may have")
     return value
 
 
-def clean_name(text: str | None, limit: int = 100) -> str | None:
-    """A name as written, without stray spaces; ALL-CAPS or all-lower names get capitalised."""
-    value = clean_text(text, limit)
+def clean_name(text: str | None, limit: int = 100, label: str | None = None) -> str | None:
+    """A name as written, without stray spaces; ALL-CAPS or all-lower names get capitalised. A name on
+    several lines is refused: it is what an unclosed quote makes of the rest of a row."""
+    if text and ("\n" in str(text) or "\r" in str(text)):
+        raise BadValue(f"{label or 'A name'} runs over several lines (is a quote not closed?)")
+    value = clean_text(text, limit, label)
     if value and (value.isupper() or value.islower()):
         value = re.sub(r"[^\W\d_]+", lambda m: m[0].capitalize(), value.lower())
     return value

@@ -114,3 +114,61 @@ def test_option_values_take_the_lists_spelling_and_unknown_values_are_kept():
     assert canonical_option("Female", options, "gender") == "Woman"
     assert canonical_option("METIS", options, "indigenous_status") == "Métis"
     assert canonical_option("Agender", options, "gender") == "Agender"
+
+
+def test_a_utf8_file_with_a_stray_byte_names_the_line_and_garbles_nothing():
+    data = "ID,Last Name\nCLI1,Côté\nCLI2,Zoé\n".encode("utf-8").replace("Zoé".encode(), b"Zo\xe9")
+    sheet = read_csv(data)
+    assert sheet.encoding == "UTF-8, except line(s) 3"
+    assert list(sheet.rows) == [(2, ["CLI1", "Côté"]), (3, ["CLI2", "Zo\ufffd"])]
+
+
+def test_a_utf16_file_without_a_mark_is_read():
+    sheet = read_csv("ID,Last Name\nCLI1,Côté\n".encode("utf-16-le"))
+    assert sheet.encoding == "UTF-16" and list(sheet.rows) == [(2, ["CLI1", "Côté"])]
+
+
+def test_a_cell_beyond_any_limit_refuses_the_file_naming_the_line():
+    data = b'ID,Last Name\nCLI1,Roy\nCLI2,"' + b"x" * 1_100_000 + b"\n"
+    with pytest.raises(FileRefused, match=r"at line 3: a cell is longer than 1,000,000 characters"):
+        list(read_csv(data).rows)
+
+
+def _workbook(path, *sheets):
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        for values in rows:
+            sheet.append(values)
+    workbook.save(path)
+    return path
+
+
+def test_a_formula_without_a_saved_value_is_marked_for_staging(tmp_path):
+    from app.services.ingest.reading import FORMULA_WITHOUT_VALUE
+
+    path = _workbook(tmp_path / "f.xlsx", ("Data", [["Client No.", "DOB"], [1, "=DATE(1980,1,2)"],
+                                                    [2, datetime(1981, 1, 1)]]))
+    assert list(read_sheet(path).rows) == [(2, [1, FORMULA_WITHOUT_VALUE]), (3, [2, date(1981, 1, 1)])]
+
+
+def test_data_on_another_sheet_is_found_and_a_workbook_without_it_names_its_sheets(tmp_path):
+    column_map = ColumnMap("SMIS", default_titles("SMIS"))
+    is_header = lambda cells: not column_map.resolve(cells).missing  # noqa: E731
+    path = _workbook(tmp_path / "two.xlsx", ("Summary", [["Printed 2024-05-01"]]), ("Blank", []),
+                     ("Clients", [["Client No.", "Last Name"], [7, "Roy"]]))
+    sheet = read_sheet(path, is_header)
+    assert sheet.headers == ["Client No.", "Last Name"] and list(sheet.rows) == [(2, [7, "Roy"])]
+    assert sheet.sheets_note == "Sheets in the workbook: \u201cSummary\u201d, \u201cBlank\u201d (no rows), " \
+                                "\u201cClients\u201d."
+    empty = _workbook(tmp_path / "empty.xlsx", ("One", []), ("Two", []))
+    with pytest.raises(FileRefused, match="no rows on any sheet \\(sheets: \u201cOne\u201d \\(no rows\\), \u201cTwo\u201d"):
+        read_sheet(empty, is_header)
+
+
+def test_a_workbook_named_csv_is_read_as_a_workbook(tmp_path):
+    path = _workbook(tmp_path / "book.xlsx", ("Data", [["Client No.", "Last Name"], [7, "Roy"]]))
+    renamed = path.rename(tmp_path / "export.csv")
+    sheet = read_sheet(renamed)
+    assert sheet.file_type == "xlsx" and list(sheet.rows) == [(2, [7, "Roy"])]
