@@ -25,6 +25,9 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
     # Failed sign-ins in a row, and until when the account is locked after too many.
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Stamped into each signed-in session; raising it (sign-out, a new password, deactivation)
+    # ends every session of the account, wherever its cookie was copied to.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     staff = relationship("Staff", back_populates="user", uselist=False)
 
