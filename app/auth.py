@@ -4,7 +4,8 @@ Messages never say whether an email exists: an unknown email, a wrong password a
 locked account get the same answer after the same amount of hashing work. Failed
 sign-ins are throttled per submitted email and per client address, and an account is
 locked for a while after repeated failures. The ``next`` target must stay on this site;
-the session is renewed on sign-in and cleared on sign-out. Logs name accounts by id
+the session is renewed on sign-in, and signing out ends every session of the account (its
+session generation, app/security.py), copies of the cookie included. Logs name accounts by id
 (or a keyed hash of an unknown email), never by email.
 """
 
@@ -44,7 +45,10 @@ def load_user(user_id: str) -> User | None:
     except ValueError:
         return None
     # The staff record and roles every page's permission checks read, in the same statement.
-    return db.session.get(User, key, options=[joinedload(User.staff).joinedload(Staff.roles)])
+    user = db.session.get(User, key, options=[joinedload(User.staff).joinedload(Staff.roles)])
+    if user is None or not user.is_active or not security.session_is_current(user):
+        return None  # signed out, password changed or deactivated since this session began
+    return user
 
 
 class SignInForm(security.CSRFForm):
@@ -163,7 +167,7 @@ def too_many_attempts(error):
 def logout():
     """A POST whose CSRF token app.security has already checked, like every POST."""
     account_id = current_user.id
-    security.end_session()
+    security.end_session(everywhere=True)
     log.info("Account %s signed out.", account_id)
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -8,6 +8,8 @@
   carry personal data.
 - Signed-in sessions end after a fixed lifetime and after an idle timeout, checked on the
   server against timestamps in the signed session (not left to the browser's cookie expiry).
+  Each session also carries its account's session generation: signing out, a new password
+  or deactivation raises it, and every session (or copied cookie) of the account ends.
 - The sign-in throttle's limiter (memory storage by default, Redis when REDIS_URL is set).
 - Logs without personal data: a formatter that masks emails, query strings and the values
   database errors quote, and engine errors that leave out row values (config).
@@ -46,6 +48,8 @@ SIGN_IN_FORM_EXPIRED = "Your sign-in form expired. Please try again."
 
 SIGNED_IN_AT = "ccd_signed_in_at"
 LAST_SEEN_AT = "ccd_last_seen_at"
+# The account's session generation when this session signed in (see session_is_current).
+SESSION_GENERATION = "ccd_session_generation"
 
 # Endpoints that serve files only: no session checks, and a browser may cache them.
 _STATIC_ENDPOINTS = frozenset({"static", "admin.static"})
@@ -130,17 +134,33 @@ def _protect_state_changes():
 # --- Sessions -----------------------------------------------------------------------------
 
 def start_session() -> None:
-    """Stamp a new signed-in session; call right after login_user."""
+    """Stamp a new signed-in session; call right after login_user (and after a password change,
+    which ended every other session: this one carries on)."""
     session.permanent = True
     stamp = utcnow().timestamp()
     session[SIGNED_IN_AT] = stamp
     session[LAST_SEEN_AT] = stamp
+    session[SESSION_GENERATION] = current_user.session_generation
 
 
-def end_session() -> None:
-    """Sign out (recorded in the audit trail) and forget everything the session held, its CSRF secret included."""
+def session_is_current(user) -> bool:
+    """True when the signed session was started in the account's current generation.
+
+    The session lives in a signed cookie, so clearing it at sign-out cannot reach a copy of
+    it; raising the account's generation (sign-out, new password, deactivation) does, since
+    every request's user loader compares the two.
+    """
+    return session.get(SESSION_GENERATION) == user.session_generation
+
+
+def end_session(*, everywhere: bool = False) -> None:
+    """Sign out (recorded in the audit trail) and forget everything the session held, its CSRF
+    secret included; ``everywhere`` (a person signing out) also ends the account's other sessions
+    and any copy of this one, where a timeout ends only this one."""
     user = current_user._get_current_object()
     if user is not None and user.is_authenticated:
+        if everywhere:
+            user.end_sessions()
         audit.record(db.session, "users", user.id, "logout")
         db.session.commit()
     logout_user()

@@ -18,7 +18,8 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
 
     __tablename__ = "users"
     # Signing in records the time and failed attempts on the account itself; that is not an edit of CCD data.
-    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until"})
+    # Ending the account's sessions (at sign-out) is not one either.
+    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until", "session_generation"})
 
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -32,9 +33,15 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
     staff = relationship("Staff", back_populates="user", uselist=False)
 
     def set_password(self, password: str) -> None:
-        """A new password also lifts any sign-in lockout (an administrator's way to unlock)."""
+        """A new password also lifts any sign-in lockout (an administrator's way to unlock) and ends
+        every session signed in with the old one."""
         self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
         self.failed_sign_ins, self.locked_until = 0, None
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Every session signed in so far carries the old generation, so none is accepted again."""
+        self.session_generation = (self.session_generation or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -109,6 +116,13 @@ class Staff(UUIDKey, Timestamps, db.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
+
+
+@sa.event.listens_for(Staff.active, "set")
+def _deactivation_ends_sessions(staff: Staff, value, old, initiator) -> None:
+    """A deactivated person is signed out everywhere, and reactivating them revives no old session."""
+    if value is False and old is not False and staff.user is not None:
+        staff.user.end_sessions()
 
 
 class ProgramStaff(UUIDKey, Timestamps, db.Model):
