@@ -66,8 +66,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report"),
     "audit": ("audit_logs",),
     "imports": ("client_upload_logs", "import_rows"),
+    # Who works here: read by the people who fill in the records' staff fields (a restriction's
+    # affected staff, a department's owner); look-ups of staff answer only them (scope.may_look_up).
+    "directory": ("staff",),
     "staff_admin": (
-        "staff", "users", "roles", "staff_roles", "program_manager_assignments",
+        "users", "roles", "staff_roles", "program_manager_assignments",
         "department_leader_assignments", "staff_program_assignments", "staff_client_assignments",
     ),
     "settings": ("choice_options", "restriction_notification_subscriptions", "notifications",
@@ -96,7 +99,7 @@ REVIEW = FULL | {Action.REVIEW: _A}
 ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
     Role.ADMINISTRATOR: {group: REVIEW if group == "approvals" else FULL for group in GROUPS},
     Role.COORDINATOR: {"records": FULL, "approvals": REVIEW, "reports": FULL, "audit": FULL, "imports": FULL,
-                       "report_pages": READ_EXPORT},
+                       "report_pages": READ_EXPORT, "directory": READ},
     Role.MANAGER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     Role.LEADER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     # Staff open no report unless an administrator also gives them the Report viewer role.

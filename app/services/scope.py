@@ -458,6 +458,17 @@ def scope_condition(model, staff) -> sa.ColumnElement | None:
     return scope_of(model).condition(model, staff)
 
 
+def may_look_up(model, staff) -> bool:
+    """A look-up (a form's type-ahead picker) answers only what the person could list on the table's own
+    screen, within their scope: a role the staff directory is closed to finds nobody in it through a form.
+
+    This limits what a look-up *suggests*; a record already chosen on a form is checked by scope alone,
+    so editing a record whose picker the person cannot search keeps its value.
+    """
+    roles = staff.role_names if staff is not None else frozenset()
+    return may(roles, model.__tablename__, Action.LIST)
+
+
 def restrict(statement, model, staff, *, whole_scope: bool = False):
     """``statement`` (a Select or ORM Query over ``model``) limited to the rows ``staff`` may see;
     ``whole_scope`` when it reads them all (a count), not a page."""

@@ -205,3 +205,27 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
         else:
             assert PROPOSAL_MESSAGE in _followed_text(client, response), _problems(client, response)
             assert _proposals(table, "delete") == proposed + 1
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda r: "+".join(r) or "no-role")
+def test_look_ups_answer_only_what_the_role_could_list(client, app, sign_in_as, roles):
+    """Every form's type-ahead picker (inline forms' too), for every role: a person who may open the
+    form finds rows of the picked table only when the rule table lets them list that table."""
+    person = sign_in_as(*roles)
+    factories.create("staff")
+    factories.create("clients", visible_to=person)
+    problems = []
+    for view in app.extensions["ccd_admin"]._views:
+        refs = getattr(view, "_form_ajax_refs", None) or {}
+        if not refs or grant(roles, view.rule_key, Action.LIST) is Grant.DENY:
+            continue
+        for name, loader in refs.items():
+            response = client.get(f"/admin/{view.endpoint}/ajax/lookup/", query_string={"name": name, "query": ""})
+            assert response.status_code == 200, f"{view.endpoint}.{name}: {response.status_code}"
+            found = response.get_json()
+            listable = grant(roles, loader.model.__tablename__, Action.LIST) is not Grant.DENY
+            if found and not listable:
+                problems.append(f"{view.endpoint}?name={name} shows {loader.model.__tablename__} to {roles}")
+            if listable and not found:
+                problems.append(f"{view.endpoint}?name={name} finds nothing {roles} could list")
+    assert not problems

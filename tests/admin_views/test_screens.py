@@ -22,9 +22,12 @@ def _sidebar(client):
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_sees_the_spec_sidebar_and_admins_also_staff_and_settings(client, sign_in_as, role):
-    """Approvals is for those who review or read the queue (the inbox) or propose (My requests); Staff do neither."""
+    """Approvals is for those who review or read the queue (the inbox) or propose (My requests); Staff do neither.
+    Coordinators read the staff directory, whose people they pick on restrictions, departments and programs."""
     sign_in_as(role.value)
     expected = SPEC_SIDEBAR + (["Staff", "Settings"] if role is Role.ADMINISTRATOR else [])
+    if role is Role.COORDINATOR:
+        expected.append("Staff")
     if role is Role.REPORT_VIEWER:
         expected = ["Restrictions", "Reports"]  # an add-on role: the report pages, and the restriction check everyone has
     if role is Role.STAFF:
