@@ -2,8 +2,9 @@
 
 Messages never say whether an email exists: an unknown email, a wrong password and a
 locked account get the same answer after the same amount of hashing work. Failed
-sign-ins are throttled per submitted email and per client address, and an account is
-locked for a while after repeated failures. The ``next`` target must stay on this site;
+sign-ins are throttled per submitted email and address and per client address, and an
+account is locked for a while for the address that failed repeatedly, so nobody can lock
+its owner out by failing on purpose from elsewhere. The ``next`` target must stay on this site;
 the session is renewed on sign-in, and signing out ends every session of the account (its
 session generation, app/security.py), copies of the cookie included. Logs name accounts by id
 (or a keyed hash of an unknown email), never by email.
@@ -78,7 +79,7 @@ def lockout_notice() -> str:
     config = current_app.config
     minutes = int(config["SIGN_IN_LOCKOUT_DURATION"].total_seconds() // 60)
     return (f"After {config['SIGN_IN_LOCKOUT_FAILURES']} failed attempts in a row, "
-            f"an account is locked for {minutes} minutes.")
+            f"an account is locked for {minutes} minutes from where they were made.")
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -92,19 +93,20 @@ def authenticate(email: str, password: str) -> User | None:
         check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
         log.info("Sign-in failed: no active account for email %s.", security.pseudonym(email.strip().lower()))
         return None
-    user, now = staff.user, security.utcnow()
-    if is_locked(user, now):
+    user, now, address = staff.user, security.utcnow(), security.address_pseudonym()
+    if is_locked(user, now, address):
         check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
-        log.warning("Sign-in refused: account %s is locked.", user.id)
+        log.warning("Sign-in refused: account %s is locked for this address.", user.id)
         return None
     if user.check_password(password):
-        record_sign_in(user, now)
+        record_sign_in(user, now, address)
         return user
     locked_now = record_failed_sign_in(user, now, config["SIGN_IN_LOCKOUT_FAILURES"],
-                                       config["SIGN_IN_LOCKOUT_DURATION"])
+                                       config["SIGN_IN_LOCKOUT_DURATION"], address)
     db.session.commit()
     if locked_now:
-        log.warning("Account %s locked after %d failed sign-ins.", user.id, user.failed_sign_ins)
+        log.warning("Account %s locked for one address after %d failed sign-ins.", user.id,
+                    config["SIGN_IN_LOCKOUT_FAILURES"])
     else:
         log.info("Sign-in failed: wrong password for account %s.", user.id)
     return None

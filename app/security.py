@@ -198,13 +198,19 @@ def _enforce_session_age():
 # --- Sign-in throttling keys ----------------------------------------------------------------
 
 def account_key() -> str:
-    """The throttle key for the email a sign-in names: a keyed hash, so storage holds no emails."""
+    """The throttle key for the email a sign-in names, from this address: a keyed hash, so storage
+    holds no emails. Per address too, or anyone failing on purpose would keep the owner out."""
     email = request.form.get("email", "").strip().lower()
-    return "account:" + pseudonym(email)
+    return "account:" + pseudonym(email + "\n" + address_key())
 
 
 def address_key() -> str:
     return "address:" + (get_remote_address() or "unknown")
+
+
+def address_pseudonym() -> str:
+    """The client address as the lockout stores it: a keyed hash, so the database holds no addresses."""
+    return pseudonym(address_key())
 
 
 def pseudonym(value: str) -> str:

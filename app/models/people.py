@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models.base import Timestamps, UUIDKey
+from app.models.base import JSONType, Timestamps, UUIDKey
 
 
 class User(UUIDKey, Timestamps, UserMixin, db.Model):
@@ -19,11 +19,16 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
     __tablename__ = "users"
     # Signing in records the time and failed attempts on the account itself; that is not an edit of CCD data.
     # Ending the account's sessions (at sign-out) is not one either.
-    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until", "session_generation"})
+    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until", "sign_in_lockouts",
+                                         "session_generation"})
 
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    # Failed sign-ins in a row, and until when the account is locked after too many.
+    # Failed sign-ins in a row and lockouts, per client address (keyed hash -> failures, last, until):
+    # an address that keeps failing is locked out of the account, the owner elsewhere is not.
+    sign_in_lockouts: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+    # What an administrator sees of them: the most failures in a row from one address, and
+    # when the last lockout of some address ends.
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Stamped into each signed-in session; raising it (sign-out, a new password, deactivation)
@@ -36,7 +41,7 @@ class User(UUIDKey, Timestamps, UserMixin, db.Model):
         """A new password also lifts any sign-in lockout (an administrator's way to unlock) and ends
         every session signed in with the old one."""
         self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
-        self.failed_sign_ins, self.locked_until = 0, None
+        self.failed_sign_ins, self.locked_until, self.sign_in_lockouts = 0, None, {}
         self.end_sessions()
 
     def end_sessions(self) -> None:

@@ -203,6 +203,21 @@ def test_unknown_emails_are_throttled_exactly_like_known_ones(client, app):
     assert _attempt(client, "ghost@test.example", "wrong-password-1").status_code == 429
 
 
+def test_failing_on_purpose_from_elsewhere_locks_out_neither_the_owner_nor_the_throttle(client, app, clock, db_session):
+    """Someone who knows an administrator's email fails past the throttle and the lockout from their
+    own address; the administrator, signing in from theirs, gets in at once."""
+    admin = make_staff("Administrator")
+    attacker = app.test_client()
+    elsewhere = {"REMOTE_ADDR": "203.0.113.50"}
+    for _ in range(app.config["SIGN_IN_LOCKOUT_FAILURES"] + 2):
+        attacker.post("/login", environ_base=elsewhere, data={
+            "email": admin.email, "password": "wrong-password-1", "csrf_token": csrf_token(attacker)})
+    right_password = attacker.post("/login", environ_base=elsewhere, data={
+        "email": admin.email, "password": TEST_PASSWORD, "csrf_token": csrf_token(attacker)})
+    assert right_password.status_code in (401, 429), "the address that kept failing stays held back"
+    assert _attempt(client, admin.email, TEST_PASSWORD).status_code == 302, "the owner signs in from their address"
+
+
 def test_failed_sign_ins_are_throttled_per_address_whatever_email_or_forwarded_header(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "SIGN_IN_LIMIT_PER_ADDRESS", "3 per minute")
     for n in range(3):

@@ -1,9 +1,11 @@
-"""Restriction alerts in the send log name their client; accounts count their sessions' generation.
+"""Restriction alerts in the send log name their client; accounts count their sessions' generation
+and keep sign-in lockouts per address.
 
 An alert's subject and key carry a client's name and ids, so ``email_logs.client_id`` lets
 the send log be scoped like the client (app/services/scope.py); existing alerts get it
 from the restriction their key names. ``users.session_generation`` is stamped into each
-signed-in session: raising it ends every session of the account.
+signed-in session: raising it ends every session of the account. ``users.sign_in_lockouts``
+holds failed sign-ins per (hashed) client address, so a lockout binds the address that failed.
 
 Revision ID: 0020_trust_leaks
 Revises: 0019_import_link
@@ -12,12 +14,14 @@ import uuid
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0020_trust_leaks"
 down_revision = "0019_import_link"
 branch_labels = None
 depends_on = None
 
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 # SQLite batch mode reflects the table it rebuilds; the tables it points at need not be reflected.
 NO_REFERENCED_TABLES = {"resolve_fks": False}
 
@@ -47,10 +51,12 @@ def upgrade():
                                     ondelete="SET NULL")
     _backfill_alert_clients()
     op.add_column("users", sa.Column("session_generation", sa.Integer(), server_default="0", nullable=False))
+    op.add_column("users", sa.Column("sign_in_lockouts", JSON, server_default="{}", nullable=False))
 
 
 def downgrade():
     with op.batch_alter_table("users", schema=None, reflect_kwargs=NO_REFERENCED_TABLES) as batch_op:
+        batch_op.drop_column("sign_in_lockouts")
         batch_op.drop_column("session_generation")
     with op.batch_alter_table("email_logs", schema=None, reflect_kwargs=NO_REFERENCED_TABLES) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_email_logs_client_id_clients"), type_="foreignkey")
