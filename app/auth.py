@@ -82,8 +82,9 @@ def lockout_notice() -> str:
             f"an account is locked for {minutes} minutes from where they were made.")
 
 
-def authenticate(email: str, password: str) -> User | None:
+def authenticate(email: str, password: str, address: str = "") -> User | None:
     """The account for these credentials, or None; the same answer for every kind of failure.
+    ``address`` is the client address as lockouts count it (security.address_pseudonym).
 
     Every path hashes the password once, so response times do not tell known emails apart.
     """
@@ -93,7 +94,7 @@ def authenticate(email: str, password: str) -> User | None:
         check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
         log.info("Sign-in failed: no active account for email %s.", security.pseudonym(email.strip().lower()))
         return None
-    user, now, address = staff.user, security.utcnow(), security.address_pseudonym()
+    user, now = staff.user, security.utcnow()
     if is_locked(user, now, address):
         check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
         log.warning("Sign-in refused: account %s is locked for this address.", user.id)
@@ -144,7 +145,7 @@ def login():
         return redirect(target if is_safe_next(target) else url_for("admin.index"))
     form = SignInForm(request.form)
     if request.method == "POST" and form.validate():
-        user = authenticate(form.email.data, form.password.data)
+        user = authenticate(form.email.data, form.password.data, security.address_pseudonym())
         if user is not None:
             session.clear()
             login_user(user)
