@@ -104,6 +104,15 @@ def _drop_inline_lists(form) -> None:
             del form[field.name]
 
 
+def _drop_inline_lists_not_writable(form, roles) -> None:
+    """Child rows the person may not write leave the form (a program's staff list, for whoever may not
+    grant visibility): the save would be refused for them anyway."""
+    for field in list(form):
+        if isinstance(field, InlineModelFormList) and \
+                grant(roles, field.model.__tablename__, Action.CREATE) is Grant.DENY:
+            del form[field.name]
+
+
 def scoped_query_factory(factory):
     """A form drop-down's query, limited to the rows the person filling in the form may see."""
     def scoped():
@@ -251,11 +260,14 @@ class CCDModelView(ModelView):
         form = super().create_form(obj)
         if self.proposing(Action.CREATE):
             _drop_inline_lists(form)
+        _drop_inline_lists_not_writable(form, current_roles())
         return form
 
     def edit_form(self, obj=None):
         if obj is None or not self.proposing(Action.EDIT):
-            return super().edit_form(obj)
+            form = super().edit_form(obj)
+            _drop_inline_lists_not_writable(form, current_roles())
+            return form
         form_class = self._edit_form_class
         if getattr(self, "_proposal_form_source", None) is not form_class:
             self._proposal_form_class = type(f"Proposal{form_class.__name__}", (form_class,),
