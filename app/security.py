@@ -11,6 +11,7 @@
   Each session also carries its account's session generation: signing out, a new password
   or deactivation raises it, and every session (or copied cookie) of the account ends.
 - The sign-in throttle's limiter (memory storage by default, Redis when REDIS_URL is set).
+- Text on pages never reorders itself: bidirectional overrides in a stored value are shown as codes.
 - Logs without personal data: a formatter that masks emails, query strings and the values
   database errors quote, and engine errors that leave out row values (config).
 
@@ -35,6 +36,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import audit
 from app.extensions import db, limiter
+from app.plain_text import neutralise_bidi
 
 log = logging.getLogger("ccd.security")
 
@@ -68,6 +70,7 @@ def init_app(app) -> None:
     limiter.init_app(app)
     app.extensions["ccd_inline_handler_sources"] = []
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.finalize = shown_text
     app.before_request(_enforce_session_age)
     app.before_request(_protect_state_changes)
     app.after_request(_set_security_headers)
@@ -230,6 +233,17 @@ def csp_nonce() -> str:
     if "ccd.csp_nonce" not in environ:
         environ["ccd.csp_nonce"] = secrets.token_urlsafe(18)
     return environ["ccd.csp_nonce"]
+
+
+def shown_text(value):
+    """Every value a page prints: text with its bidirectional controls shown as codes (app/plain_text.py).
+
+    Markup (a form's input, a link a formatter built) is left whole, so an edit form still holds the
+    value as stored and saving it changes nothing.
+    """
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return neutralise_bidi(value)
+    return value
 
 
 def allow_inline_handlers(app, source) -> None:
