@@ -66,6 +66,11 @@ def check_password_rule(password: str, email: str = "") -> None:
 
 # --- Sign-in lockout --------------------------------------------------------------------------
 
+# Addresses followed per account at most, the most recent kept: failing from thousands of
+# addresses cannot grow the account's row without bound (the per-address throttle still holds).
+MAX_TRACKED_ADDRESSES = 200
+
+
 def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -87,6 +92,9 @@ def _entries(user: User, now: datetime, lock_for: timedelta | None = None) -> di
 def _store(user: User, entries: dict[str, dict]) -> None:
     """Save the counts, and the summary an administrator sees: the most failures in a row from one
     address, and the latest time a lockout of some address ends."""
+    if len(entries) > MAX_TRACKED_ADDRESSES:
+        latest = sorted(entries.items(), key=lambda item: item[1]["last"], reverse=True)
+        entries = dict(latest[:MAX_TRACKED_ADDRESSES])
     user.sign_in_lockouts = entries
     user.failed_sign_ins = max((entry["failures"] for entry in entries.values()), default=0)
     ends = [_moment(entry.get("until")) for entry in entries.values() if entry.get("until")]

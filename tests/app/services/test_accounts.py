@@ -82,6 +82,16 @@ def test_old_failures_are_forgotten_after_a_lockouts_length():
     assert account.failed_sign_ins == 1
 
 
+def test_failing_from_many_addresses_keeps_only_the_most_recent_ones():
+    from app.services.accounts import MAX_TRACKED_ADDRESSES
+
+    account = User(failed_sign_ins=0)
+    for n in range(MAX_TRACKED_ADDRESSES + 5):
+        record_failed_sign_in(account, NOW + timedelta(seconds=n), 3, LOCK, f"address-{n}")
+    assert len(account.sign_in_lockouts) == MAX_TRACKED_ADDRESSES
+    assert f"address-{MAX_TRACKED_ADDRESSES + 4}" in account.sign_in_lockouts and "address-0" not in account.sign_in_lockouts
+
+
 def test_a_sign_in_clears_failures_and_records_the_time():
     account = User(failed_sign_ins=0)
     for _ in range(2):
