@@ -165,7 +165,7 @@ class MyAccountView(PersonalView):
             change_own_password(current_user._get_current_object(), form.current_password.data,
                                 form.new_password.data, form.confirmation.data, now=security.utcnow(),
                                 max_failures=config["SIGN_IN_LOCKOUT_FAILURES"],
-                                lock_for=config["SIGN_IN_LOCKOUT_DURATION"])
+                                lock_for=config["SIGN_IN_LOCKOUT_DURATION"], address=security.address_pseudonym())
         except AccountError as exc:
             db.session.commit()  # a wrong current password is a counted failure
             flash(f"{exc} Your password was not changed.", "error")

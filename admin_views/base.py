@@ -103,6 +103,15 @@ def _drop_inline_lists(form) -> None:
             del form[field.name]
 
 
+def _drop_inline_lists_not_writable(form, roles) -> None:
+    """Child rows the person may not write leave the form (a program's staff list, for whoever may not
+    grant visibility): the save would be refused for them anyway."""
+    for field in list(form):
+        if isinstance(field, InlineModelFormList) and \
+                grant(roles, field.model.__tablename__, Action.CREATE) is Grant.DENY:
+            del form[field.name]
+
+
 def scoped_query_factory(factory):
     """A form drop-down's query, limited to the rows the person filling in the form may see."""
     def scoped():
@@ -250,6 +259,7 @@ class CCDModelView(ModelView):
         form = super().create_form(obj)
         if self.proposing(Action.CREATE):
             _drop_inline_lists(form)
+        _drop_inline_lists_not_writable(form, current_roles())
         return form
 
     def get_edit_form(self):
@@ -261,6 +271,8 @@ class CCDModelView(ModelView):
         form = self.opened_as(super().edit_form(obj), obj)
         if obj is not None and self.proposing(Action.EDIT):
             _drop_inline_lists(form)
+        else:
+            _drop_inline_lists_not_writable(form, current_roles())
         return form
 
     def opened_as(self, form, obj):

@@ -24,18 +24,24 @@ from app.services import history
 from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
-from app.services.scope import acting_staff, may_see_client, restrict, visible_client_count
+from app.services.scope import acting_staff, may_look_up, may_see_client, restrict, visible_client_count
 
 
 class UUIDAjaxLoader(QueryAjaxModelLoader):
     """Type-ahead picker limited to the rows the person may see; a submitted id becomes a UUID first.
 
     Both the suggestions and the check of a submitted id go through the scope, so a
-    client out of scope can neither be found nor chosen by posting its id.
+    client out of scope can neither be found nor chosen by posting its id; suggestions come
+    only from a table the person could list (scope.may_look_up).
     """
 
     def get_query(self):
         return restrict(super().get_query(), self.model, acting_staff())
+
+    def get_list(self, term, offset=0, limit=10):
+        if not may_look_up(self.model, acting_staff()):
+            return []
+        return super().get_list(term, offset, limit)
 
     def get_one(self, pk):
         try:

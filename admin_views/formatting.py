@@ -9,6 +9,7 @@ from flask_admin.model import typefmt
 from markupsafe import Markup
 
 from app.exports import FORMULA_PREFIXES, neutralise_formula  # noqa: F401  (one rule for every export)
+from app.plain_text import neutralise_bidi
 
 
 def _date(view, value, name=None):
@@ -36,7 +37,8 @@ def _list(view, value, name=None):
 def _dict(view, value, name=None):
     if not value:
         return ""
-    rows = Markup("").join(Markup("<tr><th>{}</th><td>{}</td></tr>").format(k, v) for k, v in value.items())
+    row = Markup("<tr><th>{}</th><td>{}</td></tr>")
+    rows = Markup("").join(row.format(neutralise_bidi(str(k)), neutralise_bidi(str(v))) for k, v in value.items())
     return Markup('<table class="table table-sm mb-0">{}</table>').format(rows)
 
 

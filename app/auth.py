@@ -2,9 +2,11 @@
 
 Messages never say whether an email exists: an unknown email, a wrong password and a
 locked account get the same answer after the same amount of hashing work. Failed
-sign-ins are throttled per submitted email and per client address, and an account is
-locked for a while after repeated failures. The ``next`` target must stay on this site;
-the session is renewed on sign-in and cleared on sign-out. Logs name accounts by id
+sign-ins are throttled per submitted email and address and per client address, and an
+account is locked for a while for the address that failed repeatedly, so nobody can lock
+its owner out by failing on purpose from elsewhere. The ``next`` target must stay on this site;
+the session is renewed on sign-in, and signing out ends every session of the account (its
+session generation, app/security.py), copies of the cookie included. Logs name accounts by id
 (or a keyed hash of an unknown email), never by email.
 """
 
@@ -44,7 +46,10 @@ def load_user(user_id: str) -> User | None:
     except ValueError:
         return None
     # The staff record and roles every page's permission checks read, in the same statement.
-    return db.session.get(User, key, options=[joinedload(User.staff).joinedload(Staff.roles)])
+    user = db.session.get(User, key, options=[joinedload(User.staff).joinedload(Staff.roles)])
+    if user is None or not user.is_active or not security.session_is_current(user):
+        return None  # signed out, password changed or deactivated since this session began
+    return user
 
 
 class SignInForm(security.CSRFForm):
@@ -74,11 +79,12 @@ def lockout_notice() -> str:
     config = current_app.config
     minutes = int(config["SIGN_IN_LOCKOUT_DURATION"].total_seconds() // 60)
     return (f"After {config['SIGN_IN_LOCKOUT_FAILURES']} failed attempts in a row, "
-            f"an account is locked for {minutes} minutes.")
+            f"an account is locked for {minutes} minutes from where they were made.")
 
 
-def authenticate(email: str, password: str) -> User | None:
+def authenticate(email: str, password: str, address: str = "") -> User | None:
     """The account for these credentials, or None; the same answer for every kind of failure.
+    ``address`` is the client address as lockouts count it (security.address_pseudonym).
 
     Every path hashes the password once, so response times do not tell known emails apart.
     """
@@ -89,18 +95,19 @@ def authenticate(email: str, password: str) -> User | None:
         log.info("Sign-in failed: no active account for email %s.", security.pseudonym(email.strip().lower()))
         return None
     user, now = staff.user, security.utcnow()
-    if is_locked(user, now):
+    if is_locked(user, now, address):
         check_password_hash(_dummy_hash(config["PASSWORD_HASH_METHOD"]), password)
-        log.warning("Sign-in refused: account %s is locked.", user.id)
+        log.warning("Sign-in refused: account %s is locked for this address.", user.id)
         return None
     if user.check_password(password):
-        record_sign_in(user, now)
+        record_sign_in(user, now, address)
         return user
     locked_now = record_failed_sign_in(user, now, config["SIGN_IN_LOCKOUT_FAILURES"],
-                                       config["SIGN_IN_LOCKOUT_DURATION"])
+                                       config["SIGN_IN_LOCKOUT_DURATION"], address)
     db.session.commit()
     if locked_now:
-        log.warning("Account %s locked after %d failed sign-ins.", user.id, user.failed_sign_ins)
+        log.warning("Account %s locked for one address after %d failed sign-ins.", user.id,
+                    config["SIGN_IN_LOCKOUT_FAILURES"])
     else:
         log.info("Sign-in failed: wrong password for account %s.", user.id)
     return None
@@ -138,7 +145,7 @@ def login():
         return redirect(target if is_safe_next(target) else url_for("admin.index"))
     form = SignInForm(request.form)
     if request.method == "POST" and form.validate():
-        user = authenticate(form.email.data, form.password.data)
+        user = authenticate(form.email.data, form.password.data, security.address_pseudonym())
         if user is not None:
             session.clear()
             login_user(user)
@@ -163,7 +170,7 @@ def too_many_attempts(error):
 def logout():
     """A POST whose CSRF token app.security has already checked, like every POST."""
     account_id = current_user.id
-    security.end_session()
+    security.end_session(everywhere=True)
     log.info("Account %s signed out.", account_id)
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))

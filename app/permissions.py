@@ -66,8 +66,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report"),
     "audit": ("audit_logs",),
     "imports": ("client_upload_logs", "import_rows"),
+    # Who works here: read by the people who fill in the records' staff fields (a restriction's
+    # affected staff, a department's owner); look-ups of staff answer only them (scope.may_look_up).
+    "directory": ("staff",),
     "staff_admin": (
-        "staff", "users", "roles", "staff_roles", "program_manager_assignments",
+        "users", "roles", "staff_roles", "program_manager_assignments",
         "department_leader_assignments", "staff_program_assignments", "staff_client_assignments",
     ),
     "settings": ("choice_options", "restriction_notification_subscriptions", "notifications",
@@ -84,6 +87,13 @@ SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "i
 SELF_SERVICE: dict[str, str] = {"restriction_notification_subscriptions": "staff_id"}
 # Restrictions keep their 10-year history: archived, never deleted.
 NEVER_DELETED = frozenset({"service_restrictions"})
+# Rows that decide who sees which clients (app/services/scope.py): a role, or a person tied to a
+# program, department or client. Writing any of them is granting visibility (may_grant_visibility).
+GRANTS_VISIBILITY = frozenset({"staff_roles", "program_staff", "program_manager_assignments",
+                               "department_leader_assignments", "staff_program_assignments",
+                               "staff_client_assignments"})
+# The screen whose rule says who may grant visibility: the staff program assignments.
+VISIBILITY_RULE_KEY = "staff_program_assignments"
 
 _A, _P = Grant.ALLOW, Grant.PROPOSE
 READ = {Action.LIST: _A, Action.DETAILS: _A}
@@ -96,7 +106,7 @@ REVIEW = FULL | {Action.REVIEW: _A}
 ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
     Role.ADMINISTRATOR: {group: REVIEW if group == "approvals" else FULL for group in GROUPS},
     Role.COORDINATOR: {"records": FULL, "approvals": REVIEW, "reports": FULL, "audit": FULL, "imports": FULL,
-                       "report_pages": READ_EXPORT},
+                       "report_pages": READ_EXPORT, "directory": READ},
     Role.MANAGER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     Role.LEADER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     # Staff open no report unless an administrator also gives them the Report viewer role.
@@ -109,7 +119,24 @@ ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
 
 
 def grant(role_names: Iterable[str], key: str, action: Action) -> Grant:
-    """The strongest grant any of the person's roles gives for ``action`` on table ``key``."""
+    """The strongest grant any of the person's roles gives for ``action`` on table ``key``.
+
+    A write to a table that grants visibility is for those who may grant it, whatever the
+    table's group says (a program's staff list sits with the records, but adding a manager
+    to it shows them the program's clients)."""
+    role_names = frozenset(role_names)
+    if action in WRITE_ACTIONS and key in GRANTS_VISIBILITY and not may_grant_visibility(role_names):
+        return Grant.DENY
+    return _group_grant(role_names, key, action)
+
+
+def may_grant_visibility(role_names: Iterable[str]) -> bool:
+    """The one rule for who may change who sees which clients: whoever may directly create staff
+    program assignments. Every table in GRANTS_VISIBILITY follows it, on every screen and flush."""
+    return _group_grant(frozenset(role_names), VISIBILITY_RULE_KEY, Action.CREATE) is Grant.ALLOW
+
+
+def _group_grant(role_names: frozenset[str], key: str, action: Action) -> Grant:
     if action in WRITE_ACTIONS and key in SYSTEM_WRITTEN:
         return Grant.DENY
     if action is Action.DELETE and key in NEVER_DELETED:

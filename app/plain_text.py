@@ -3,6 +3,10 @@
 Control characters are invisible, mean nothing in a name or a note, and PostgreSQL refuses
 NUL in any text outright (a SQLite database would store it and show it garbled). Tab, line
 feed and carriage return are ordinary text in a note and are kept.
+
+Bidirectional overrides and isolates are kept as stored (a name copied from a document may
+carry one) but never shown working: an override turns the rest of a line around, so
+"Smith\u202Etxt.exe" would show as "Smithexe.txt". Pages show each as its code instead.
 """
 
 import re
@@ -18,3 +22,12 @@ def control_characters(text: str) -> list[str]:
 
 def without_control_characters(text: str) -> str:
     return CONTROL_CHARACTERS.sub("", text)
+
+
+# Left-to-right / right-to-left embeddings, overrides, their end, and the isolates.
+BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+
+
+def neutralise_bidi(text: str) -> str:
+    """``text`` with each bidirectional control shown as its code (``[U+202E]``), so it turns nothing around."""
+    return BIDI_CONTROLS.sub(lambda found: f"[U+{ord(found.group()):04X}]", text)

@@ -8,7 +8,10 @@
   carry personal data.
 - Signed-in sessions end after a fixed lifetime and after an idle timeout, checked on the
   server against timestamps in the signed session (not left to the browser's cookie expiry).
+  Each session also carries its account's session generation: signing out, a new password
+  or deactivation raises it, and every session (or copied cookie) of the account ends.
 - The sign-in throttle's limiter (memory storage by default, Redis when REDIS_URL is set).
+- Text on pages never reorders itself: bidirectional overrides in a stored value are shown as codes.
 - Logs without personal data: a formatter that masks emails, query strings and the values
   database errors quote, and engine errors that leave out row values (config).
 
@@ -33,6 +36,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import audit
 from app.extensions import db, limiter
+from app.plain_text import neutralise_bidi
 
 log = logging.getLogger("ccd.security")
 
@@ -46,6 +50,8 @@ SIGN_IN_FORM_EXPIRED = "Your sign-in form expired. Please try again."
 
 SIGNED_IN_AT = "ccd_signed_in_at"
 LAST_SEEN_AT = "ccd_last_seen_at"
+# The account's session generation when this session signed in (see session_is_current).
+SESSION_GENERATION = "ccd_session_generation"
 
 # Endpoints that serve files only: no session checks, and a browser may cache them.
 _STATIC_ENDPOINTS = frozenset({"static", "admin.static"})
@@ -64,6 +70,7 @@ def init_app(app) -> None:
     limiter.init_app(app)
     app.extensions["ccd_inline_handler_sources"] = []
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.finalize = shown_text
     app.before_request(_enforce_session_age)
     app.before_request(_protect_state_changes)
     app.after_request(_set_security_headers)
@@ -130,17 +137,33 @@ def _protect_state_changes():
 # --- Sessions -----------------------------------------------------------------------------
 
 def start_session() -> None:
-    """Stamp a new signed-in session; call right after login_user."""
+    """Stamp a new signed-in session; call right after login_user (and after a password change,
+    which ended every other session: this one carries on)."""
     session.permanent = True
     stamp = utcnow().timestamp()
     session[SIGNED_IN_AT] = stamp
     session[LAST_SEEN_AT] = stamp
+    session[SESSION_GENERATION] = current_user.session_generation
 
 
-def end_session() -> None:
-    """Sign out (recorded in the audit trail) and forget everything the session held, its CSRF secret included."""
+def session_is_current(user) -> bool:
+    """True when the signed session was started in the account's current generation.
+
+    The session lives in a signed cookie, so clearing it at sign-out cannot reach a copy of
+    it; raising the account's generation (sign-out, new password, deactivation) does, since
+    every request's user loader compares the two.
+    """
+    return session.get(SESSION_GENERATION) == user.session_generation
+
+
+def end_session(*, everywhere: bool = False) -> None:
+    """Sign out (recorded in the audit trail) and forget everything the session held, its CSRF
+    secret included; ``everywhere`` (a person signing out) also ends the account's other sessions
+    and any copy of this one, where a timeout ends only this one."""
     user = current_user._get_current_object()
     if user is not None and user.is_authenticated:
+        if everywhere:
+            user.end_sessions()
         audit.record(db.session, "users", user.id, "logout")
         db.session.commit()
     logout_user()
@@ -178,13 +201,19 @@ def _enforce_session_age():
 # --- Sign-in throttling keys ----------------------------------------------------------------
 
 def account_key() -> str:
-    """The throttle key for the email a sign-in names: a keyed hash, so storage holds no emails."""
+    """The throttle key for the email a sign-in names, from this address: a keyed hash, so storage
+    holds no emails. Per address too, or anyone failing on purpose would keep the owner out."""
     email = request.form.get("email", "").strip().lower()
-    return "account:" + pseudonym(email)
+    return "account:" + pseudonym(email + "\n" + address_key())
 
 
 def address_key() -> str:
     return "address:" + (get_remote_address() or "unknown")
+
+
+def address_pseudonym() -> str:
+    """The client address as the lockout stores it: a keyed hash, so the database holds no addresses."""
+    return pseudonym(address_key())
 
 
 def pseudonym(value: str) -> str:
@@ -204,6 +233,17 @@ def csp_nonce() -> str:
     if "ccd.csp_nonce" not in environ:
         environ["ccd.csp_nonce"] = secrets.token_urlsafe(18)
     return environ["ccd.csp_nonce"]
+
+
+def shown_text(value):
+    """Every value a page prints: text with its bidirectional controls shown as codes (app/plain_text.py).
+
+    Markup (a form's input, a link a formatter built) is left whole, so an edit form still holds the
+    value as stored and saving it changes nothing.
+    """
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return neutralise_bidi(value)
+    return value
 
 
 def allow_inline_handlers(app, source) -> None:

@@ -42,7 +42,11 @@ def main():
         inactive.active = False
         locked = create_or_update_user("locked@bench.example", ["Staff"], PASSWORD)
         from datetime import datetime, timedelta, timezone
-        locked.user.locked_until = datetime.now(timezone.utc) + timedelta(days=1)
+        from app import security
+        from app.services.accounts import record_failed_sign_in
+        with app.test_request_context():  # the test client's address, locked out of this account
+            record_failed_sign_in(locked.user, datetime.now(timezone.utc), 1, timedelta(days=1),
+                                  security.address_pseudonym())
         db.session.commit()
         print(f"password hash: {known.user.password_hash.split('$')[0]}, rounds: {ROUNDS}")
 

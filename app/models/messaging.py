@@ -63,6 +63,8 @@ class EmailLog(UUIDKey, Timestamps, db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     message: Mapped[str | None] = mapped_column(sa.Text)
+    # The client an alert names in its subject and key: the row is seen only by those who see that client.
+    client_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("clients.id", ondelete="SET NULL"), index=True)
 
     recipient = relationship("EmailRecipient")
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models.base import Timestamps, UUIDKey, Versioned
+from app.models.base import JSONType, Timestamps, UUIDKey, Versioned
 
 
 class User(UUIDKey, Timestamps, Versioned, UserMixin, db.Model):
@@ -18,20 +18,35 @@ class User(UUIDKey, Timestamps, Versioned, UserMixin, db.Model):
 
     __tablename__ = "users"
     # Signing in records the time and failed attempts on the account itself; that is not an edit of CCD data.
-    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until"})
+    # Ending the account's sessions (at sign-out) is not one either.
+    __guard_exempt_fields__ = frozenset({"last_login_at", "failed_sign_ins", "locked_until", "sign_in_lockouts",
+                                         "session_generation"})
 
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    # Failed sign-ins in a row, and until when the account is locked after too many.
+    # Failed sign-ins in a row and lockouts, per client address (keyed hash -> failures, last, until):
+    # an address that keeps failing is locked out of the account, the owner elsewhere is not.
+    sign_in_lockouts: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
+    # What an administrator sees of them: the most failures in a row from one address, and
+    # when the last lockout of some address ends.
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Stamped into each signed-in session; raising it (sign-out, a new password, deactivation)
+    # ends every session of the account, wherever its cookie was copied to.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     staff = relationship("Staff", back_populates="user", uselist=False)
 
     def set_password(self, password: str) -> None:
-        """A new password also lifts any sign-in lockout (an administrator's way to unlock)."""
+        """A new password also lifts any sign-in lockout (an administrator's way to unlock) and ends
+        every session signed in with the old one."""
         self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
-        self.failed_sign_ins, self.locked_until = 0, None
+        self.failed_sign_ins, self.locked_until, self.sign_in_lockouts = 0, None, {}
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Every session signed in so far carries the old generation, so none is accepted again."""
+        self.session_generation = (self.session_generation or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -106,6 +121,13 @@ class Staff(UUIDKey, Timestamps, Versioned, db.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
+
+
+@sa.event.listens_for(Staff.active, "set")
+def _deactivation_ends_sessions(staff: Staff, value, old, initiator) -> None:
+    """A deactivated person is signed out everywhere, and reactivating them revives no old session."""
+    if value is False and old is not False and staff.user is not None:
+        staff.user.end_sessions()
 
 
 class ProgramStaff(UUIDKey, Timestamps, Versioned, db.Model):

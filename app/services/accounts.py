@@ -1,7 +1,7 @@
 """Staff accounts and roles: creating sign-ins, the role table, the password rule, lockout."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -66,36 +66,75 @@ def check_password_rule(password: str, email: str = "") -> None:
 
 # --- Sign-in lockout --------------------------------------------------------------------------
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without a zone; CCD stores UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+# Addresses followed per account at most, the most recent kept: failing from thousands of
+# addresses cannot grow the account's row without bound (the per-address throttle still holds).
+MAX_TRACKED_ADDRESSES = 200
 
 
-def is_locked(user: User, now: datetime) -> bool:
-    """True while a lockout from repeated failed sign-ins lasts."""
-    locked_until = _aware(user.locked_until)
-    return locked_until is not None and now < locked_until
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
-def record_failed_sign_in(user: User, now: datetime, max_failures: int, lock_for: timedelta) -> bool:
-    """Count a wrong password; lock the account after ``max_failures`` in a row. True when it locks now.
+def _entries(user: User, now: datetime, lock_for: timedelta | None = None) -> dict[str, dict]:
+    """The account's per-address failure counts, without those that no longer matter: a lockout
+    that has run out, or failures older than a lockout would last."""
+    kept = {}
+    for address, entry in (user.sign_in_lockouts or {}).items():
+        until, last = _moment(entry.get("until")), _moment(entry.get("last"))
+        if until is not None and now >= until:
+            continue
+        if until is None and lock_for is not None and last is not None and now - last >= lock_for:
+            continue
+        kept[address] = entry
+    return kept
+
+
+def _store(user: User, entries: dict[str, dict]) -> None:
+    """Save the counts, and the summary an administrator sees: the most failures in a row from one
+    address, and the latest time a lockout of some address ends."""
+    if len(entries) > MAX_TRACKED_ADDRESSES:
+        latest = sorted(entries.items(), key=lambda item: item[1]["last"], reverse=True)
+        entries = dict(latest[:MAX_TRACKED_ADDRESSES])
+    user.sign_in_lockouts = entries
+    user.failed_sign_ins = max((entry["failures"] for entry in entries.values()), default=0)
+    ends = [_moment(entry.get("until")) for entry in entries.values() if entry.get("until")]
+    user.locked_until = max(ends) if ends else None
+
+
+def is_locked(user: User, now: datetime, address: str) -> bool:
+    """True while a lockout from repeated failed sign-ins *from this address* lasts.
+
+    Locking per account and address (as django-axes does by default) slows whoever guesses
+    without locking the owner out: someone failing on purpose from elsewhere locks only
+    their own address, and the owner signs in from theirs.
+    """
+    until = _moment(_entries(user, now).get(address, {}).get("until"))
+    return until is not None and now < until
+
+
+def record_failed_sign_in(user: User, now: datetime, max_failures: int, lock_for: timedelta, address: str) -> bool:
+    """Count a wrong password from ``address``; lock that address out of the account after
+    ``max_failures`` in a row. True when it locks now.
 
     A lockout that has run out starts a fresh count. The caller commits.
     """
-    if user.locked_until is not None and not is_locked(user, now):
-        user.failed_sign_ins, user.locked_until = 0, None
-    user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
-    if user.failed_sign_ins >= max_failures:
-        user.locked_until = now + lock_for
-        return True
-    return False
+    entries = _entries(user, now, lock_for)
+    entry = dict(entries.get(address, {"failures": 0}))
+    entry["failures"] += 1
+    entry["last"] = now.isoformat()
+    locked_now = entry["failures"] >= max_failures and not entry.get("until")
+    if locked_now:
+        entry["until"] = (now + lock_for).isoformat()
+    entries[address] = entry
+    _store(user, entries)
+    return locked_now
 
 
-def record_sign_in(user: User, now: datetime) -> None:
-    """A successful sign-in clears the failure count. The caller commits."""
-    user.failed_sign_ins, user.locked_until = 0, None
+def record_sign_in(user: User, now: datetime, address: str) -> None:
+    """A successful sign-in clears this address's failure count (others' lockouts stay). The caller commits."""
+    entries = _entries(user, now)
+    entries.pop(address, None)
+    _store(user, entries)
     user.last_login_at = now
 
 
@@ -159,15 +198,15 @@ def create_or_update_user(email: str, role_names, password: str, first_name: str
 # --- Self-service -----------------------------------------------------------------------------
 
 def change_own_password(user: User, current_password: str, new_password: str, confirmation: str, *,
-                        now: datetime, max_failures: int, lock_for: timedelta) -> None:
+                        now: datetime, max_failures: int, lock_for: timedelta, address: str) -> None:
     """A person's own new password: the current one is required and counts towards the sign-in lockout,
-    the password rule applies, and a locked account stays locked. Raises AccountError saying what to
+    the password rule applies, and an account locked from this address stays locked. Raises AccountError saying what to
     change; the caller commits either way (a wrong current password is a counted failure)."""
-    if is_locked(user, now):
+    if is_locked(user, now, address):
         raise AccountError("This account is locked after repeated failed attempts; try again later or ask an "
                            "administrator to set a new password.")
     if not user.check_password(current_password or ""):
-        locked_now = record_failed_sign_in(user, now, max_failures, lock_for)
+        locked_now = record_failed_sign_in(user, now, max_failures, lock_for, address)
         raise AccountError("Your current password is not right." + (
             " The account is now locked after repeated failed attempts." if locked_now else ""))
     if new_password != confirmation:

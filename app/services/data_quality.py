@@ -154,8 +154,8 @@ def data_quality_report(date_from: date, date_to: date, *, department_id=None, p
     _check_period(date_from, date_to)
     if not isinstance(stale_days, int) or not 1 <= stale_days <= 3650:
         raise ReportError("Days without activity: give a whole number from 1 to 3650.")
-    department = _named(Department, _as_uuid(department_id, "department"), "department")
-    program = _named(Program, _as_uuid(program_id, "program"), "program")
+    department = _named(Department, _as_uuid(department_id, "department"), "department", staff)
+    program = _named(Program, _as_uuid(program_id, "program"), "program", staff)
     if department is not None and program is not None and program.department_id != department.id:
         raise ReportError(f"The program {program.name} is not in the department {department.name}.")
     covered = covered_program_ids(staff, department and department.id, program and program.id)

@@ -149,8 +149,12 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
 # --- the send log -----------------------------------------------------------------------
 
 def queue_email(*, key: str, email_type: str, build: Callable[[], EmailMessage], recipient_id=None,
-                frequency: str | None = None, period_start=None, period_end=None) -> EmailLog | None:
+                frequency: str | None = None, period_start=None, period_end=None,
+                client_id=None) -> EmailLog | None:
     """Store the message ``build()`` makes under ``key`` and return its log row, ready to deliver.
+
+    ``client_id`` names the client an email is about (a restriction alert names them in its
+    subject): the send log shows the row only to those who may see that client.
 
     Returns None (and builds nothing) when this email is already sent or another run is
     sending it. A key whose earlier send failed, or whose sender died, is taken over and
@@ -164,7 +168,7 @@ def queue_email(*, key: str, email_type: str, build: Callable[[], EmailMessage],
     log = EmailLog(
         idempotency_key=key, email_type=email_type, recipient_id=recipient_id, recipient_email=message["To"],
         subject=str(message["Subject"])[:255], frequency=frequency, period_start=period_start,
-        period_end=period_end, status="queued", attempts=0, body_bytes=body_bytes,
+        period_end=period_end, client_id=client_id, status="queued", attempts=0, body_bytes=body_bytes,
         attachment_bytes=attachment_bytes, message=message.as_string(policy=email.policy.SMTP),
     )
     try:

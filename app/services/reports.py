@@ -28,7 +28,7 @@ from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
 from app.models import Client, Department, Enrollment, Intake, Program, ProgramCapacity
 from app.models.base import json_list_contains, json_list_items
 from app.services.options import active_options
-from app.services.scope import visible_program_ids
+from app.services.scope import restrict, visible_program_ids
 
 DEFINITIONS: dict[str, str] = {
     "served": (
@@ -232,10 +232,13 @@ def _as_uuid(value, what: str) -> uuid.UUID | None:
         raise ReportError(f"{value!r} is not a {what} id.") from None
 
 
-def _named(model, key: uuid.UUID | None, what: str):
+def _named(model, key: uuid.UUID | None, what: str, staff=None):
+    """The department or program a report is narrowed to. One outside ``staff``'s scope is answered
+    exactly like one that does not exist, so its name is never shown to them."""
     if key is None:
         return None
-    row = db.session.get(model, key)
+    query = sa.select(model).where(model.id == key)
+    row = db.session.scalar(query if staff is None else restrict(query, model, staff))
     if row is None:
         raise ReportError(f"There is no {what} with id {key}.")
     return row
@@ -408,8 +411,8 @@ def org_summary(date_from: date, date_to: date, *, department_id=None, program_i
     ``filters`` maps breakdown keys (DIMENSIONS) to a value or NOT_STATED and narrows every count.
     """
     _check_period(date_from, date_to)
-    department = _named(Department, _as_uuid(department_id, "department"), "department")
-    program = _named(Program, _as_uuid(program_id, "program"), "program")
+    department = _named(Department, _as_uuid(department_id, "department"), "department", staff)
+    program = _named(Program, _as_uuid(program_id, "program"), "program", staff)
     if department is not None and program is not None and program.department_id != department.id:
         raise ReportError(f"The program {program.name} is not in the department {department.name}.")
     filters = _clean_filters(filters)
@@ -649,7 +652,7 @@ def vacancy_report(as_of: date, *, department_id=None, staff=None) -> dict:
     department and overall; one query for all programs (see DEFINITIONS)."""
     if not isinstance(as_of, date):
         raise ReportError("Give the day of the report as a date.")
-    department = _named(Department, _as_uuid(department_id, "department"), "department")
+    department = _named(Department, _as_uuid(department_id, "department"), "department", staff)
     covered = covered_program_ids(staff, department and department.id)
 
     result = db.session.execute(

@@ -190,7 +190,7 @@ def _tell(subscription: RestrictionNotificationSubscription, restriction: Servic
     if subscription.by_email:
         to = subscription.email or staff.email
         email_log = mail.queue_email(key=notice_key(restriction.id, staff.id, event_name),
-                                     email_type=f"restriction_{event_name}",
+                                     email_type=f"restriction_{event_name}", client_id=restriction.client_id,
                                      build=lambda: _compose_email(restriction, event_name, to))
         if email_log is not None:
             queued.append(email_log.id)

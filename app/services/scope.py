@@ -223,9 +223,15 @@ class RowScope:
 
 @dataclass(frozen=True)
 class Unscoped(RowScope):
-    """Rows that belong to no client or program; who opens the screen at all is permissions.py's job."""
+    """Rows that belong to no client or program; who opens the screen at all is permissions.py's job.
+
+    ``text_without_clients`` names the free-text columns of a table a restricted role can read,
+    vouching that none of them is ever filled from a client's record (tests check every
+    text column of such a table is named here).
+    """
 
     reason: str
+    text_without_clients: tuple[str, ...] = ()
 
     def condition(self, model, staff):
         return None
@@ -240,6 +246,28 @@ class ClientScope(RowScope):
     def condition(self, model, staff):
         clients = visible_client_ids(staff)
         return None if clients is None else within(getattr(model, self.column), clients)
+
+
+@dataclass(frozen=True)
+class ClientOrNone(RowScope):
+    """A log of some rows about one client and some about none (the send log: alerts name a client, reports none).
+
+    Rows of the kinds in ``no_client_kinds`` are visible to whoever opens the screen; every
+    other row only when its client is, so a row whose client link was lost (the client
+    deleted) stays with the all-seeing roles rather than showing a name to everyone.
+    """
+
+    column: str
+    kind_column: str
+    no_client_kinds: tuple[str, ...]
+
+    def condition(self, model, staff):
+        clients = visible_client_ids(staff)
+        if clients is None:
+            return None
+        about_nobody = sa.and_(getattr(model, self.kind_column).in_(self.no_client_kinds),
+                               getattr(model, self.column).is_(None))
+        return sa.or_(about_nobody, within(getattr(model, self.column), clients))
 
 
 @dataclass(frozen=True)
@@ -397,8 +425,10 @@ TABLE_SCOPES: dict[str, RowScope] = {
     "roles": Unscoped("role names"),
     "staff_roles": Unscoped("who holds which role: Administrators only"),
     "choice_options": Unscoped("the agency's option lists"),
-    "email_recipients": Unscoped("report recipients: names and emails of report readers, no client data"),
-    "email_logs": Unscoped("what reports were sent to whom: subjects and counts, no client data"),
+    "email_recipients": Unscoped("report recipients: names and emails of report readers, no client data",
+                                 text_without_clients=("name", "email", "frequency", "notes")),
+    # A restriction alert's subject and key name its client; a report's subject names a period.
+    "email_logs": ClientOrNone("client_id", "email_type", ("report",)),
     "client_upload_logs": Unscoped("import runs: file names and counts; only all-seeing roles open them"),
     "import_rows": Unscoped("staged import rows: only the roles that run imports (all-seeing) open them"),
     "import_source_settings": Unscoped("how each source system writes its files: no client data"),
@@ -426,6 +456,17 @@ def scope_of(model) -> RowScope:
 
 def scope_condition(model, staff) -> sa.ColumnElement | None:
     return scope_of(model).condition(model, staff)
+
+
+def may_look_up(model, staff) -> bool:
+    """A look-up (a form's type-ahead picker) answers only what the person could list on the table's own
+    screen, within their scope: a role the staff directory is closed to finds nobody in it through a form.
+
+    This limits what a look-up *suggests*; a record already chosen on a form is checked by scope alone,
+    so editing a record whose picker the person cannot search keeps its value.
+    """
+    roles = staff.role_names if staff is not None else frozenset()
+    return may(roles, model.__tablename__, Action.LIST)
 
 
 def restrict(statement, model, staff, *, whole_scope: bool = False):

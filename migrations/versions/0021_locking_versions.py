@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_locking"
-down_revision = "0019_import_link"
+down_revision = "0020_trust_leaks"
 branch_labels = None
 depends_on = None
 

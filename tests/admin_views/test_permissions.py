@@ -205,3 +205,51 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
         else:
             assert PROPOSAL_MESSAGE in _followed_text(client, response), _problems(client, response)
             assert _proposals(table, "delete") == proposed + 1
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda r: "+".join(r) or "no-role")
+def test_look_ups_answer_only_what_the_role_could_list(client, app, sign_in_as, roles):
+    """Every form's type-ahead picker (inline forms' too), for every role: a person who may open the
+    form finds rows of the picked table only when the rule table lets them list that table."""
+    person = sign_in_as(*roles)
+    factories.create("staff")
+    factories.create("clients", visible_to=person)
+    problems = []
+    for view in app.extensions["ccd_admin"]._views:
+        refs = getattr(view, "_form_ajax_refs", None) or {}
+        if not refs or grant(roles, view.rule_key, Action.LIST) is Grant.DENY:
+            continue
+        for name, loader in refs.items():
+            response = client.get(f"/admin/{view.endpoint}/ajax/lookup/", query_string={"name": name, "query": ""})
+            assert response.status_code == 200, f"{view.endpoint}.{name}: {response.status_code}"
+            found = response.get_json()
+            listable = grant(roles, loader.model.__tablename__, Action.LIST) is not Grant.DENY
+            if found and not listable:
+                problems.append(f"{view.endpoint}?name={name} shows {loader.model.__tablename__} to {roles}")
+            if listable and not found:
+                problems.append(f"{view.endpoint}?name={name} finds nothing {roles} could list")
+    assert not problems
+
+
+def test_a_coordinator_cannot_make_someone_a_program_manager_on_any_screen(client, app, sign_in_as, db_session):
+    """Adding a Program staff row (is_manager) shows that person the program's clients: the same rule as the
+    staff program assignments screen, on the Program staff screen and the program form's staff list."""
+    from app.models import ProgramStaff
+
+    coordinator = sign_in_as("Coordinator")
+    program, worker = factories.create("programs"), factories.create("staff")
+    token = csrf_token(client, "/admin/")
+    assert client.get("/admin/staff_program_assignments/new/").status_code == 403
+    assert client.get("/admin/program_staff/new/").status_code == 403
+    posted = client.post("/admin/program_staff/new/", data={
+        "program": str(program.id), "staff": str(worker.id), "is_manager": "y", "csrf_token": token})
+    assert posted.status_code == 403
+    form = client.get(f"/admin/programs/edit/?id={program.id}").get_data(as_text=True)
+    assert "staff_links" not in form, "the program form offers no staff list to someone who may not grant it"
+    data = form_data(_view(app, "programs"), token, coordinator)
+    data.update({"staff_links-0-staff": str(worker.id), "staff_links-0-is_manager": "y"})
+    saved = client.post(f"/admin/programs/edit/?id={program.id}", data=data)
+    assert saved.status_code == 302, _problems(client, saved)
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(ProgramStaff)
+                             .where(ProgramStaff.staff_id == worker.id)) == 0

@@ -232,6 +232,21 @@ def test_manager_page_shows_only_their_programs(client, sign_in_as, agency):
     assert [row[0] for row in vacancy["programs"][1:]] == ["Alpha two"]
 
 
+def test_a_program_or_department_out_of_scope_is_named_nowhere(client, sign_in_as, agency):
+    """Narrowing a report to a program or department one may not see answers as if it did not exist."""
+    manager = sign_in_as("Manager")
+    db.session.add(ProgramManagerAssignment(staff=manager, program=agency["A2"]))
+    db.session.commit()
+    for query in ({"program": str(agency["B1"].id)}, {"department": str(agency["B"].id)}):
+        response = client.get(ORG, query_string=PERIOD | query)
+        text = response.get_data(as_text=True)
+        assert response.status_code in (200, 400)
+        assert "Beta one" not in text and "Beta services" not in text
+        assert "There is no" in text
+    assert "Alpha two" in client.get(ORG, query_string=PERIOD | {"program": str(agency["A2"].id)}).get_data(
+        as_text=True)
+
+
 def test_vacancy_page_rows_and_occupied_links(client, sign_in_as, agency):
     sign_in_as("Analyst")
     page = tables(client.get(VACANCY, query_string={"as_of": "2024-03-31"}))

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from admin_views.registry import SCREENS
 from app.extensions import db
 from app.models import (
-    AuditLog, Client, ClientDuplicate, ClientSourceId, Department, DepartmentLeaderAssignment, Discharge,
+    AuditLog, Client, ClientDuplicate, ClientSourceId, Department, DepartmentLeaderAssignment, Discharge, EmailLog,
     Enrollment, Intake, Notification, PendingChange, Program, ProgramAlias, ProgramCapacity, ProgramManagerAssignment,
     ProgramStaff, RestrictionNotificationSubscription, ServiceRestriction, StaffClientAssignment,
     StaffProgramAssignment, SubProgram,
@@ -90,6 +90,11 @@ def _side(world: World, side: str, mark: str, person=None):
     db.session.flush()
     db.session.add(world.add(side, PendingChange(entity="clients", entity_id=one.id, operation="update",
                                                  diff_json={"first_name": "Changed"}, requested_by=worker)))
+    # A restriction alert names its client in the subject and carries ids in its key.
+    db.session.add(world.add(side, EmailLog(
+        recipient_email="alerts@test.example", subject=f"New service restriction: {tag} One",
+        email_type="restriction_new", client_id=one.id, status="sent",
+        idempotency_key=f"restriction_new:{uuid.uuid4()}:{worker.id}")))
     return program, one
 
 

@@ -22,9 +22,12 @@ def _sidebar(client):
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_sees_the_spec_sidebar_and_admins_also_staff_and_settings(client, sign_in_as, role):
-    """Approvals is for those who review or read the queue (the inbox) or propose (My requests); Staff do neither."""
+    """Approvals is for those who review or read the queue (the inbox) or propose (My requests); Staff do neither.
+    Coordinators read the staff directory, whose people they pick on restrictions, departments and programs."""
     sign_in_as(role.value)
     expected = SPEC_SIDEBAR + (["Staff", "Settings"] if role is Role.ADMINISTRATOR else [])
+    if role is Role.COORDINATOR:
+        expected.append("Staff")
     if role is Role.REPORT_VIEWER:
         expected = ["Restrictions", "Reports"]  # an add-on role: the report pages, and the restriction check everyone has
     if role is Role.STAFF:
@@ -38,8 +41,15 @@ def test_a_person_with_no_role_sees_no_screens(client, sign_in_as):
     assert client.get("/admin/clients/").status_code == 403
 
 
-def test_every_form_column_is_really_on_the_form(app):
+def test_every_form_column_is_really_on_the_form(app, db_session):
+    """As an Administrator sees them (a form drops child rows its person may not write)."""
+    from flask_login import login_user
+
+    from tests.conftest import make_staff
+
+    administrator = make_staff("Administrator")
     with app.test_request_context():
+        login_user(administrator.user)
         for view in app.extensions["ccd_admin"]._views:
             if getattr(view, "form_columns", None):
                 fields = view.create_form()._fields
@@ -116,3 +126,16 @@ def test_option_lists_feed_the_forms(client, sign_in_as, db_session):
     db_session.commit()
     page = client.get("/admin/clients/new/").get_data(as_text=True)
     assert ">Agender</option>" in page
+
+
+def test_a_right_to_left_override_in_a_name_turns_nothing_around_on_a_page(client, sign_in_as, db_session):
+    """Stored as entered, shown as its code on the list and record; the edit form keeps the stored value."""
+    sign_in_as("Coordinator")
+    someone = factories.client(last_name="Smith\u202etxt.exe")
+    db_session.add(someone)
+    db_session.commit()
+    for url in ("/admin/clients/?search=Smith", f"/admin/clients/details/?id={someone.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert "\u202e" not in page and "Smith[U+202E]txt.exe" in page, url
+    form = client.get(f"/admin/clients/edit/?id={someone.id}").get_data(as_text=True)
+    assert 'value="Smith\u202etxt.exe"' in form

@@ -203,6 +203,21 @@ def test_unknown_emails_are_throttled_exactly_like_known_ones(client, app):
     assert _attempt(client, "ghost@test.example", "wrong-password-1").status_code == 429
 
 
+def test_failing_on_purpose_from_elsewhere_locks_out_neither_the_owner_nor_the_throttle(client, app, clock, db_session):
+    """Someone who knows an administrator's email fails past the throttle and the lockout from their
+    own address; the administrator, signing in from theirs, gets in at once."""
+    admin = make_staff("Administrator")
+    attacker = app.test_client()
+    elsewhere = {"REMOTE_ADDR": "203.0.113.50"}
+    for _ in range(app.config["SIGN_IN_LOCKOUT_FAILURES"] + 2):
+        attacker.post("/login", environ_base=elsewhere, data={
+            "email": admin.email, "password": "wrong-password-1", "csrf_token": csrf_token(attacker)})
+    right_password = attacker.post("/login", environ_base=elsewhere, data={
+        "email": admin.email, "password": TEST_PASSWORD, "csrf_token": csrf_token(attacker)})
+    assert right_password.status_code in (401, 429), "the address that kept failing stays held back"
+    assert _attempt(client, admin.email, TEST_PASSWORD).status_code == 302, "the owner signs in from their address"
+
+
 def test_failed_sign_ins_are_throttled_per_address_whatever_email_or_forwarded_header(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "SIGN_IN_LIMIT_PER_ADDRESS", "3 per minute")
     for n in range(3):
@@ -257,3 +272,69 @@ def test_administrator_sees_a_lockout_and_lifts_it_with_a_new_password(
         "new_password": "unlocked-again-77", "csrf_token": csrf_token(admin, "/admin/")})
     assert response.status_code == 302
     assert _attempt(client, locked.email, "unlocked-again-77").status_code == 302
+
+
+# --- Ending sessions everywhere -----------------------------------------------------------------
+
+def _copy_of(browser, app):
+    """A second browser holding a copy of ``browser``'s session cookie (a stolen or shared cookie)."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    copy = app.test_client()
+    copy.set_cookie(name, browser.get_cookie(name).value)
+    return copy
+
+
+def _signed_in(browser) -> bool:
+    response = browser.get("/admin/")
+    assert response.status_code in (200, 302)
+    return response.status_code == 200
+
+
+def test_a_copied_cookie_replayed_after_sign_out_is_signed_out(client, app, db_session):
+    staff = make_staff("Staff")
+    sign_in(client, staff)
+    copy = _copy_of(client, app)
+    elsewhere = app.test_client()
+    sign_in(elsewhere, staff)
+    assert _signed_in(copy) and _signed_in(elsewhere)
+
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert not _signed_in(copy), "the cookie copied before sign-out no longer signs anyone in"
+    assert not _signed_in(elsewhere), "signing out ends every session of the account"
+    sign_in(client, staff)
+    assert _signed_in(client) and not _signed_in(copy)
+
+
+def test_my_new_password_ends_my_other_sessions_and_keeps_this_one(client, app, db_session):
+    staff = make_staff("Staff")
+    sign_in(client, staff)
+    copy = _copy_of(client, app)
+    response = client.post("/admin/my-account/password", data={
+        "csrf_token": csrf_token(client, "/admin/my-account/"), "current_password": TEST_PASSWORD,
+        "new_password": "walnut-harbour-47-kettle", "confirmation": "walnut-harbour-47-kettle"})
+    assert response.status_code == 302
+    assert _signed_in(client) and not _signed_in(copy)
+
+
+def test_an_administrators_password_reset_ends_the_accounts_sessions(client, app, db_session):
+    staff = make_staff("Staff")
+    sign_in(client, staff)
+    admin = app.test_client()
+    sign_in(admin, make_staff("Administrator"))
+    response = admin.post(f"/admin/users/edit/?id={staff.user_id}", data={
+        "new_password": "reset-by-admin-77", "csrf_token": csrf_token(admin, "/admin/")})
+    assert response.status_code == 302
+    assert not _signed_in(client) and _signed_in(admin)
+
+
+def test_deactivation_ends_the_sessions_and_reactivation_revives_none(client, app, db_session):
+    staff = make_staff("Staff")
+    sign_in(client, staff)
+    staff.active = False
+    db_session.commit()
+    assert not _signed_in(client)
+    staff.active = True
+    db_session.commit()
+    assert not _signed_in(client)
+    sign_in(client, staff)
+    assert _signed_in(client)

@@ -63,3 +63,32 @@ def test_anyone_may_write_their_own_alert_subscription_and_no_one_elses(request_
     own.staff_id = other.id
     with pytest.raises(WriteNotPermitted):
         db.session.flush()
+
+
+@pytest.mark.parametrize("roles", [("Coordinator",), ("Manager",), ("Leader",)])
+def test_only_who_may_grant_visibility_adds_a_program_manager_below_the_screens(db_session, request_as, roles):
+    """A Program staff row with is_manager shows that person the program's clients: a grant of
+    visibility, refused at flush for a role that may not grant it, whichever table it goes through."""
+    from app.models import ProgramStaff, StaffClientAssignment
+
+    program, worker, client = factories.program(), factories.staff_member(), factories.client()
+    db_session.add_all([program, worker, client])
+    db_session.commit()
+    request_as(*roles)
+    for row in (ProgramStaff(program=program, staff=worker, is_manager=True),
+                StaffClientAssignment(staff=worker, client=client)):
+        db.session.add(row)
+        with pytest.raises(WriteNotPermitted):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_an_administrator_grants_visibility(db_session, request_as):
+    from app.models import ProgramStaff
+
+    program, worker = factories.program(), factories.staff_member()
+    db_session.add_all([program, worker])
+    db_session.commit()
+    request_as("Administrator")
+    db.session.add(ProgramStaff(program=program, staff=worker, is_manager=True))
+    db.session.flush()

@@ -46,27 +46,55 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 LOCK = timedelta(minutes=15)
 
 
+HERE, ELSEWHERE = "address-here", "address-elsewhere"
+
+
 def test_lockout_after_the_given_number_of_failures_in_a_row():
     account = User(failed_sign_ins=0)
-    assert [record_failed_sign_in(account, NOW, 3, LOCK) for _ in range(3)] == [False, False, True]
-    assert is_locked(account, NOW + LOCK - timedelta(seconds=1))
-    assert not is_locked(account, NOW + LOCK)
+    assert [record_failed_sign_in(account, NOW, 3, LOCK, HERE) for _ in range(3)] == [False, False, True]
+    assert is_locked(account, NOW + LOCK - timedelta(seconds=1), HERE)
+    assert not is_locked(account, NOW + LOCK, HERE)
+
+
+def test_a_lockout_binds_the_address_that_failed_not_the_owner_elsewhere():
+    account = User(failed_sign_ins=0)
+    for _ in range(3):
+        record_failed_sign_in(account, NOW, 3, LOCK, ELSEWHERE)
+    assert is_locked(account, NOW, ELSEWHERE) and not is_locked(account, NOW, HERE)
+    record_sign_in(account, NOW, HERE)
+    assert is_locked(account, NOW, ELSEWHERE), "the owner's sign-in lifts no other address's lockout"
+    assert account.locked_until == NOW + LOCK and account.failed_sign_ins == 3
 
 
 def test_an_expired_lockout_starts_a_fresh_count():
     account = User(failed_sign_ins=0)
     for _ in range(3):
-        record_failed_sign_in(account, NOW, 3, LOCK)
-    assert record_failed_sign_in(account, NOW + LOCK, 3, LOCK) is False
+        record_failed_sign_in(account, NOW, 3, LOCK, HERE)
+    assert record_failed_sign_in(account, NOW + LOCK, 3, LOCK, HERE) is False
     assert account.failed_sign_ins == 1 and account.locked_until is None
 
 
-def test_lockout_read_back_from_sqlite_without_a_zone_still_counts():
-    account = User(failed_sign_ins=5, locked_until=(NOW + LOCK).replace(tzinfo=None))
-    assert is_locked(account, NOW)
+def test_old_failures_are_forgotten_after_a_lockouts_length():
+    account = User(failed_sign_ins=0)
+    for _ in range(2):
+        record_failed_sign_in(account, NOW, 3, LOCK, HERE)
+    assert record_failed_sign_in(account, NOW + LOCK, 3, LOCK, HERE) is False
+    assert account.failed_sign_ins == 1
+
+
+def test_failing_from_many_addresses_keeps_only_the_most_recent_ones():
+    from app.services.accounts import MAX_TRACKED_ADDRESSES
+
+    account = User(failed_sign_ins=0)
+    for n in range(MAX_TRACKED_ADDRESSES + 5):
+        record_failed_sign_in(account, NOW + timedelta(seconds=n), 3, LOCK, f"address-{n}")
+    assert len(account.sign_in_lockouts) == MAX_TRACKED_ADDRESSES
+    assert f"address-{MAX_TRACKED_ADDRESSES + 4}" in account.sign_in_lockouts and "address-0" not in account.sign_in_lockouts
 
 
 def test_a_sign_in_clears_failures_and_records_the_time():
-    account = User(failed_sign_ins=2)
-    record_sign_in(account, NOW)
+    account = User(failed_sign_ins=0)
+    for _ in range(2):
+        record_failed_sign_in(account, NOW, 3, LOCK, HERE)
+    record_sign_in(account, NOW, HERE)
     assert account.failed_sign_ins == 0 and account.locked_until is None and account.last_login_at == NOW

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from app.choices import NOT_STATED
 from app.extensions import db
@@ -537,6 +538,16 @@ def _scopes(world):
     ]
 
 
+def _out_of_scope(staff, record) -> bool:
+    """A department or program the person may not see (the report must answer as if it did not exist)."""
+    from app.services.scope import restrict
+
+    if record is None or staff is None:
+        return False
+    model = type(record)
+    return db.session.scalar(restrict(sa.select(model.id).where(model.id == record.id), model, staff)) is None
+
+
 @pytest.mark.parametrize("filters, where", [
     ({}, None),
     ({"gender": "Woman"}, None),
@@ -557,6 +568,11 @@ def test_every_count_follows_the_definitions_for_every_scope(world, filters, whe
             covered = {p.id for p in world["programs"] if p.id in visible
                        and (department is None or p.department_id == department.id)
                        and (program is None or p.id == program.id)}
+            if _out_of_scope(staff, department or program):
+                with pytest.raises(ReportError, match="There is no"):  # its name is shown nowhere
+                    org_summary(date_from, date_to, staff=staff, filters=filters,
+                                department_id=department and department.id, program_id=program and program.id)
+                continue
             expected = _expected_summary(world, covered, date_from, date_to, filters)
             report = org_summary(date_from, date_to, staff=staff, filters=filters,
                                  department_id=department and department.id, program_id=program and program.id)

@@ -59,6 +59,8 @@ def test_new_restriction_is_announced_after_commit_in_app_and_by_email(program_w
     [message] = smtp_server.messages
     assert message["To"] == "alerts@agency.example" and client.last_name in message["Subject"]
     assert f"/admin/service_restrictions/details/?id={restriction.id}" in message.get_body(("plain",)).get_content()
+    [log] = emails_to("alerts@agency.example")
+    assert log.client_id == client.id, "the send log row names its client, so it is scoped like the client"
 
 
 def test_a_rolled_back_restriction_is_never_announced(program_with_client):

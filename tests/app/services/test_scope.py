@@ -7,11 +7,12 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (
-    AuditLog, Client, ClientDuplicate, Department, DepartmentLeaderAssignment, Notification, PendingChange,
-    ProgramManagerAssignment, StaffClientAssignment, StaffProgramAssignment,
+    AuditLog, Client, ClientDuplicate, Department, DepartmentLeaderAssignment, EmailLog, Notification,
+    PendingChange, ProgramManagerAssignment, StaffClientAssignment, StaffProgramAssignment,
 )
+from app.permissions import Action, Role, may
 from app.services.scope import (
-    TABLE_SCOPES, may_see_client, restrict, scope_of, visible_client_ids, visible_program_ids,
+    TABLE_SCOPES, Unscoped, may_see_client, restrict, scope_of, visible_client_ids, visible_program_ids,
 )
 from tests import factories
 from tests.conftest import make_staff
@@ -103,6 +104,61 @@ def test_inactive_assignment_grants_nothing(two_programs):
 
 def test_every_table_declares_a_visibility_rule(app):
     assert sorted(TABLE_SCOPES) == sorted(t.name for t in db.metadata.sorted_tables)
+
+
+RESTRICTED_ROLES = (Role.STAFF, Role.MANAGER, Role.LEADER)
+READS = (Action.LIST, Action.DETAILS, Action.EXPORT)
+
+
+def _reaches_clients(table: sa.Table, seen: frozenset = frozenset()) -> bool:
+    """True when a foreign key of ``table``, directly or through the tables it points at, leads to a client."""
+    for key in table.foreign_keys:
+        target = key.column.table
+        if target.name == "clients" or (target.name not in seen and _reaches_clients(target, seen | {table.name})):
+            return True
+    return False
+
+
+def _holds_text(column: sa.Column) -> bool:
+    return isinstance(column.type, (sa.String, sa.Text, sa.JSON)) or "json" in type(column.type).__name__.lower()
+
+
+def test_no_table_a_restricted_role_reads_unscoped_holds_client_data(app):
+    """Every model, from the registry: a table left unscoped that a Staff member, Manager or
+    Leader can read must hold no client's id, no link to a client and no free text that was
+    not vouched to be about someone other than a client."""
+    problems = []
+    for mapper in db.Model.registry.mappers:
+        table = mapper.class_.__table__
+        if not isinstance(scope_of(mapper.class_), Unscoped):
+            continue
+        readers = [role for role in RESTRICTED_ROLES if any(may({role}, table.name, action) for action in READS)]
+        if not readers:
+            continue
+        if _reaches_clients(table):
+            problems.append(f"{table.name} links to a client and is readable unscoped by {readers}")
+        problems += [f"{table.name}.{c.name} may hold a client id" for c in table.columns if "client" in c.name]
+        vouched = scope_of(mapper.class_).text_without_clients
+        problems += [f"{table.name}.{c.name} is free text no rule vouches for, readable by {readers}"
+                     for c in table.columns if _holds_text(c) and c.name not in vouched]
+    assert not problems
+
+
+def test_restriction_alerts_in_the_send_log_follow_their_client(two_programs):
+    a, b, client_a, client_b, loose = two_programs
+    staff = make_staff("Staff")
+    db.session.add(StaffProgramAssignment(staff=staff, program=a))
+    def alert(about):
+        return EmailLog(recipient_email="r@x.example", subject=f"New service restriction: {about}",
+                        email_type="restriction_new", client_id=about.id if about is not None else None)
+
+    about_a, about_b, lost = alert(client_a), alert(client_b), alert(None)
+    report = EmailLog(recipient_email="r@x.example", subject="Daily report", email_type="report")
+    db.session.add_all([about_a, about_b, lost, report])
+    db.session.commit()
+    assert ids(restrict(sa.select(EmailLog.id), EmailLog, staff)) == {about_a.id, report.id}
+    assert ids(restrict(sa.select(EmailLog.id), EmailLog, make_staff("Staff"))) == {report.id}
+    assert len(ids(restrict(sa.select(EmailLog.id), EmailLog, make_staff("Coordinator")))) >= 4
 
 
 def test_a_table_without_a_rule_is_an_error_not_everything():
