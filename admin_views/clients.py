@@ -20,7 +20,7 @@ from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action
-from app.services import history
+from app.services import access_log, history
 from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
@@ -211,6 +211,9 @@ class ClientView(FrontDeskCheck, ArchivableView):
             then = history.client_then(client_id, history.parse_moment(day, minute))
         except ValueError as problem:
             flash(str(problem), "error")
+        if then is not None:
+            access_log.record_reads("as_of", [client_id])
+            db.session.commit()
         return self.render("admin/clients/as_of.html", client_id=client_id, then=then, day=day, minute=minute,
                            moment_text=history.local_time(then.moment) if then else "",
                            return_url=self.get_url(".details_view", id=client_id))

@@ -65,6 +65,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # The report pages (Organizational Summary, Vacancy Tracker, Data quality); LIST opens one, EXPORT downloads it.
     "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report"),
     "audit": ("audit_logs",),
+    # Who looked at whom: the log itself, a client's "Who has looked" tab, and the Access report page.
+    "access": ("client_access_log", "access_report"),
     "imports": ("client_upload_logs", "import_rows"),
     "staff_admin": (
         "staff", "users", "roles", "staff_roles", "program_manager_assignments",
@@ -75,9 +77,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key in keys}
 
-# Rows only the system writes (audit trail, send and import logs, proposals made through
+# Rows only the system writes (audit trail, access log, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
-SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
+SYSTEM_WRITTEN = frozenset({"audit_logs", "client_access_log", "email_logs", "client_upload_logs", "import_rows", "notifications",
                             "pending_changes", "linkage_models"})
 # Rows anyone signed in may write for themselves, whatever their role: table -> the column
 # saying whose row it is (the session guard checks it names the person, before and after).
@@ -96,7 +98,7 @@ REVIEW = FULL | {Action.REVIEW: _A}
 ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
     Role.ADMINISTRATOR: {group: REVIEW if group == "approvals" else FULL for group in GROUPS},
     Role.COORDINATOR: {"records": FULL, "approvals": REVIEW, "reports": FULL, "audit": FULL, "imports": FULL,
-                       "report_pages": READ_EXPORT},
+                       "report_pages": READ_EXPORT, "access": READ_EXPORT},
     Role.MANAGER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     Role.LEADER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     # Staff open no report unless an administrator also gives them the Report viewer role.

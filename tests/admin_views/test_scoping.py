@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from admin_views.registry import SCREENS
 from app.extensions import db
 from app.models import (
-    AuditLog, Client, ClientDuplicate, ClientSourceId, Department, DepartmentLeaderAssignment, Discharge,
+    AuditLog, Client, ClientAccess, ClientDuplicate, ClientSourceId, Department, DepartmentLeaderAssignment, Discharge,
     Enrollment, Intake, Notification, PendingChange, Program, ProgramAlias, ProgramCapacity, ProgramManagerAssignment,
     ProgramStaff, RestrictionNotificationSubscription, ServiceRestriction, StaffClientAssignment,
     StaffProgramAssignment, SubProgram,
@@ -90,6 +90,7 @@ def _side(world: World, side: str, mark: str, person=None):
     db.session.flush()
     db.session.add(world.add(side, PendingChange(entity="clients", entity_id=one.id, operation="update",
                                                  diff_json={"first_name": "Changed"}, requested_by=worker)))
+    db.session.add(world.add(side, ClientAccess(kind="details", client_id=one.id, staff=worker)))
     return program, one
 
 

@@ -1,0 +1,53 @@
+"""The reads of client data every screen logs (app/services/access_log.py).
+
+``LogsReads`` is mixed into the base of every screen (admin_views/base.py): a record page
+or edit form of a record that belongs to a client, a list opened from a report's drill-down
+link, and a list export each write the clients they showed to the access log, in one
+statement per page (or per export batch). Thin on purpose: which clients a record shows and how rows are written is
+the service's.
+"""
+
+from admin_views.filters import DataQualityFilter, ServedFilter
+from app.extensions import db
+from app.services import access_log
+
+# Filters only a report's drill-down link sets (admin_views/reports.py builds those links).
+DRILL_DOWN_FILTERS = (ServedFilter, DataQualityFilter)
+
+
+class LogsReads:
+    """Mix in before a model view's base: the reads of client data it serves are logged."""
+
+    def render(self, template, **kwargs):
+        model = kwargs.get("model")
+        if model is not None and template in (self.details_template, self.edit_template):
+            kind = "details" if template == self.details_template else "edit_form"
+            if access_log.record_reads_of(kind, [model]):
+                db.session.commit()
+        return super().render(template, **kwargs)
+
+    def _is_drill_down(self, filters) -> bool:
+        return any(isinstance(self._filters[index], DRILL_DOWN_FILTERS) for index, _, _ in filters or ()
+                   if 0 <= index < len(self._filters))
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """A list page opened through a report's drill-down: the clients on the page are logged."""
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        if execute and self._is_drill_down(filters) and access_log.record_reads_of("drill_down", rows):
+            db.session.commit()
+        return count, rows
+
+    def _export_rows(self, rows, filename: str):
+        """The export's rows as they stream, each batch's clients logged as they leave in ``filename``."""
+        batch = []
+        try:
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= access_log.EXPORT_LOG_BATCH:
+                    access_log.record_reads_of("export", batch, detail=filename)
+                    batch = []
+                yield row
+        finally:
+            access_log.record_reads_of("export", batch, detail=filename)
+            db.session.commit()
+

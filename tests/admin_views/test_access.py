@@ -1,0 +1,176 @@
+"""Who looked at whom: each way a person reads a client's data writes exactly the access rows expected."""
+
+import csv
+import html
+import io
+import re
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ClientAccess, StaffProgramAssignment
+from tests import factories
+from tests.conftest import csrf_token
+
+ORG = "/admin/reports/org-summary/"
+PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
+
+
+def logged(**where):
+    """The access rows (kind, client id, staff id, path) written so far, matching ``where``."""
+    db.session.expire_all()
+    query = sa.select(ClientAccess)
+    for key, value in where.items():
+        query = query.where(getattr(ClientAccess, key) == value)
+    return [(row.kind, row.client_id, row.staff_id, row.path) for row in db.session.scalars(query)]
+
+
+def test_a_record_page_logs_its_client_once(client, sign_in_as, db_session):
+    reader = sign_in_as("Coordinator")
+    someone = factories.create("clients")
+    path = "/admin/clients/details/"
+    assert client.get(f"{path}?id={someone.id}").status_code == 200
+    assert logged() == [("details", someone.id, reader.id, path)]
+    row = db.session.scalar(sa.select(ClientAccess))
+    assert row.address == "127.0.0.1" and row.actor_name == reader.full_name
+
+
+def test_the_address_is_the_one_the_trusted_proxy_gives(app, client, sign_in_as, db_session, monkeypatch):
+    """Behind TRUSTED_PROXY_COUNT proxies, ProxyFix (app/security.py) sets the address the log keeps."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    monkeypatch.setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=1))
+    sign_in_as("Coordinator")
+    someone = factories.create("clients")
+    client.get(f"/admin/clients/details/?id={someone.id}", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert db.session.scalar(sa.select(ClientAccess.address)) == "203.0.113.7"
+
+
+def test_a_child_record_and_a_duplicate_pair_log_their_clients(client, sign_in_as, db_session):
+    reader = sign_in_as("Coordinator")
+    enrollment = factories.create("client_program_enrollments")
+    pair = factories.create("client_duplicates")
+    client.get(f"/admin/client_program_enrollments/details/?id={enrollment.id}")
+    client.get(f"/admin/client_duplicates/details/?id={pair.id}")
+    assert sorted(logged(), key=str) == sorted([
+        ("details", enrollment.client_id, reader.id, "/admin/client_program_enrollments/details/"),
+        ("details", pair.primary_client_id, reader.id, "/admin/client_duplicates/details/"),
+        ("details", pair.duplicate_client_id, reader.id, "/admin/client_duplicates/details/"),
+    ], key=str)
+
+
+def test_records_of_no_client_log_nothing(client, sign_in_as, db_session):
+    sign_in_as("Administrator")
+    program = factories.create("programs")
+    assert client.get(f"/admin/programs/details/?id={program.id}").status_code == 200
+    assert logged() == []
+
+
+def test_the_edit_form_logs_its_client(client, sign_in_as, db_session):
+    reader = sign_in_as("Coordinator")
+    someone = factories.create("clients")
+    assert client.get(f"/admin/clients/edit/?id={someone.id}").status_code == 200
+    assert logged() == [("edit_form", someone.id, reader.id, "/admin/clients/edit/")]
+
+
+def test_a_managers_edit_form_is_logged_too(client, sign_in_as, db_session):
+    manager = sign_in_as("Manager")
+    someone = factories.create("clients", visible_to=manager)
+    assert client.get(f"/admin/clients/edit/?id={someone.id}").status_code == 200
+    assert logged(staff_id=manager.id) == [("edit_form", someone.id, manager.id, "/admin/clients/edit/")]
+
+
+def test_a_record_out_of_scope_is_not_shown_and_not_logged(client, sign_in_as, db_session):
+    sign_in_as("Staff")
+    stranger = factories.create("clients")
+    assert client.get(f"/admin/clients/details/?id={stranger.id}").status_code == 404
+    assert logged() == []
+
+
+def test_the_as_of_view_logs_its_client(client, sign_in_as, db_session):
+    reader = sign_in_as("Coordinator")
+    someone = factories.create("clients")
+    page = client.get(f"/admin/clients/as-of/?id={someone.id}")
+    assert page.status_code == 200
+    assert logged(kind="as_of") == [("as_of", someone.id, reader.id, "/admin/clients/as-of/")]
+
+
+def test_an_as_of_view_with_a_bad_date_shows_nothing_and_logs_nothing(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    someone = factories.create("clients")
+    client.get(f"/admin/clients/as-of/?id={someone.id}&date=not-a-date")
+    assert logged(kind="as_of") == []
+
+
+def test_a_drill_down_list_logs_the_clients_on_the_page(client, sign_in_as, db_session):
+    reader = sign_in_as("Coordinator")
+    program = factories.program(name="Drill program")
+    served = [factories.enrollment(program=program, start_date=date(2024, 3, d)) for d in range(1, 13)]
+    outside = factories.enrollment(start_date=date(2020, 1, 1), end_date=date(2020, 2, 1))
+    db_session.add_all([*served, outside])
+    db_session.commit()
+    report = client.get(ORG, query_string=PERIOD).get_data(as_text=True)
+    links = [html.unescape(href) for href in re.findall(r'href="(/admin/clients/\?[^"]+)"', report)]
+    assert links, "the report links its counts to the client list"
+    assert logged() == []
+    client.get(links[0] + "&page_size=10")
+    rows = logged(kind="drill_down")
+    assert len(rows) == 10, "only the clients the page showed"
+    assert {client_id for _, client_id, _, _ in rows} < {e.client_id for e in served}
+    assert all(staff == reader.id and path == "/admin/clients/" for _, _, staff, path in rows)
+
+
+def test_an_ordinary_list_page_is_not_a_drill_down(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    factories.create("clients")
+    assert client.get("/admin/clients/").status_code == 200
+    assert logged() == []
+
+
+def test_an_export_logs_every_client_that_left_in_the_file(client, sign_in_as, db_session, monkeypatch):
+    from app.services import access_log
+
+    monkeypatch.setattr(access_log, "EXPORT_LOG_BATCH", 2)  # several batches, and a last part batch
+    reader = sign_in_as("Coordinator")
+    program = factories.program()
+    enrollments = [factories.enrollment(program=program) for _ in range(5)]
+    db_session.add_all(enrollments)
+    db_session.commit()
+    response = client.get("/admin/client_program_enrollments/export/csv/")
+    body = response.get_data(as_text=True)
+    filename = re.search(r"filename=(\S+)", response.headers["Content-Disposition"]).group(1)
+    exported = list(csv.DictReader(io.StringIO(body)))
+    assert len(exported) == 5
+    rows = logged(kind="export")
+    assert sorted(client_id for _, client_id, _, _ in rows) == sorted(e.client_id for e in enrollments)
+    assert {(staff, path) for _, _, staff, path in rows} == {
+        (reader.id, "/admin/client_program_enrollments/export/csv/")}
+    assert set(db.session.scalars(sa.select(ClientAccess.detail))) == {filename}
+
+
+def test_a_client_list_export_logs_each_client(client, sign_in_as, db_session):
+    sign_in_as("Analyst")
+    people = [factories.create("clients") for _ in range(3)]
+    client.get("/admin/clients/export/csv/").get_data()
+    assert sorted(c for _, c, _, _ in logged(kind="export")) == sorted(p.id for p in people)
+
+
+def test_the_restriction_check_logs_the_clients_whose_restrictions_it_showed(client, sign_in_as, db_session):
+    reader = sign_in_as("Staff")
+    mine = factories.program()
+    person = factories.client(first_name="Jordan", last_name="Outsider", dob=date(1970, 7, 7))
+    namesake = factories.client(first_name="Jordan", last_name="Outsider", dob=date(1971, 1, 1))
+    db_session.add_all([mine, person, namesake, StaffProgramAssignment(staff=reader, program=mine),
+                        factories.restriction(client=person, scope="org"),
+                        factories.restriction(client=person, scope="org", is_bill_168=True),
+                        factories.restriction(client=namesake, scope="org")])
+    db_session.commit()
+    token = csrf_token(client, "/admin/restriction-check/")
+    page = client.post("/admin/restriction-check/", data={
+        "first_name": "jordan", "last_name": "outsider", "dob": "1970-07-07", "csrf_token": token})
+    assert "Restricted." in page.get_data(as_text=True)
+    assert logged() == [("restriction_check", person.id, reader.id, "/admin/restriction-check/")]
+    client.post("/admin/restriction-check/", data={
+        "first_name": "nobody", "last_name": "outsider", "dob": "1970-07-07", "csrf_token": token})
+    assert len(logged()) == 1, "a check that found nobody showed nobody"
