@@ -19,7 +19,7 @@ from admin_views.filters import (
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
-from app.permissions import Action
+from app.permissions import Action, may_see_who_has_looked
 from app.services import access_log, history
 from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
@@ -184,6 +184,8 @@ class ClientView(FrontDeskCheck, ArchivableView):
                                                        page_size=self.history_page_size)
             kwargs["active_tab"] = "history" if "history_page" in request.args else "demographics"
             kwargs["merged_away"] = merged_away_notice(kwargs["model"])
+            if may_see_who_has_looked(current_user.staff.role_names if current_user.staff else ()):
+                kwargs["who_has_looked"] = access_log.who_has_looked(kwargs["model"].id)
         return super().render(template, **kwargs)
 
     # -- the client as it was on a past date -----------------------------------------------------

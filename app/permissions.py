@@ -159,6 +159,12 @@ def may_merge_clients(role_names: Iterable[str]) -> bool:
     return all(grant(roles, key, Action.EDIT) is Grant.ALLOW for key in ("clients", "client_duplicates"))
 
 
+def may_see_who_has_looked(role_names: Iterable[str]) -> bool:
+    """Who may see who read a client's record (the record's "Who has looked" tab, the access log and the
+    Access report): whoever may list the access log, that is Coordinators and Administrators."""
+    return grant(role_names, "client_access_log", Action.LIST) is Grant.ALLOW
+
+
 # Enrolling a client despite a service restriction in force is a judgement call for the
 # people who answer for the records; everyone with a role may ask, at the door, whether a
 # person is restricted.

@@ -13,18 +13,20 @@ on the table, so code gets a clear error before the database is even asked.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
 import sqlalchemy as sa
 from flask import has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app import audit, bulk
-from app.choices import ACCESS_KINDS
+from app.choices import ACCESS_KIND_NAMES, ACCESS_KINDS
 from app.extensions import db
 from app.models import Client, ClientAccess, ClientDuplicate, Staff
+from app.services.history import local_time
 
 TABLE = ClientAccess.__table__
 PATH_LENGTH = TABLE.c.path.type.length
@@ -96,15 +98,30 @@ def staff_by_email(session: Session, email: str) -> uuid.UUID | None:
 
 
 # -- reading the log --------------------------------------------------------------------------
-def who_has_looked(client_id: uuid.UUID, limit: int = WHO_HAS_LOOKED_LIMIT) -> tuple[list[ClientAccess], int]:
-    """A client's newest reads (with the reader) and how many there are in all."""
-    from sqlalchemy.orm import joinedload
+@dataclass(frozen=True)
+class Look:
+    """One read as a person reads it: the agency's local time, the reader's name, the kind in words."""
 
+    when: str
+    who: str
+    what: str
+    address: str
+    path: str
+    detail: str
+
+
+def described(row: ClientAccess) -> Look:
+    return Look(local_time(row.accessed_at), reader_name(row), ACCESS_KIND_NAMES.get(row.kind, row.kind),
+                row.address or "", row.path or "", row.detail or "")
+
+
+def who_has_looked(client_id: uuid.UUID, limit: int = WHO_HAS_LOOKED_LIMIT) -> tuple[list[Look], int]:
+    """A client's newest reads and how many there are in all (one statement: the count rides on the rows)."""
     rows = db.session.execute(
         sa.select(ClientAccess, sa.func.count().over()).where(ClientAccess.client_id == client_id)
         .options(joinedload(ClientAccess.staff))
         .order_by(ClientAccess.accessed_at.desc(), ClientAccess.id).limit(limit)).all()
-    return [row for row, _ in rows], (rows[0][1] if rows else 0)
+    return [described(row) for row, _ in rows], (rows[0][1] if rows else 0)
 
 
 def reader_name(row: ClientAccess) -> str:

@@ -6,6 +6,7 @@ import io
 import re
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -174,3 +175,41 @@ def test_the_restriction_check_logs_the_clients_whose_restrictions_it_showed(cli
     client.post("/admin/restriction-check/", data={
         "first_name": "nobody", "last_name": "outsider", "dob": "1970-07-07", "csrf_token": token})
     assert len(logged()) == 1, "a check that found nobody showed nobody"
+
+
+def test_coordinators_see_who_has_looked_on_the_record(client, sign_in_as, db_session):
+    from app.services import access_log
+
+    someone = factories.create("clients")
+    reader = factories.create("staff")
+    access_log.record_reads("export", [someone.id], actor=(reader.id, reader.full_name), detail="ccd_clients.csv")
+    db_session.commit()
+    sign_in_as("Coordinator")
+    page = client.get(f"/admin/clients/details/?id={someone.id}").get_data(as_text=True)
+    assert "Who has looked" in page
+    table = page.split('id="ccd-who-has-looked"', 1)[1].split("</table>", 1)[0]
+    assert reader.full_name in table and "Export file" in table and "ccd_clients.csv" in table
+    again = client.get(f"/admin/clients/details/?id={someone.id}").get_data(as_text=True)
+    assert "Record page" in again.split('id="ccd-who-has-looked"', 1)[1], "opening the record was a read"
+
+
+def test_the_tab_links_to_the_whole_log_when_it_shows_only_the_newest(client, sign_in_as, db_session, monkeypatch):
+    from app.services import access_log
+
+    monkeypatch.setattr(access_log.who_has_looked, "__defaults__", (1,))
+    sign_in_as("Administrator")
+    someone = factories.create("clients")
+    client.get(f"/admin/clients/details/?id={someone.id}")
+    page = client.get(f"/admin/clients/details/?id={someone.id}").get_data(as_text=True)
+    link = html.unescape(re.search(r'href="([^"]*client_access_log[^"]*)"', page).group(1))
+    listed = client.get(link).get_data(as_text=True)
+    assert len(re.findall(r'col-kind">\s*Record page', listed)) == 2
+
+
+@pytest.mark.parametrize("role", ["Analyst", "Manager", "Leader", "Staff"])
+def test_other_roles_do_not_see_who_has_looked(client, sign_in_as, db_session, role):
+    reader = sign_in_as(role)
+    someone = factories.create("clients", visible_to=reader)
+    page = client.get(f"/admin/clients/details/?id={someone.id}").get_data(as_text=True)
+    assert "Who has looked" not in page
+    assert client.get("/admin/client_access_log/").status_code == 403

@@ -12,6 +12,7 @@ from app.audit import acting_as
 from app.extensions import db
 from app.models import ClientAccess, Staff
 from app.services import access_log
+from app.services.history import local_time
 from tests import factories
 
 
@@ -107,6 +108,5 @@ def test_a_clients_newest_reads_come_first_with_the_total(db_session):
     bulk.insert_rows(db.session, ClientAccess.__table__, rows)
     shown, total = access_log.who_has_looked(someone.id, limit=2)
     assert total == 3
-    assert [r.accessed_at.replace(tzinfo=r.accessed_at.tzinfo or timezone.utc) for r in shown] == [
-        start + timedelta(minutes=2), start + timedelta(minutes=1)]
-    assert access_log.reader_name(shown[0]) == reader.full_name
+    assert [r.when for r in shown] == [local_time(start + timedelta(minutes=2)), local_time(start + timedelta(minutes=1))]
+    assert (shown[0].who, shown[0].what) == (reader.full_name, "Record page")
