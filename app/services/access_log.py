@@ -71,7 +71,7 @@ def access_rows(kind: str, client_ids: Iterable[uuid.UUID], *, actor: tuple[uuid
         raise ValueError(f"Unknown kind of read {kind!r}; use one of: {', '.join(ACCESS_KINDS)}.")
     staff_id, name = actor or audit.current_actor()
     address, path = _where_from()
-    at = at or datetime.now(timezone.utc)
+    at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)  # stored in UTC, as every timestamp
     shared = {"accessed_at": at, "staff_id": staff_id, "actor_name": (name or "")[:ACTOR_LENGTH] or None,
               "kind": kind, "address": address, "path": path,
               "detail": detail[:DETAIL_LENGTH] if detail else None}

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ClientAccess, StaffProgramAssignment
+from app.services.clock import agency_today
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -213,3 +214,62 @@ def test_other_roles_do_not_see_who_has_looked(client, sign_in_as, db_session, r
     page = client.get(f"/admin/clients/details/?id={someone.id}").get_data(as_text=True)
     assert "Who has looked" not in page
     assert client.get("/admin/client_access_log/").status_code == 403
+
+
+# -- Reports › Access ---------------------------------------------------------------------------
+ACCESS = "/admin/reports/access/"
+
+
+def _planted_reads(reader, someone, count=3):
+    from app.services import access_log
+
+    for _ in range(count):
+        access_log.record_reads("details", [someone.id], actor=(reader.id, reader.full_name))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("role, status", [("Administrator", 200), ("Coordinator", 200), ("Analyst", 403),
+                                          ("Manager", 403), ("Staff", 403), ("Report viewer", 403)])
+def test_the_access_report_is_for_coordinators_and_administrators(client, sign_in_as, db_session, role, status):
+    sign_in_as(role)
+    assert client.get(ACCESS).status_code == status
+    assert client.get(ACCESS + "export/csv").status_code == status
+
+
+def test_the_access_report_and_its_csv_show_one_persons_reads(client, sign_in_as, db_session):
+    reader = factories.create("staff")
+    someone = factories.create("clients")
+    _planted_reads(reader, someone)
+    sign_in_as("Coordinator")
+    today = agency_today().isoformat()
+    args = {"date_from": today, "date_to": today, "staff": str(reader.id)}
+    page = client.get(ACCESS, query_string=args).get_data(as_text=True)
+    assert reader.full_name in page and someone.last_name in page
+    body = client.get(ACCESS + "export/csv", query_string=args).get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(body)))
+    by_staff = rows[[r[:1] for r in rows].index(["By staff member"]) + 2]
+    assert by_staff[:3] == [reader.full_name, "3", "1"]
+    reads = rows[[r[:1] for r in rows].index(["Reads one by one"]) + 2:]
+    assert sum(1 for r in reads if r and r[1] == "Record page") == 3
+
+
+def test_a_bad_period_on_the_access_report_says_what_to_change(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    page = client.get(ACCESS, query_string={"date_from": "2026-03-10", "date_to": "2026-03-01"})
+    assert page.status_code == 400 and "ends before it starts" in page.get_data(as_text=True)
+    assert client.get(ACCESS, query_string={"staff": "nope"}).status_code == 400
+
+
+def test_ccd_report_access_writes_the_same_sections(app, db_session):
+    reader = factories.create("staff")
+    someone = factories.create("clients")
+    _planted_reads(reader, someone, count=2)
+    today = agency_today().isoformat()
+    result = app.test_cli_runner().invoke(args=["ccd", "report", "access", "--from", today, "--to", today,
+                                                "--staff", reader.email.upper()])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.output)))
+    assert [reader.full_name, "2", "1"] == rows[[r[:1] for r in rows].index(["By staff member"]) + 2][:3]
+    unknown = app.test_cli_runner().invoke(args=["ccd", "report", "access", "--from", today, "--to", today,
+                                                 "--staff", "nobody@nowhere.example"])
+    assert unknown.exit_code != 0 and "no staff member has the email" in unknown.output
