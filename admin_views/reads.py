@@ -19,23 +19,22 @@ class LogsReads:
     """Mix in before a model view's base: the reads of client data it serves are logged."""
 
     def render(self, template, **kwargs):
+        """A record page or edit form logs its record's clients; a list page opened through a report's
+        drill-down logs the clients on the page (whichever way the screen read them)."""
         model = kwargs.get("model")
+        written = 0
         if model is not None and template in (self.details_template, self.edit_template):
-            kind = "details" if template == self.details_template else "edit_form"
-            if access_log.record_reads_of(kind, [model]):
-                db.session.commit()
+            written = access_log.record_reads_of("details" if template == self.details_template else "edit_form",
+                                                 [model])
+        elif template == self.list_template and self._is_drill_down(self._get_list_extra_args().filters):
+            written = access_log.record_reads_of("drill_down", kwargs.get("data") or [])
+        if written:
+            db.session.commit()
         return super().render(template, **kwargs)
 
     def _is_drill_down(self, filters) -> bool:
         return any(isinstance(self._filters[index], DRILL_DOWN_FILTERS) for index, _, _ in filters or ()
                    if 0 <= index < len(self._filters))
-
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """A list page opened through a report's drill-down: the clients on the page are logged."""
-        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
-        if execute and self._is_drill_down(filters) and access_log.record_reads_of("drill_down", rows):
-            db.session.commit()
-        return count, rows
 
     def _export_rows(self, rows, filename: str):
         """The export's rows as they stream, each batch's clients logged as they leave in ``filename``."""

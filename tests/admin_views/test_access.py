@@ -273,3 +273,17 @@ def test_ccd_report_access_writes_the_same_sections(app, db_session):
     unknown = app.test_cli_runner().invoke(args=["ccd", "report", "access", "--from", today, "--to", today,
                                                  "--staff", "nobody@nowhere.example"])
     assert unknown.exit_code != 0 and "no staff member has the email" in unknown.output
+
+
+def test_a_drill_down_narrowed_by_a_search_still_logs_its_page(client, sign_in_as, db_session):
+    sign_in_as("Coordinator")
+    program = factories.program()
+    found = factories.enrollment(client=factories.client(last_name="Searchable"), program=program,
+                                 start_date=date(2024, 3, 5))
+    db_session.add_all([found, factories.enrollment(program=program, start_date=date(2024, 3, 6))])
+    db_session.commit()
+    report = client.get(ORG, query_string=PERIOD).get_data(as_text=True)
+    link = html.unescape(re.search(r'href="(/admin/clients/\?[^"]+)"', report).group(1))
+    page = client.get(link + "&search=Searchable").get_data(as_text=True)
+    assert "Searchable" in page
+    assert [c for _, c, _, _ in logged(kind="drill_down")] == [found.client_id]
