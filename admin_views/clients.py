@@ -215,7 +215,7 @@ class ClientView(FrontDeskCheck, ArchivableView):
             flash(str(problem), "error")
         if then is not None:
             access_log.record_reads("as_of", [client_id])
-            db.session.commit()
+            access_log.commit_reads()
         return self.render("admin/clients/as_of.html", client_id=client_id, then=then, day=day, minute=minute,
                            moment_text=history.local_time(then.moment) if then else "",
                            return_url=self.get_url(".details_view", id=client_id))

@@ -29,7 +29,7 @@ class LogsReads:
         elif template == self.list_template and self._is_drill_down(self._get_list_extra_args().filters):
             written = access_log.record_reads_of("drill_down", kwargs.get("data") or [])
         if written:
-            db.session.commit()
+            access_log.commit_reads()
         return super().render(template, **kwargs)
 
     def _is_drill_down(self, filters) -> bool:

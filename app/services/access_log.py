@@ -87,6 +87,18 @@ def record_reads(kind: str, client_ids: Iterable[uuid.UUID], *, actor=None, deta
     return len(rows)
 
 
+def commit_reads(session: Session | None = None) -> None:
+    """Commit a page's access rows without expiring what the page loaded: the page is still being
+    rendered from those objects, and expiring them would reload each one (bench/access_log.py)."""
+    session = session or db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
 def record_reads_of(kind: str, records: Iterable, **kw) -> int:
     """``record_reads`` for the clients behind records of any table (see ``clients_of``)."""
     return record_reads(kind, [c for row in records for c in clients_of(row)], **kw)
