@@ -8,7 +8,6 @@ the service's.
 """
 
 from admin_views.filters import DataQualityFilter, ServedFilter
-from app.extensions import db
 from app.services import access_log
 
 # Filters only a report's drill-down link sets (admin_views/reports.py builds those links).
@@ -41,12 +40,12 @@ class LogsReads:
         batch = []
         try:
             for row in rows:
-                batch.append(row)
+                batch += access_log.clients_of(row)
                 if len(batch) >= access_log.EXPORT_LOG_BATCH:
-                    access_log.record_reads_of("export", batch, detail=filename)
+                    access_log.record_reads("export", batch, detail=filename)
                     batch = []
                 yield row
         finally:
-            access_log.record_reads_of("export", batch, detail=filename)
-            db.session.commit()
+            access_log.record_reads("export", batch, detail=filename)
+            access_log.commit_reads()
 
