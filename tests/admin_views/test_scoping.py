@@ -432,6 +432,8 @@ PAGE_RECIPES = {
     "vacancy_report.export": _report("/export/csv"),
     "data_quality_report.index": _report("/"),
     "data_quality_report.export": _report("/export/csv"),
+    "access_report.index": _report("/"),
+    "access_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 
