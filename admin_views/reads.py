@@ -3,8 +3,8 @@
 ``LogsReads`` is mixed into the base of every screen (admin_views/base.py): a record page
 or edit form of a record that belongs to a client, a list opened from a report's drill-down
 link, and a list export each write the clients they showed to the access log, in one
-statement per page (or per export batch). Thin on purpose: which clients a record shows and how rows are written is
-the service's.
+statement per page (or per export batch). Thin on purpose: which clients a record shows,
+and how the rows are written, is the service's.
 """
 
 from admin_views.filters import DataQualityFilter, ServedFilter
