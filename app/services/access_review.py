@@ -74,7 +74,8 @@ def access_report(date_from: date, date_to: date, staff_id=None) -> dict:
         query = query.where(ClientAccess.staff_id == staff_key)
     readers = [{"staff_id": str(row.staff_id) if row.staff_id else None,
                 "name": f"{row.first_name} {row.last_name}" if row.staff_id else NO_STAFF,
-                "reads": row.reads, "clients": row.clients, "kinds": {kind: row._mapping[kind] for kind in ACCESS_KINDS}}
+                "reads": row.reads, "clients": row.clients,
+                "kinds": {kind: row._mapping[kind] for kind in ACCESS_KINDS}}
                for row in db.session.execute(query)]
     readers.sort(key=lambda r: (-r["reads"], r["name"]))
     reads = None
