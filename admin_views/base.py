@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from flask import abort, current_app, flash, has_request_context, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -43,6 +43,7 @@ from admin_views.counts import LIST_COUNT_CAP, capped_count_query
 from admin_views.fields import OptionMultiSelectField, OptionSelectField, PlainText
 from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
 from admin_views.locking import OPENED_FIELD, RECORD_CHANGED
+from admin_views.reads import LogsReads
 from app.choices import OPTION_FIELDS
 from app.constraints import explain
 from app.extensions import db
@@ -172,7 +173,7 @@ class ModelForm(CSRFForm):
         return valid
 
 
-class CCDModelView(ModelView):
+class CCDModelView(LogsReads, ModelView):
     form_base_class = ModelForm
     list_template = "admin/ccd_list.html"
     can_view_details = True
@@ -522,7 +523,8 @@ class CCDModelView(ModelView):
         # Flask-Admin joins in the collections a list shows (a staff member's roles), and
         # SQLAlchemy cannot read such rows in batches; those screens are small, read at once.
         batched = not any(relationship.property.uselist for relationship in self._auto_joins)
-        return count, _rows_of_this_context(query, EXPORT_BATCH_SIZE if batched else None)
+        rows = _rows_of_this_context(query, EXPORT_BATCH_SIZE if batched else None)
+        return count, self._export_rows(rows, self.get_export_name((request.view_args or {}).get("export_type", "csv")))
 
     def get_export_value(self, model, name):
         """The cell as the CSV will hold it (related records as their text), formula-neutralised.
@@ -537,8 +539,10 @@ class CCDModelView(ModelView):
         return neutralise_formula(value.decode("utf-8") if isinstance(value, bytes) else str(value))
 
     def get_export_name(self, export_type="csv"):
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H%M")
-        return f"ccd_{self.rule_key}_{stamp}.{export_type}"
+        """The file's name, the same each time one export asks (the access log records it)."""
+        if "ccd_export_stamp" not in g:
+            g.ccd_export_stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H%M")
+        return f"ccd_{self.rule_key}_{g.ccd_export_stamp}.{export_type}"
 
 
 def _plain_filter_value(value):

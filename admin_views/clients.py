@@ -19,8 +19,8 @@ from admin_views.filters import (
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
-from app.permissions import Action
-from app.services import history
+from app.permissions import Action, may_see_who_has_looked
+from app.services import access_log, history
 from app.services.client_search import is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
@@ -190,6 +190,8 @@ class ClientView(FrontDeskCheck, ArchivableView):
                                                        page_size=self.history_page_size)
             kwargs["active_tab"] = "history" if "history_page" in request.args else "demographics"
             kwargs["merged_away"] = merged_away_notice(kwargs["model"])
+            if may_see_who_has_looked(current_user.staff.role_names if current_user.staff else ()):
+                kwargs["who_has_looked"] = access_log.who_has_looked(kwargs["model"].id)
         return super().render(template, **kwargs)
 
     # -- the client as it was on a past date -----------------------------------------------------
@@ -217,6 +219,9 @@ class ClientView(FrontDeskCheck, ArchivableView):
             then = history.client_then(client_id, history.parse_moment(day, minute))
         except ValueError as problem:
             flash(str(problem), "error")
+        if then is not None:
+            access_log.record_reads("as_of", [client_id])
+            access_log.commit_reads()
         return self.render("admin/clients/as_of.html", client_id=client_id, then=then, day=day, minute=minute,
                            moment_text=history.local_time(then.moment) if then else "",
                            return_url=self.get_url(".details_view", id=client_id))

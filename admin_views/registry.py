@@ -5,7 +5,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
-from admin_views import account, approvals, clients, duplicates, imports, people, programs, services, system
+from admin_views import access, account, approvals, clients, duplicates, imports, people, programs, services, system
 from admin_views.csp import flask_admin_inline_handlers
 from admin_views.reports import REPORT_PAGES
 from app import models, security
@@ -65,6 +65,7 @@ SCREENS = (
     ("Reports", system.EmailRecipientView, models.EmailRecipient),
     ("Reports", system.EmailLogView, models.EmailLog),
     ("Audit Log", system.AuditLogView, models.AuditLog),
+    ("Audit Log", access.AccessLogView, models.ClientAccess),
     ("Staff", people.StaffView, models.Staff),
     ("Staff", people.UserView, models.User),
     ("Staff", people.RoleView, models.Role),

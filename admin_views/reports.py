@@ -6,7 +6,7 @@ or export a page is the role-rule table's answer for the page's key; whose progr
 counted is the visibility rule, applied by the service.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
@@ -22,6 +22,7 @@ from app.permissions import Action, may
 from app.services.report_export import (
     cell_text, export_filename, report_sections, sheet_title, to_csv, to_xlsx,
 )
+from app.services.access_review import access_report, staff_choices
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
 from app.services.reports import (
     DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
@@ -241,9 +242,32 @@ class DataQualityView(ReportPage):
         return []
 
 
+class AccessReportView(ReportPage):
+    """Who read how many clients' data in a period; one staff member's reads one by one."""
+
+    rule_key = "access_report"
+    template = "admin/reports/access.html"
+    lead_sections = 2
+
+    def build(self, args) -> dict:
+        today = _today()
+        return access_report(parse_day(args.get("date_from"), "From", today - timedelta(days=6)),
+                             parse_day(args.get("date_to"), "To", today), staff_id=args.get("staff") or None)
+
+    def form(self, args) -> dict:
+        today = _today()
+        return {"date_from": args.get("date_from") or (today - timedelta(days=6)).isoformat(),
+                "date_to": args.get("date_to") or today.isoformat(), "staff": args.get("staff", ""),
+                "staff_choices": staff_choices()}
+
+    def charts(self, report: dict) -> list[dict]:
+        return []
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
     ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
     ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
+    ("Reports", AccessReportView, "access_report", "/admin/reports/access"),
 )

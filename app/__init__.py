@@ -52,8 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     guard.install()
     restrictions.install()
     audit.install(mapper.class_ for mapper in db.Model.registry.mappers)
-    from app.services import restriction_notices
+    from app.services import access_log, restriction_notices
     restriction_notices.install()
+    access_log.install()
 
     from app.auth import bp as auth_bp
     app.register_blueprint(auth_bp)

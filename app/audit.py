@@ -26,7 +26,7 @@ from sqlalchemy.orm import ColumnProperty, Session
 from app.choices import AUDIT_ACTIONS, is_multi_valued
 
 # Logs of their own, not records: auditing them would only echo what they already say.
-NOT_AUDITED = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
+NOT_AUDITED = frozenset({"audit_logs", "client_access_log", "email_logs", "client_upload_logs", "import_rows", "notifications",
                          "pending_changes"})
 # Kept by the database (timestamps, the optimistic-lock version) or too sensitive to copy into the trail.
 NEVER_DIFFED = frozenset({"created_at", "updated_at", "version"})

@@ -22,6 +22,13 @@ AUDIT_ACTIONS = (
     # A reviewer's answer to a possible duplicate (same person, new person, not the same, leave it).
     "review",
 )
+# How a person came to see a client's data (client_access_log.kind), and how each reads.
+ACCESS_KIND_NAMES = {
+    "details": "Record page", "as_of": "Record as of a past date", "edit_form": "Edit form",
+    "drill_down": "Report drill-down list", "export": "Export file", "restriction_check": "Restriction check",
+    "emailed_report": "Emailed report",
+}
+ACCESS_KINDS = tuple(ACCESS_KIND_NAMES)
 DUPLICATE_STATUSES = ("pending", "not_duplicate", "merged")
 DUPLICATE_CONFIDENCE = ("high", "medium", "low")
 REPORT_FREQUENCIES = ("daily", "weekly", "monthly")

@@ -19,6 +19,8 @@ from app.extensions import db
 from app.services.accounts import AccountError, create_or_update_user, ensure_roles
 from app.services.clock import agency_today
 from app.services.options import ensure_default_options
+from app.services.access_log import staff_by_email
+from app.services.access_review import access_report
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report
 from app.services.report_export import report_sections, sheet_title, to_csv, to_xlsx
 from app.services.reports import (
@@ -255,6 +257,26 @@ def vacancy_command(as_of, department, output_format, out):
     try:
         report = vacancy_report(parse_day(as_of, "--as-of", today),
                                 department_id=find_department(department).id if department else None)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)
+
+
+@report_cli.command("access")
+@click.option("--from", "date_from", required=True, help="First day of the period, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, help="Last day of the period, YYYY-MM-DD.")
+@click.option("--staff", "staff_email", help="Only this staff member (their email), with each read listed.")
+@FORMAT_OPTION
+@OUT_OPTION
+def access_command(date_from, date_to, staff_email, output_format, out):
+    """Access: who was shown how many clients' data in a period, by kind of read."""
+    try:
+        staff_id = None
+        if staff_email:
+            staff_id = staff_by_email(db.session, staff_email)
+            if staff_id is None:
+                raise ReportError(f"--staff: no staff member has the email {staff_email!r}.")
+        report = access_report(parse_day(date_from, "--from"), parse_day(date_to, "--to"), staff_id=staff_id)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     _emit(report, output_format, out)

@@ -187,6 +187,8 @@ def _float_setting(environ, name: str, default: float) -> float:
 BEAT_SCHEDULE = {
     "nightly-backup": {"task": "ccd.backup", "schedule": crontab(hour=2, minute=15)},
     "expiring-restriction-alerts": {"task": "ccd.notify_restrictions", "schedule": crontab(hour=6, minute=0)},
+    # Yesterday's reads of client data, checked once the day is over (app/services/access_review.py).
+    "unusual-access-check": {"task": "ccd.check_access", "schedule": crontab(hour=1, minute=30)},
     "daily-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=0),
                       "kwargs": {"frequency": "daily"}},
     "weekly-reports": {"task": "ccd.send_reports", "schedule": crontab(hour=7, minute=5, day_of_week="mon"),

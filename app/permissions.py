@@ -65,6 +65,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # The report pages (Organizational Summary, Vacancy Tracker, Data quality); LIST opens one, EXPORT downloads it.
     "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report"),
     "audit": ("audit_logs",),
+    # Who looked at whom: the log itself, a client's "Who has looked" tab, and the Access report page.
+    "access": ("client_access_log", "access_report"),
     "imports": ("client_upload_logs", "import_rows"),
     # Who works here: read by the people who fill in the records' staff fields (a restriction's
     # affected staff, a department's owner); look-ups of staff answer only them (scope.may_look_up).
@@ -78,9 +80,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key in keys}
 
-# Rows only the system writes (audit trail, send and import logs, proposals made through
+# Rows only the system writes (audit trail, access log, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
-SYSTEM_WRITTEN = frozenset({"audit_logs", "email_logs", "client_upload_logs", "import_rows", "notifications",
+SYSTEM_WRITTEN = frozenset({"audit_logs", "client_access_log", "email_logs", "client_upload_logs", "import_rows", "notifications",
                             "pending_changes", "linkage_models"})
 # Rows anyone signed in may write for themselves, whatever their role: table -> the column
 # saying whose row it is (the session guard checks it names the person, before and after).
@@ -106,7 +108,7 @@ REVIEW = FULL | {Action.REVIEW: _A}
 ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
     Role.ADMINISTRATOR: {group: REVIEW if group == "approvals" else FULL for group in GROUPS},
     Role.COORDINATOR: {"records": FULL, "approvals": REVIEW, "reports": FULL, "audit": FULL, "imports": FULL,
-                       "report_pages": READ_EXPORT, "directory": READ},
+                       "report_pages": READ_EXPORT, "directory": READ, "access": READ_EXPORT},
     Role.MANAGER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     Role.LEADER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     # Staff open no report unless an administrator also gives them the Report viewer role.
@@ -182,6 +184,12 @@ def may_merge_clients(role_names: Iterable[str]) -> bool:
     """Reviewing duplicates (merge, undo, not a duplicate) rewrites client records directly: a full edit right."""
     roles = list(role_names)
     return all(grant(roles, key, Action.EDIT) is Grant.ALLOW for key in ("clients", "client_duplicates"))
+
+
+def may_see_who_has_looked(role_names: Iterable[str]) -> bool:
+    """Who may see who read a client's record (the record's "Who has looked" tab, the access log and the
+    Access report): whoever may list the access log, that is Coordinators and Administrators."""
+    return grant(role_names, "client_access_log", Action.LIST) is Grant.ALLOW
 
 
 # Enrolling a client despite a service restriction in force is a judgement call for the

@@ -4,4 +4,4 @@ Each task module is imported here so ``celery_worker`` registers it; tasks take 
 never ORM objects, and carry explicit names that the beat schedule refers to.
 """
 
-from tasks import backups, duplicates, ingest, mail, matching, reports, restrictions  # noqa: F401
+from tasks import access, backups, duplicates, ingest, mail, matching, reports, restrictions  # noqa: F401

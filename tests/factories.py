@@ -7,7 +7,7 @@ from app.extensions import db
 from app.permissions import Action, may
 from app.services.scope import sees_everything
 from app.models import (
-    AuditLog, ChoiceOption, Client, ClientDuplicate, ClientSourceId, ClientUploadLog, Department,
+    AuditLog, ChoiceOption, Client, ClientAccess, ClientDuplicate, ClientSourceId, ClientUploadLog, Department,
     DepartmentLeaderAssignment, Discharge, EmailLog, EmailRecipient, Enrollment, ImportColumnTitle, ImportRow,
     ImportSourceSetting, Intake, LinkageModelRecord, Notification,
     PendingChange, Program, ProgramAlias, ProgramCapacity, ProgramManagerAssignment, ProgramStaff,
@@ -45,6 +45,14 @@ def client(**kw):
     kw.setdefault("last_name", unique("Client"))
     kw.setdefault("dob", date(1980, 5, 17))
     return Client(**kw)
+
+
+def client_row(**kw):
+    """A committed client (for rows that name a client by id only)."""
+    row = client(**kw)
+    db.session.add(row)
+    db.session.flush()
+    return row
 
 
 def enrollment(**kw):
@@ -115,6 +123,7 @@ BUILDERS = {
     "discharges": lambda: Discharge(client=client(), program=program(), discharge_date=date(2024, 3, 1),
                                     reason="Completed program"),
     "service_restrictions": restriction,
+    "client_access_log": lambda: ClientAccess(kind="details", client_id=client_row().id, actor_name="test"),
     "audit_logs": lambda: AuditLog(entity="clients", entity_id=uuid.uuid4(), action="update",
                                    actor_name="test", diff_json={"first_name": ["A", "B"]}),
     "pending_changes": lambda: PendingChange(entity="clients", entity_id=uuid.uuid4(), operation="update",

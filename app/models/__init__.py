@@ -3,6 +3,7 @@
 from functools import cache
 
 from app.extensions import db
+from app.models.access import ClientAccess
 from app.models.audit import AuditLog, PendingChange
 from app.models.clients import EXTENDED_FIELDS, Client, ClientDuplicate, ClientSourceId
 from app.models.imports import ClientUploadLog, ImportColumnTitle, ImportRow, ImportSourceSetting
@@ -28,7 +29,7 @@ def model_of_table(table: str):
 
 
 __all__ = [
-    "AuditLog", "ChoiceOption", "Client", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
+    "AuditLog", "ChoiceOption", "Client", "ClientAccess", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
     "Department", "DepartmentLeaderAssignment", "Discharge", "EXTENDED_FIELDS", "EmailLog",
     "EmailRecipient", "Enrollment", "ImportColumnTitle", "ImportRow", "ImportSourceSetting", "Intake",
     "LinkageModelRecord", "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity",

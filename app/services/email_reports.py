@@ -26,7 +26,7 @@ from app.models import (
     Client, Department, Discharge, EmailLog, EmailRecipient, Enrollment, Intake, PendingChange, Program,
     ServiceRestriction,
 )
-from app.services import mail
+from app.services import access_log, mail
 from app.services.clock import agency_date, day_bounds_utc
 from app.services.links import record_url
 from app.services.reports import vacancy_report
@@ -89,6 +89,8 @@ class Section:
     title: str
     header: list[str]
     rows: list[list] = field(default_factory=list)
+    # The clients the rows name (never sent): the access log records who was told about whom.
+    client_ids: list[uuid.UUID] = field(default_factory=list)
 
     @property
     def filename(self) -> str:
@@ -116,6 +118,10 @@ class ReportContent:
     sections: list[Section]
     pending_approvals: int
     vacancy_totals: dict
+
+    def client_ids(self) -> list[uuid.UUID]:
+        """Every client the email names, once each."""
+        return list(dict.fromkeys(c for section in self.sections for c in section.client_ids))
 
     def counts(self) -> dict[str, int]:
         counts = {section.key: len(section.rows) for section in self.sections if section.key != "vacancy"}
@@ -158,10 +164,11 @@ def _new_clients(period: Period, department_id) -> Section:
              .order_by(Client.last_name, Client.first_name, Client.id))
     if department_id is not None:
         query = query.where(Client.id.in_(_department_clients(department_id)))
+    clients = db.session.scalars(query).all()
     return Section("new_clients", "New clients",
                    [label("client"), label("source_system"), label("uid_external"), "Added on", LINK],
                    [[_client_name(c), c.source_system, c.uid_external, agency_date(c.created_at).isoformat(),
-                     record_url("clients", c.id)] for c in db.session.scalars(query)])
+                     record_url("clients", c.id)] for c in clients], [c.id for c in clients])
 
 
 def _program_events(model, day_column: str, extra_columns: tuple[str, ...], key: str, title: str,
@@ -175,12 +182,13 @@ def _program_events(model, day_column: str, extra_columns: tuple[str, ...], key:
              .order_by(day, Client.last_name, Client.first_name, model.id))
     if department_id is not None:
         query = query.where(Program.department_id == department_id)
+    events = db.session.scalars(query).all()
     return Section(key, title,
                    [label("client"), label("program"), label("department"), label(day_column),
                     *(label(column) for column in extra_columns)],
                    [[_client_name(event.client), event.program.name, event.program.department.name,
                      getattr(event, day_column).isoformat(), *(getattr(event, column) for column in extra_columns)]
-                    for event in db.session.scalars(query)])
+                    for event in events], [event.client_id for event in events])
 
 
 def _intakes(period: Period, department_id) -> Section:
@@ -204,28 +212,29 @@ def _restriction_row(r: ServiceRestriction) -> list:
             _yes_no(r.is_no_trespass), record_url("service_restrictions", r.id)]
 
 
-def _restrictions(condition, department_id, order_by) -> list[list]:
+def _restrictions(condition, department_id, order_by) -> tuple[list[list], list[uuid.UUID]]:
     query = (sa.select(ServiceRestriction).join(ServiceRestriction.client)
              .where(ServiceRestriction.is_archived.is_(False), condition)
              .options(joinedload(ServiceRestriction.client), joinedload(ServiceRestriction.program))
              .order_by(order_by, Client.last_name, Client.first_name, ServiceRestriction.id))
     if department_id is not None:
         query = query.where(_restriction_in_department(department_id))
-    return [_restriction_row(r) for r in db.session.scalars(query)]
+    restrictions = db.session.scalars(query).all()
+    return [_restriction_row(r) for r in restrictions], [r.client_id for r in restrictions]
 
 
 def _new_restrictions(period: Period, department_id) -> Section:
     start, end = day_bounds_utc(period.start, period.end)
     created = sa.and_(ServiceRestriction.created_at >= start, ServiceRestriction.created_at < end)
     return Section("new_restrictions", "New restrictions", RESTRICTION_HEADER,
-                   _restrictions(created, department_id, ServiceRestriction.start_date))
+                   *_restrictions(created, department_id, ServiceRestriction.start_date))
 
 
 def _expiring_restrictions(period: Period, department_id) -> Section:
     window = ServiceRestriction.end_date.between(period.end + timedelta(days=1),
                                                   period.end + timedelta(days=EXPIRING_WITHIN_DAYS))
     return Section("expiring_restrictions", f"Restrictions ending in the {EXPIRING_WITHIN_DAYS} days after the period",
-                   RESTRICTION_HEADER, _restrictions(window, department_id, ServiceRestriction.end_date))
+                   RESTRICTION_HEADER, *_restrictions(window, department_id, ServiceRestriction.end_date))
 
 
 VACANCY_TOTALS = (("programs", "programs"), ("capacity", "places"), ("occupied", "occupied"),
@@ -296,6 +305,14 @@ def report_key(recipient: EmailRecipient, period: Period) -> str:
     return f"report:{recipient.id}:{period.frequency}:{period.start.isoformat()}:{period.end.isoformat()}"
 
 
+def _log_reads(recipient: EmailRecipient, content: ReportContent, key: str) -> None:
+    """The access log's rows for one report email: its reader (the staff member at that address when
+    CCD knows one) was told about every client it names."""
+    reader = access_log.staff_by_email(db.session, recipient.email)
+    access_log.record_reads("emailed_report", content.client_ids(), actor=(reader, f"email to {recipient.email}"),
+                            detail=key)
+
+
 def send_reports(frequency: str, run_date: date, dispatch: Callable[[uuid.UUID], object],
                  dry_run: bool = False) -> list[RecipientOutcome]:
     """Queue this period's report for every active recipient of ``frequency`` and hand each to ``dispatch``.
@@ -325,6 +342,8 @@ def send_reports(frequency: str, run_date: date, dispatch: Callable[[uuid.UUID],
                                recipient_id=recipient.id, frequency=frequency, period_start=period.start,
                                period_end=period.end)
         log_id = log.id if log is not None else None
+        if log is not None:
+            _log_reads(recipient, content, key)
         # Committed, and no transaction left open while the delivery runs (in-process it
         # uses its own session, and SQLite lets only one connection write at a time).
         db.session.commit()

@@ -23,8 +23,8 @@ HELP_DIR = Path(__file__).resolve().parents[2] / "templates" / "help"
 # The screens a role's help lists, by group, in the sidebar's words.
 GROUP_TITLES = {
     "records": "Clients, programs and services", "approvals": "Approvals", "reports": "Report emails",
-    "report_pages": "Reports", "audit": "Audit log", "imports": "Imports", "directory": "Staff directory",
-    "staff_admin": "Staff and accounts", "settings": "Settings",
+    "report_pages": "Reports", "audit": "Audit log", "access": "Who looked at whom", "imports": "Imports",
+    "directory": "Staff directory", "staff_admin": "Staff and accounts", "settings": "Settings",
 }
 
 

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from admin_views.formatting import neutralise_formula
+from app.choices import ACCESS_KIND_NAMES
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, entity_label, label
 from app.services.reports import DIMENSION_BY_KEY
 
@@ -215,9 +216,34 @@ def data_quality_sections(report: dict) -> list[Section]:
     return [about, summary, *programs, *sources, _definitions(report)]
 
 
+def access_sections(report: dict) -> list[Section]:
+    """The Access report: who read how many clients' data in the period, by kind; one reader's reads one by one."""
+    about = Section("report", "Report", ["Item", "Value"])
+    about.add(["Report", entity_label("access_report")])
+    about.add([label("date_from"), report["date_from"]])
+    about.add([label("date_to"), report["date_to"]])
+    about.add([label("staff"), report["staff"]["name"] if report["staff"] else "Everyone"])
+    about.add(["Reads", report["totals"]["reads"]])
+    about.add(["Distinct clients", report["totals"]["clients"]])
+
+    readers = Section("by_staff", "By staff member", [label("staff"), "Reads", "Distinct clients",
+                                                      *ACCESS_KIND_NAMES.values()])
+    for row in report["readers"]:
+        readers.add([row["name"], row["reads"], row["clients"], *(row["kinds"][kind] for kind in ACCESS_KIND_NAMES)])
+    sections = [about, readers]
+    if report["reads"] is not None:
+        reads = Section("reads", "Reads one by one", ["When", "What", label("client"), "Client id", "From address",
+                                                      "Page", "File or email"])
+        for row in report["reads"]:
+            reads.add([row["when"], row["kind"], row["client"], row["client_id"], row["address"], row["path"],
+                       row["detail"]])
+        sections.append(reads)
+    return sections
+
+
 def report_sections(report: dict) -> list[Section]:
     builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
-                "data_quality": data_quality_sections}
+                "data_quality": data_quality_sections, "access": access_sections}
     return builders[report["report"]](report)
 
 
@@ -267,7 +293,7 @@ def to_xlsx(sections: list[Section], sheet_title: str) -> bytes:
 
 
 def export_filename(report: dict, extension: str) -> str:
-    if report["report"] in ("org_summary", "data_quality"):
+    if report["report"] in ("org_summary", "data_quality", "access"):
         return f"ccd_{report['report']}_{report['date_from']}_{report['date_to']}.{extension}"
     return f"ccd_vacancy_{report['as_of']}.{extension}"
 

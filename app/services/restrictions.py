@@ -34,6 +34,7 @@ from app import audit
 from app.guard import WriteNotPermitted
 from app.models import Client, Enrollment, Program, ServiceRestriction
 from app.permissions import may_override_restriction
+from app.services import access_log
 from app.services.scope import visible_program_ids
 
 # Fields whose change makes an existing enrollment a new admission, checked like a new one.
@@ -280,7 +281,8 @@ def check_at_the_door(session: Session, staff, *, last_name: str, dob: date, fir
     Shown: org-wide restrictions, and program restrictions for the programs ``staff`` may
     see. Nobody's record is opened, and a person with no such restriction is not
     mentioned at all, so the answer says nothing about who else is in CCD. The question
-    and what was shown are recorded in the audit trail (the caller commits).
+    and what was shown are recorded in the audit trail, and the clients shown in the
+    access log (the caller commits).
     """
     last = (last_name or "").strip()
     first = (first_name or "").strip()
@@ -297,7 +299,7 @@ def check_at_the_door(session: Session, staff, *, last_name: str, dob: date, fir
         conditions.append(sa.or_(r.scope == "org", r.program_id.in_(programs)))
     rows = session.execute(
         sa.select(r.id, c.first_name, c.last_name, r.scope, Program.name, r.start_date, r.end_date,
-                  r.is_indefinite, r.is_bill_168, r.is_no_trespass)
+                  r.is_indefinite, r.is_bill_168, r.is_no_trespass, r.client_id)
         .join(c, r.client_id == c.id).outerjoin(Program, r.program_id == Program.id)
         .where(*conditions).order_by(c.last_name, c.first_name, r.start_date)
     ).all()
@@ -305,4 +307,5 @@ def check_at_the_door(session: Session, staff, *, last_name: str, dob: date, fir
         "query": {"first_name": first or None, "last_name": last, "dob": dob},
         "restrictions_shown": [row[0] for row in rows],
     })
-    return [DoorAnswer(*row[1:]) for row in rows]
+    access_log.record_reads("restriction_check", [row[-1] for row in rows], session=session)
+    return [DoorAnswer(*row[1:-1]) for row in rows]

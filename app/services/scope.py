@@ -417,6 +417,7 @@ TABLE_SCOPES: dict[str, RowScope] = {
     "staff_program_assignments": ProgramScope("program_id"),
     "department_leader_assignments": DepartmentScope("department_id"),
     "audit_logs": AuditScope(),
+    "client_access_log": ClientScope("client_id"),
     "pending_changes": ProposalScope(),
     "notifications": OwnRows("staff_id"),
     "restriction_notification_subscriptions": OwnRows("staff_id"),

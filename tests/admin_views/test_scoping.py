@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from admin_views.registry import SCREENS
 from app.extensions import db
 from app.models import (
-    AuditLog, Client, ClientDuplicate, ClientSourceId, Department, DepartmentLeaderAssignment, Discharge, EmailLog,
-    Enrollment, Intake, Notification, PendingChange, Program, ProgramAlias, ProgramCapacity, ProgramManagerAssignment,
-    ProgramStaff, RestrictionNotificationSubscription, ServiceRestriction, StaffClientAssignment,
+    AuditLog, Client, ClientAccess, ClientDuplicate, ClientSourceId, Department, DepartmentLeaderAssignment, Discharge,
+    EmailLog, Enrollment, Intake, Notification, PendingChange, Program, ProgramAlias, ProgramCapacity,
+    ProgramManagerAssignment, ProgramStaff, RestrictionNotificationSubscription, ServiceRestriction, StaffClientAssignment,
     StaffProgramAssignment, SubProgram,
 )
 from app.permissions import Action, Grant, grant
@@ -95,6 +95,7 @@ def _side(world: World, side: str, mark: str, person=None):
         recipient_email="alerts@test.example", subject=f"New service restriction: {tag} One",
         email_type="restriction_new", client_id=one.id, status="sent",
         idempotency_key=f"restriction_new:{uuid.uuid4()}:{worker.id}")))
+    db.session.add(world.add(side, ClientAccess(kind="details", client_id=one.id, staff=worker)))
     return program, one
 
 
@@ -436,6 +437,8 @@ PAGE_RECIPES = {
     "vacancy_report.export": _report("/export/csv"),
     "data_quality_report.index": _report("/"),
     "data_quality_report.export": _report("/export/csv"),
+    "access_report.index": _report("/"),
+    "access_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 

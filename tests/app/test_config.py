@@ -159,7 +159,7 @@ def test_beat_runs_in_the_agency_time_zone_and_every_scheduled_task_exists(app):
     assert celery.conf.timezone == app.config["TIMEZONE"] == "America/Toronto"
     scheduled = {entry["task"] for entry in celery.conf.beat_schedule.values()}
     assert scheduled == {"ccd.backup", "ccd.notify_restrictions", "ccd.send_reports", "ccd.ingest.drop_folder",
-                         "ccd.ingest.reap", "ccd.train_matcher"}
+                         "ccd.ingest.reap", "ccd.train_matcher", "ccd.check_access"}
     assert scheduled <= set(celery.tasks)
 
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Discharge, EmailLog, EmailRecipient, Intake, PendingChange
+from app.models import Client, Discharge, EmailLog, EmailRecipient, Intake, PendingChange
 from app.services import email_reports
 from tasks.reports import send_reports
 from app.services.restrictions import allow_restricted_enrollment
@@ -190,3 +190,36 @@ def test_send_reports_command_reports_each_recipient(app, report_world, smtp_ser
 def test_send_reports_command_refuses_a_bad_date(app, db_session):
     result = app.test_cli_runner().invoke(args=["ccd", "send-reports", "--date", "10/03/2026"])
     assert result.exit_code != 0 and "does not match the format '%Y-%m-%d'" in result.output
+
+
+def _report_reads():
+    from app.models import ClientAccess
+
+    db.session.expire_all()
+    return {(row.actor_name, row.staff_id, row.client_id, row.kind, row.detail)
+            for row in db.session.scalars(sa.select(ClientAccess))}
+
+
+def test_each_report_email_logs_its_reader_and_every_client_it_names(app, report_world):
+    """Who was told about whom: the director's email names all three clients, the housing lead's
+    only the housing department's two; a reader CCD knows by email is logged as that staff member."""
+    director = factories.staff_member(email="Director@agency.example")
+    db.session.add(director)
+    db.session.commit()
+    names = {c.first_name: c.id for c in db.session.scalars(sa.select(Client))}
+    email_reports.send_reports("daily", RUN_DATE, dispatch=lambda log_id: None)
+    key = {r.email: email_reports.report_key(r, email_reports.report_period("daily", RUN_DATE))
+           for r in (report_world["everyone"], report_world["housing_only"])}
+    expected = {("email to director@agency.example", director.id, names[n], "emailed_report",
+                 key["director@agency.example"]) for n in ("Alex", "Blair", "Casey")}
+    expected |= {("email to housing@agency.example", None, names[n], "emailed_report",
+                  key["housing@agency.example"]) for n in ("Alex", "Casey")}
+    assert _report_reads() == expected
+
+    email_reports.send_reports("daily", RUN_DATE, dispatch=lambda log_id: None)
+    assert _report_reads() == expected, "an email not sent again tells nobody anything new"
+
+
+def test_a_dry_run_sends_nothing_and_logs_nothing(app, report_world):
+    email_reports.send_reports("daily", RUN_DATE, dispatch=lambda log_id: None, dry_run=True)
+    assert _report_reads() == set()
