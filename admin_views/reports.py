@@ -15,7 +15,9 @@ from flask_login import current_user
 
 from admin_views.base import current_roles, refuse
 from admin_views.clients import DEMOGRAPHIC_FILTERS, SERVED_FILTERS
-from admin_views.filters import DataQualityFilter, data_quality_filter_value
+from admin_views.filters import (
+    DataQualityFilter, EnrollmentReportFilter, data_quality_filter_value, enrollment_report_filter_value,
+)
 from app.choices import AGE_BANDS, NOT_STATED
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL
 from app.permissions import Action, may
@@ -23,6 +25,7 @@ from app.services.report_export import (
     cell_text, export_filename, report_sections, sheet_title, to_csv, to_xlsx,
 )
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
+from app.services.report_enrollment_history import enrollment_history
 from app.services.reports import (
     DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
     vacancy_report,
@@ -49,10 +52,20 @@ def _data_quality_url(drill: dict) -> str:
     return url_for(f"{endpoint}.index_view", **{arg: data_quality_filter_value(drill)})
 
 
+def _enrollments_url(drill: dict) -> str:
+    """The enrollment list filtered to exactly the enrollments an Enrollment history or Outcomes count counted."""
+    view = _list_view("client_program_enrollments")
+    flt = next(f for f in view._filters if isinstance(f, EnrollmentReportFilter))
+    arg = f"flt0_{view.get_filter_arg(view._filters.index(flt), flt)}"
+    return url_for("client_program_enrollments.index_view", **{arg: enrollment_report_filter_value(drill)})
+
+
 def drill_down_url(drill: dict) -> str:
     """The client list filtered to exactly the clients a report count counted."""
     if drill.get("report") == "data_quality":
         return _data_quality_url(drill)
+    if drill.get("report") == "enrollments":
+        return _enrollments_url(drill)
     period = f"{drill['date_from']} to {drill['date_to']}"
     coverage = drill["coverage"]
     chosen = [(SERVED_FILTERS[(drill["kind"], coverage and coverage[0])],
@@ -241,9 +254,42 @@ class DataQualityView(ReportPage):
         return []
 
 
+class PeriodReportView(ReportPage):
+    """A report over a period, for a department or program: the form every such report shares."""
+
+    template = "admin/reports/period.html"
+    service = None
+    intro = ""
+
+    def build(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return type(self).service(parse_day(args.get("date_from"), "From", default_from),
+                                  parse_day(args.get("date_to"), "To", default_to),
+                                  department_id=args.get("department") or None,
+                                  program_id=args.get("program") or None, staff=_acting_staff())
+
+    def form(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return {"date_from": args.get("date_from") or default_from.isoformat(),
+                "date_to": args.get("date_to") or default_to.isoformat(),
+                "department": args.get("department", ""), "program": args.get("program", ""),
+                **report_choices(_acting_staff())}
+
+    def charts(self, report: dict) -> list[dict]:
+        return []
+
+
+class EnrollmentHistoryView(PeriodReportView):
+    rule_key = "enrollment_history_report"
+    service = staticmethod(enrollment_history)
+    intro = ("Enrollments started, ended and open at the end of each month of the period: every count opens the "
+             "list of exactly the enrollments it counted.")
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
     ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
     ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
+    ("Reports", EnrollmentHistoryView, "enrollment_history_report", "/admin/reports/enrollment-history"),
 )

@@ -62,8 +62,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "approvals": ("pending_changes",),
     "reports": ("email_recipients", "email_logs"),
-    # The report pages (Organizational Summary, Vacancy Tracker, Data quality); LIST opens one, EXPORT downloads it.
-    "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report"),
+    # The report pages (Organizational Summary, Vacancy Tracker, Data quality, Enrollment history…); LIST opens
+    # one, EXPORT downloads it.
+    "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report", "enrollment_history_report"),
     "audit": ("audit_logs",),
     "imports": ("client_upload_logs", "import_rows"),
     "staff_admin": (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, timedelta
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
@@ -215,9 +216,64 @@ def data_quality_sections(report: dict) -> list[Section]:
     return [about, summary, *programs, *sources, _definitions(report)]
 
 
+def _about(report: dict, *extra: tuple[str, object]) -> Section:
+    """What a period report was asked for: its name, period, department, program and whose programs."""
+    about = Section("report", "Report", ["Item", "Value"])
+    about.add(["Report", entity_label(f"{report['report']}_report")])
+    about.add([label("date_from"), report["date_from"]])
+    about.add([label("date_to"), report["date_to"]])
+    about.add([label("department"), report["department"]["name"] if report["department"] else "All departments"])
+    about.add([label("program"), report["program"]["name"] if report["program"] else "All programs"])
+    for item, value in extra:
+        about.add([item, value])
+    about.add(["Programs counted", "All programs" if report["scope"] == "all programs"
+               else "The programs you can see"])
+    return about
+
+
+def _stay(days: float | None):
+    return "" if days is None else round(days, 1)
+
+
+def enrollment_history_sections(report: dict) -> list[Section]:
+    """Enrollment history: the period's flow, then month by month, then the ends by discharge reason;
+    every count opens the enrollments it counted."""
+    coverage = _coverage(report)
+
+    def drill(kind: str, first: str, last: str, reason: str | None = None) -> dict:
+        return {"report": "enrollments", "kind": kind, "date_from": first, "date_to": last, "reason": reason,
+                "coverage": coverage}
+
+    start, end, totals = report["date_from"], report["date_to"], report["totals"]
+    day_before = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
+    summary = Section("summary", "Whole period", ["Measure", "Enrollments"], count_column=1)
+    summary.add(["Open the day before the period", report["open_at_start"]], drill("open", day_before, day_before))
+    summary.add(["Started", totals["started"]], drill("started", start, end))
+    summary.add(["Ended", totals["ended"]], drill("ended", start, end))
+    summary.add(["Open at the end", totals["open_at_end"]], drill("open", end, end))
+    summary.add(["Median length of stay (days)", _stay(totals["median_stay_days"])])
+
+    months = Section("months", "Month by month", ["Month", "Started", "Ended", "Open at the end",
+                                                  "Median length of stay (days)"])
+    for row in report["months"]:
+        first, last = row["first_day"], row["last_day"]
+        months.add([row["month"], row["started"], row["ended"], row["open_at_end"], _stay(row["median_stay_days"])],
+                   cell_drill_downs={1: drill("started", first, last), 2: drill("ended", first, last),
+                                     3: drill("open", last, last)})
+
+    reasons = Section("ended_by_reason", "Ended, by discharge reason",
+                      ["Discharge reason", *[row["month"] for row in report["months"]], "Total"])
+    for reason in report["ended_by_reason"]:
+        cells = {position + 1: drill("ended", row["first_day"], row["last_day"], reason["reason"])
+                 for position, row in enumerate(report["months"]) if reason["by_month"][position]}
+        cells[len(report["months"]) + 1] = drill("ended", start, end, reason["reason"])
+        reasons.add([reason["label"], *reason["by_month"], reason["total"]], cell_drill_downs=cells)
+    return [_about(report), summary, months, reasons, _definitions(report)]
+
+
 def report_sections(report: dict) -> list[Section]:
     builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
-                "data_quality": data_quality_sections}
+                "data_quality": data_quality_sections, "enrollment_history": enrollment_history_sections}
     return builders[report["report"]](report)
 
 
@@ -267,7 +323,7 @@ def to_xlsx(sections: list[Section], sheet_title: str) -> bytes:
 
 
 def export_filename(report: dict, extension: str) -> str:
-    if report["report"] in ("org_summary", "data_quality"):
+    if "date_from" in report:
         return f"ccd_{report['report']}_{report['date_from']}_{report['date_to']}.{extension}"
     return f"ccd_vacancy_{report['as_of']}.{extension}"
 

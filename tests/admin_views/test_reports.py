@@ -19,6 +19,8 @@ from tests import factories
 ORG = "/admin/reports/org-summary/"
 VACANCY = "/admin/reports/vacancy/"
 DATA_QUALITY = "/admin/reports/data-quality/"
+ENROLLMENT_HISTORY = "/admin/reports/enrollment-history/"
+REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY)
 PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
 
@@ -127,7 +129,7 @@ def agency(db_session):
 ])
 def test_who_may_open_and_export_the_reports(client, sign_in_as, roles, opens, exports):
     sign_in_as(*roles)
-    for page in (ORG, VACANCY, DATA_QUALITY):
+    for page in REPORT_PAGES:
         assert client.get(page).status_code == (200 if opens else 403), page
         for kind in ("csv", "xlsx"):
             assert client.get(f"{page}export/{kind}").status_code == (200 if exports else 403), (page, kind)
@@ -326,3 +328,41 @@ def test_data_quality_bad_input_is_a_clear_error(client, sign_in_as):
     assert response.status_code == 400 and "is not a whole number" in response.get_data(as_text=True)
     export = client.get(f"{DATA_QUALITY}export/csv", query_string=PERIOD).get_data().decode("utf-8-sig")
     assert "Overall" in csv_sections(export)
+
+
+def _listed_records(client, url) -> int:
+    listed = client.get(url + "&page_size=100")
+    assert listed.status_code == 200, url
+    return len(set(LISTED_RECORD.findall(listed.get_data(as_text=True))))
+
+
+def test_enrollment_history_counts_open_exactly_the_enrollments_counted(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    page = tables(client.get(ENROLLMENT_HISTORY, query_string={"date_from": "2024-02-01", "date_to": "2024-03-31"}))
+    summary = {row[0]: row[1] for row in page.sections["summary"][1:]}
+    # Open on 31 January: everywhere in A1 and ended_before; archived clients never count.
+    assert summary["Open the day before the period"] == "2"
+    assert (summary["Started"], summary["Ended"], summary["Open at the end"]) == ("4", "2", "4")
+    assert page.sections["ended_by_reason"][1][0] == "No discharge recorded"
+    assert len(page.links) > 8
+    for count, url in page.links:
+        assert _listed_records(client, url) == count, url
+
+
+def test_enrollment_history_scope(client, sign_in_as, agency):
+    manager = sign_in_as("Manager")
+    db.session.add(ProgramManagerAssignment(staff=manager, program=agency["B1"]))
+    db.session.commit()
+    page = tables(client.get(ENROLLMENT_HISTORY, query_string=PERIOD))
+    assert {row[0]: row[1] for row in page.sections["summary"][1:]}["Started"] == "1"
+    assert client.get(f"{ENROLLMENT_HISTORY}export/csv", query_string=PERIOD).status_code == 403
+
+
+def test_enrollment_history_export_and_bad_input(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    export = client.get(f"{ENROLLMENT_HISTORY}export/csv", query_string=PERIOD).get_data().decode("utf-8-sig")
+    assert "Month by month" in csv_sections(export)
+    book = load_workbook(io.BytesIO(client.get(f"{ENROLLMENT_HISTORY}export/xlsx", query_string=PERIOD).data))
+    assert book.active["A1"].value == "Report"
+    refused = client.get(ENROLLMENT_HISTORY, query_string={"date_from": "2024-04-01", "date_to": "2024-03-01"})
+    assert refused.status_code == 400 and "after it ends" in refused.get_data(as_text=True)

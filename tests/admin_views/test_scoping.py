@@ -431,6 +431,8 @@ PAGE_RECIPES = {
     "vacancy_report.export": _report("/export/csv"),
     "data_quality_report.index": _report("/"),
     "data_quality_report.export": _report("/export/csv"),
+    "enrollment_history_report.index": _report("/"),
+    "enrollment_history_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 
