@@ -26,6 +26,7 @@ from app.services.report_export import (
 )
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
 from app.services.report_enrollment_history import enrollment_history
+from app.services.report_outcomes import outcomes_report
 from app.services.reports import (
     DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
     vacancy_report,
@@ -286,10 +287,20 @@ class EnrollmentHistoryView(PeriodReportView):
              "list of exactly the enrollments it counted.")
 
 
+
+class OutcomesView(PeriodReportView):
+    rule_key = "outcomes_report"
+    service = staticmethod(outcomes_report)
+    intro = ("Discharges in the period per program and reason, and the share that were planned or successful "
+             "completions (which reasons count is an option list under Settings): every count opens the list of "
+             "exactly the enrollments it counted.")
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
     ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
     ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
     ("Reports", EnrollmentHistoryView, "enrollment_history_report", "/admin/reports/enrollment-history"),
+    ("Reports", OutcomesView, "outcomes_report", "/admin/reports/outcomes"),
 )

@@ -64,7 +64,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "reports": ("email_recipients", "email_logs"),
     # The report pages (Organizational Summary, Vacancy Tracker, Data quality, Enrollment history…); LIST opens
     # one, EXPORT downloads it.
-    "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report", "enrollment_history_report"),
+    "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report", "enrollment_history_report",
+                     "outcomes_report"),
     "audit": ("audit_logs",),
     "imports": ("client_upload_logs", "import_rows"),
     "staff_admin": (

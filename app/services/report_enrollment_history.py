@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from app.choices import NOT_STATED
 from app.extensions import db
 from app.models import Client, Department, Discharge, Enrollment, Program
+from app.services.options import active_options
 from app.services.reports import (
     ReportError, _as_uuid, _check_period, _in_programs, _named, _ref, client_not_counted,
     covered_program_ids,
@@ -29,7 +30,9 @@ from app.services.reports import (
 
 NO_DISCHARGE_LABEL = "No discharge recorded"
 MAX_MONTHS = 120
-KINDS = ("started", "ended", "open")
+# "successful": ended with a reason the administrators count as a planned or successful completion.
+KINDS = ("started", "ended", "open", "successful")
+SUCCESSFUL_LIST = "successful_discharge_reason"
 
 HISTORY_DEFINITIONS: dict[str, str] = {
     "counted_enrollment": (
@@ -82,6 +85,12 @@ def reason_is(reason: str, enrollment=Enrollment):
     return found.is_(None) if reason == NOT_STATED else found == reason
 
 
+def successful_reasons() -> list[str]:
+    """The discharge reasons that count as a planned or successful completion: an option list the
+    administrators edit under Settings (defaults in app/choices.py), not code."""
+    return active_options(SUCCESSFUL_LIST)
+
+
 def open_on(day: date):
     """Started on or before ``day`` and not ended by then (HISTORY_DEFINITIONS["open_at_end"])."""
     return sa.and_(Enrollment.start_date <= day, sa.or_(Enrollment.end_date.is_(None), Enrollment.end_date > day))
@@ -103,7 +112,7 @@ def month_of(column):
 
 def kind_condition(kind: str, date_from: date, date_to: date, reason: str | None = None):
     """The enrollments a drill-down of ``kind`` lists: started or ended in [date_from, date_to] (ended
-    ones with ``reason`` when given), or open at the end of ``date_to``."""
+    ones with ``reason`` when given, or with a successful one), or open at the end of ``date_to``."""
     if kind == "started":
         return Enrollment.start_date.between(date_from, date_to)
     if kind == "ended":
@@ -111,6 +120,9 @@ def kind_condition(kind: str, date_from: date, date_to: date, reason: str | None
         return ended if reason is None else sa.and_(ended, reason_is(reason))
     if kind == "open":
         return open_on(date_to)
+    if kind == "successful":
+        return sa.and_(Enrollment.end_date.between(date_from, date_to),
+                       discharge_reason().in_(successful_reasons()))
     raise ReportError(f"Unknown kind of enrollment {kind!r}: one of {', '.join(KINDS)}.")
 
 

@@ -271,9 +271,39 @@ def enrollment_history_sections(report: dict) -> list[Section]:
     return [_about(report), summary, months, reasons, _definitions(report)]
 
 
+def outcomes_sections(report: dict) -> list[Section]:
+    """Outcomes: discharges per program and reason, and the successful share; each count opens its enrollments."""
+    coverage = _coverage(report)
+    start, end = report["date_from"], report["date_to"]
+
+    def drill(kind: str, where, reason: str | None = None) -> dict:
+        return {"report": "enrollments", "kind": kind, "date_from": start, "date_to": end, "reason": reason,
+                "coverage": where}
+
+    reasons = report["reasons"]
+    about = _about(report, ("Successful reasons", "; ".join(report["successful_reasons"]) or "None chosen"))
+    heads = ["Discharges", "Planned or successful", "Successful %",
+             *[r["label"] + (" (successful)" if r["successful"] else "") for r in reasons]]
+    programs = Section("by_program", "By program", [label("program"), label("department"), *heads])
+
+    def add(section: Section, cells: list, row: dict, where) -> None:
+        first, counts = len(cells), [row["discharges"], row["successful"], None, *row["by_reason"]]
+        links = [drill("ended", where), drill("successful", where), None,
+                 *[drill("ended", where, r["reason"]) for r in reasons]]
+        section.add(cells + [row["discharges"], row["successful"], _cell(row["successful_pct"]), *row["by_reason"]],
+                    cell_drill_downs={first + i: link for i, (link, n) in enumerate(zip(links, counts)) if n})
+
+    for row in report["by_program"]:
+        add(programs, [row["program"], row["department"]], row, ("program", row["program"]))
+    overall = Section("overall", "All programs counted", ["Programs", *heads])
+    add(overall, ["All programs counted"], report["overall"], coverage)
+    return [about, overall, programs, _definitions(report)]
+
+
 def report_sections(report: dict) -> list[Section]:
     builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
-                "data_quality": data_quality_sections, "enrollment_history": enrollment_history_sections}
+                "data_quality": data_quality_sections, "enrollment_history": enrollment_history_sections,
+                "outcomes": outcomes_sections}
     return builders[report["report"]](report)
 
 

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.choices import NOT_STATED
@@ -20,7 +21,8 @@ ORG = "/admin/reports/org-summary/"
 VACANCY = "/admin/reports/vacancy/"
 DATA_QUALITY = "/admin/reports/data-quality/"
 ENROLLMENT_HISTORY = "/admin/reports/enrollment-history/"
-REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY)
+OUTCOMES = "/admin/reports/outcomes/"
+REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY, OUTCOMES)
 PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
 
@@ -366,3 +368,20 @@ def test_enrollment_history_export_and_bad_input(client, sign_in_as, agency):
     assert book.active["A1"].value == "Report"
     refused = client.get(ENROLLMENT_HISTORY, query_string={"date_from": "2024-04-01", "date_to": "2024-03-01"})
     assert refused.status_code == 400 and "after it ends" in refused.get_data(as_text=True)
+
+
+def test_outcomes_counts_open_exactly_the_discharges_counted(client, sign_in_as, agency):
+    from app.models import Discharge, Enrollment
+
+    ended = db.session.scalars(sa.select(Enrollment).where(Enrollment.end_date.is_not(None))).all()
+    db.session.add_all([Discharge(client_id=e.client_id, program_id=e.program_id, discharge_date=e.end_date,
+                                  reason=reason) for e, reason in zip(ended, ["Completed program", "Lost contact"])])
+    db.session.commit()
+    sign_in_as("Coordinator")
+    page = tables(client.get(OUTCOMES, query_string={"date_from": "2024-01-01", "date_to": "2024-03-31"}))
+    overall = page.sections["overall"]
+    assert overall[1][:4] == ["All programs counted", "2", "1", "50.0"]
+    assert "Completed program (successful)" in overall[0]
+    assert len(page.links) >= 6
+    for count, url in page.links:
+        assert _listed_records(client, url) == count, url

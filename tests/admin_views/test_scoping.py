@@ -433,6 +433,8 @@ PAGE_RECIPES = {
     "data_quality_report.export": _report("/export/csv"),
     "enrollment_history_report.index": _report("/"),
     "enrollment_history_report.export": _report("/export/csv"),
+    "outcomes_report.index": _report("/"),
+    "outcomes_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 
