@@ -317,13 +317,13 @@ class EnrollmentReportFilter(BaseSQLAFilter):
     """The enrollments an Enrollment history or Outcomes count counted (app/services/report_enrollment_history.py).
 
     Value: ``KIND[ (REASON)][ in program|department NAME], YYYY-MM-DD to YYYY-MM-DD`` where KIND is
-    started, ended, successful (ended with a successful reason) or open (open at the end of the second
-    day): ``ended (Lost contact) in program Somali Program, 2024-01-01 to 2024-01-31``; REASON
+    started, ended, successful (ended with a successful reason), active (service in the period) or open
+    (open at the end of the second day): ``ended (Lost contact) in program Somali Program, 2024-01-01 to 2024-01-31``; REASON
     ``not-stated`` is an end with no discharge recorded.
     Counted over the programs the signed-in person sees, as the reports are.
     """
 
-    VALUE = re.compile(r"^(?P<kind>started|ended|open|successful)(?: \((?P<reason>.+?)\))?(?: in (?P<where>program|department) "
+    VALUE = re.compile(r"^(?P<kind>started|ended|open|successful|active)(?: \((?P<reason>.+?)\))?(?: in (?P<where>program|department) "
                        r"(?P<name>.+?))?, (?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})$")
 
     def __init__(self):
@@ -335,7 +335,7 @@ class EnrollmentReportFilter(BaseSQLAFilter):
     def clean(self, value):
         match = self.VALUE.match(value.strip())
         if match is None or (match["reason"] and match["kind"] != "ended"):
-            raise ValueError("expected started|ended (REASON)|successful|open[ in program|department NAME], "
+            raise ValueError("expected started|ended (REASON)|successful|active|open[ in program|department NAME], "
                              "YYYY-MM-DD to YYYY-MM-DD")
         first, last = _parse_period(match["start"], match["end"])
         where = {}

@@ -27,6 +27,7 @@ from app.services.report_export import (
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
 from app.services.report_enrollment_history import enrollment_history
 from app.services.report_outcomes import outcomes_report
+from app.services.report_program_performance import program_performance
 from app.services.reports import (
     DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
     vacancy_report,
@@ -296,6 +297,15 @@ class OutcomesView(PeriodReportView):
              "exactly the enrollments it counted.")
 
 
+
+class ProgramPerformanceView(PeriodReportView):
+    rule_key = "program_performance_report"
+    service = staticmethod(program_performance)
+    intro = ("Per program for the period: clients served and new, discharges, average occupancy against the "
+             "capacity in force each day, and turnover. Client counts open the clients, discharges and occupancy "
+             "the enrollments behind them.")
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
@@ -303,4 +313,5 @@ REPORT_PAGES = (
     ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
     ("Reports", EnrollmentHistoryView, "enrollment_history_report", "/admin/reports/enrollment-history"),
     ("Reports", OutcomesView, "outcomes_report", "/admin/reports/outcomes"),
+    ("Reports", ProgramPerformanceView, "program_performance_report", "/admin/reports/program-performance"),
 )

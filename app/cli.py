@@ -21,6 +21,7 @@ from app.services.options import ensure_default_options
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report
 from app.services.report_enrollment_history import enrollment_history
 from app.services.report_outcomes import outcomes_report
+from app.services.report_program_performance import program_performance
 from app.services.report_export import report_sections, sheet_title, to_csv, to_xlsx
 from app.services.reports import (
     DIMENSION_BY_KEY, ReportError, find_department, find_program, org_summary, parse_day, vacancy_report,
@@ -279,6 +280,8 @@ period_report_command("enrollment-history", enrollment_history,
                       "Enrollment history: enrollments started, ended (by reason) and open, month by month.")
 period_report_command("outcomes", outcomes_report,
                       "Outcomes: discharges by reason per program, with the share of successful completions.")
+period_report_command("program-performance", program_performance,
+                      "Program performance: served, new, discharged, average occupancy and turnover per program.")
 
 
 @report_cli.command("vacancy")

@@ -25,13 +25,14 @@ from app.models import Client, Department, Discharge, Enrollment, Program
 from app.services.options import active_options
 from app.services.reports import (
     ReportError, _as_uuid, _check_period, _in_programs, _named, _ref, client_not_counted,
-    covered_program_ids,
+    covered_program_ids, enrollment_overlaps,
 )
 
 NO_DISCHARGE_LABEL = "No discharge recorded"
 MAX_MONTHS = 120
-# "successful": ended with a reason the administrators count as a planned or successful completion.
-KINDS = ("started", "ended", "open", "successful")
+# "successful": ended with a reason the administrators count as a planned or successful completion;
+# "active": service somewhere in the period (the enrollments behind Program performance's occupancy).
+KINDS = ("started", "ended", "open", "successful", "active")
 SUCCESSFUL_LIST = "successful_discharge_reason"
 
 HISTORY_DEFINITIONS: dict[str, str] = {
@@ -120,6 +121,8 @@ def kind_condition(kind: str, date_from: date, date_to: date, reason: str | None
         return ended if reason is None else sa.and_(ended, reason_is(reason))
     if kind == "open":
         return open_on(date_to)
+    if kind == "active":
+        return enrollment_overlaps(date_from, date_to)
     if kind == "successful":
         return sa.and_(Enrollment.end_date.between(date_from, date_to),
                        discharge_reason().in_(successful_reasons()))

@@ -300,10 +300,50 @@ def outcomes_sections(report: dict) -> list[Section]:
     return [about, overall, programs, _definitions(report)]
 
 
+def program_performance_sections(report: dict) -> list[Section]:
+    """Program performance: one row per program and the total; clients open the client list, discharges and
+    occupancy the enrollments behind them."""
+    coverage = _coverage(report)
+    start, end = report["date_from"], report["date_to"]
+
+    def clients(kind: str, where) -> dict:
+        return {"kind": kind, "date_from": start, "date_to": end, "filters": {}, "coverage": where,
+                "row_filter": None}
+
+    def enrollments(kind: str, where) -> dict:
+        return {"report": "enrollments", "kind": kind, "date_from": start, "date_to": end, "reason": None,
+                "coverage": where}
+
+    heads = ["Clients served", "New clients", "Discharged", "Average occupancy", "Average capacity",
+             "Occupancy %", "Turnover"]
+
+    def cells(row: dict) -> list:
+        capacity = "No capacity limit" if row.get("no_capacity_limit") else _cell(row["average_capacity"])
+        return [row["served"], row["new"], row["discharged"], row["average_occupancy"], capacity,
+                _cell(row["occupancy_pct"]), _cell(row["turnover"])]
+
+    def links(first: int, row: dict, where) -> dict:
+        found = {first: clients("served", where), first + 1: clients("new", where),
+                 first + 2: enrollments("ended", where), first + 3: enrollments("active", where)}
+        counts = [row["served"], row["new"], row["discharged"], row["occupied_client_days"]]
+        return {column: link for (column, link), n in zip(found.items(), counts) if n}
+
+    programs = Section("by_program", "By program", [label("program"), label("department"), *heads])
+    for row in report["by_program"]:
+        where = ("program", row["program"])
+        programs.add([row["program"], row["department"], *cells(row)], cell_drill_downs=links(2, row, where))
+    total = Section("total", "All programs counted", ["Programs", *heads],
+                    note="Clients served and new clients count each client once, however many programs served "
+                         "them; the other columns add up the programs (capacity and occupancy % only those with "
+                         "a capacity limit).")
+    total.add(["All programs counted", *cells(report["total"])], cell_drill_downs=links(1, report["total"], coverage))
+    return [_about(report, ("Days in the period", report["days"])), total, programs, _definitions(report)]
+
+
 def report_sections(report: dict) -> list[Section]:
     builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
                 "data_quality": data_quality_sections, "enrollment_history": enrollment_history_sections,
-                "outcomes": outcomes_sections}
+                "outcomes": outcomes_sections, "program_performance": program_performance_sections}
     return builders[report["report"]](report)
 
 

@@ -22,7 +22,8 @@ VACANCY = "/admin/reports/vacancy/"
 DATA_QUALITY = "/admin/reports/data-quality/"
 ENROLLMENT_HISTORY = "/admin/reports/enrollment-history/"
 OUTCOMES = "/admin/reports/outcomes/"
-REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY, OUTCOMES)
+PROGRAM_PERFORMANCE = "/admin/reports/program-performance/"
+REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY, OUTCOMES, PROGRAM_PERFORMANCE)
 PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
 
@@ -56,7 +57,7 @@ class SectionTables(HTMLParser):
             text = " ".join(self._cell.split())
             self._row.append(text)
             if self._href:
-                self.links.append((int(text), self._href))
+                self.links.append((float(text) if "." in text else int(text), self._href))
             self._cell = self._href = None
         elif tag == "tr" and self._row is not None:
             self._section.append(self._row)
@@ -385,3 +386,20 @@ def test_outcomes_counts_open_exactly_the_discharges_counted(client, sign_in_as,
     assert len(page.links) >= 6
     for count, url in page.links:
         assert _listed_records(client, url) == count, url
+
+
+def test_program_performance_counts_open_exactly_the_clients_and_enrollments_counted(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    page = tables(client.get(PROGRAM_PERFORMANCE, query_string=PERIOD))
+    rows = {row[0]: row[2:] for row in page.sections["by_program"][1:]}
+    # Alpha one in March (31 days): everywhere and woman_a1 (from the 5th); capacity 2.
+    assert rows["Alpha one"][:3] == ["2", "1", "0"]
+    assert rows["Alpha one"][3:6] == [str(round((31 + 27) / 31, 1)), "2.0", str(round(100 * 58 / 62, 1))]
+    assert rows["Beta one"][4:6] == ["No capacity limit", ""]
+    assert page.sections["total"][1][1:3] == ["3", "1"]
+    assert len(page.links) >= 8
+    for count, url in page.links:
+        if "active" in url:  # an average: the enrollments it was averaged over
+            assert _listed_records(client, url) > 0, url
+        else:
+            assert _listed_records(client, url) == count, url

@@ -435,6 +435,8 @@ PAGE_RECIPES = {
     "enrollment_history_report.export": _report("/export/csv"),
     "outcomes_report.index": _report("/"),
     "outcomes_report.export": _report("/export/csv"),
+    "program_performance_report.index": _report("/"),
+    "program_performance_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 

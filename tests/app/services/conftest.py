@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import (
-    DepartmentLeaderAssignment, Discharge, ProgramCapacity, ProgramManagerAssignment, StaffProgramAssignment,
+    DepartmentLeaderAssignment, Discharge, Intake, ProgramCapacity, ProgramManagerAssignment, StaffProgramAssignment,
 )
 from tests import factories
 from tests.conftest import make_staff
@@ -18,8 +18,9 @@ REASONS = ("Completed program", "Lost contact", "Moved to permanent housing", "L
 @pytest.fixture
 def enrollment_world(db_session):
     """Two departments, five programs (one inactive, one archived, one without a capacity limit, capacity
-    history on two), 60 clients (some archived or merged away) and 160 enrollments around 2024: most ended
-    ones with a discharge on the end date, some with none, some with two, some discharges on other days."""
+    history on two), 60 clients (some archived or merged away), 160 enrollments and 40 intakes around 2024:
+    most ended enrollments with a discharge on the end date, some with none, some with two, some discharges
+    on other days."""
     rng = random.Random(20241202)
     dept_a, dept_b = factories.department(name="E dept A"), factories.department(name="E dept B")
     programs = [
@@ -49,14 +50,16 @@ def enrollment_world(db_session):
             for _ in range(2 if rng.random() < 0.1 else 1):
                 discharges.append(Discharge(client=enrollment.client, program=enrollment.program,
                                             discharge_date=end, reason=rng.choice(REASONS)))
+    intakes = [Intake(client=rng.choice(clients), program=rng.choice(programs),
+                      intake_date=date(2023, 10, 1) + timedelta(days=rng.randrange(300))) for _ in range(40)]
     for _ in range(10):
         discharges.append(Discharge(client=rng.choice(clients), program=rng.choice(programs),
                                     discharge_date=date(2024, 1, 1) + timedelta(days=rng.randrange(200)),
                                     reason=rng.choice(REASONS)))
-    db.session.add_all(enrollments + discharges)
+    db.session.add_all(enrollments + discharges + intakes)
     db.session.commit()
     return {"departments": (dept_a, dept_b), "programs": programs, "clients": clients,
-            "enrollments": enrollments, "discharges": discharges}
+            "enrollments": enrollments, "discharges": discharges, "intakes": intakes}
 
 
 @pytest.fixture
