@@ -26,6 +26,7 @@ from app.services.report_export import (
 )
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
 from app.services.report_enrollment_history import enrollment_history
+from app.services.report_department_summary import department_summary
 from app.services.report_outcomes import outcomes_report
 from app.services.report_program_performance import program_performance
 from app.services.reports import (
@@ -306,6 +307,23 @@ class ProgramPerformanceView(PeriodReportView):
              "the enrollments behind them.")
 
 
+
+class DepartmentSummaryView(PeriodReportView):
+    rule_key = "department_summary_report"
+    intro = ("The Organizational Summary for each department side by side, and for all of them: a client served "
+             "in several programs of a department counts once there. Every count opens its clients.")
+
+    def build(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return department_summary(parse_day(args.get("date_from"), "From", default_from),
+                                  parse_day(args.get("date_to"), "To", default_to), staff=_acting_staff())
+
+    def form(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return {"date_from": args.get("date_from") or default_from.isoformat(),
+                "date_to": args.get("date_to") or default_to.isoformat(), "per_department": True}
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
@@ -314,4 +332,5 @@ REPORT_PAGES = (
     ("Reports", EnrollmentHistoryView, "enrollment_history_report", "/admin/reports/enrollment-history"),
     ("Reports", OutcomesView, "outcomes_report", "/admin/reports/outcomes"),
     ("Reports", ProgramPerformanceView, "program_performance_report", "/admin/reports/program-performance"),
+    ("Reports", DepartmentSummaryView, "department_summary_report", "/admin/reports/department-summary"),
 )

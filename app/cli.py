@@ -20,6 +20,7 @@ from app.services.clock import agency_today
 from app.services.options import ensure_default_options
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report
 from app.services.report_enrollment_history import enrollment_history
+from app.services.report_department_summary import department_summary
 from app.services.report_outcomes import outcomes_report
 from app.services.report_program_performance import program_performance
 from app.services.report_export import report_sections, sheet_title, to_csv, to_xlsx
@@ -282,6 +283,20 @@ period_report_command("outcomes", outcomes_report,
                       "Outcomes: discharges by reason per program, with the share of successful completions.")
 period_report_command("program-performance", program_performance,
                       "Program performance: served, new, discharged, average occupancy and turnover per program.")
+
+
+@report_cli.command("department-summary")
+@click.option("--from", "date_from", required=True, help="First day of the period, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, help="Last day of the period, YYYY-MM-DD.")
+@FORMAT_OPTION
+@OUT_OPTION
+def department_summary_command(date_from, date_to, output_format, out):
+    """Department summary: the Organizational Summary's numbers per department, side by side."""
+    try:
+        report = department_summary(parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)
 
 
 @report_cli.command("vacancy")

@@ -22,6 +22,7 @@ ENTITY_LABELS: dict[str, str] = {
     "org_summary_report": "Organizational Summary", "vacancy_report": "Vacancy Tracker",
     "data_quality_report": "Data quality", "enrollment_history_report": "Enrollment history",
     "outcomes_report": "Outcomes", "program_performance_report": "Program performance",
+    "department_summary_report": "Department summary",
     "notifications": "Notifications", "import_rows": "Import rows", "import_source_settings": "Import settings",
     "import_column_titles": "Import column titles", "program_aliases": "Program aliases",
     "client_merges": "Client merges", "linkage_models": "Matching models",

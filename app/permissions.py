@@ -65,7 +65,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # The report pages (Organizational Summary, Vacancy Tracker, Data quality, Enrollment history…); LIST opens
     # one, EXPORT downloads it.
     "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report", "enrollment_history_report",
-                     "outcomes_report", "program_performance_report"),
+                     "outcomes_report", "program_performance_report", "department_summary_report"),
     "audit": ("audit_logs",),
     "imports": ("client_upload_logs", "import_rows"),
     "staff_admin": (

@@ -340,10 +340,41 @@ def program_performance_sections(report: dict) -> list[Section]:
     return [_about(report, ("Days in the period", report["days"])), total, programs, _definitions(report)]
 
 
+def department_summary_sections(report: dict) -> list[Section]:
+    """The Department summary: one column per department and one for all, each count opening its clients."""
+    columns = report["departments"]
+    heads = [column["department"] for column in columns]
+
+    def drill(column: dict, kind: str, row_filter=None) -> dict:
+        where = ("department", column["department"]) if column["department_id"] else None
+        return {"kind": kind, "date_from": report["date_from"], "date_to": report["date_to"], "filters": {},
+                "coverage": where, "row_filter": row_filter}
+
+    def links(counts: list[int], kind: str, row_filter=None) -> dict:
+        return {position + 1: drill(column, kind, row_filter)
+                for position, (column, n) in enumerate(zip(columns, counts)) if n}
+
+    summary = Section("summary", "Clients", ["Measure", *heads])
+    for measure in report["measures"]:
+        summary.add([label(measure["key"]), *measure["clients"]],
+                    cell_drill_downs=links(measure["clients"], measure["kind"]))
+    sections = [_about(report), summary]
+    for key, breakdown in report["breakdowns"].items():
+        note = ("A client can have several values here and counts once under each." if breakdown["multi_valued"]
+                else None)
+        section = Section(key, breakdown["label"], [breakdown["label"], *heads], note=note)
+        for row in breakdown["rows"]:
+            section.add([row["label"], *row["clients"]],
+                        cell_drill_downs=links(row["clients"], "served", (key, row["value"])))
+        sections.append(section)
+    return sections + [_definitions(report)]
+
+
 def report_sections(report: dict) -> list[Section]:
     builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
                 "data_quality": data_quality_sections, "enrollment_history": enrollment_history_sections,
-                "outcomes": outcomes_sections, "program_performance": program_performance_sections}
+                "outcomes": outcomes_sections, "program_performance": program_performance_sections,
+                "department_summary": department_summary_sections}
     return builders[report["report"]](report)
 
 

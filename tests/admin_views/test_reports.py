@@ -23,7 +23,8 @@ DATA_QUALITY = "/admin/reports/data-quality/"
 ENROLLMENT_HISTORY = "/admin/reports/enrollment-history/"
 OUTCOMES = "/admin/reports/outcomes/"
 PROGRAM_PERFORMANCE = "/admin/reports/program-performance/"
-REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY, OUTCOMES, PROGRAM_PERFORMANCE)
+DEPARTMENT_SUMMARY = "/admin/reports/department-summary/"
+REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY, OUTCOMES, PROGRAM_PERFORMANCE, DEPARTMENT_SUMMARY)
 PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
 
@@ -403,3 +404,14 @@ def test_program_performance_counts_open_exactly_the_clients_and_enrollments_cou
             assert _listed_records(client, url) > 0, url
         else:
             assert _listed_records(client, url) == count, url
+
+
+def test_department_summary_counts_a_client_once_per_department_and_links_to_them(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    page = tables(client.get(DEPARTMENT_SUMMARY, query_string=PERIOD))
+    assert page.sections["summary"][0] == ["Measure", "Alpha services", "Beta services", "All departments"]
+    # everywhere is served in both Alpha programs and in Beta one: once in each column.
+    assert page.sections["summary"][1] == ["Distinct clients served", "2", "2", "3"]
+    assert len(page.links) > 10
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url

@@ -437,6 +437,8 @@ PAGE_RECIPES = {
     "outcomes_report.export": _report("/export/csv"),
     "program_performance_report.index": _report("/"),
     "program_performance_report.export": _report("/export/csv"),
+    "department_summary_report.index": _report("/"),
+    "department_summary_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 

@@ -35,7 +35,11 @@ def enrollment_world(db_session):
     db.session.add_all([ProgramCapacity(program=programs[0], effective_date=date(2024, 2, 10), capacity=8),
                         ProgramCapacity(program=programs[0], effective_date=date(2024, 5, 1), capacity=15),
                         ProgramCapacity(program=programs[1], effective_date=date(2023, 1, 1), capacity=2)])
-    clients = [factories.client(is_archived=n % 17 == 3) for n in range(60)]
+    clients = [factories.client(is_archived=n % 17 == 3, gender=rng.choice(["Woman", "Man", "Unknown", " ", None]),
+                                languages_spoken=rng.choice([[], ["English"], ["French", "English"], ["unknown"]]),
+                                race=rng.choice(["Black", None]),
+                                dob=None if n % 11 == 0 else date(1945, 1, 1) + timedelta(days=rng.randrange(28000)))
+               for n in range(60)]
     db.session.add_all(clients)
     db.session.flush()
     clients[9].merged_into = clients[10]
