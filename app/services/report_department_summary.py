@@ -1,28 +1,54 @@
 """The Department summary: the Organizational Summary's numbers per department, side by side.
 
-Each department's column IS the Organizational Summary for that department
-(app/services/reports.py: ``org_summary(department_id=…)``), so a client served in two of
-its programs counts once in it, and "new" means new to that department's programs; the
-last column is the Summary over every program the person sees, where a client served in
-two departments counts once. One definition, never re-counted here.
+Each department's column is the Organizational Summary for that department, counted by the
+Summary's own queries (app/services/reports.py), so a client served in two of its programs
+counts once in it, and "new" means new to that department's programs; the last column is
+the Summary over every program the person sees, where a client served in two departments
+counts once. One definition, never re-counted here.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from app.services.reports import DEFINITIONS, ORG_SUMMARY_DEFINITIONS, _check_period, org_summary
+import uuid
+
+from app.extensions import db
+from app.services.reports import (
+    DEFINITIONS, DIMENSIONS, ORG_SUMMARY_DEFINITIONS, _breakdown, _by_department, _by_program, _check_period,
+    _materialise_served, _served_counts, _tune_for_report, covered_program_ids,
+)
 
 MEASURES = (("distinct_clients_served", "served"), ("new_clients", "new"), ("continuing_clients", "continuing"))
 
 
+def _summary(counts: dict) -> dict:
+    """The Organizational Summary's numbers from its counts (app/services/reports.py)."""
+    served, new = counts.get(("_served", None), 0), counts.get(("_new", None), 0)
+    return {"distinct_clients_served": served, "new_clients": new, "continuing_clients": served - new,
+            "breakdowns": {d.key: _breakdown(d, counts) for d in DIMENSIONS}}
+
+
 def department_summary(date_from: date, date_to: date, *, staff=None) -> dict:
-    """The Organizational Summary of [date_from, date_to] for each department the person sees, and overall."""
+    """The Organizational Summary of [date_from, date_to] for each department the person sees, and overall.
+
+    The served pairs are found once for every covered program, as the Summary finds them, and
+    each department's counts are the Summary's counts over its part of them, with "new" asked
+    of its own programs: the Summary's own queries, not a Summary per department, which read
+    the period's enrollments again for each department.
+    """
     _check_period(date_from, date_to)
-    overall = org_summary(date_from, date_to, staff=staff)
-    columns = [{"department_id": row["department_id"], "department": row["department"],
-                "summary": org_summary(date_from, date_to, department_id=row["department_id"], staff=staff)}
-               for row in overall["by_department"]]
+    covered = covered_program_ids(staff)
+    _tune_for_report()
+    served = _materialise_served(date_from, date_to, covered, [])
+    columns = []
+    for row in _by_department(served, _by_program(served, covered)):
+        own = covered_program_ids(staff, department_id=uuid.UUID(row["department_id"]))
+        part = served.select().where(served.c.program_id.in_(own)).subquery("department_served")
+        columns.append({"department_id": row["department_id"], "department": row["department"],
+                        "summary": _summary(_served_counts(part, date_from, date_to, own))})
+    overall = _summary(_served_counts(served, date_from, date_to, covered))
+    served.drop(db.session.connection())
     columns.append({"department_id": None, "department": "All departments", "summary": overall})
 
     measures = [{"key": key, "kind": kind, "clients": [column["summary"][key] for column in columns]}
@@ -41,7 +67,7 @@ def department_summary(date_from: date, date_to: date, *, staff=None) -> dict:
         "date_to": date_to.isoformat(),
         "department": None,
         "program": None,
-        "scope": overall["scope"],
+        "scope": "all programs" if covered is None else "limited",
         "departments": [{"department_id": c["department_id"], "department": c["department"]} for c in columns],
         "measures": measures,
         "breakdowns": breakdowns,
