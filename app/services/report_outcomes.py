@@ -19,10 +19,9 @@ from app.extensions import db
 from app.models import Department, Enrollment, Program
 from app.services.options import active_options
 from app.services.report_enrollment_history import (
-    HISTORY_DEFINITIONS, NO_DISCHARGE_LABEL, coverage, discharge_reason, enrollment_counted, kind_condition,
-    successful_reasons,
+    HISTORY_DEFINITIONS, NO_DISCHARGE_LABEL, coverage, ended_with_reason, successful_reasons,
 )
-from app.services.reports import _check_period, _in_programs, _percent, _ref, program_open
+from app.services.reports import _check_period, _in_programs, _percent, _ref, _tune_for_report, program_open
 
 OUTCOME_DEFINITIONS: dict[str, str] = {
     "counted_enrollment": HISTORY_DEFINITIONS["counted_enrollment"],
@@ -53,9 +52,9 @@ def outcomes_report(date_from: date, date_to: date, *, department_id=None, progr
     _check_period(date_from, date_to)
     department, program, covered = coverage(department_id, program_id, staff)
     successful = set(successful_reasons())
+    _tune_for_report()
 
-    ended = (sa.select(Enrollment.program_id, discharge_reason().label("reason"))
-             .where(enrollment_counted(covered), kind_condition("ended", date_from, date_to)).subquery("ended"))
+    ended = ended_with_reason(date_from, date_to, covered, Enrollment.program_id)
     counts: dict[tuple, int] = {
         (pid, reason): n for pid, reason, n in db.session.execute(
             sa.select(ended.c.program_id, ended.c.reason, sa.func.count())

@@ -21,7 +21,8 @@ from app.extensions import db
 from app.models import Department, Enrollment, Intake, Program, ProgramCapacity
 from app.services.report_enrollment_history import coverage, enrollment_counted, kind_condition
 from app.services.reports import (
-    DEFINITIONS, _check_period, _in_programs, _percent, _ref, enrollment_overlaps, program_open, served_client_ids,
+    DEFINITIONS, _check_period, _in_programs, _percent, _ref, _tune_for_report, enrollment_overlaps, program_open,
+    served_client_ids,
 )
 
 EPOCH = date(2000, 1, 1)
@@ -164,6 +165,7 @@ def program_performance(date_from: date, date_to: date, *, department_id=None, p
     _check_period(date_from, date_to)
     department, program, covered = coverage(department_id, program_id, staff)
     days = (date_to - date_from).days + 1
+    _tune_for_report()
 
     counts = _served_and_new(date_from, date_to, covered)
     discharged = dict(db.session.execute(
