@@ -56,7 +56,13 @@ SELECT (SELECT count(*) FROM pairs) AS served_pairs,
                           AND i.intake_date < %(from)s)) AS new_pairs,
        (SELECT count(*) FROM client_program_enrollments e
          WHERE {COUNTED} AND e.end_date BETWEEN %(from)s AND %(to)s) AS discharged,
-       (SELECT sum(added) FROM days) AS client_days
+       (SELECT sum(added) FROM days) AS client_days,
+       (SELECT count(DISTINCT client_id) FROM pairs) AS served,
+       (SELECT count(*) FROM (SELECT client_id FROM pairs GROUP BY client_id HAVING NOT bool_or(started_before)) c
+         WHERE NOT EXISTS (SELECT 1 FROM client_program_enrollments x WHERE x.client_id = c.client_id
+                           AND x.start_date < %(from)s AND NOT x.is_archived)
+           AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.client_id = c.client_id
+                           AND i.intake_date < %(from)s)) AS new
 """
 
 # Distinct clients served per department and new to its programs (the Summary's headline, per department).
@@ -75,7 +81,10 @@ SELECT count(*) AS served_pairs,
          AND NOT EXISTS (SELECT 1 FROM intakes i JOIN programs q ON q.id = i.program_id
                          WHERE i.client_id = pairs.client_id AND q.department_id = pairs.department_id
                            AND i.intake_date < %(from)s)) AS new_pairs,
-       (SELECT count(DISTINCT client_id) FROM pairs) AS served
+       (SELECT count(DISTINCT client_id) FROM pairs) AS served,
+       (SELECT json_object_agg(gender_key, n) FROM (
+          SELECT p.department_id::text || ':' || coalesce(c.gender, '') AS gender_key, count(*) AS n
+          FROM pairs p JOIN clients c ON c.id = p.client_id GROUP BY 1) g) AS by_gender
 FROM pairs
 """
 
@@ -100,15 +109,26 @@ def check_outcomes(row, report: dict) -> None:
 
 def check_program_performance(row, report: dict) -> None:
     rows = report["by_program"]
-    _check("Program performance", (row[0], row[1], row[2], int(row[3] or 0)),
+    _check("Program performance", (row[0], row[1], row[2], int(row[3] or 0), row[4], row[5]),
            (sum(r["served"] for r in rows), sum(r["new"] for r in rows), report["total"]["discharged"],
-            report["total"]["occupied_client_days"]))
+            report["total"]["occupied_client_days"], report["total"]["served"], report["total"]["new"]))
 
 
 def check_department_summary(row, report: dict) -> None:
+    from app.services.reports import NOT_STATED_WORDS
+
     served = next(m for m in report["measures"] if m["key"] == "distinct_clients_served")["clients"]
     new = next(m for m in report["measures"] if m["key"] == "new_clients")["clients"]
-    _check("Department summary", tuple(row), (sum(served[:-1]), sum(new[:-1]), served[-1]))
+    genders: dict = {}
+    for key, n in (row[3] or {}).items():
+        department, _, gender = key.partition(":")
+        value = "not-stated" if gender.strip().lower() in ("", *NOT_STATED_WORDS) else gender
+        genders[(department, value)] = genders.get((department, value), 0) + n
+    reported = {(column["department_id"], r["value"]): r["clients"][position]
+                for position, column in enumerate(report["departments"][:-1])
+                for r in report["breakdowns"]["gender"]["rows"] if r["clients"][position]}
+    _check("Department summary", (row[0], row[1], row[2], genders),
+           (sum(served[:-1]), sum(new[:-1]), served[-1], reported))
 
 
 def services():
