@@ -318,13 +318,14 @@ class EnrollmentReportFilter(BaseSQLAFilter):
 
     Value: ``KIND[ (REASON)][ in program|department NAME], YYYY-MM-DD to YYYY-MM-DD`` where KIND is
     started, ended, successful (ended with a successful reason), active (service in the period) or open
-    (open at the end of the second day): ``ended (Lost contact) in program Somali Program, 2024-01-01 to 2024-01-31``; REASON
-    ``not-stated`` is an end with no discharge recorded.
+    (open at the end of the second day): ``ended (Lost contact) in program Somali Program, 2024-01-01 to
+    2024-01-31``; REASON ``not-stated`` is an end with no discharge recorded.
     Counted over the programs the signed-in person sees, as the reports are.
     """
 
-    VALUE = re.compile(r"^(?P<kind>started|ended|open|successful|active)(?: \((?P<reason>.+?)\))?(?: in (?P<where>program|department) "
-                       r"(?P<name>.+?))?, (?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})$")
+    VALUE = re.compile(r"^(?P<kind>started|ended|open|successful|active)(?: \((?P<reason>.+?)\))?"
+                       r"(?: in (?P<where>program|department) (?P<name>.+?))?, "
+                       r"(?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})$")
 
     def __init__(self):
         super().__init__(Enrollment.id, "Report")
