@@ -21,7 +21,7 @@ from app.extensions import db
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
 from app.models import Client, Enrollment, Program, Staff
 from app.models.base import json_list_contains
-from app.services import data_quality
+from app.services import data_quality, report_enrollment_history
 from app.services.history import about_record, end_of_day, start_of_day
 from app.services.options import active_options
 from app.services.reports import (
@@ -311,6 +311,55 @@ def data_quality_filter_value(drill: dict) -> str:
     check = drill["check"] + (f"/{drill['stale_days']}" if drill["check"] == "stale_open_enrollment" else "")
     where = f" in {drill['coverage'][0]} {drill['coverage'][1]}" if drill["coverage"] else ""
     return f"{check}{where}, {drill['date_from']} to {drill['date_to']}"
+
+
+class EnrollmentReportFilter(BaseSQLAFilter):
+    """The enrollments an Enrollment history or Outcomes count counted (app/services/report_enrollment_history.py).
+
+    Value: ``KIND[ (REASON)][ in program|department NAME], YYYY-MM-DD to YYYY-MM-DD`` where KIND is
+    started, ended, successful (ended with a successful reason), active (service in the period) or open
+    (open at the end of the second day): ``ended (Lost contact) in program Somali Program, 2024-01-01 to
+    2024-01-31``; REASON ``not-stated`` is an end with no discharge recorded.
+    Counted over the programs the signed-in person sees, as the reports are.
+    """
+
+    VALUE = re.compile(r"^(?P<kind>started|ended|open|successful|active)(?: \((?P<reason>.+?)\))?"
+                       r"(?: in (?P<where>program|department) (?P<name>.+?))?, "
+                       r"(?P<start>\d{4}-\d{2}-\d{2}) to (?P<end>\d{4}-\d{2}-\d{2})$")
+
+    def __init__(self):
+        super().__init__(Enrollment.id, "Report")
+
+    def operation(self):
+        return "counted (started|ended|open, period)"
+
+    def clean(self, value):
+        match = self.VALUE.match(value.strip())
+        if match is None or (match["reason"] and match["kind"] != "ended"):
+            raise ValueError("expected started|ended (REASON)|successful|active|open[ in program|department NAME], "
+                             "YYYY-MM-DD to YYYY-MM-DD")
+        first, last = _parse_period(match["start"], match["end"])
+        where = {}
+        if match["where"] == "program":
+            where["program_id"] = find_program(match["name"]).id
+        elif match["where"] == "department":
+            where["department_id"] = find_department(match["name"]).id
+        return match["kind"], first, last, match["reason"], where
+
+    def apply(self, query, value, alias=None):
+        kind, first, last, reason, where = value
+        staff = current_user.staff if current_user.is_authenticated else None
+        if staff is None:
+            return query.filter(sa.false())
+        counted = report_enrollment_history.enrollment_ids(kind, first, last, staff=staff, reason=reason, **where)
+        return query.filter(self.get_column(alias).in_(counted))
+
+
+def enrollment_report_filter_value(drill: dict) -> str:
+    """The EnrollmentReportFilter value naming exactly the enrollments a report cell counted."""
+    reason = f" ({drill['reason']})" if drill.get("reason") else ""
+    where = f" in {drill['coverage'][0]} {drill['coverage'][1]}" if drill["coverage"] else ""
+    return f"{drill['kind']}{reason}{where}, {drill['date_from']} to {drill['date_to']}"
 
 
 class AgeBandFilter(BaseSQLAFilter):

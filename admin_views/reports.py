@@ -15,7 +15,9 @@ from flask_login import current_user
 
 from admin_views.base import current_roles, refuse
 from admin_views.clients import DEMOGRAPHIC_FILTERS, SERVED_FILTERS
-from admin_views.filters import DataQualityFilter, data_quality_filter_value
+from admin_views.filters import (
+    DataQualityFilter, EnrollmentReportFilter, data_quality_filter_value, enrollment_report_filter_value,
+)
 from app.choices import AGE_BANDS, NOT_STATED
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL
 from app.permissions import Action, may
@@ -24,6 +26,10 @@ from app.services.report_export import (
 )
 from app.services.access_review import access_report, staff_choices
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report, stale_days_from
+from app.services.report_enrollment_history import enrollment_history
+from app.services.report_department_summary import department_summary
+from app.services.report_outcomes import outcomes_report
+from app.services.report_program_performance import program_performance
 from app.services.reports import (
     DIMENSIONS, ReportError, last_full_month, org_summary, parse_day, report_choices, stated_options,
     vacancy_report,
@@ -50,10 +56,20 @@ def _data_quality_url(drill: dict) -> str:
     return url_for(f"{endpoint}.index_view", **{arg: data_quality_filter_value(drill)})
 
 
+def _enrollments_url(drill: dict) -> str:
+    """The enrollment list filtered to exactly the enrollments an Enrollment history or Outcomes count counted."""
+    view = _list_view("client_program_enrollments")
+    flt = next(f for f in view._filters if isinstance(f, EnrollmentReportFilter))
+    arg = f"flt0_{view.get_filter_arg(view._filters.index(flt), flt)}"
+    return url_for("client_program_enrollments.index_view", **{arg: enrollment_report_filter_value(drill)})
+
+
 def drill_down_url(drill: dict) -> str:
     """The client list filtered to exactly the clients a report count counted."""
     if drill.get("report") == "data_quality":
         return _data_quality_url(drill)
+    if drill.get("report") == "enrollments":
+        return _enrollments_url(drill)
     period = f"{drill['date_from']} to {drill['date_to']}"
     coverage = drill["coverage"]
     chosen = [(SERVED_FILTERS[(drill["kind"], coverage and coverage[0])],
@@ -264,10 +280,81 @@ class AccessReportView(ReportPage):
         return []
 
 
+class PeriodReportView(ReportPage):
+    """A report over a period, for a department or program: the form every such report shares."""
+
+    template = "admin/reports/period.html"
+    service = None
+    intro = ""
+
+    def build(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return type(self).service(parse_day(args.get("date_from"), "From", default_from),
+                                  parse_day(args.get("date_to"), "To", default_to),
+                                  department_id=args.get("department") or None,
+                                  program_id=args.get("program") or None, staff=_acting_staff())
+
+    def form(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return {"date_from": args.get("date_from") or default_from.isoformat(),
+                "date_to": args.get("date_to") or default_to.isoformat(),
+                "department": args.get("department", ""), "program": args.get("program", ""),
+                **report_choices(_acting_staff())}
+
+    def charts(self, report: dict) -> list[dict]:
+        return []
+
+
+class EnrollmentHistoryView(PeriodReportView):
+    rule_key = "enrollment_history_report"
+    service = staticmethod(enrollment_history)
+    intro = ("Enrollments started, ended and open at the end of each month of the period: every count opens the "
+             "list of exactly the enrollments it counted.")
+
+
+
+class OutcomesView(PeriodReportView):
+    rule_key = "outcomes_report"
+    service = staticmethod(outcomes_report)
+    intro = ("Discharges in the period per program and reason, and the share that were planned or successful "
+             "completions (which reasons count is an option list under Settings): every count opens the list of "
+             "exactly the enrollments it counted.")
+
+
+
+class ProgramPerformanceView(PeriodReportView):
+    rule_key = "program_performance_report"
+    service = staticmethod(program_performance)
+    intro = ("Per program for the period: clients served and new, discharges, average occupancy against the "
+             "capacity in force each day, and turnover. Client counts open the clients, discharges and occupancy "
+             "the enrollments behind them.")
+
+
+
+class DepartmentSummaryView(PeriodReportView):
+    rule_key = "department_summary_report"
+    intro = ("The Organizational Summary for each department side by side, and for all of them: a client served "
+             "in several programs of a department counts once there. Every count opens its clients.")
+
+    def build(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return department_summary(parse_day(args.get("date_from"), "From", default_from),
+                                  parse_day(args.get("date_to"), "To", default_to), staff=_acting_staff())
+
+    def form(self, args) -> dict:
+        default_from, default_to = last_full_month(_today())
+        return {"date_from": args.get("date_from") or default_from.isoformat(),
+                "date_to": args.get("date_to") or default_to.isoformat(), "per_department": True}
+
+
 # (category, view class, rule key, url); the page's name is its label in app/labels.py.
 REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
     ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
     ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
     ("Reports", AccessReportView, "access_report", "/admin/reports/access"),
+    ("Reports", EnrollmentHistoryView, "enrollment_history_report", "/admin/reports/enrollment-history"),
+    ("Reports", OutcomesView, "outcomes_report", "/admin/reports/outcomes"),
+    ("Reports", ProgramPerformanceView, "program_performance_report", "/admin/reports/program-performance"),
+    ("Reports", DepartmentSummaryView, "department_summary_report", "/admin/reports/department-summary"),
 )

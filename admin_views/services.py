@@ -12,7 +12,9 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.clients import client_lookup, staff_lookup
-from admin_views.filters import DataQualityFilter, JsonListContainsFilter, RestrictionStateFilter
+from admin_views.filters import (
+    DataQualityFilter, EnrollmentReportFilter, JsonListContainsFilter, RestrictionStateFilter,
+)
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
 from app.extensions import db
 from app.labels import label
@@ -40,7 +42,7 @@ class EnrollmentView(ArchivableView):
                             "status", "flagged_for_review", "is_archived")
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
     column_filters = ("program.name", "status", "start_date", "end_date", "flagged_for_review", "is_archived",
-                      DataQualityFilter(Enrollment.id, "enrollment"))
+                      DataQualityFilter(Enrollment.id, "enrollment"), EnrollmentReportFilter())
     column_editable_list = ("status",)
     form_columns = ("client", "program", "subprogram", "start_date", "end_date", "status",
                     "receiving_services_date", "referral_source", "notes", "flagged_for_review", "is_archived")

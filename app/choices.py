@@ -93,6 +93,8 @@ DEFAULT_OPTIONS: dict[str, list[str]] = {
     "behaviour": ["Verbal aggression", "Physical aggression", "Threatening staff", "Threatening clients",
                   "Weapons", "Drug dealing", "Sexual harassment", "Damage to property", "Theft", "Other"],
     "marital_status": ["Single", "Married", "Common-law", "Separated", "Divorced", "Widowed", "Unknown"],
+    # Which discharge reasons the Outcomes report counts as a planned or successful completion.
+    "successful_discharge_reason": ["Completed program", "Moved to permanent housing", "Moved to another program"],
 }
 
 # Which (table, column) draws its values from which option list. Multi-valued columns

@@ -22,6 +22,10 @@ from app.services.options import ensure_default_options
 from app.services.access_log import staff_by_email
 from app.services.access_review import access_report
 from app.services.data_quality import DEFAULT_STALE_DAYS, data_quality_report
+from app.services.report_enrollment_history import enrollment_history
+from app.services.report_department_summary import department_summary
+from app.services.report_outcomes import outcomes_report
+from app.services.report_program_performance import program_performance
 from app.services.report_export import report_sections, sheet_title, to_csv, to_xlsx
 from app.services.reports import (
     DIMENSION_BY_KEY, ReportError, find_department, find_program, org_summary, parse_day, vacancy_report,
@@ -241,6 +245,58 @@ def data_quality_command(date_from, date_to, department, program, stale_days, ou
             parse_day(date_from, "--from"), parse_day(date_to, "--to"),
             department_id=find_department(department).id if department else None,
             program_id=find_program(program).id if program else None, stale_days=stale_days)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)
+
+
+PERIOD_REPORT_OPTIONS = (
+    click.option("--from", "date_from", required=True, help="First day of the period, YYYY-MM-DD."),
+    click.option("--to", "date_to", required=True, help="Last day of the period, YYYY-MM-DD."),
+    click.option("--department", help="Only this department (its name)."),
+    click.option("--program", help="Only this program (its name)."),
+    FORMAT_OPTION, OUT_OPTION,
+)
+
+
+def _period_report(service, date_from, date_to, department, program, output_format, out) -> None:
+    """Run a period report for the system (no visibility limit) and write it."""
+    try:
+        report = service(parse_day(date_from, "--from"), parse_day(date_to, "--to"),
+                         department_id=find_department(department).id if department else None,
+                         program_id=find_program(program).id if program else None)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(report, output_format, out)
+
+
+def period_report_command(name: str, service, summary: str):
+    """A ``ccd report NAME --from --to [--department] [--program]`` command for ``service``."""
+    def command(date_from, date_to, department, program, output_format, out):
+        _period_report(service, date_from, date_to, department, program, output_format, out)
+    command.__doc__ = summary
+    for option in reversed(PERIOD_REPORT_OPTIONS):
+        command = option(command)
+    return report_cli.command(name)(command)
+
+
+period_report_command("enrollment-history", enrollment_history,
+                      "Enrollment history: enrollments started, ended (by reason) and open, month by month.")
+period_report_command("outcomes", outcomes_report,
+                      "Outcomes: discharges by reason per program, with the share of successful completions.")
+period_report_command("program-performance", program_performance,
+                      "Program performance: served, new, discharged, average occupancy and turnover per program.")
+
+
+@report_cli.command("department-summary")
+@click.option("--from", "date_from", required=True, help="First day of the period, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, help="Last day of the period, YYYY-MM-DD.")
+@FORMAT_OPTION
+@OUT_OPTION
+def department_summary_command(date_from, date_to, output_format, out):
+    """Department summary: the Organizational Summary's numbers per department, side by side."""
+    try:
+        report = department_summary(parse_day(date_from, "--from"), parse_day(date_to, "--to"))
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     _emit(report, output_format, out)

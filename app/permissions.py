@@ -62,8 +62,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "approvals": ("pending_changes",),
     "reports": ("email_recipients", "email_logs"),
-    # The report pages (Organizational Summary, Vacancy Tracker, Data quality); LIST opens one, EXPORT downloads it.
-    "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report"),
+    # The report pages (Organizational Summary, Vacancy Tracker, Data quality, Enrollment history…); LIST opens
+    # one, EXPORT downloads it.
+    "report_pages": ("org_summary_report", "vacancy_report", "data_quality_report", "enrollment_history_report",
+                     "outcomes_report", "program_performance_report", "department_summary_report"),
     "audit": ("audit_logs",),
     # Who looked at whom: the log itself, a client's "Who has looked" tab, and the Access report page.
     "access": ("client_access_log", "access_report"),

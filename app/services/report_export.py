@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, timedelta
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
@@ -241,9 +242,166 @@ def access_sections(report: dict) -> list[Section]:
     return sections
 
 
+def _about(report: dict, *extra: tuple[str, object]) -> Section:
+    """What a period report was asked for: its name, period, department, program and whose programs."""
+    about = Section("report", "Report", ["Item", "Value"])
+    about.add(["Report", entity_label(f"{report['report']}_report")])
+    about.add([label("date_from"), report["date_from"]])
+    about.add([label("date_to"), report["date_to"]])
+    about.add([label("department"), report["department"]["name"] if report["department"] else "All departments"])
+    about.add([label("program"), report["program"]["name"] if report["program"] else "All programs"])
+    for item, value in extra:
+        about.add([item, value])
+    about.add(["Programs counted", "All programs" if report["scope"] == "all programs"
+               else "The programs you can see"])
+    return about
+
+
+def _stay(days: float | None):
+    return "" if days is None else round(days, 1)
+
+
+def enrollment_history_sections(report: dict) -> list[Section]:
+    """Enrollment history: the period's flow, then month by month, then the ends by discharge reason;
+    every count opens the enrollments it counted."""
+    coverage = _coverage(report)
+
+    def drill(kind: str, first: str, last: str, reason: str | None = None) -> dict:
+        return {"report": "enrollments", "kind": kind, "date_from": first, "date_to": last, "reason": reason,
+                "coverage": coverage}
+
+    start, end, totals = report["date_from"], report["date_to"], report["totals"]
+    day_before = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
+    summary = Section("summary", "Whole period", ["Measure", "Enrollments"], count_column=1)
+    summary.add(["Open the day before the period", report["open_at_start"]], drill("open", day_before, day_before))
+    summary.add(["Started", totals["started"]], drill("started", start, end))
+    summary.add(["Ended", totals["ended"]], drill("ended", start, end))
+    summary.add(["Open at the end", totals["open_at_end"]], drill("open", end, end))
+    summary.add(["Median length of stay (days)", _stay(totals["median_stay_days"])])
+
+    months = Section("months", "Month by month", ["Month", "Started", "Ended", "Open at the end",
+                                                  "Median length of stay (days)"])
+    for row in report["months"]:
+        first, last = row["first_day"], row["last_day"]
+        months.add([row["month"], row["started"], row["ended"], row["open_at_end"], _stay(row["median_stay_days"])],
+                   cell_drill_downs={1: drill("started", first, last), 2: drill("ended", first, last),
+                                     3: drill("open", last, last)})
+
+    reasons = Section("ended_by_reason", "Ended, by discharge reason",
+                      ["Discharge reason", *[row["month"] for row in report["months"]], "Total"])
+    for reason in report["ended_by_reason"]:
+        cells = {position + 1: drill("ended", row["first_day"], row["last_day"], reason["reason"])
+                 for position, row in enumerate(report["months"]) if reason["by_month"][position]}
+        cells[len(report["months"]) + 1] = drill("ended", start, end, reason["reason"])
+        reasons.add([reason["label"], *reason["by_month"], reason["total"]], cell_drill_downs=cells)
+    return [_about(report), summary, months, reasons, _definitions(report)]
+
+
+def outcomes_sections(report: dict) -> list[Section]:
+    """Outcomes: discharges per program and reason, and the successful share; each count opens its enrollments."""
+    coverage = _coverage(report)
+    start, end = report["date_from"], report["date_to"]
+
+    def drill(kind: str, where, reason: str | None = None) -> dict:
+        return {"report": "enrollments", "kind": kind, "date_from": start, "date_to": end, "reason": reason,
+                "coverage": where}
+
+    reasons = report["reasons"]
+    about = _about(report, ("Successful reasons", "; ".join(report["successful_reasons"]) or "None chosen"))
+    heads = ["Discharges", "Planned or successful", "Successful %",
+             *[r["label"] + (" (successful)" if r["successful"] else "") for r in reasons]]
+    programs = Section("by_program", "By program", [label("program"), label("department"), *heads])
+
+    def add(section: Section, cells: list, row: dict, where) -> None:
+        first, counts = len(cells), [row["discharges"], row["successful"], None, *row["by_reason"]]
+        links = [drill("ended", where), drill("successful", where), None,
+                 *[drill("ended", where, r["reason"]) for r in reasons]]
+        section.add(cells + [row["discharges"], row["successful"], _cell(row["successful_pct"]), *row["by_reason"]],
+                    cell_drill_downs={first + i: link for i, (link, n) in enumerate(zip(links, counts)) if n})
+
+    for row in report["by_program"]:
+        add(programs, [row["program"], row["department"]], row, ("program", row["program"]))
+    overall = Section("overall", "All programs counted", ["Programs", *heads])
+    add(overall, ["All programs counted"], report["overall"], coverage)
+    return [about, overall, programs, _definitions(report)]
+
+
+def program_performance_sections(report: dict) -> list[Section]:
+    """Program performance: one row per program and the total; clients open the client list, discharges and
+    occupancy the enrollments behind them."""
+    coverage = _coverage(report)
+    start, end = report["date_from"], report["date_to"]
+
+    def clients(kind: str, where) -> dict:
+        return {"kind": kind, "date_from": start, "date_to": end, "filters": {}, "coverage": where,
+                "row_filter": None}
+
+    def enrollments(kind: str, where) -> dict:
+        return {"report": "enrollments", "kind": kind, "date_from": start, "date_to": end, "reason": None,
+                "coverage": where}
+
+    heads = ["Clients served", "New clients", "Discharged", "Average occupancy", "Average capacity",
+             "Occupancy %", "Turnover"]
+
+    def cells(row: dict) -> list:
+        capacity = "No capacity limit" if row.get("no_capacity_limit") else _cell(row["average_capacity"])
+        return [row["served"], row["new"], row["discharged"], row["average_occupancy"], capacity,
+                _cell(row["occupancy_pct"]), _cell(row["turnover"])]
+
+    def links(first: int, row: dict, where) -> dict:
+        found = {first: clients("served", where), first + 1: clients("new", where),
+                 first + 2: enrollments("ended", where), first + 3: enrollments("active", where)}
+        counts = [row["served"], row["new"], row["discharged"], row["occupied_client_days"]]
+        return {column: link for (column, link), n in zip(found.items(), counts) if n}
+
+    programs = Section("by_program", "By program", [label("program"), label("department"), *heads])
+    for row in report["by_program"]:
+        where = ("program", row["program"])
+        programs.add([row["program"], row["department"], *cells(row)], cell_drill_downs=links(2, row, where))
+    total = Section("total", "All programs counted", ["Programs", *heads],
+                    note="Clients served and new clients count each client once, however many programs served "
+                         "them; the other columns add up the programs (capacity and occupancy % only those with "
+                         "a capacity limit).")
+    total.add(["All programs counted", *cells(report["total"])], cell_drill_downs=links(1, report["total"], coverage))
+    return [_about(report, ("Days in the period", report["days"])), total, programs, _definitions(report)]
+
+
+def department_summary_sections(report: dict) -> list[Section]:
+    """The Department summary: one column per department and one for all, each count opening its clients."""
+    columns = report["departments"]
+    heads = [column["department"] for column in columns]
+
+    def drill(column: dict, kind: str, row_filter=None) -> dict:
+        where = ("department", column["department"]) if column["department_id"] else None
+        return {"kind": kind, "date_from": report["date_from"], "date_to": report["date_to"], "filters": {},
+                "coverage": where, "row_filter": row_filter}
+
+    def links(counts: list[int], kind: str, row_filter=None) -> dict:
+        return {position + 1: drill(column, kind, row_filter)
+                for position, (column, n) in enumerate(zip(columns, counts)) if n}
+
+    summary = Section("summary", "Clients", ["Measure", *heads])
+    for measure in report["measures"]:
+        summary.add([label(measure["key"]), *measure["clients"]],
+                    cell_drill_downs=links(measure["clients"], measure["kind"]))
+    sections = [_about(report), summary]
+    for key, breakdown in report["breakdowns"].items():
+        note = ("A client can have several values here and counts once under each." if breakdown["multi_valued"]
+                else None)
+        section = Section(key, breakdown["label"], [breakdown["label"], *heads], note=note)
+        for row in breakdown["rows"]:
+            section.add([row["label"], *row["clients"]],
+                        cell_drill_downs=links(row["clients"], "served", (key, row["value"])))
+        sections.append(section)
+    return sections + [_definitions(report)]
+
+
 def report_sections(report: dict) -> list[Section]:
     builders = {"org_summary": org_summary_sections, "vacancy": vacancy_sections,
-                "data_quality": data_quality_sections, "access": access_sections}
+                "data_quality": data_quality_sections, "access": access_sections,
+                "enrollment_history": enrollment_history_sections,
+                "outcomes": outcomes_sections, "program_performance": program_performance_sections,
+                "department_summary": department_summary_sections}
     return builders[report["report"]](report)
 
 
@@ -293,7 +451,7 @@ def to_xlsx(sections: list[Section], sheet_title: str) -> bytes:
 
 
 def export_filename(report: dict, extension: str) -> str:
-    if report["report"] in ("org_summary", "data_quality", "access"):
+    if "date_from" in report:
         return f"ccd_{report['report']}_{report['date_from']}_{report['date_to']}.{extension}"
     return f"ccd_vacancy_{report['as_of']}.{extension}"
 

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.choices import NOT_STATED
@@ -19,6 +20,11 @@ from tests import factories
 ORG = "/admin/reports/org-summary/"
 VACANCY = "/admin/reports/vacancy/"
 DATA_QUALITY = "/admin/reports/data-quality/"
+ENROLLMENT_HISTORY = "/admin/reports/enrollment-history/"
+OUTCOMES = "/admin/reports/outcomes/"
+PROGRAM_PERFORMANCE = "/admin/reports/program-performance/"
+DEPARTMENT_SUMMARY = "/admin/reports/department-summary/"
+REPORT_PAGES = (ORG, VACANCY, DATA_QUALITY, ENROLLMENT_HISTORY, OUTCOMES, PROGRAM_PERFORMANCE, DEPARTMENT_SUMMARY)
 PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 DETAILS_ID = re.compile(r"/admin/clients/details/\?id=([0-9a-f-]{36})")
 
@@ -52,7 +58,7 @@ class SectionTables(HTMLParser):
             text = " ".join(self._cell.split())
             self._row.append(text)
             if self._href:
-                self.links.append((int(text), self._href))
+                self.links.append((float(text) if "." in text else int(text), self._href))
             self._cell = self._href = None
         elif tag == "tr" and self._row is not None:
             self._section.append(self._row)
@@ -127,7 +133,7 @@ def agency(db_session):
 ])
 def test_who_may_open_and_export_the_reports(client, sign_in_as, roles, opens, exports):
     sign_in_as(*roles)
-    for page in (ORG, VACANCY, DATA_QUALITY):
+    for page in REPORT_PAGES:
         assert client.get(page).status_code == (200 if opens else 403), page
         for kind in ("csv", "xlsx"):
             assert client.get(f"{page}export/{kind}").status_code == (200 if exports else 403), (page, kind)
@@ -341,3 +347,86 @@ def test_data_quality_bad_input_is_a_clear_error(client, sign_in_as):
     assert response.status_code == 400 and "is not a whole number" in response.get_data(as_text=True)
     export = client.get(f"{DATA_QUALITY}export/csv", query_string=PERIOD).get_data().decode("utf-8-sig")
     assert "Overall" in csv_sections(export)
+
+
+def _listed_records(client, url) -> int:
+    listed = client.get(url + "&page_size=100")
+    assert listed.status_code == 200, url
+    return len(set(LISTED_RECORD.findall(listed.get_data(as_text=True))))
+
+
+def test_enrollment_history_counts_open_exactly_the_enrollments_counted(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    page = tables(client.get(ENROLLMENT_HISTORY, query_string={"date_from": "2024-02-01", "date_to": "2024-03-31"}))
+    summary = {row[0]: row[1] for row in page.sections["summary"][1:]}
+    # Open on 31 January: everywhere in A1 and ended_before; archived clients never count.
+    assert summary["Open the day before the period"] == "2"
+    assert (summary["Started"], summary["Ended"], summary["Open at the end"]) == ("4", "2", "4")
+    assert page.sections["ended_by_reason"][1][0] == "No discharge recorded"
+    assert len(page.links) > 8
+    for count, url in page.links:
+        assert _listed_records(client, url) == count, url
+
+
+def test_enrollment_history_scope(client, sign_in_as, agency):
+    manager = sign_in_as("Manager")
+    db.session.add(ProgramManagerAssignment(staff=manager, program=agency["B1"]))
+    db.session.commit()
+    page = tables(client.get(ENROLLMENT_HISTORY, query_string=PERIOD))
+    assert {row[0]: row[1] for row in page.sections["summary"][1:]}["Started"] == "1"
+    assert client.get(f"{ENROLLMENT_HISTORY}export/csv", query_string=PERIOD).status_code == 403
+
+
+def test_enrollment_history_export_and_bad_input(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    export = client.get(f"{ENROLLMENT_HISTORY}export/csv", query_string=PERIOD).get_data().decode("utf-8-sig")
+    assert "Month by month" in csv_sections(export)
+    book = load_workbook(io.BytesIO(client.get(f"{ENROLLMENT_HISTORY}export/xlsx", query_string=PERIOD).data))
+    assert book.active["A1"].value == "Report"
+    refused = client.get(ENROLLMENT_HISTORY, query_string={"date_from": "2024-04-01", "date_to": "2024-03-01"})
+    assert refused.status_code == 400 and "after it ends" in refused.get_data(as_text=True)
+
+
+def test_outcomes_counts_open_exactly_the_discharges_counted(client, sign_in_as, agency):
+    from app.models import Discharge, Enrollment
+
+    ended = db.session.scalars(sa.select(Enrollment).where(Enrollment.end_date.is_not(None))).all()
+    db.session.add_all([Discharge(client_id=e.client_id, program_id=e.program_id, discharge_date=e.end_date,
+                                  reason=reason) for e, reason in zip(ended, ["Completed program", "Lost contact"])])
+    db.session.commit()
+    sign_in_as("Coordinator")
+    page = tables(client.get(OUTCOMES, query_string={"date_from": "2024-01-01", "date_to": "2024-03-31"}))
+    overall = page.sections["overall"]
+    assert overall[1][:4] == ["All programs counted", "2", "1", "50.0"]
+    assert "Completed program (successful)" in overall[0]
+    assert len(page.links) >= 6
+    for count, url in page.links:
+        assert _listed_records(client, url) == count, url
+
+
+def test_program_performance_counts_open_exactly_the_clients_and_enrollments_counted(client, sign_in_as, agency):
+    sign_in_as("Coordinator")
+    page = tables(client.get(PROGRAM_PERFORMANCE, query_string=PERIOD))
+    rows = {row[0]: row[2:] for row in page.sections["by_program"][1:]}
+    # Alpha one in March (31 days): everywhere and woman_a1 (from the 5th); capacity 2.
+    assert rows["Alpha one"][:3] == ["2", "1", "0"]
+    assert rows["Alpha one"][3:6] == [str(round((31 + 27) / 31, 1)), "2.0", str(round(100 * 58 / 62, 1))]
+    assert rows["Beta one"][4:6] == ["No capacity limit", ""]
+    assert page.sections["total"][1][1:3] == ["3", "1"]
+    assert len(page.links) >= 8
+    for count, url in page.links:
+        if "active" in url:  # an average: the enrollments it was averaged over
+            assert _listed_records(client, url) > 0, url
+        else:
+            assert _listed_records(client, url) == count, url
+
+
+def test_department_summary_counts_a_client_once_per_department_and_links_to_them(client, sign_in_as, agency):
+    sign_in_as("Analyst")
+    page = tables(client.get(DEPARTMENT_SUMMARY, query_string=PERIOD))
+    assert page.sections["summary"][0] == ["Measure", "Alpha services", "Beta services", "All departments"]
+    # everywhere is served in both Alpha programs and in Beta one: once in each column.
+    assert page.sections["summary"][1] == ["Distinct clients served", "2", "2", "3"]
+    assert len(page.links) > 10
+    for count, url in page.links:
+        assert len(listed_client_ids(client, url)) == count, url

@@ -439,6 +439,14 @@ PAGE_RECIPES = {
     "data_quality_report.export": _report("/export/csv"),
     "access_report.index": _report("/"),
     "access_report.export": _report("/export/csv"),
+    "enrollment_history_report.index": _report("/"),
+    "enrollment_history_report.export": _report("/export/csv"),
+    "outcomes_report.index": _report("/"),
+    "outcomes_report.export": _report("/export/csv"),
+    "program_performance_report.index": _report("/"),
+    "program_performance_report.export": _report("/export/csv"),
+    "department_summary_report.index": _report("/"),
+    "department_summary_report.export": _report("/export/csv"),
 }
 NOT_CRAWLED = {"static"}  # Flask-Admin's own CSS and JavaScript
 

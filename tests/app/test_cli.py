@@ -110,6 +110,14 @@ def test_report_cli_csv_is_the_pages_export(app, client, sign_in_as, db_session)
         (["vacancy", "--as-of", "2024-03-15"], "/admin/reports/vacancy/export/csv", {"as_of": "2024-03-15"}),
         (["data-quality", "--from", "2024-03-01", "--to", "2024-03-31"], "/admin/reports/data-quality/export/csv",
          {"date_from": "2024-03-01", "date_to": "2024-03-31"}),
+        (["enrollment-history", "--from", "2024-01-01", "--to", "2024-03-31"],
+         "/admin/reports/enrollment-history/export/csv", {"date_from": "2024-01-01", "date_to": "2024-03-31"}),
+        (["outcomes", "--from", "2024-01-01", "--to", "2024-03-31"],
+         "/admin/reports/outcomes/export/csv", {"date_from": "2024-01-01", "date_to": "2024-03-31"}),
+        (["program-performance", "--from", "2024-01-01", "--to", "2024-03-31"],
+         "/admin/reports/program-performance/export/csv", {"date_from": "2024-01-01", "date_to": "2024-03-31"}),
+        (["department-summary", "--from", "2024-03-01", "--to", "2024-03-31"],
+         "/admin/reports/department-summary/export/csv", {"date_from": "2024-03-01", "date_to": "2024-03-31"}),
     ):
         result = _run(app, *cli_args)
         assert result.exit_code == 0, result.output
