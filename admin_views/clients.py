@@ -5,12 +5,14 @@ from datetime import date, datetime
 
 from flask import abort, flash, request
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView
+from admin_views.bulk_actions import BulkActions
 from admin_views.counts import capped
 from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
@@ -94,7 +96,7 @@ def merged_away(client=Client):
     return client.merged_into_id.is_not(None)
 
 
-class ClientView(FrontDeskCheck, ArchivableView):
+class ClientView(BulkActions, FrontDeskCheck, ArchivableView):
     details_template = "admin/clients/details.html"
     column_list = ("last_name", "first_name", "preferred_name", "dob", "gender", "uid_external",
                    "source_system", "is_inactive", "is_archived")
@@ -126,6 +128,10 @@ class ClientView(FrontDeskCheck, ArchivableView):
     form_choices = {"source_system": [("CCD", "CCD")] + [(s, s) for s in SOURCE_SYSTEMS]}
     inline_models = (SourceIdInline(ClientSourceId),)
     history_page_size = history.HISTORY_PAGE_SIZE
+
+    @action("enroll", "Enroll in a program…")
+    def action_enroll(self, ids):
+        return self.ask("enroll", ids)
 
     def search_placeholder(self):
         return "Name, preferred name, alias, UID or birth date (YYYY-MM-DD)"

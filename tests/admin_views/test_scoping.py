@@ -294,6 +294,28 @@ def _crawl_action(crawl: Crawl, view, base):
                                                       "csrf_token": crawl.token})
 
 
+def _crawl_bulk(crawl: Crawl, view, base):
+    """A bulk action posted with its parameters (inside the person's scope) and a row outside it: refused
+    for roles that may not run it, and the row outside stays as it was (the world's snapshot checks it)."""
+    from admin_views.bulk_actions import BULK_ACTIONS
+
+    hidden = crawl.world.first("outside", view.rule_key)
+    program, department = crawl.world.first("inside", "programs"), crawl.world.first("inside", "departments")
+    today = date.today().isoformat()
+    params = {"program": str(program.id), "start_date": today, "end_date": today, "reason": "Other",
+              "department": str(department.id), "manager": str(uuid.uuid4())}
+    for name, bulk in BULK_ACTIONS.items():
+        if hidden is None or name not in view._actions_data:
+            continue
+        response = crawl.request("post", f"{base}/bulk/{name}/", data={
+            **params, "rowid": [str(hidden.id)], "csrf_token": crawl.token})
+        allowed = all(crawl.decide(table, needed) is not Grant.DENY for table, needed in bulk.needs)
+        if not allowed:
+            crawl.expect(f"bulk {name} on {view.rule_key}", response, 403)
+        elif response.status_code not in (200, 302):
+            crawl.problems.append(f"bulk {name} on {view.rule_key}: {response.status_code}")
+
+
 def _crawl_home(crawl: Crawl, view, base):
     response = crawl.request("get", "/admin/")
     crawl.expect("home", response, 200)
@@ -391,6 +413,7 @@ RECIPES = {
     "ajax_lookup": _crawl_ajax_lookup,
     "ajax_update": _crawl_ajax_update,
     "action_view": _crawl_action,
+    "bulk_view": _crawl_bulk,
 }
 PAGE_RECIPES = {
     "admin.index": _crawl_home,
