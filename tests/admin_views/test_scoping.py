@@ -437,6 +437,8 @@ PAGE_RECIPES = {
     "imports.upload": _refused("/admin/imports/<upload_id>/"),
     "imports.progress": _refused("/admin/imports/<upload_id>/progress.json"),
     "imports.rejects": _refused("/admin/imports/<upload_id>/rejects.csv"),
+    "imports.sample": _refused("/admin/imports/sample/SMIS.csv"),
+    "imports.programs": _refused("/admin/imports/programs/"),
     "my_requests.index": _personal("/admin/my-requests/"),
     "my_requests.details_view": _my_request_details,
     "my_requests.withdraw_view": _personal("/admin/my-requests/withdraw/", "post"),
