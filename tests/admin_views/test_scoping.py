@@ -349,6 +349,19 @@ def _crawl_as_of(crawl: Crawl, view, base):
     crawl.expect("as-of page of a client out of scope", response, 404 if allowed else 403)
 
 
+def _crawl_photo(crawl: Crawl, view, base):
+    allowed = crawl.decide("clients", Action.DETAILS) is not Grant.DENY
+    response = crawl.request("get", f"{base}/photo/", query_string={"id": _hidden_id(crawl, "clients")})
+    crawl.expect("photo of a client out of scope", response, 404 if allowed else 403)
+
+
+def _crawl_photo_upload(crawl: Crawl, view, base):
+    allowed = crawl.decide("clients", Action.EDIT) is not Grant.DENY
+    response = crawl.request("post", f"{base}/photo/upload/", data={
+        "id": _hidden_id(crawl, "clients"), "remove": "yes", "csrf_token": crawl.token})
+    crawl.expect("photo upload for a client out of scope", response, 404 if allowed else 403)
+
+
 def _refused(path: str, method: str = "get", table: str = "clients"):
     """Pages only Coordinators and Administrators open (duplicate review, imports, approving): refused here."""
     def recipe(crawl: Crawl, view, base):
@@ -419,6 +432,8 @@ PAGE_RECIPES = {
     "admin.index": _crawl_home,
     "restriction_check.index": _crawl_restriction_check,
     "clients.as_of_view": _crawl_as_of,
+    "clients.photo_view": _crawl_photo,
+    "clients.photo_upload_view": _crawl_photo_upload,
     "client_duplicates.review": _refused("/admin/client_duplicates/review/", "get", "client_duplicates"),
     "client_duplicates.merges": _refused("/admin/client_duplicates/merges/"),
     "client_duplicates.merge": _refused("/admin/client_duplicates/review/merge/", "post", "client_duplicates"),
