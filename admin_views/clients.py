@@ -5,12 +5,15 @@ from datetime import date, datetime
 
 from flask import abort, flash, request
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView
+from admin_views.bulk_actions import BulkActions
+from admin_views.client_photos import ClientPhotos
 from admin_views.counts import capped
 from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
@@ -100,7 +103,7 @@ def merged_away(client=Client):
     return client.merged_into_id.is_not(None)
 
 
-class ClientView(FrontDeskCheck, ArchivableView):
+class ClientView(BulkActions, ClientPhotos, FrontDeskCheck, ArchivableView):
     details_template = "admin/clients/details.html"
     column_list = ("last_name", "first_name", "preferred_name", "dob", "gender", "uid_external",
                    "source_system", "is_inactive", "is_archived")
@@ -116,7 +119,8 @@ class ClientView(FrontDeskCheck, ArchivableView):
         "dob", "source_system", "is_inactive", "is_archived",
         DataQualityFilter(Client.id, "client"),
     )
-    column_details_exclude_list = ("source_ids", "block_last_key", "block_names_key", "block_prefix_key")
+    column_details_exclude_list = ("source_ids", "block_last_key", "block_names_key", "block_prefix_key",
+                                   "photo_file")
     form_columns = (
         "first_name", "middle_name", "last_name", "preferred_name", "alias", "dob",
         "gender", "gender_identity", "pronoun", "sexual_orientation", "citizenship_status",
@@ -126,12 +130,16 @@ class ClientView(FrontDeskCheck, ArchivableView):
         "address_line1", "address_line2", "city", "province", "postal_code",
         "emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone",
         "health_card_number", "health_card_version", "health_card_exp_date", "health_card_issuing_province",
-        "no_health_card_reason", "uid_external", "source_system", "source_ids", "image_url", "comments",
+        "no_health_card_reason", "uid_external", "source_system", "source_ids", "comments",
         "is_inactive", "is_archived",
     )
     form_choices = {"source_system": [("CCD", "CCD")] + [(s, s) for s in SOURCE_SYSTEMS]}
     inline_models = (SourceIdInline(ClientSourceId),)
     history_page_size = history.HISTORY_PAGE_SIZE
+
+    @action("enroll", "Enroll in a program…")
+    def action_enroll(self, ids):
+        return self.ask("enroll", ids)
 
     def search_placeholder(self):
         return "Name, preferred name, alias, UID or birth date (YYYY-MM-DD)"

@@ -6,14 +6,17 @@ the page comes from the rule table (``permissions.may_import``), and the service
 it again before writing.
 """
 
+import base64
 import uuid
+import zlib
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import CombinedMultiDict
-from wtforms import BooleanField, FileField, SelectField
+from wtforms import BooleanField, FileField, HiddenField, SelectField
 
 from app.choices import SOURCE_SYSTEMS
 from app.celery_app import app_task
@@ -21,10 +24,12 @@ from app.extensions import db
 from app.security import CSRFForm
 from app.models import ClientUploadLog, Enrollment, Program
 from app.permissions import may_import
+from app.services import import_samples, program_import
 from app.services.ingest import FileRefused, ImportNotPermitted, start_import
 from app.services.ingest.importer import flagged_duplicates, progress_of, save_upload
 from app.services.ingest.rejects import rejects_csv
 from app.services.ingest.runs import ImportStopped
+from app.services.scope import acting_staff
 
 HISTORY_SHOWN = 50
 
@@ -49,6 +54,32 @@ class ImportForm(CSRFForm):
     program = SelectField("Program (for files without a Program column, such as SMIS reports)", choices=[],
                           validate_choice=False)
     dry_run = BooleanField("Dry run: check and match everything, write nothing")
+
+
+class ProgramImportForm(CSRFForm):
+    file = FileField("Programs file (CSV)")
+    # The previewed file, signed, so saving reads exactly what was shown.
+    checked = HiddenField()
+
+
+PROGRAM_FILE_SALT = "ccd-program-import"
+
+
+def _sign_file(data: bytes) -> str:
+    packed = base64.urlsafe_b64encode(zlib.compress(data)).decode("ascii")
+    return URLSafeSerializer(current_app.secret_key, salt=PROGRAM_FILE_SALT).dumps(
+        {"by": str(current_user.id), "file": packed})
+
+
+def _signed_file(token: str) -> bytes | None:
+    """The previewed file back from its token; None when the token was altered or is someone else's."""
+    try:
+        payload = URLSafeSerializer(current_app.secret_key, salt=PROGRAM_FILE_SALT).loads(token or "")
+        if payload.get("by") != str(current_user.id):
+            return None
+        return zlib.decompress(base64.urlsafe_b64decode(payload["file"]))
+    except (BadSignature, KeyError, TypeError, ValueError, zlib.error):
+        return None
 
 
 class ImportsView(BaseView):
@@ -99,7 +130,55 @@ class ImportsView(BaseView):
 
         waiting = {entry.upload_log_id: entry.rows for entry in waiting_by_import()}
         return self.render("admin/imports/index.html", form=form, history=history, waiting=waiting,
-                           waiting_url=waiting_items_url)
+                           waiting_url=waiting_items_url, samples=import_samples.SAMPLE_SOURCES)
+
+    @expose("/sample/<source>.csv")
+    def sample(self, source):
+        """A sample file of the source's columns (from the column registry as it is now)."""
+        if source not in import_samples.SAMPLE_SOURCES:
+            abort(404)
+        name = import_samples.sample_name(source)
+        return Response("\ufeff" + import_samples.sample_csv(db.session, source), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @expose("/programs/", methods=("GET", "POST"))
+    def programs(self):
+        """Upload a programs file, see every row checked, then save the valid ones."""
+        form = ProgramImportForm(CombinedMultiDict((request.files, request.form)) if request.method == "POST"
+                                 else None)
+        staff = acting_staff()
+        result = token = saved = refused = None
+        if request.method == "POST":
+            upload = request.files.get("file")
+            if not form.validate():
+                flash("The form expired; please choose the file again.", "error")
+            elif form.checked.data:
+                data = _signed_file(form.checked.data)
+                if data is None:
+                    flash("This preview could not be checked; upload the file again.", "error")
+                else:
+                    try:
+                        saved, refused = program_import.save(staff, data)
+                    except program_import.ProgramImportRefused as exc:
+                        db.session.rollback()
+                        flash(str(exc), "error")
+                    else:
+                        db.session.commit()
+                        flash(f"{len(saved)} program(s) saved; {len(refused)} row(s) not saved.",
+                              "success" if saved else "warning")
+            elif upload is None or not upload.filename:
+                flash("Choose a CSV file of programs.", "error")
+            else:
+                data = upload.stream.read(program_import.MAX_BYTES + 1)
+                try:
+                    result = program_import.preview(staff, data)
+                except program_import.ProgramImportRefused as exc:
+                    flash(str(exc), "error")
+                else:
+                    token = _sign_file(data) if result.valid else None
+                db.session.rollback()
+        return self.render("admin/imports/programs.html", form=form, result=result, token=token, saved=saved,
+                           refused=refused)
 
     def _start(self, upload, form):
         from tasks.ingest import run_upload

@@ -1,8 +1,10 @@
 """Departments, programs and their subprograms, capacity history and staff."""
 
+from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
 
 from admin_views.base import ArchivableView, CCDModelView
+from admin_views.bulk_actions import BulkActions
 from admin_views.clients import staff_lookup
 from app.choices import PROGRAM_STATUSES
 from app.models import ProgramCapacity, ProgramStaff, SubProgram
@@ -26,7 +28,7 @@ class ProgramStaffInline(InlineFormAdmin):
     form_ajax_refs = {"staff": staff_lookup("staff")}
 
 
-class ProgramView(ArchivableView):
+class ProgramView(BulkActions, ArchivableView):
     details_template = "admin/programs/details.html"
     column_list = ("name", "department", "location", "capacity_current", "no_capacity_limit", "status",
                    "is_archived")
@@ -45,6 +47,14 @@ class ProgramView(ArchivableView):
         (SubProgram, {"form_columns": ("id", "name", "description", "is_active")}),
         (ProgramCapacity, {"form_columns": ("id", "effective_date", "capacity", "notes")}),
     )
+
+    @action("move", "Move to another department…")
+    def action_move(self, ids):
+        return self.ask("move", ids)
+
+    @action("manager", "Assign a manager…")
+    def action_manager(self, ids):
+        return self.ask("manager", ids)
 
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:

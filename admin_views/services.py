@@ -4,6 +4,7 @@ from contextlib import nullcontext
 
 from flask import abort, redirect, request, url_for
 from flask_admin import BaseView, expose
+from flask_admin.actions import action
 from flask_admin.form import SecureForm
 from flask_admin.helpers import get_form_data
 from flask_login import current_user
@@ -11,6 +12,7 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
+from admin_views.bulk_actions import BulkActions
 from admin_views.clients import client_lookup, staff_lookup
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, JsonListContainsFilter, RestrictionStateFilter,
@@ -34,7 +36,7 @@ class OverrideReasonField(TextAreaField):
         pass
 
 
-class EnrollmentView(ArchivableView):
+class EnrollmentView(BulkActions, ArchivableView):
     column_list = ("client", "program", "subprogram", "start_date", "end_date", "status", "flagged_for_review",
                    "is_archived")
     column_default_sort = ("start_date", True)
@@ -48,6 +50,10 @@ class EnrollmentView(ArchivableView):
                     "receiving_services_date", "referral_source", "notes", "flagged_for_review", "is_archived")
     form_choices = {"status": [(s, s.capitalize()) for s in ENROLLMENT_STATUSES]}
     form_ajax_refs = {"client": client_lookup("client")}
+
+    @action("end", "End enrollments…")
+    def action_end(self, ids):
+        return self.ask("end", ids)
 
     def __init__(self, *args, **kwargs):
         self._override_forms = {}

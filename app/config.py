@@ -306,6 +306,10 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR", str(Path(instance_path) / "outbox")),
         **mail_settings(environ),
         "BACKUP_DIR": environ.get("BACKUP_DIR", "").strip() or str(Path(instance_path) / "backups"),
+        # Client photos: re-encoded uploads, served only through the client screen's own scope check
+        # (never a static URL), so the folder must not be one the web server publishes.
+        "CLIENT_PHOTO_DIR": environ.get("CLIENT_PHOTO_DIR", "").strip() or str(Path(instance_path) / "client_photos"),
+        "CLIENT_PHOTO_MAX_MB": _float_setting(environ, "CLIENT_PHOTO_MAX_MB", 5),
         "BACKUP_S3_BUCKET": environ.get("BACKUP_S3_BUCKET", "").strip() or None,
         "BACKUP_S3_PREFIX": environ.get("BACKUP_S3_PREFIX", "ccd-backups/").strip(),
         "BACKUP_S3_ENDPOINT_URL": environ.get("BACKUP_S3_ENDPOINT_URL", "").strip() or None,

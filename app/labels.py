@@ -53,7 +53,7 @@ FIELD_LABELS: dict[str, str] = {
     "emergency_contact_phone": "Emergency contact phone", "health_card_number": "Health card number",
     "health_card_version": "Health card version", "health_card_exp_date": "Health card expiry",
     "health_card_issuing_province": "Health card province", "no_health_card_reason": "Reason for no health card",
-    "image_url": "Photo URL", "source_system": "Source system", "uid_external": "External UID",
+    "image_url": "Photo URL (before photo uploads)", "photo_file": "Photo", "source_system": "Source system", "uid_external": "External UID",
     "is_inactive": "Inactive", "comments": "Comments", "extended": "Additional information",
     "source_ids": "Source system ids", "source_client_id": "Id in source system",
     # programs

@@ -93,6 +93,8 @@ class Client(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
 
     # Provenance and status
     image_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # The stored photo's file name in CLIENT_PHOTO_DIR (app/services/client_photos.py); a new name each upload.
+    photo_file: Mapped[str | None] = mapped_column(sa.String(100))
     source_system: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     uid_external: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     is_inactive: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), index=True)

@@ -300,6 +300,28 @@ def _crawl_action(crawl: Crawl, view, base):
                                                       "csrf_token": crawl.token})
 
 
+def _crawl_bulk(crawl: Crawl, view, base):
+    """A bulk action posted with its parameters (inside the person's scope) and a row outside it: refused
+    for roles that may not run it, and the row outside stays as it was (the world's snapshot checks it)."""
+    from admin_views.bulk_actions import BULK_ACTIONS
+
+    hidden = crawl.world.first("outside", view.rule_key)
+    program, department = crawl.world.first("inside", "programs"), crawl.world.first("inside", "departments")
+    today = date.today().isoformat()
+    params = {"program": str(program.id), "start_date": today, "end_date": today, "reason": "Other",
+              "department": str(department.id), "manager": str(uuid.uuid4())}
+    for name, bulk in BULK_ACTIONS.items():
+        if hidden is None or name not in view._actions_data:
+            continue
+        response = crawl.request("post", f"{base}/bulk/{name}/", data={
+            **params, "rowid": [str(hidden.id)], "csrf_token": crawl.token})
+        allowed = all(crawl.decide(table, needed) is not Grant.DENY for table, needed in bulk.needs)
+        if not allowed:
+            crawl.expect(f"bulk {name} on {view.rule_key}", response, 403)
+        elif response.status_code not in (200, 302):
+            crawl.problems.append(f"bulk {name} on {view.rule_key}: {response.status_code}")
+
+
 def _crawl_home(crawl: Crawl, view, base):
     response = crawl.request("get", "/admin/")
     crawl.expect("home", response, 200)
@@ -331,6 +353,19 @@ def _crawl_as_of(crawl: Crawl, view, base):
     allowed = crawl.decide("clients", Action.DETAILS) is not Grant.DENY
     response = crawl.request("get", f"{base}/as-of/", query_string={"id": _hidden_id(crawl, "clients")})
     crawl.expect("as-of page of a client out of scope", response, 404 if allowed else 403)
+
+
+def _crawl_photo(crawl: Crawl, view, base):
+    allowed = crawl.decide("clients", Action.DETAILS) is not Grant.DENY
+    response = crawl.request("get", f"{base}/photo/", query_string={"id": _hidden_id(crawl, "clients")})
+    crawl.expect("photo of a client out of scope", response, 404 if allowed else 403)
+
+
+def _crawl_photo_upload(crawl: Crawl, view, base):
+    allowed = crawl.decide("clients", Action.EDIT) is not Grant.DENY
+    response = crawl.request("post", f"{base}/photo/upload/", data={
+        "id": _hidden_id(crawl, "clients"), "remove": "yes", "csrf_token": crawl.token})
+    crawl.expect("photo upload for a client out of scope", response, 404 if allowed else 403)
 
 
 def _refused(path: str, method: str = "get", table: str = "clients"):
@@ -397,11 +432,14 @@ RECIPES = {
     "ajax_lookup": _crawl_ajax_lookup,
     "ajax_update": _crawl_ajax_update,
     "action_view": _crawl_action,
+    "bulk_view": _crawl_bulk,
 }
 PAGE_RECIPES = {
     "admin.index": _crawl_home,
     "restriction_check.index": _crawl_restriction_check,
     "clients.as_of_view": _crawl_as_of,
+    "clients.photo_view": _crawl_photo,
+    "clients.photo_upload_view": _crawl_photo_upload,
     "client_duplicates.review": _refused("/admin/client_duplicates/review/", "get", "client_duplicates"),
     "client_duplicates.merges": _refused("/admin/client_duplicates/merges/"),
     "client_duplicates.merge": _refused("/admin/client_duplicates/review/merge/", "post", "client_duplicates"),
@@ -420,6 +458,8 @@ PAGE_RECIPES = {
     "imports.upload": _refused("/admin/imports/<upload_id>/"),
     "imports.progress": _refused("/admin/imports/<upload_id>/progress.json"),
     "imports.rejects": _refused("/admin/imports/<upload_id>/rejects.csv"),
+    "imports.sample": _refused("/admin/imports/sample/SMIS.csv"),
+    "imports.programs": _refused("/admin/imports/programs/"),
     "my_requests.index": _personal("/admin/my-requests/"),
     "my_requests.details_view": _my_request_details,
     "my_requests.withdraw_view": _personal("/admin/my-requests/withdraw/", "post"),

@@ -121,7 +121,23 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "SMIS": ("source_client_id",),
     "EMHware": ("source_client_id",),
     "FFAI": ("first_name", "last_name"),
+    "programs": ("name", "department"),
 }
+
+# Programs from a CSV (app/services/program_import.py): not a source system's export but the
+# agency's own list of programs, read by the same column matching.
+PROGRAM_SOURCE = "programs"
+PROGRAM_COLUMN_TITLES: dict[str, tuple[str, ...]] = {
+    "name": ("Program", "Program name", "Name"),
+    "department": ("Department", "Department name"),
+    "location": ("Location", "Address"),
+    "capacity_current": ("Capacity",),
+    "capacity_effective_date": ("Capacity effective from", "Capacity date"),
+    "no_capacity_limit": ("No capacity limit",),
+    "status": ("Status",),
+    "description": ("Description",),
+}
+PROGRAM_FIELDS = tuple(PROGRAM_COLUMN_TITLES)
 
 DEFAULT_DATE_ORDER = "YMD"
 
@@ -222,6 +238,11 @@ class ResolvedColumns:
                    for title, reason in IGNORED_COLUMNS.get(self.column_map.source, {}).items()}
         return [[str(header), ignored.get(normalize_title(header), "not in the column map for this source")]
                 for index, header in enumerate(self.headers) if index not in read and str(header).strip()]
+
+
+def program_column_map() -> ColumnMap:
+    """The columns of a programs file (its titles are CCD's own, not set per source)."""
+    return ColumnMap(PROGRAM_SOURCE, dict(PROGRAM_COLUMN_TITLES))
 
 
 def column_map_for(session, source: str) -> ColumnMap:
