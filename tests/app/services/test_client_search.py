@@ -160,3 +160,27 @@ def test_the_list_shows_how_many_a_search_found(client, sign_in_as, people):
     assert "List (3)" in client.get("/admin/clients/?search=john&page=4").get_data(as_text=True), "past the end"
     assert "List (2)" in client.get("/admin/clients/?search=john+1979-03-08").get_data(as_text=True)
     assert "List (4)" in client.get("/admin/clients/?search=jo").get_data(as_text=True), "a short word, counted apart"
+
+
+def test_clients_an_import_writes_or_changes_are_found(db_session, tmp_path):
+    from app.services.ingest import import_file
+
+    program = factories.create("programs")
+    header = ("ID,Last Name,First Name,Program,DOB,Age,Gender,City,Sub-program,Worker,Level of Support,"
+              "Admission Date,Days Elapsed,Location/County,Referral Source")
+
+    def imported(name: str, *rows: str):
+        path = tmp_path / name
+        path.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="utf-8")
+        summary = import_file(path, "EMHware")
+        assert summary.status == "success", summary
+
+    imported("first.csv", f'CLI-771,Côté,Hélène,"{program.name}",1980-02-03,40,,Toronto,,,,2024-01-15,10,,')
+    helene = db.session.scalars(sa.select(Client.id).where(Client.last_name == "Côté")).one()
+    assert found("helene cote") == found("CLI-771") == found("3/2/1980 cote") == {helene}
+    undated = factories.client(first_name="Ada", last_name="Okafor", dob=None)
+    undated.source_ids = [ClientSourceId(source_system="EMHware", source_client_id="CLI-773")]
+    db.session.add(undated)
+    db.session.commit()
+    imported("second.csv", f'CLI-773,Okafor,Ada,"{program.name}",1966-09-30,40,,Toronto,,,,2024-03-15,10,,')
+    assert found("okafor 30/09/1966") == {undated.id}, "the birth date the import filled in"
