@@ -35,7 +35,8 @@ NARROW_PREFIX = 4  # a name part this long finds people who share a name, not ha
 IGNORED_WORDS = frozenset({"born", "ne", "nee"})  # "Alexander, Lori, born 1971-05-05", as a picker shows a client
 
 _MONTHS = {
-    **dict.fromkeys(("january", "jan", "janvier", "janv"), 1), **dict.fromkeys(("february", "feb", "fevrier", "fev"), 2),
+    **dict.fromkeys(("january", "jan", "janvier", "janv"), 1),
+    **dict.fromkeys(("february", "feb", "fevrier", "fev"), 2),
     **dict.fromkeys(("march", "mar", "mars"), 3), **dict.fromkeys(("april", "apr", "avril", "avr"), 4),
     **dict.fromkeys(("may", "mai"), 5), **dict.fromkeys(("june", "jun", "juin"), 6),
     **dict.fromkeys(("july", "jul", "juillet", "juil"), 7), **dict.fromkeys(("august", "aug", "aout"), 8),
@@ -93,10 +94,6 @@ class ClientQuery:
     @property
     def narrow(self) -> bool:
         return bool(self.terms) and all(term.narrow for term in self.terms)
-
-    @property
-    def born(self) -> bool:
-        return any(BORN in term.kinds for term in self.terms)
 
     @property
     def names(self) -> bool:
