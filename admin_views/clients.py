@@ -60,7 +60,7 @@ class ClientAjaxLoader(UUIDAjaxLoader):
         return super().get_query().filter(~merged_away())
 
     def get_list(self, term, offset=0, limit=10):
-        return find_clients(db.session, self.get_query(), term or "", offset=offset or 0,
+        return find_clients(db.session, self.get_query(), term or "", staff=acting_staff(), offset=offset or 0,
                             limit=min(limit or 10, 50))
 
 
@@ -142,7 +142,7 @@ class ClientView(FrontDeskCheck, ArchivableView):
         """The one client search (app/services/client_search.py): names, birth dates, phones, emails,
         postal codes and ids, typos forgiven. A narrow search's matches are counted with the page
         (get_list): it returns no count query."""
-        condition = search_condition(db.session, query, search)
+        condition = search_condition(db.session, query, search, acting_staff())
         query = query.filter(condition)
         if is_narrow(search):
             count_query = None

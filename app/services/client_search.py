@@ -25,6 +25,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.models import Client, ClientSearchKey
+from app.services.scope import visible_client_ids, within
 from app.search_keys import (
     BORN, EMAIL, NAME, PHONE, POSTAL, SOURCE, born_key, compact, email_key, fold, key, name_words, next_after_prefix,
     one_edit_away, phone_digits,
@@ -170,18 +171,25 @@ def parse(text: str) -> ClientQuery:
     return ClientQuery(tuple(terms))
 
 
-def _term_condition(term: Term):
+def _term_condition(term: Term, visible=None):
     k = ClientSearchKey.key
     ways = [k.in_(sorted(term.exact))] if term.exact else []
     ways += [sa.and_(k >= prefix, k < next_after_prefix(prefix)) for prefix in sorted(term.prefixes)]
     if not ways:
         return sa.false()
-    return Client.id.in_(sa.select(ClientSearchKey.client_id).where(sa.or_(*ways)))
+    matches = sa.select(ClientSearchKey.client_id).where(sa.or_(*ways))
+    if visible is not None:
+        matches = matches.where(ClientSearchKey.client_id.in_(visible))
+    # A narrow term's matches are read first and their clients looked up by id (scope.within): the
+    # planner, expecting them spread over the name order, would otherwise walk the name index to
+    # fill a page, and the count over the page makes that walk go to the end.
+    return within(Client.id, matches) if term.narrow else Client.id.in_(matches)
 
 
-def query_condition(query: ClientQuery):
-    """Clients matching every term of ``query``."""
-    return sa.and_(*(_term_condition(term) for term in query.terms)) if query.terms else sa.false()
+def query_condition(query: ClientQuery, visible=None):
+    """Clients matching every term of ``query``; ``visible`` (ids of the clients a person may see) has the
+    key index's matches narrowed to them before any client is read."""
+    return sa.and_(*(_term_condition(term, visible) for term in query.terms)) if query.terms else sa.false()
 
 
 def typos_on_file(session, words: list[str]) -> dict[str, set[str]]:
@@ -201,37 +209,41 @@ def forgiving(session, query: ClientQuery) -> ClientQuery:
                              if term.typo_word else term for term in query.terms))
 
 
-def matching_condition(session, base_query, query: ClientQuery):
-    """The condition for ``query`` within ``base_query`` (the person's scope): as typed, or, when that
-    finds nobody there, with name words read as typos too."""
-    exact = query_condition(query)
-    if query.narrow:
-        read_matches_directly(session)
+def _visible(staff):
+    return None if staff is None else visible_client_ids(staff)
+
+
+def matching_condition(session, base_query, query: ClientQuery, staff=None):
+    """The condition for ``query`` within ``base_query``, which carries the person's scope: as typed, or,
+    when that finds nobody there, with name words read as typos too. Given ``staff`` (the same person),
+    the matches are narrowed to their clients in the key index first: a Staff member's "Johns" then
+    reads only their own Johnsons, not every Johnson on file to check each one."""
+    visible = _visible(staff)
+    exact = query_condition(query, visible)
     if not query.names or session.query(base_query.filter(exact).exists()).scalar():
         return exact
-    read_matches_directly(session)
-    return query_condition(forgiving(session, query))
+    return query_condition(forgiving(session, query), visible)
 
 
-def search_condition(session, base_query, text: str):
+def search_condition(session, base_query, text: str, staff=None):
     """The search box's condition (the client list, and the home page, which searches the list)."""
-    return matching_condition(session, base_query, parse(text))
+    return matching_condition(session, base_query, parse(text), staff)
 
 
 def is_narrow(text: str) -> bool:
     """Whether every term finds only people who share a name or an identifier (tens of thousands at most
-    of a million), best read from the key index, sorted and counted together (read_matches_directly,
-    page_and_total). A name part shorter than four letters can match anyone."""
+    of a million), best read from the key index and looked up by id, sorted and counted together
+    (page_and_total). A name part shorter than four letters can match anyone."""
     return parse(text).narrow
 
 
-def find_clients(session, base_query, text: str, *, offset: int = 0, limit: int = 10) -> list[Client]:
+def find_clients(session, base_query, text: str, *, staff=None, offset: int = 0, limit: int = 10) -> list[Client]:
     """A page of the clients in ``base_query`` (the person's scope) that ``text`` finds, in name order:
     what the type-ahead pickers offer."""
     query = parse(text)
     if not query.terms:
         return []
-    condition = matching_condition(session, base_query, query)
+    condition = matching_condition(session, base_query, query, staff)
     return (base_query.filter(condition).order_by(Client.last_name, Client.first_name, Client.id)
             .offset(max(offset, 0)).limit(limit).all())
 
@@ -266,15 +278,3 @@ def page_and_total(query) -> tuple[int, list]:
     on_page = query.session.query(Client).filter(Client.id.in_([client_id for client_id, _ in page]))
     clients = {client.id: client for client in on_page}
     return page[0][1], [clients[client_id] for client_id, _ in page]
-
-
-def read_matches_directly(session) -> None:
-    """Have this transaction read a narrow search's matches from the key index (PostgreSQL).
-
-    People who share a name sit together in name order, while the planner expects them
-    spread evenly: to fill a page sorted by name it walks the name index from "A" and
-    fetches every row before the first Johnson. Without plain index scans it fetches the
-    matches it found and sorts them. Searches that can match anyone are left to the planner.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SET LOCAL enable_indexscan = off"))

@@ -38,9 +38,9 @@ def people(db_session):
     return rows
 
 
-def found(text: str, base=None) -> set:
+def found(text: str, base=None, staff=None) -> set:
     base = base if base is not None else db.session.query(Client)
-    condition = search_condition(db.session, base, text)
+    condition = search_condition(db.session, base, text, staff)
     return {client_id for client_id, in base.filter(condition).with_entities(Client.id)}
 
 
@@ -109,8 +109,10 @@ def test_search_stays_within_the_persons_scope(people):
     assert found("jones", mine) == set() and found("rousseau", mine) == set()
     assert found("rouseau", mine) == set(), "a typo does not reach outside the scope either"
     assert found("1979-03-08", mine) == {people["johnson"].id}
-    assert find_clients(db.session, mine, "Johnson, Marie") == [people["johnson"]]
-    assert find_clients(db.session, mine, "Jones") == []
+    assert find_clients(db.session, mine, "Johnson, Marie", staff=staff) == [people["johnson"]]
+    assert find_clients(db.session, mine, "Jones", staff=staff) == []
+    for text in ("johnson", "jones", "rouseau", "jonhson", "1979-03-08", "jo"):
+        assert found(text, mine, staff) == found(text, mine), "narrowed in the key index, the same people"
 
 
 def test_pickers_page_through_matches_in_name_order(people):
