@@ -171,25 +171,35 @@ def parse(text: str) -> ClientQuery:
     return ClientQuery(tuple(terms))
 
 
-def _term_condition(term: Term, visible=None):
+def _term_matches(term: Term) -> sa.Select | None:
+    """Ids of the clients with a key ``term`` names (None: no key can match it)."""
     k = ClientSearchKey.key
     ways = [k.in_(sorted(term.exact))] if term.exact else []
     ways += [sa.and_(k >= prefix, k < next_after_prefix(prefix)) for prefix in sorted(term.prefixes)]
-    if not ways:
-        return sa.false()
-    matches = sa.select(ClientSearchKey.client_id).where(sa.or_(*ways))
-    if visible is not None:
-        matches = matches.where(ClientSearchKey.client_id.in_(visible))
-    # A narrow term's matches are read first and their clients looked up by id (scope.within): the
-    # planner, expecting them spread over the name order, would otherwise walk the name index to
-    # fill a page, and the count over the page makes that walk go to the end.
-    return within(Client.id, matches) if term.narrow else Client.id.in_(matches)
+    return sa.select(ClientSearchKey.client_id).where(sa.or_(*ways)) if ways else None
 
 
 def query_condition(query: ClientQuery, visible=None):
     """Clients matching every term of ``query``; ``visible`` (ids of the clients a person may see) has the
-    key index's matches narrowed to them before any client is read."""
-    return sa.and_(*(_term_condition(term, visible) for term in query.terms)) if query.terms else sa.false()
+    key index's matches narrowed to them before any client is read.
+
+    The narrow terms' matches are intersected in the key index, then their clients looked up by
+    id (scope.within): the planner, expecting matches spread over the name order, would
+    otherwise walk the name index to fill a page, and the count over the page makes that walk
+    go to the end. A term that can match anyone ("li") is left for the planner to check row by row.
+    """
+    matches = [_term_matches(term) for term in query.terms]
+    if not matches or any(found is None for found in matches):
+        return sa.false()
+    narrow = [found for term, found in zip(query.terms, matches) if term.narrow]
+    wide = [found for term, found in zip(query.terms, matches) if not term.narrow]
+    conditions = [Client.id.in_(found) for found in wide]
+    if narrow:
+        common = narrow[0] if len(narrow) == 1 else sa.select(sa.intersect(*narrow).subquery().c[0])
+        if visible is not None:
+            common = common.where(common.selected_columns[0].in_(visible))
+        conditions.append(within(Client.id, common))
+    return sa.and_(*conditions)
 
 
 def typos_on_file(session, words: list[str]) -> dict[str, set[str]]:
