@@ -23,9 +23,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.models import Client, ClientSearchKey
-from app.services.scope import visible_client_ids, within
+from app.services.scope import visible_client_ids
 from app.search_keys import (
     BORN, EMAIL, NAME, PHONE, POSTAL, SOURCE, born_key, compact, email_key, fold, key, name_words, next_after_prefix,
     one_edit_away, phone_digits,
@@ -171,6 +174,35 @@ def parse(text: str) -> ClientQuery:
     return ClientQuery(tuple(terms))
 
 
+class one_of_ids(ColumnElement):
+    """``column IN (ids)``; on PostgreSQL ``column = ANY(ARRAY(ids))``, which a bitmap of the column's
+    index answers: the matches' rows are fetched page by page, not one index probe each."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, ids: sa.Select):
+        self.column = column
+        self.ids = ids
+
+    @property
+    def _from_objects(self):
+        return self.column._from_objects
+
+
+@compiles(one_of_ids)
+def _one_of_ids_in(element, compiler, **kw):
+    return compiler.process(element.column.in_(element.ids), **kw)
+
+
+@compiles(one_of_ids, "postgresql")
+def _one_of_ids_array(element, compiler, **kw):
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} = ANY(ARRAY({ids}))"
+
+
 def _term_matches(term: Term) -> sa.Select | None:
     """Ids of the clients with a key ``term`` names (None: no key can match it)."""
     k = ClientSearchKey.key
@@ -184,9 +216,10 @@ def query_condition(query: ClientQuery, visible=None):
     key index's matches narrowed to them before any client is read.
 
     The narrow terms' matches are intersected in the key index, then their clients looked up by
-    id (scope.within): the planner, expecting matches spread over the name order, would
+    id: the planner, expecting matches spread over the name order, would
     otherwise walk the name index to fill a page, and the count over the page makes that walk
-    go to the end. A term that can match anyone ("li") is left for the planner to check row by row.
+    go to the end. On PostgreSQL they are fetched as one bitmap of the primary key (``id =
+    ANY(ARRAY(…))``), so each table page is read once and in order. A term that can match anyone ("li") is left for the planner to check row by row.
     """
     matches = [_term_matches(term) for term in query.terms]
     if not matches or any(found is None for found in matches):
@@ -198,7 +231,7 @@ def query_condition(query: ClientQuery, visible=None):
         common = narrow[0] if len(narrow) == 1 else sa.select(sa.intersect(*narrow).subquery().c[0])
         if visible is not None:
             common = common.where(common.selected_columns[0].in_(visible))
-        conditions.append(within(Client.id, common))
+        conditions.append(one_of_ids(Client.id, common))
     return sa.and_(*conditions)
 
 
