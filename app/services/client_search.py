@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.models import Client, ClientSearchKey
-from app.services.scope import visible_client_ids
+from app.services.scope import client_visible
 from app.search_keys import (
     BORN, EMAIL, NAME, PHONE, POSTAL, SOURCE, born_key, compact, email_key, fold, key, name_words, next_after_prefix,
     one_edit_away, phone_digits,
@@ -211,9 +211,10 @@ def _term_matches(term: Term) -> sa.Select | None:
     return sa.select(ClientSearchKey.client_id).where(sa.or_(*ways)) if ways else None
 
 
-def query_condition(query: ClientQuery, visible=None):
-    """Clients matching every term of ``query``; ``visible`` (ids of the clients a person may see) has the
-    key index's matches narrowed to them before any client is read.
+def query_condition(query: ClientQuery, staff=None):
+    """Clients matching every term of ``query``; given ``staff``, the key index's matches are narrowed to
+    that person's clients before any client is read (the planner checks them match by match or
+    against the set of their clients, whichever is cheaper for the scope's size).
 
     The narrow terms' matches are intersected in the key index, then their clients looked up by
     id: the planner, expecting matches spread over the name order, would
@@ -229,8 +230,9 @@ def query_condition(query: ClientQuery, visible=None):
     conditions = [Client.id.in_(found) for found in wide]
     if narrow:
         common = narrow[0] if len(narrow) == 1 else sa.select(sa.intersect(*narrow).subquery().c[0])
+        visible = None if staff is None else client_visible(common.selected_columns[0], staff, row_by_row=False)
         if visible is not None:
-            common = common.where(common.selected_columns[0].in_(visible))
+            common = common.where(visible)
         conditions.append(one_of_ids(Client.id, common))
     return sa.and_(*conditions)
 
@@ -252,20 +254,15 @@ def forgiving(session, query: ClientQuery) -> ClientQuery:
                              if term.typo_word else term for term in query.terms))
 
 
-def _visible(staff):
-    return None if staff is None else visible_client_ids(staff)
-
-
 def matching_condition(session, base_query, query: ClientQuery, staff=None):
     """The condition for ``query`` within ``base_query``, which carries the person's scope: as typed, or,
     when that finds nobody there, with name words read as typos too. Given ``staff`` (the same person),
     the matches are narrowed to their clients in the key index first: a Staff member's "Johns" then
     reads only their own Johnsons, not every Johnson on file to check each one."""
-    visible = _visible(staff)
-    exact = query_condition(query, visible)
+    exact = query_condition(query, staff)
     if not query.names or session.query(base_query.filter(exact).exists()).scalar():
         return exact
-    return query_condition(forgiving(session, query), visible)
+    return query_condition(forgiving(session, query), staff)
 
 
 def search_condition(session, base_query, text: str, staff=None):
