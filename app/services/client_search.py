@@ -279,12 +279,10 @@ def is_narrow(text: str) -> bool:
 
 def find_clients(session, base_query, text: str, *, staff=None, offset: int = 0, limit: int = 10) -> list[Client]:
     """A page of the clients in ``base_query`` (the person's scope) that ``text`` finds, in name order:
-    what the type-ahead pickers offer."""
-    query = parse(text)
-    if not query.terms:
-        return []
-    condition = matching_condition(session, base_query, query, staff)
-    return (base_query.filter(condition).order_by(Client.last_name, Client.first_name, Client.id)
+    what the type-ahead pickers offer. Nothing typed yet lists the first clients, as a drop-down opens."""
+    if text.strip():
+        base_query = base_query.filter(matching_condition(session, base_query, parse(text), staff))
+    return (base_query.order_by(Client.last_name, Client.first_name, Client.id)
             .offset(max(offset, 0)).limit(limit).all())
 
 
