@@ -217,10 +217,11 @@ def query_condition(query: ClientQuery, staff=None):
     against the set of their clients, whichever is cheaper for the scope's size).
 
     The narrow terms' matches are intersected in the key index, then their clients looked up by
-    id: the planner, expecting matches spread over the name order, would
-    otherwise walk the name index to fill a page, and the count over the page makes that walk
-    go to the end. On PostgreSQL they are fetched as one bitmap of the primary key (``id =
-    ANY(ARRAY(…))``), so each table page is read once and in order. A term that can match anyone ("li") is left for the planner to check row by row.
+    id: the planner, expecting matches spread over the name order, would otherwise walk the name
+    index to fill a page, and the count over the page makes that walk go to the end. On
+    PostgreSQL they are fetched as one bitmap of the primary key (``id = ANY(ARRAY(…))``), so
+    each table page is read once and in order. A term that can match anyone ("li") is left for
+    the planner to check row by row.
     """
     matches = [_term_matches(term) for term in query.terms]
     if not matches or any(found is None for found in matches):
