@@ -1,7 +1,7 @@
 """Client screens: the client list and record, their source-system ids and possible duplicates."""
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import abort, flash, request
 from flask_admin import expose
@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
 from app.permissions import Action, may_see_who_has_looked
 from app.services import access_log, history
-from app.services.client_search import is_narrow, page_and_total, search_condition
+from app.services.client_search import find_clients, is_narrow, page_and_total, search_condition
 from app.services.clients import client_record_tabs
 from app.services.reports import DIMENSIONS
 from app.services.scope import acting_staff, may_look_up, may_see_client, restrict, visible_client_count
@@ -55,24 +55,32 @@ class UUIDAjaxLoader(QueryAjaxModelLoader):
             return self.get_query().filter(self.model.id == key).one_or_none()
 
 
+SEARCH_PLACEHOLDER = "Name, birth date, phone, email, postal code or id"
+
+
+class ClientAjaxLoader(UUIDAjaxLoader):
+    """Type-ahead client picker: the client search itself, within the person's scope, never merged-away records.
+
+    Forms never load the whole client table into a drop-down, and what finds a client in
+    the list finds it here ("Alexander, Lori", as the picker shows a client, included).
+    """
+
+    def get_query(self):
+        return super().get_query().filter(~merged_away())
+
+    def get_list(self, term, offset=0, limit=10):
+        return find_clients(db.session, self.get_query(), term or "", staff=acting_staff(), offset=offset or 0,
+                            limit=min(limit or 10, 50))
+
+
 def client_lookup(name: str) -> QueryAjaxModelLoader:
-    """Type-ahead client picker: forms never load the whole client table into a drop-down."""
-    return UUIDAjaxLoader(name, db.session, Client, fields=["last_name", "first_name", "preferred_name",
-                                                                  "uid_external"],
-                                order_by="last_name", page_size=10, placeholder="Type a name or UID",
-                                filters=["merged_into_id IS NULL"])
+    return ClientAjaxLoader(name, db.session, Client, fields=["last_name"], page_size=10,
+                            placeholder=SEARCH_PLACEHOLDER)
 
 
 def staff_lookup(name: str) -> QueryAjaxModelLoader:
     return UUIDAjaxLoader(name, db.session, Staff, fields=["last_name", "first_name", "email"],
                                 order_by="last_name", page_size=10, placeholder="Type a name or email")
-
-
-def _parse_iso_date(term: str) -> date | None:
-    try:
-        return date.fromisoformat(term) if len(term) == 10 else None
-    except ValueError:
-        return None
 
 
 class SourceIdInline(InlineFormAdmin):
@@ -142,27 +150,18 @@ class ClientView(BulkActions, ClientPhotos, FrontDeskCheck, ArchivableView):
         return self.ask("enroll", ids)
 
     def search_placeholder(self):
-        return "Name, preferred name, alias, UID or birth date (YYYY-MM-DD)"
+        return SEARCH_PLACEHOLDER
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Birth dates in the search box match the date of birth; every other word matches names
-        (partly, or with a typo on PostgreSQL) or the external UID: app/services/client_search.py.
-        A narrow search's matches are counted with the page (get_list): it returns no count query."""
-        conditions = []
-        words = []
-        for term in search.split():
-            born = _parse_iso_date(term)
-            if born is None:
-                words.append(term)
-            else:
-                conditions.append(Client.dob == born)
-        if words:
-            conditions.append(search_condition(db.session, query.filter(*conditions), " ".join(words)))
-        query = query.filter(*conditions)
-        if is_narrow(" ".join(words)):
+        """The one client search (app/services/client_search.py): names, birth dates, phones, emails,
+        postal codes and ids, typos forgiven. A narrow search's matches are counted with the page
+        (get_list): it returns no count query."""
+        condition = search_condition(db.session, query, search, acting_staff())
+        query = query.filter(condition)
+        if is_narrow(search):
             count_query = None
         elif count_query is not None:
-            count_query = count_query.filter(*conditions)
+            count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):

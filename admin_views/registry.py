@@ -81,6 +81,10 @@ SCREENS = (
     ("Settings", system.ImportColumnTitleView, models.ImportColumnTitle),
     ("Settings", system.LinkageModelView, models.LinkageModelRecord),
 )
+# Tables no person reads or writes as records, each with why it has no screen.
+NO_SCREEN = {
+    "client_search_keys": "the client search's keys, derived from each client on every write (app/models/search.py)",
+}
 SIDEBAR = ("Clients", "Programs & Services", "Departments", "Enrollments", "Restrictions", "Approvals", "Reports",
            "Audit Log", "Staff", "Settings")
 

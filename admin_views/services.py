@@ -9,7 +9,7 @@ from flask_admin.form import SecureForm
 from flask_admin.helpers import get_form_data
 from flask_login import current_user
 from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.bulk_actions import BulkActions
@@ -140,9 +140,13 @@ class RestrictionView(ArchivableView):
 
 
 class RestrictionCheckForm(SecureForm):
+    """A name and birth date, or anything else that names one person (the client search reads it)."""
+
     first_name = StringField("First or preferred name", validators=[Optional(), Length(max=100)])
-    last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
-    dob = DateField("Date of birth", validators=[DataRequired()])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=100)])
+    dob = DateField("Date of birth", validators=[Optional()])
+    search = StringField("Or: phone, email, postal code, source id, birth date in any form",
+                         validators=[Optional(), Length(max=200)])
 
 
 class RestrictionCheckView(BaseView):
@@ -164,7 +168,12 @@ class RestrictionCheckView(BaseView):
         form = RestrictionCheckForm(request.form)
         answers = None
         if request.method == "POST" and form.validate():
-            answers = check_at_the_door(db.session, acting_staff(), last_name=form.last_name.data,
-                                        dob=form.dob.data, first_name=form.first_name.data)
-            db.session.commit()
+            try:
+                answers = check_at_the_door(db.session, acting_staff(), last_name=form.last_name.data,
+                                            dob=form.dob.data, first_name=form.first_name.data,
+                                            search=form.search.data)
+            except ValueError as problem:
+                form.search.errors = [str(problem)]
+            else:
+                db.session.commit()
         return self.render("admin/restriction_check.html", form=form, answers=answers)

@@ -28,6 +28,13 @@ class SignedInClient:
         if response.status_code != 200:
             raise SystemExit(f"GET {path} answered {response.status_code}: {body[:300]!r}")
 
+    def post(self, path: str, data: dict) -> None:
+        """Submit the form at ``path`` with ``data`` and the page's own CSRF token."""
+        token = CSRF.search(self.http.get(path).get_data(as_text=True)).group(1)
+        response = self.http.post(path, data={**data, "csrf_token": token})
+        if response.status_code != 200:
+            raise SystemExit(f"POST {path} answered {response.status_code}: {response.get_data()[:300]!r}")
+
 
 def memory_kib(field: str = "VmRSS") -> int:
     """This process's resident memory (``VmRSS``) or its peak so far (``VmHWM``), in KiB (Linux)."""

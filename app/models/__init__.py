@@ -15,6 +15,7 @@ from app.models.people import (
     DepartmentLeaderAssignment, ProgramManagerAssignment, ProgramStaff, Role, Staff,
     StaffClientAssignment, StaffProgramAssignment, StaffRole, User,
 )
+from app.models.search import ClientSearchKey
 from app.models.services import Discharge, Enrollment, Intake, ServiceRestriction
 
 
@@ -29,7 +30,8 @@ def model_of_table(table: str):
 
 
 __all__ = [
-    "AuditLog", "ChoiceOption", "Client", "ClientAccess", "ClientDuplicate", "ClientSourceId", "ClientUploadLog",
+    "AuditLog", "ChoiceOption", "Client", "ClientAccess", "ClientDuplicate", "ClientSearchKey", "ClientSourceId",
+    "ClientUploadLog",
     "Department", "DepartmentLeaderAssignment", "Discharge", "EXTENDED_FIELDS", "EmailLog",
     "EmailRecipient", "Enrollment", "ImportColumnTitle", "ImportRow", "ImportSourceSetting", "Intake",
     "LinkageModelRecord", "Notification", "PendingChange", "Program", "ProgramAlias", "ProgramCapacity",

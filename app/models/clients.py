@@ -34,11 +34,6 @@ EXTENDED_FIELDS: dict[str, str] = {
 }
 
 
-# Every name a person may be known by, lower-cased, in one string: what name search looks in.
-SEARCH_TEXT_SQL = ("lower(first_name || ' ' || last_name || ' ' || coalesce(preferred_name, '') || ' ' "
-                   "|| coalesce(alias, ''))")
-
-
 class Client(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
     __tablename__ = "clients"
     # Matching keys are derived from the names and birth date whenever those change;
@@ -122,9 +117,6 @@ class Client(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
         sa.Index("ix_clients_last_first", "last_name", "first_name"),
         sa.Index("ix_clients_last_name_lower", sa.func.lower(sa.text("last_name"))),
         sa.Index("ix_clients_first_name_lower", sa.func.lower(sa.text("first_name"))),
-        # Name search (app/services/client_search.py): trigrams find partial names and typos at any size.
-        sa.Index("ix_clients_search_text_trgm", sa.text(f"({SEARCH_TEXT_SQL}) gin_trgm_ops"),
-                 postgresql_using="gin").ddl_if(dialect="postgresql"),
         sa.CheckConstraint("length(trim(first_name)) > 0 AND length(trim(last_name)) > 0", name="name_not_blank"),
         sa.CheckConstraint("dob IS NULL OR dob >= '1900-01-01'", name="dob_plausible"),
         sa.CheckConstraint("uid_external IS NULL OR length(trim(uid_external)) > 0", name="uid_external_not_blank"),
@@ -149,11 +141,6 @@ class Client(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
         keys = match_keys(self.first_name, self.last_name, self.dob)
         self.block_last_key = keys.last_key
         self.block_names_key, self.block_prefix_key = keys.names_key, keys.prefix_key
-
-
-# The trigram index needs pg_trgm; the migration creates it, and so does create_all.
-event.listen(Client.__table__, "before_create",
-             sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 
 @event.listens_for(Client, "before_insert")

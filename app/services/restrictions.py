@@ -35,6 +35,7 @@ from app.guard import WriteNotPermitted
 from app.models import Client, Enrollment, Program, ServiceRestriction
 from app.permissions import may_override_restriction
 from app.services import access_log
+from app.services.client_search import identifying_condition
 from app.services.scope import visible_program_ids
 
 # Fields whose change makes an existing enrollment a new admission, checked like a new one.
@@ -274,26 +275,26 @@ class DoorAnswer:
         return "Organisation-wide" if self.scope == "org" else "Program"
 
 
-def check_at_the_door(session: Session, staff, *, last_name: str, dob: date, first_name: str | None = None,
+def check_at_the_door(session: Session, staff, *, last_name: str | None = None, dob: date | None = None,
+                      first_name: str | None = None, search: str | None = None,
                       today: date | None = None) -> list[DoorAnswer]:
-    """Restrictions in force today on people with this last name (and first or preferred name) and birth date.
+    """Restrictions in force today on the person asked about: by name and birth date, or by anything else
+    the client search reads (a birth date in any form, phone, email, postal code, source id), typos forgiven.
 
-    Shown: org-wide restrictions, and program restrictions for the programs ``staff`` may
-    see. Nobody's record is opened, and a person with no such restriction is not
-    mentioned at all, so the answer says nothing about who else is in CCD. The question
-    and what was shown are recorded in the audit trail, and the clients shown in the
-    access log (the caller commits).
+    The question must name one person (client_search.identifying_condition); otherwise
+    ValueError. Shown: org-wide restrictions, and program restrictions for the programs
+    ``staff`` may see. Nobody's record is opened, and a person with no such restriction is
+    not mentioned at all, so the answer says nothing about who else is in CCD. The question
+    and what was shown are recorded in the audit trail, and the clients shown in the access
+    log (the caller commits).
     """
     last = (last_name or "").strip()
     first = (first_name or "").strip()
-    if not last or dob is None:
-        raise ValueError("Give the person's last name and date of birth.")
+    other = (search or "").strip()
+    text = " ".join(part for part in (first, last, dob.isoformat() if dob else "", other) if part)
     today = today or date.today()
     r, c = ServiceRestriction, Client
-    conditions = [sa.func.lower(c.last_name) == last.lower(), c.dob == dob, in_force_on(today)]
-    if first:
-        conditions.append(sa.or_(sa.func.lower(c.first_name) == first.lower(),
-                                 sa.func.lower(c.preferred_name) == first.lower()))
+    conditions = [identifying_condition(session, session.query(c), text), in_force_on(today)]
     programs = visible_program_ids(staff)
     if programs is not None:
         conditions.append(sa.or_(r.scope == "org", r.program_id.in_(programs)))
@@ -303,9 +304,11 @@ def check_at_the_door(session: Session, staff, *, last_name: str, dob: date, fir
         .join(c, r.client_id == c.id).outerjoin(Program, r.program_id == Program.id)
         .where(*conditions).order_by(c.last_name, c.first_name, r.start_date)
     ).all()
+    question = {"first_name": first or None, "last_name": last or None, "dob": dob}
+    if other:
+        question["search"] = other
     audit.record(session, ServiceRestriction.__tablename__, None, "check", {
-        "query": {"first_name": first or None, "last_name": last, "dob": dob},
-        "restrictions_shown": [row[0] for row in rows],
+        "query": question, "restrictions_shown": [row[0] for row in rows],
     })
     access_log.record_reads("restriction_check", [row[-1] for row in rows], session=session)
     return [DoorAnswer(*row[1:-1]) for row in rows]

@@ -402,6 +402,8 @@ class ProposalScope(RowScope):
 TABLE_SCOPES: dict[str, RowScope] = {
     "clients": ClientRecordScope(),
     "client_source_ids": ClientScope("client_id"),
+    "client_search_keys": Unscoped("no screen lists them: the client search reads them only inside a query "
+                                   "over clients, which carries the person's scope"),
     "client_duplicates": AllOf((ClientScope("primary_client_id"), ClientScope("duplicate_client_id"))),
     "client_program_enrollments": ClientScope("client_id"),
     "intakes": ClientScope("client_id"),

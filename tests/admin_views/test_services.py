@@ -102,3 +102,31 @@ def test_restriction_check_with_nothing_in_force_says_so(client, sign_in_as, db_
     assert 'id="restriction-check-none"' in page and "Restricted." not in page
     missing_token = client.post("/admin/restriction-check/", data={"last_name": "Clear", "dob": "1990-01-01"})
     assert 'id="restriction-check-none"' not in missing_token.get_data(as_text=True)
+
+
+def test_restriction_check_reads_the_client_search(client, sign_in_as, db_session):
+    sign_in_as("Staff")
+    person = factories.client(first_name="Émile", last_name="Rousseau", dob=date(1971, 5, 5), phone="613-555-0199",
+                              postal_code="K1A 0B1")
+    db_session.add_all([person, factories.restriction(client=person, scope="org")])
+    db_session.commit()
+    for asked in ({"first_name": "emile", "last_name": "ROUSEAU", "dob": "1971-05-05"},
+                  {"search": "Rousseau, Emile 5 May 1971"}, {"search": "(613) 555 0199"},
+                  {"search": "emile k1a0b1"}):
+        token = csrf_token(client, "/admin/restriction-check/")
+        page = client.post("/admin/restriction-check/", data={**asked, "csrf_token": token}).get_data(as_text=True)
+        assert "Restricted." in page and "Organisation-wide" in page, asked
+
+
+def test_restriction_check_refuses_a_question_that_names_nobody_in_particular(client, sign_in_as, db_session):
+    sign_in_as("Staff")
+    person = factories.client(first_name="Émile", last_name="Rousseau", dob=date(1971, 5, 5))
+    db_session.add_all([person, factories.restriction(client=person, scope="org")])
+    db_session.commit()
+    for vague in ({"last_name": "Rousseau"}, {"search": "r"}, {"search": "1971-05-05"}):
+        token = csrf_token(client, "/admin/restriction-check/")
+        response = client.post("/admin/restriction-check/", data={**vague, "csrf_token": token})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and "Restricted." not in page, vague
+        assert "Give the person&#39;s name and date of birth" in page, vague
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "check")) == 0

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from app import audit
+from app import audit, bulk
 from app.extensions import db
 from app.models import ClientDuplicate, ClientUploadLog, ImportRow
 from app.plain_text import without_control_characters
@@ -113,7 +113,7 @@ def take_over_held_rows(session, log: ClientUploadLog, first_rows: dict[str, uui
         return
     actor, now = audit.current_actor(), datetime.now(timezone.utc)
     with audit.bulk_write():
-        session.execute(sa.update(ClientDuplicate), [
+        bulk.update_by_id(session, ClientDuplicate.__table__, [
             {"id": item.id, "import_row_id": first_rows[item.incoming_key]} for item in earlier])
         audit.record_many(session, [audit.audit_row(
             "client_duplicates", item.id, "import",

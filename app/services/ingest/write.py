@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from app import audit, bulk
 from app.models import Client, ClientDuplicate, ClientSourceId, Discharge, Enrollment, Intake
+from app.models.search import refresh_search_keys
 from app.services import matching, restriction_notices, restrictions
 from app.services.ingest.column_maps import CLIENT_FIELDS
 from app.services.ingest.parse import LIST_FIELDS, ParsedRow
@@ -281,6 +282,9 @@ class Batch:
             if self.new_duplicates:
                 self._insert_duplicates(trail, actor, now)
             audit.record_many(session, trail)
+        # Bulk statements pass the session by, so the clients they wrote are made findable here.
+        refresh_search_keys(session.connection(), {row["id"] for row in self.new_clients} | set(self.client_changes)
+                            | {row["client_id"] for row in self.new_source_ids})
 
     def _flag_restricted_enrollments(self, trail, actor, now) -> None:
         """The source system already enrolled these clients, so the enrollments are written; those a
