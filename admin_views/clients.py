@@ -3,14 +3,14 @@
 import uuid
 from datetime import date, datetime
 
-from flask import abort, flash, request
+from flask import abort, current_app, flash, request
 from flask_admin import expose
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
-from admin_views.base import ArchivableView, CCDModelView
+from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.counts import capped
 from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
@@ -19,10 +19,11 @@ from admin_views.filters import (
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientSourceId, Staff
-from app.permissions import Action
+from app.permissions import Action, may
 from app.services import history
 from app.services.client_search import is_narrow, page_and_total, search_condition
-from app.services.clients import client_record_tabs
+from app.services.clients import client_header, client_record_tabs
+from app.services.clock import agency_today
 from app.services.reports import DIMENSIONS
 from app.services.scope import acting_staff, may_see_client, restrict, visible_client_count
 
@@ -57,6 +58,32 @@ def client_lookup(name: str) -> QueryAjaxModelLoader:
 def staff_lookup(name: str) -> QueryAjaxModelLoader:
     return UUIDAjaxLoader(name, db.session, Staff, fields=["last_name", "first_name", "email"],
                                 order_by="last_name", page_size=10, placeholder="Type a name or email")
+
+
+class ClientPrefill:
+    """Mix into a screen whose records belong to a client: ``?client_id=`` on its create link (the
+    record's "Add …" buttons) fills in the client, looked up through the person's own scope."""
+
+    def create_form(self, obj=None):
+        return self.prefill(super().create_form(obj))
+
+    def prefill(self, form):
+        raw = request.args.get("client_id", "") if request.method == "GET" else ""
+        field = getattr(form, "client", None)
+        if raw and field is not None and hasattr(field, "loader"):
+            field.data = field.loader.get_one(raw)
+        return form
+
+
+# The record's tabs of related rows: (tab, the screen that opens and adds them).
+RECORD_TABS = (("enrollments", "client_program_enrollments"), ("intakes", "intakes"), ("discharges", "discharges"),
+               ("restrictions", "service_restrictions"), ("source_ids", "client_source_ids"))
+
+
+def _tab_screens(roles) -> dict[str, dict[str, bool]]:
+    """For each tab, whether its rows may be opened and new ones added by this person."""
+    return {tab: {"table": table, "open": may(roles, table, Action.DETAILS), "add": may(roles, table, Action.CREATE)}
+            for tab, table in RECORD_TABS}
 
 
 def _parse_iso_date(term: str) -> date | None:
@@ -96,6 +123,7 @@ def merged_away(client=Client):
 
 class ClientView(FrontDeskCheck, ArchivableView):
     details_template = "admin/clients/details.html"
+    edit_template = "admin/clients/edit.html"
     column_list = ("last_name", "first_name", "preferred_name", "dob", "gender", "uid_external",
                    "source_system", "is_inactive", "is_archived")
     column_default_sort = [("last_name", False), ("first_name", False)]
@@ -174,11 +202,19 @@ class ClientView(FrontDeskCheck, ArchivableView):
         staff = acting_staff()
         return query.known_total(lambda: visible_client_count(staff, not_counted=merged_away))
 
+    def _header(self, client):
+        return client_header(client, acting_staff(), agency_today(),
+                             current_app.config.get("CCD_RESTRICTION_ENDING_SOON_DAYS", 14))
+
     def render(self, template, **kwargs):
+        if template in (self.details_template, self.edit_template) and kwargs.get("model") is not None:
+            kwargs["header"] = self._header(kwargs["model"])
+            kwargs["proposing"] = self.proposing(Action.EDIT)
         if template == self.details_template and kwargs.get("model") is not None:
             from admin_views.duplicates import merged_away_notice
 
             kwargs["tabs"] = client_record_tabs(kwargs["model"], acting_staff())
+            kwargs["tab_screens"] = _tab_screens(current_roles())
             kwargs["history"] = history.client_history(kwargs["model"].id, current_user.staff,
                                                        page=request.args.get("history_page", 1, type=int),
                                                        page_size=self.history_page_size)
@@ -225,7 +261,7 @@ class ClientView(FrontDeskCheck, ArchivableView):
         super().on_model_change(form, model, is_created)
 
 
-class ClientSourceIdView(CCDModelView):
+class ClientSourceIdView(ClientPrefill, CCDModelView):
     column_list = ("client", "source_system", "source_client_id", "created_at")
     column_searchable_list = ("source_client_id",)
     column_filters = ("source_system",)

@@ -11,7 +11,7 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
-from admin_views.clients import client_lookup, staff_lookup
+from admin_views.clients import ClientPrefill, client_lookup, staff_lookup
 from admin_views.filters import DataQualityFilter, JsonListContainsFilter, RestrictionStateFilter
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
 from app.extensions import db
@@ -32,7 +32,7 @@ class OverrideReasonField(TextAreaField):
         pass
 
 
-class EnrollmentView(ArchivableView):
+class EnrollmentView(ClientPrefill, ArchivableView):
     column_list = ("client", "program", "subprogram", "start_date", "end_date", "status", "flagged_for_review",
                    "is_archived")
     column_default_sort = ("start_date", True)
@@ -65,7 +65,7 @@ class EnrollmentView(ArchivableView):
         return self._override_forms[form_class]
 
     def create_form(self, obj=None):
-        return self._offering_override(self._create_form_class)(get_form_data(), obj=obj)
+        return self.prefill(self._offering_override(self._create_form_class)(get_form_data(), obj=obj))
 
     def edit_form(self, obj=None):
         return self._offering_override(self._edit_form_class)(get_form_data(), obj=obj)
@@ -84,7 +84,7 @@ class EnrollmentView(ArchivableView):
             return super().update_model(form, model)
 
 
-class IntakeView(CCDModelView):
+class IntakeView(ClientPrefill, CCDModelView):
     column_list = ("client", "program", "intake_date", "source_system", "referral_source", "housing_status")
     column_default_sort = ("intake_date", True)
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
@@ -95,7 +95,7 @@ class IntakeView(CCDModelView):
     form_ajax_refs = {"client": client_lookup("client")}
 
 
-class DischargeView(CCDModelView):
+class DischargeView(ClientPrefill, CCDModelView):
     column_list = ("client", "program", "discharge_date", "reason")
     column_default_sort = ("discharge_date", True)
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
@@ -104,7 +104,7 @@ class DischargeView(CCDModelView):
     form_ajax_refs = {"client": client_lookup("client")}
 
 
-class RestrictionView(ArchivableView):
+class RestrictionView(ClientPrefill, ArchivableView):
     column_list = ("client", "scope", "program", "start_date", "end_date", "is_indefinite", "is_bill_168",
                    "is_no_trespass", "is_archived")
     column_default_sort = ("start_date", True)
