@@ -6,19 +6,22 @@ from datetime import date, datetime
 from flask import abort, current_app, flash, request
 from flask_admin import expose
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.form import rules
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.counts import capped
+from admin_views.fields import EXTENDED_PREFIX, extended_form_fields
 from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
     AgeBandFilter, DataQualityFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
-from app.models import Client, ClientSourceId, Staff
+from app.labels import CLIENT_SECTIONS, label
+from app.models import EXTENDED_FIELDS, Client, ClientSourceId, Staff
 from app.permissions import Action, may
 from app.services import history
 from app.services.client_search import is_narrow, page_and_total, search_condition
@@ -116,6 +119,22 @@ SERVED_FILTERS = {
 }
 
 
+class FieldIfPresent(rules.Field):
+    """A field of a section, left out when this person's form has none (a proposer's has no inline lists)."""
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        if getattr(form, self.field_name, None) is None:
+            return ""
+        return super().__call__(form, form_opts, field_args)
+
+
+def client_form_rules() -> list:
+    """The client form in the sections of app/labels.py, then the extended fields, instead of one long column."""
+    sections = [(header, fields) for header, fields in CLIENT_SECTIONS]
+    sections.append((label("extended"), tuple(EXTENDED_PREFIX + key for key in EXTENDED_FIELDS)))
+    return [rules.FieldSet([FieldIfPresent(name) for name in fields], header) for header, fields in sections]
+
+
 def merged_away(client=Client):
     """Records merged into another client: gone from the list, their page still reachable by link."""
     return client.merged_into_id.is_not(None)
@@ -151,6 +170,7 @@ class ClientView(FrontDeskCheck, ArchivableView):
         "no_health_card_reason", "uid_external", "source_system", "source_ids", "image_url", "comments",
         "is_inactive", "is_archived",
     )
+    form_rules = client_form_rules()
     form_choices = {"source_system": [("CCD", "CCD")] + [(s, s) for s in SOURCE_SYSTEMS]}
     inline_models = (SourceIdInline(ClientSourceId),)
     history_page_size = history.HISTORY_PAGE_SIZE
@@ -201,6 +221,32 @@ class ClientView(FrontDeskCheck, ArchivableView):
         query = super().get_count_query().filter(~merged_away())
         staff = acting_staff()
         return query.known_total(lambda: visible_client_count(staff, not_counted=merged_away))
+
+    def scaffold_form(self):
+        """The model's columns, plus one field per extended key (stored in the ``extended`` JSON column)."""
+        form_class = super().scaffold_form()
+        for name, field in extended_form_fields(EXTENDED_FIELDS).items():
+            setattr(form_class, name, field)
+        return form_class
+
+    # Flask-Admin drops every field of a form its sections do not name, hidden ones too (the CSRF token, a
+    # proposal's signed base); the sections name every field the person fills in, so nothing is dropped.
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form._validated_ruleset = True
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form._validated_ruleset = True
+        return form
+
+    def on_form_prefill(self, form, id):
+        record = self.get_one(id)
+        for field in form:
+            if field.name.startswith(EXTENDED_PREFIX) and request.method == "GET" and record is not None:
+                field.load(record.extended)
+        super().on_form_prefill(form, id)
 
     def _header(self, client):
         return client_header(client, acting_staff(), agency_today(),

@@ -9,7 +9,7 @@ from admin_views import account, approvals, clients, duplicates, imports, people
 from admin_views.csp import flask_admin_inline_handlers
 from admin_views.reports import REPORT_PAGES
 from app import models, security
-from app.labels import code_label, entity_label
+from app.labels import code_label, entity_label, label
 from app.services.dashboard import dashboard_figures
 from app.services.scope import acting_staff
 
@@ -115,5 +115,6 @@ def build_admin(app) -> Admin:
     account.add_personal_views(admin)
     app.extensions["ccd_admin"] = admin
     app.jinja_env.filters["code_label"] = lambda code, kind: code_label(kind, code)
+    app.jinja_env.filters["field_label"] = label
     security.allow_inline_handlers(app, lambda: flask_admin_inline_handlers(admin))
     return admin

@@ -175,3 +175,68 @@ def test_staff_without_add_rights_get_no_add_buttons(client, sign_in_as):
     page = _record(client, record)
     for table, caption in (("client_program_enrollments", "Add enrollment"), ("service_restrictions", "Add restriction")):
         assert (caption in page) == may({"Staff"}, table, Action.CREATE)
+
+
+# -- the edit form in sections, extended fields editable ----------------------------------------------
+def _legends(page: str) -> list[str]:
+    return re.findall(r"<h3[^>]*>\s*([^<]+?)\s*</h3>", page)
+
+
+def test_edit_form_comes_in_sections_with_every_field_once(client, sign_in_as):
+    from app.labels import CLIENT_SECTIONS, label
+
+    staff = sign_in_as("Coordinator")
+    record = _visible(staff)
+    page = client.get(f"/admin/clients/edit/?id={record.id}").get_data(as_text=True)
+    headers = [header for header, _ in CLIENT_SECTIONS] + [label("extended")]
+    assert _legends(page) == headers
+    for _, fields in CLIENT_SECTIONS:
+        for name in fields:
+            assert len(re.findall(rf'name="{name}"', page)) >= 1 or name == "source_ids", name
+    assert page.index('name="first_name"') < page.index('name="gender"') < page.index('name="phone"') \
+        < page.index('name="health_card_number"') < page.index('name="emergency_contact_name"') \
+        < page.index('name="uid_external"')
+
+
+def test_extended_fields_are_edited_on_the_form_and_kept_beside_unknown_keys(client, sign_in_as):
+    staff = sign_in_as("Coordinator")
+    record = _visible(staff, extended={"household_size": 3, "pet_owner": True, "legacy_code": "Q7"})
+    edit_url = f"/admin/clients/edit/?id={record.id}"
+    data = browser_form(client.get(edit_url).get_data(as_text=True))
+    assert (data["extended__household_size"], data["extended__pet_owner"]) == ("3", "yes")
+    for name, value in {"extended__household_size": "5", "extended__pet_owner": "no",
+                        "extended__allergies": " Peanuts ", "extended__military_status": ""}.items():
+        data[name] = value
+    assert client.post(edit_url, data=data).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Client, record.id).extended == {"household_size": 5, "pet_owner": False,
+                                                          "allergies": "Peanuts", "legacy_code": "Q7"}
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("extended__household_size", "-2", "between"), ("extended__household_size", "many", "integer"),
+    ("extended__allergies", "x" * 501, "characters"), ("extended__pet_owner", "perhaps", "Not a valid choice"),
+])
+def test_a_bad_extended_value_is_a_field_error_and_nothing_is_saved(client, sign_in_as, field, value, message):
+    staff = sign_in_as("Coordinator")
+    record = _visible(staff, extended={"household_size": 3})
+    edit_url = f"/admin/clients/edit/?id={record.id}"
+    data = browser_form(client.get(edit_url).get_data(as_text=True))
+    data[field] = value
+    page = client.post(edit_url, data=data).get_data(as_text=True)
+    assert message in page
+    db.session.expire_all()
+    assert db.session.get(Client, record.id).extended == {"household_size": 3}
+
+
+def test_a_managers_extended_edit_becomes_a_proposal(client, sign_in_as):
+    manager = sign_in_as("Manager")
+    record = _visible(manager, extended={"household_size": 3})
+    edit_url = f"/admin/clients/edit/?id={record.id}"
+    data = browser_form(client.get(edit_url).get_data(as_text=True))
+    data["extended__household_size"] = "4"
+    client.post(edit_url, data=data)
+    db.session.expire_all()
+    assert db.session.get(Client, record.id).extended == {"household_size": 3}
+    (change,) = db.session.scalars(sa.select(PendingChange).where(PendingChange.entity_id == record.id)).all()
+    assert change.diff_json == {"extended": {"household_size": 4}}
