@@ -26,6 +26,20 @@ ENTITY_LABELS: dict[str, str] = {
     "client_merges": "Client merges", "linkage_models": "Matching models",
 }
 
+# One record of a table, as a sentence names it ("Client Alexander, Lori").
+RECORD_NOUNS: dict[str, str] = {
+    "clients": "Client", "client_source_ids": "Source system id", "client_duplicates": "Possible duplicate",
+    "departments": "Department", "programs": "Program", "subprograms": "Subprogram",
+    "client_program_enrollments": "Enrollment", "intakes": "Intake", "discharges": "Discharge",
+    "service_restrictions": "Restriction", "pending_changes": "Proposal", "staff": "Staff member",
+    "users": "Sign-in account", "client_upload_logs": "Import", "choice_options": "Option",
+}
+
+
+def record_noun(table: str) -> str:
+    return RECORD_NOUNS.get(table) or entity_label(table)
+
+
 FIELD_LABELS: dict[str, str] = {
     # shared
     "id": "Record id", "created_at": "Created", "updated_at": "Last updated", "is_archived": "Archived",
