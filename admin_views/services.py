@@ -139,7 +139,7 @@ class RestrictionView(ClientPrefill, ArchivableView):
         """A new restriction is entered by the person signed in unless they choose someone else."""
         form = super().prefill(form)
         if request.method == "GET" and getattr(form, "entered_by", None) is not None and form.entered_by.data is None:
-            form.entered_by.data = current_user.staff
+            form.entered_by.data = acting_staff()
         return form
 
     def render(self, template, **kwargs):
