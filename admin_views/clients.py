@@ -242,15 +242,17 @@ class ClientView(FrontDeskCheck, ArchivableView):
         return form
 
     def on_form_prefill(self, form, id):
-        record = self.get_one(id)
-        for field in form:
-            if field.name.startswith(EXTENDED_PREFIX) and request.method == "GET" and record is not None:
-                field.load(record.extended)
+        """The extended fields show the stored values when the form opens (a refused save keeps what was typed)."""
+        record = self.get_one(id) if request.method == "GET" else None
+        if record is not None:
+            for field in form:
+                if field.name.startswith(EXTENDED_PREFIX):
+                    field.load(record.extended)
         super().on_form_prefill(form, id)
 
     def _header(self, client):
         return client_header(client, acting_staff(), agency_today(),
-                             current_app.config.get("CCD_RESTRICTION_ENDING_SOON_DAYS", 14))
+                             current_app.config["CCD_RESTRICTION_ENDING_SOON_DAYS"])
 
     def render(self, template, **kwargs):
         if template in (self.details_template, self.edit_template) and kwargs.get("model") is not None:
