@@ -178,7 +178,7 @@ CODE_LABELS: dict[str, dict[str, str]] = {
     },
     "enrollment_status": {"pending": "Pending", "active": "Active", "completed": "Completed",
                           "discharged": "Discharged", "cancelled": "Cancelled"},
-    "pending_change_status": {"pending": "Waiting for approval", "approved": "Approved", "declined": "Declined",
+    "pending_change_status": {"pending": "Pending", "approved": "Approved", "declined": "Declined",
                               "withdrawn": "Withdrawn"},
     "restriction_status": {"in_force": "In force", "upcoming": "Upcoming", "ended": "Ended",
                            "archived": "Archived"},
