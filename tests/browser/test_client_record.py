@@ -106,6 +106,17 @@ def test_manager_is_told_the_save_goes_to_approval_and_the_record_counts_what_wa
     assert waiting >= 1
     noun = "change" if waiting == 1 else "changes"
     assert f"{waiting} proposed {noun} waiting for approval" in page.inner_text("#ccd-pending-changes")
+    # The proposal is withdrawn again, so the inbox other flows read holds only their own.
+    with live_app.app_context():
+        mine = db.session.scalars(sa.select(PendingChange.id).where(
+            PendingChange.entity_id == person.id, PendingChange.status == "pending")).all()
+        db.session.remove()
+    for change_id in mine:
+        page.goto(f"{live_server}/admin/my-requests/details/?id={change_id}")
+        page.click("text=Withdraw this request")
+        page.wait_for_load_state()
+    page.goto(f"{live_server}/admin/clients/details/?id={person.id}")
+    assert page.locator("#ccd-pending-changes").count() == 0
 
 
 def test_the_audit_log_names_the_client_and_the_approval_names_both_people(sign_in, page, live_server, live_app):
