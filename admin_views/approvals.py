@@ -19,12 +19,12 @@ from admin_views.base import CCDModelView, current_roles, page_argument
 from admin_views.formatting import local_datetime
 from app.choices import PENDING_CHANGE_STATUSES
 from app.extensions import db
-from app.labels import entity_label, label
+from app.labels import code_label, entity_label, label
 from app.models import Enrollment, PendingChange, Staff
 from app.permissions import may_override_restriction, proposes_changes
 from app.services import approvals
 
-STATUS_LABELS = {status: status.capitalize() for status in PENDING_CHANGE_STATUSES}
+STATUS_LABELS = {status: code_label("pending_change_status", status) for status in PENDING_CHANGE_STATUSES}
 OPERATION_LABELS = {"create": "New record", "update": "Edit", "delete": "Deletion"}
 DECLINE_NEEDS_RATIONALE = "A decline needs a rationale: tell the requester why."
 FORM_EXPIRED = "The form expired or was not sent from this page; nothing was done. Try again."

@@ -29,7 +29,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import tools as sqla_tools
-from flask_admin.contrib.sqla.fields import InlineModelFormList
+from flask_admin.contrib.sqla.fields import InlineModelFormList, QuerySelectField
 from flask_admin.helpers import get_form_data, get_redirect_target
 from flask_login import current_user
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -87,6 +87,7 @@ DATABASE_REFUSED = ("The database could not store this record, so nothing was sa
                     "unusual characters or lengths and try again; if it keeps happening, tell your administrator.")
 DATABASE_FAILED = ("The database could not save this record just now, so nothing was saved. Try again in a moment; "
                    "if it keeps happening, tell your administrator.")
+BLANK_CHOICE = "— none —"
 
 
 class ProposalStored(Exception):
@@ -434,6 +435,9 @@ class CCDModelView(LogsReads, ModelView):
         for field in list(vars(form_class).values()):
             if isinstance(field, UnboundField) and field.kwargs.get("query_factory") is not None:
                 field.kwargs["query_factory"] = scoped_query_factory(field.kwargs["query_factory"])
+                if issubclass(field.field_class, QuerySelectField) and field.kwargs.get("allow_blank"):
+                    # WTForms shows a blank choice without text by its value, "__None".
+                    field.kwargs.setdefault("blank_text", BLANK_CHOICE)
         return form_class
 
     def scaffold_list_columns(self):

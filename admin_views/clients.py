@@ -3,29 +3,34 @@
 import uuid
 from datetime import datetime
 
-from flask import abort, flash, request
+from flask import abort, current_app, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.form import rules
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
-from admin_views.base import ArchivableView, CCDModelView
+from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.bulk_actions import BulkActions
 from admin_views.client_photos import ClientPhotos
 from admin_views.counts import capped
+from admin_views.fields import EXTENDED_PREFIX, extended_form_fields
+from admin_views.locking import KeepOpenedField
 from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
     AgeBandFilter, DataQualityFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
-from app.models import Client, ClientSourceId, Staff
-from app.permissions import Action, may_see_who_has_looked
+from app.labels import CLIENT_SECTIONS, label
+from app.models import EXTENDED_FIELDS, Client, ClientSourceId, Staff
+from app.permissions import Action, may, may_see_who_has_looked
 from app.services import access_log, history
 from app.services.client_search import find_clients, is_narrow, page_and_total, search_condition
-from app.services.clients import client_record_tabs
+from app.services.clients import client_header, client_record_tabs
+from app.services.clock import agency_today
 from app.services.reports import DIMENSIONS
 from app.services.scope import acting_staff, may_look_up, may_see_client, restrict, visible_client_count
 
@@ -83,6 +88,32 @@ def staff_lookup(name: str) -> QueryAjaxModelLoader:
                                 order_by="last_name", page_size=10, placeholder="Type a name or email")
 
 
+class ClientPrefill:
+    """Mix into a screen whose records belong to a client: ``?client_id=`` on its create link (the
+    record's "Add …" buttons) fills in the client, looked up through the person's own scope."""
+
+    def create_form(self, obj=None):
+        return self.prefill(super().create_form(obj))
+
+    def prefill(self, form):
+        raw = request.args.get("client_id", "") if request.method == "GET" else ""
+        field = getattr(form, "client", None)
+        if raw and field is not None and hasattr(field, "loader"):
+            field.data = field.loader.get_one(raw)
+        return form
+
+
+# The record's tabs of related rows: (tab, the screen that opens and adds them).
+RECORD_TABS = (("enrollments", "client_program_enrollments"), ("intakes", "intakes"), ("discharges", "discharges"),
+               ("restrictions", "service_restrictions"), ("source_ids", "client_source_ids"))
+
+
+def _tab_screens(roles) -> dict[str, dict[str, bool]]:
+    """For each tab, whether its rows may be opened and new ones added by this person."""
+    return {tab: {"table": table, "open": may(roles, table, Action.DETAILS), "add": may(roles, table, Action.CREATE)}
+            for tab, table in RECORD_TABS}
+
+
 class SourceIdInline(InlineFormAdmin):
     form_columns = ("id", "source_system", "source_client_id")
     form_choices = {"source_system": [(s, s) for s in SOURCE_SYSTEMS]}
@@ -106,6 +137,23 @@ SERVED_FILTERS = {
 }
 
 
+class FieldIfPresent(rules.Field):
+    """A field of a section, left out when this person's form has none (a proposer's has no inline lists)."""
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        if getattr(form, self.field_name, None) is None:
+            return ""
+        return super().__call__(form, form_opts, field_args)
+
+
+def client_form_rules() -> list:
+    """The client form in the sections of app/labels.py, then the extended fields, instead of one long column."""
+    sections = [(header, fields) for header, fields in CLIENT_SECTIONS]
+    sections.append((label("extended"), tuple(EXTENDED_PREFIX + key for key in EXTENDED_FIELDS)))
+    return [*(rules.FieldSet([FieldIfPresent(name) for name in fields], header) for header, fields in sections),
+            KeepOpenedField()]
+
+
 def merged_away(client=Client):
     """Records merged into another client: gone from the list, their page still reachable by link."""
     return client.merged_into_id.is_not(None)
@@ -113,6 +161,7 @@ def merged_away(client=Client):
 
 class ClientView(BulkActions, ClientPhotos, FrontDeskCheck, ArchivableView):
     details_template = "admin/clients/details.html"
+    edit_template = "admin/clients/edit.html"
     column_list = ("last_name", "first_name", "preferred_name", "dob", "gender", "uid_external",
                    "source_system", "is_inactive", "is_archived")
     column_default_sort = [("last_name", False), ("first_name", False)]
@@ -141,6 +190,7 @@ class ClientView(BulkActions, ClientPhotos, FrontDeskCheck, ArchivableView):
         "no_health_card_reason", "uid_external", "source_system", "source_ids", "comments",
         "is_inactive", "is_archived",
     )
+    form_rules = client_form_rules()
     form_choices = {"source_system": [("CCD", "CCD")] + [(s, s) for s in SOURCE_SYSTEMS]}
     inline_models = (SourceIdInline(ClientSourceId),)
     history_page_size = history.HISTORY_PAGE_SIZE
@@ -187,11 +237,47 @@ class ClientView(BulkActions, ClientPhotos, FrontDeskCheck, ArchivableView):
         staff = acting_staff()
         return query.known_total(lambda: visible_client_count(staff, not_counted=merged_away))
 
+    def scaffold_form(self):
+        """The model's columns, plus one field per extended key (stored in the ``extended`` JSON column)."""
+        form_class = super().scaffold_form()
+        for name, field in extended_form_fields(EXTENDED_FIELDS).items():
+            setattr(form_class, name, field)
+        return form_class
+
+    # Flask-Admin drops every field of a form its sections do not name, hidden ones too (the CSRF token, a
+    # proposal's signed base); the sections name every field the person fills in, so nothing is dropped.
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form._validated_ruleset = True
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form._validated_ruleset = True
+        return form
+
+    def on_form_prefill(self, form, id):
+        """The extended fields show the stored values when the form opens (a refused save keeps what was typed)."""
+        record = self.get_one(id) if request.method == "GET" else None
+        if record is not None:
+            for field in form:
+                if field.name.startswith(EXTENDED_PREFIX):
+                    field.load(record.extended)
+        super().on_form_prefill(form, id)
+
+    def _header(self, client):
+        return client_header(client, acting_staff(), agency_today(),
+                             current_app.config["CCD_RESTRICTION_ENDING_SOON_DAYS"])
+
     def render(self, template, **kwargs):
+        if template in (self.details_template, self.edit_template) and kwargs.get("model") is not None:
+            kwargs["header"] = self._header(kwargs["model"])
+            kwargs["proposing"] = self.proposing(Action.EDIT)
         if template == self.details_template and kwargs.get("model") is not None:
             from admin_views.duplicates import merged_away_notice
 
             kwargs["tabs"] = client_record_tabs(kwargs["model"], acting_staff())
+            kwargs["tab_screens"] = _tab_screens(current_roles())
             kwargs["history"] = history.client_history(kwargs["model"].id, current_user.staff,
                                                        page=request.args.get("history_page", 1, type=int),
                                                        page_size=self.history_page_size)
@@ -243,7 +329,7 @@ class ClientView(BulkActions, ClientPhotos, FrontDeskCheck, ArchivableView):
         super().on_model_change(form, model, is_created)
 
 
-class ClientSourceIdView(CCDModelView):
+class ClientSourceIdView(ClientPrefill, CCDModelView):
     column_list = ("client", "source_system", "source_client_id", "created_at")
     column_searchable_list = ("source_client_id",)
     column_filters = ("source_system",)

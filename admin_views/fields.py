@@ -1,10 +1,12 @@
 """Form fields whose choices come from the agency's option lists when the form is shown, and the plain-text rule."""
 
 from flask_admin.form import Select2Widget
-from wtforms import SelectField, SelectMultipleField
-from wtforms.validators import ValidationError
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.audit import same_value
+from app.labels import label
 from app.plain_text import control_characters
 from app.services.options import active_options
 
@@ -51,6 +53,76 @@ class OptionMultiSelectField(SelectMultipleField):
         stored = getattr(obj, name, None)
         if not same_value(getattr(obj, "__tablename__", ""), name, stored, self.data):
             super().populate_obj(obj, name)
+
+
+# -- the client's extended fields (one JSON column, app/models/clients.py) as form fields ---------------
+EXTENDED_PREFIX = "extended__"
+EXTENDED_TEXT_LIMIT = 500
+EXTENDED_NUMBER_LIMIT = 100_000
+_YES_NO = (SelectChoice("", "— not recorded —"), SelectChoice("yes", "Yes"), SelectChoice("no", "No"))
+
+
+class _ExtendedValue:
+    """A field that reads and writes one key of ``obj.extended``; a blank answer removes the key.
+
+    The dict is replaced, never changed in place, so the ORM sees the change (and the audit
+    trail records it key by key); keys the form does not know are kept as they are.
+    """
+
+    def __init__(self, *args, extended_key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extended_key = extended_key
+
+    def stored(self, value):
+        return value
+
+    def shown(self, value):
+        return value
+
+    def load(self, extended: dict | None) -> None:
+        self.process_data(self.shown((extended or {}).get(self.extended_key)))
+
+    def populate_obj(self, obj, name):
+        values = dict(obj.extended or {})
+        value = self.stored(self.data)
+        if value is None or value == "":
+            values.pop(self.extended_key, None)
+        else:
+            values[self.extended_key] = value
+        if values != (obj.extended or {}):
+            obj.extended = values
+
+
+class ExtendedText(_ExtendedValue, StringField):
+    def stored(self, value):
+        return (value or "").strip() or None
+
+
+class ExtendedNumber(_ExtendedValue, IntegerField):
+    pass
+
+
+class ExtendedYesNo(_ExtendedValue, SelectField):
+    def stored(self, value):
+        return {"yes": True, "no": False}.get(value)
+
+    def shown(self, value):
+        return "" if value is None else ("yes" if value else "no")
+
+
+def extended_form_fields(kinds: dict[str, str]) -> dict:
+    """Unbound form fields, one per extended key (``kinds``: key -> "text", "int" or "bool")."""
+    fields = {}
+    for key, kind in kinds.items():
+        common = {"extended_key": key}
+        if kind == "int":
+            field = ExtendedNumber(label(key), [Optional(), NumberRange(0, EXTENDED_NUMBER_LIMIT)], **common)
+        elif kind == "bool":
+            field = ExtendedYesNo(label(key), choices=_YES_NO, default="", **common)
+        else:
+            field = ExtendedText(label(key), [Optional(), Length(max=EXTENDED_TEXT_LIMIT)], **common)
+        fields[EXTENDED_PREFIX + key] = field
+    return fields
 
 
 class PlainText:

@@ -18,15 +18,17 @@ from flask_login import current_user
 
 from app.choices import AGE_BANDS, NOT_STATED
 from app.extensions import db
-from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, label
+from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL, code_label, label
 from app.models import Client, Enrollment, Program, Staff
 from app.models.base import json_list_contains
 from app.services import data_quality, report_enrollment_history
+from app.services.clock import agency_today
 from app.services.history import about_record, end_of_day, start_of_day
 from app.services.options import active_options
 from app.services.reports import (
     ReportError, age_band_condition, find_department, find_program, no_stated_item, not_stated, served_client_ids,
 )
+from app.services.restrictions import RESTRICTION_STATUSES, status_condition
 from app.services.scope import acting_staff, restrict
 
 
@@ -99,24 +101,25 @@ class EnrolledInProgramFilter(BaseSQLAFilter):
 
 
 class RestrictionStateFilter(BaseSQLAFilter):
-    """Active, upcoming, expired or archived, as of today."""
+    """In force, upcoming, ended or archived on the agency's today (app/services/restrictions.py), or any."""
 
-    STATES = (("active", "Active"), ("upcoming", "Not started yet"), ("expired", "Expired"), ("archived", "Archived"))
+    ANY = "any"
 
     def __init__(self, model):
-        super().__init__(model.id, "State", options=self.STATES)
+        options = [(status, self.caption(status)) for status in (*RESTRICTION_STATUSES, self.ANY)]
+        super().__init__(model.id, "Status", options=options)
         self.model = model
 
+    @classmethod
+    def caption(cls, value: str) -> str:
+        return "Any status" if value == cls.ANY else code_label("restriction_status", value)
+
     def apply(self, query, value, alias=None):
-        m, today = self.model, date.today()
-        live = m.is_archived.is_(False)
-        conditions = {
-            "active": sa.and_(live, m.start_date <= today, sa.or_(m.end_date.is_(None), m.end_date >= today)),
-            "upcoming": sa.and_(live, m.start_date > today),
-            "expired": sa.and_(live, m.end_date < today),
-            "archived": m.is_archived.is_(True),
-        }
-        return query.filter(conditions.get(value, sa.false()))
+        if value == self.ANY:
+            return query
+        if value not in RESTRICTION_STATUSES:
+            return query.filter(sa.false())
+        return query.filter(status_condition(value, agency_today()))
 
     def operation(self):
         return "is"

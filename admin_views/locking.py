@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_admin.form import rules
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import HiddenField
 from wtforms.validators import ValidationError
@@ -138,3 +139,20 @@ def refusal(entity: str, opened: Opened | None, record) -> str:
     if more > 0:
         shown.append(f"and {more} more field{'s' if more != 1 else ''}")
     return RECORD_CHANGED.format(changes=": " + "; ".join(shown))
+
+
+class KeepOpenedField(rules.BaseRule):
+    """For a form laid out in sections (``form_rules``): Flask-Admin removes every field its rules do not
+    name, and this one must stay. It renders nothing itself: the form's hidden fields are written with
+    its CSRF token."""
+
+    def __init__(self):
+        super().__init__()
+
+    @property
+    def visible_fields(self):
+        return [OPENED_FIELD]
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        return ""
+

@@ -9,7 +9,7 @@ from admin_views import access, account, approvals, clients, duplicates, imports
 from admin_views.csp import flask_admin_inline_handlers
 from admin_views.reports import REPORT_PAGES
 from app import models, security
-from app.labels import entity_label
+from app.labels import code_label, entity_label, label
 from app.services.dashboard import dashboard_figures
 from app.services.scope import acting_staff
 
@@ -119,5 +119,7 @@ def build_admin(app) -> Admin:
         _add_page(admin, *page)
     account.add_personal_views(admin)
     app.extensions["ccd_admin"] = admin
+    app.jinja_env.filters["code_label"] = lambda code, kind: code_label(kind, code)
+    app.jinja_env.filters["field_label"] = label
     security.allow_inline_handlers(app, lambda: flask_admin_inline_handlers(admin))
     return admin

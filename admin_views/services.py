@@ -13,16 +13,17 @@ from wtforms.validators import Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.bulk_actions import BulkActions
-from admin_views.clients import client_lookup, staff_lookup
+from admin_views.clients import ClientPrefill, client_lookup, staff_lookup
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, JsonListContainsFilter, RestrictionStateFilter,
 )
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
 from app.extensions import db
-from app.labels import label
+from app.labels import CODE_LABELS, code_label, label
 from app.models import Enrollment, ServiceRestriction
 from app.permissions import may_check_restrictions, may_override_restriction
-from app.services.restrictions import allow_restricted_enrollment, check_at_the_door
+from app.services.clock import agency_today
+from app.services.restrictions import allow_restricted_enrollment, check_at_the_door, status_on
 from app.services.scope import acting_staff
 
 CLIENT_SEARCH = ("client.last_name", "client.first_name", "client.preferred_name", "client.uid_external")
@@ -36,7 +37,7 @@ class OverrideReasonField(TextAreaField):
         pass
 
 
-class EnrollmentView(BulkActions, ArchivableView):
+class EnrollmentView(BulkActions, ClientPrefill, ArchivableView):
     column_list = ("client", "program", "subprogram", "start_date", "end_date", "status", "flagged_for_review",
                    "is_archived")
     column_default_sort = ("start_date", True)
@@ -73,7 +74,7 @@ class EnrollmentView(BulkActions, ArchivableView):
         return self._override_forms[form_class]
 
     def create_form(self, obj=None):
-        return self._offering_override(self._create_form_class)(get_form_data(), obj=obj)
+        return self.prefill(self._offering_override(self._create_form_class)(get_form_data(), obj=obj))
 
     def edit_form(self, obj=None):
         return self.opened_as(self._offering_override(self._edit_form_class)(get_form_data(), obj=obj), obj)
@@ -92,7 +93,7 @@ class EnrollmentView(BulkActions, ArchivableView):
             return super().update_model(form, model)
 
 
-class IntakeView(CCDModelView):
+class IntakeView(ClientPrefill, CCDModelView):
     column_list = ("client", "program", "intake_date", "source_system", "referral_source", "housing_status")
     column_default_sort = ("intake_date", True)
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
@@ -103,7 +104,7 @@ class IntakeView(CCDModelView):
     form_ajax_refs = {"client": client_lookup("client")}
 
 
-class DischargeView(CCDModelView):
+class DischargeView(ClientPrefill, CCDModelView):
     column_list = ("client", "program", "discharge_date", "reason")
     column_default_sort = ("discharge_date", True)
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
@@ -112,9 +113,19 @@ class DischargeView(CCDModelView):
     form_ajax_refs = {"client": client_lookup("client")}
 
 
-class RestrictionView(ArchivableView):
-    column_list = ("client", "scope", "program", "start_date", "end_date", "is_indefinite", "is_bill_168",
-                   "is_no_trespass", "is_archived")
+class RestrictionView(ClientPrefill, ArchivableView):
+    """Restrictions in force unless the Status filter asks for others (the list is what applies at the door now)."""
+
+    column_list = ("client", "restriction_status", "scope", "program", "start_date", "end_date", "is_indefinite",
+                   "is_bill_168", "is_no_trespass", "is_archived")
+    list_template = "admin/restrictions/list.html"
+    column_labels = {"restriction_status": "Status"}
+    column_formatters = {
+        "restriction_status": lambda view, context, model, name:
+            code_label("restriction_status", status_on(model, agency_today())),
+        "scope": lambda view, context, model, name: code_label("scope", model.scope),
+    }
+    column_formatters_export = column_formatters
     column_default_sort = ("start_date", True)
     column_sortable_list = (("client", "client.last_name"), "scope", ("program", "program.name"), "start_date",
                             "end_date", "is_bill_168", "is_no_trespass", "is_archived")
@@ -127,10 +138,31 @@ class RestrictionView(ArchivableView):
     form_columns = ("client", "scope", "program", "restriction_types", "behaviours", "is_bill_168",
                     "is_no_trespass", "start_date", "end_date", "is_indefinite", "reason", "notes", "entered_by",
                     "affected_staff", "is_archived")
-    form_choices = {"scope": [("org", "Organisation-wide"), ("program", "One program")]}
+    form_choices = {"scope": list(CODE_LABELS["scope"].items())}
     form_ajax_refs = {"client": client_lookup("client"), "entered_by": staff_lookup("entered_by"),
                       "affected_staff": staff_lookup("affected_staff")}
     form_widget_args = {"scope": {"data-role": "restriction-scope"}}
+
+    def prefill(self, form):
+        """A new restriction is entered by the person signed in unless they choose someone else."""
+        form = super().prefill(form)
+        if request.method == "GET" and getattr(form, "entered_by", None) is not None and form.entered_by.data is None:
+            form.entered_by.data = acting_staff()
+        return form
+
+    def render(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs["status_shown"] = ", ".join(
+                RestrictionStateFilter.caption(value).lower() for index, _, value in self._get_list_filter_args()
+                if isinstance(self._filters[index], RestrictionStateFilter))
+        return super().render(template, **kwargs)
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, *args, **kwargs):
+        filters = list(filters or [])
+        status_index = next(i for i, flt in enumerate(self._filters) if isinstance(flt, RestrictionStateFilter))
+        if not any(index == status_index for index, *_ in filters):
+            filters.append((status_index, "Status", "in_force"))
+        return super().get_list(page, sort_column, sort_desc, search, filters, *args, **kwargs)
 
     def on_model_change(self, form, model, is_created):
         if is_created and model.entered_by is None:

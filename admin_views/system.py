@@ -3,7 +3,7 @@
 import uuid
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import g, url_for
 from flask_admin.contrib.sqla.filters import FilterEqual, FilterLike
 from flask_login import current_user
 from werkzeug.routing import BuildError
@@ -17,9 +17,11 @@ from app.choices import (
     AUDIT_ACTIONS, DEFAULT_OPTIONS, EMAIL_TYPE_NAMES, REPORT_FREQUENCIES, SOURCE_SYSTEMS,
 )
 from app.extensions import db
-from app.labels import ENTITY_LABELS, entity_label
+from app.labels import ENTITY_LABELS, code_label, entity_label
 from app.models import AuditLog, Client
 from app.services import history
+from app.services.audit_names import actor_with_requester, approval_requesters, record_names
+from app.services.scope import acting_staff
 
 
 def _entity(view, context, model, name):
@@ -30,15 +32,42 @@ def _entity_options():
     return sorted(((table, entity_label(table)) for table in ENTITY_LABELS), key=lambda option: option[1])
 
 
-AUDIT_ACTION_OPTIONS = [(a, a.capitalize()) for a in AUDIT_ACTIONS]
+AUDIT_ACTION_OPTIONS = [(a, code_label("audit_action", a)) for a in AUDIT_ACTIONS]
+
+
+def _trail_names(rows) -> dict:
+    """Names of the records and of the requesters behind a page of trail rows, read once per page."""
+    rows = list(rows)
+    return {
+        "records": record_names([(row.entity, row.entity_id) for row in rows]
+                                + [("clients", row.client_id) for row in rows if row.client_id], acting_staff()),
+        "requesters": approval_requesters(rows),
+    }
+
+
+def _names_of(row) -> dict:
+    names = g.get("ccd_trail_names")
+    if names is None or (row.entity_id is not None and (row.entity, str(row.entity_id)) not in names["records"]):
+        names = _trail_names([row])
+    return names
+
+
+def _record_name(row) -> str:
+    if row.entity_id is None:
+        return ""
+    return _names_of(row)["records"].get((row.entity, str(row.entity_id)), str(row.entity_id))
+
+
+def _who(row) -> str:
+    return actor_with_requester(row, _names_of(row)["requesters"])
 
 
 class AuditLogView(CCDModelView):
     """The audit trail, read-only for everyone (SYSTEM_WRITTEN), readable without knowing the schema."""
 
     details_template = "admin/audit/details.html"
-    column_list = ("changed_at", "who", "action", "entity", "entity_id", "summary")
-    column_labels = {"who": "Who", "summary": "What changed", "client_id": "Client"}
+    column_list = ("changed_at", "who", "action", "entity", "record", "summary")
+    column_labels = {"who": "Who", "summary": "What changed", "client_id": "Client", "record": "Record"}
     column_sortable_list = ("changed_at", "action", "entity")
     column_default_sort = ("changed_at", True)
     # Ten years of trail: counting every matching row on each page costs more than the page.
@@ -58,13 +87,15 @@ class AuditLogView(CCDModelView):
     )
     column_formatters = {
         "entity": _entity,
-        "who": lambda view, context, model, name: history.actor_of(model),
-        "action": lambda view, context, model, name: model.action.capitalize(),
+        "who": lambda view, context, model, name: _who(model),
+        "action": lambda view, context, model, name: code_label("audit_action", model.action),
+        "record": lambda view, context, model, name: _record_name(model),
         "summary": lambda view, context, model, name: history.change_summary(model),
     }
     column_export_list = ("changed_at", "who", "action", "entity", "entity_id", "client_id", "summary", "changes")
     column_formatters_export = {
         "entity": _entity,
+        "action": lambda view, context, model, name: code_label("audit_action", model.action),
         "who": lambda view, context, model, name: history.actor_of(model),
         "summary": lambda view, context, model, name: history.change_summary(model),
         "changes": lambda view, context, model, name: history.diff_as_text(model),
@@ -102,12 +133,25 @@ class AuditLogView(CCDModelView):
                 count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
 
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """A page's records and requesters are named in one go (not one look-up per row)."""
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        if execute:
+            rows = list(rows)
+            g.ccd_trail_names = _trail_names(rows)
+        return count, rows
+
     # -- details ------------------------------------------------------------------------------
     def render(self, template, **kwargs):
         row = kwargs.get("model")
         if template == self.details_template and row is not None:
+            names = _trail_names([row])
+            g.ccd_trail_names = names
             kwargs.update(
-                changes=history.readable_changes([row])[row.id], who=history.actor_of(row),
+                record_name=_record_name(row),
+                client_name=names["records"].get(("clients", str(row.client_id)), "") if row.client_id else "",
+                action_name=code_label("audit_action", row.action),
+                changes=history.readable_changes([row])[row.id], who=_who(row),
                 record_url=_record_url(row), client_url=_client_url(row),
                 as_of_url=_as_of_url(row), changed_at=history.local_time(row.changed_at),
             )

@@ -30,6 +30,20 @@ ENTITY_LABELS: dict[str, str] = {
     "client_merges": "Client merges", "linkage_models": "Matching models",
 }
 
+# One record of a table, as a sentence names it ("Client Alexander, Lori").
+RECORD_NOUNS: dict[str, str] = {
+    "clients": "Client", "client_source_ids": "Source system id", "client_duplicates": "Possible duplicate",
+    "departments": "Department", "programs": "Program", "subprograms": "Subprogram",
+    "client_program_enrollments": "Enrollment", "intakes": "Intake", "discharges": "Discharge",
+    "service_restrictions": "Restriction", "pending_changes": "Proposal", "staff": "Staff member",
+    "users": "Sign-in account", "client_upload_logs": "Import", "choice_options": "Option",
+}
+
+
+def record_noun(table: str) -> str:
+    return RECORD_NOUNS.get(table) or entity_label(table)
+
+
 FIELD_LABELS: dict[str, str] = {
     # shared
     "id": "Record id", "created_at": "Created", "updated_at": "Last updated", "is_archived": "Archived",
@@ -155,6 +169,47 @@ def label(field: str) -> str:
 
 def entity_label(table: str) -> str:
     return ENTITY_LABELS.get(table) or table.replace("_", " ").capitalize()
+
+
+# Codes a person reads as words: restriction scopes, audit actions and the statuses of each kind of record.
+CODE_LABELS: dict[str, dict[str, str]] = {
+    "scope": {"org": "Organisation-wide", "program": "One program"},
+    "audit_action": {
+        "create": "Created", "update": "Edited", "delete": "Deleted", "archive": "Archived", "restore": "Restored",
+        "import": "Imported", "approve": "Approved", "decline": "Declined", "merge": "Merged", "login": "Signed in",
+        "logout": "Signed out", "withdraw": "Withdrawn", "unmerge": "Merge undone", "check": "Restriction check",
+        "override": "Enrolled despite a restriction", "review": "Duplicate reviewed",
+    },
+    "enrollment_status": {"pending": "Pending", "active": "Active", "completed": "Completed",
+                          "discharged": "Discharged", "cancelled": "Cancelled"},
+    "pending_change_status": {"pending": "Pending", "approved": "Approved", "declined": "Declined",
+                              "withdrawn": "Withdrawn"},
+    "restriction_status": {"in_force": "In force", "upcoming": "Upcoming", "ended": "Ended",
+                           "archived": "Archived"},
+}
+
+
+def code_label(kind: str, code: str | None) -> str:
+    """A code as a person reads it; an unknown code reads as its words, never as a raw key."""
+    if not code:
+        return ""
+    return CODE_LABELS.get(kind, {}).get(code) or code.replace("_", " ").capitalize()
+
+
+# Sections of the client's edit form and record, in the order a person fills them in.
+CLIENT_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Identity", ("first_name", "middle_name", "last_name", "preferred_name", "alias", "dob", "pronoun")),
+    ("Demographics", ("gender", "gender_identity", "sexual_orientation", "citizenship_status", "indigenous_status",
+                      "country_of_birth", "marital_status", "languages_spoken", "preferred_language",
+                      "official_language", "interpreter_needed", "ethnicity", "race")),
+    ("Contact", ("phone", "phone_alt", "email", "permission_to_phone", "permission_to_email", "address_line1",
+                 "address_line2", "city", "province", "postal_code")),
+    ("Health card", ("health_card_number", "health_card_version", "health_card_exp_date",
+                     "health_card_issuing_province", "no_health_card_reason")),
+    ("Emergency contact", ("emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone")),
+    ("Source system ids", ("uid_external", "source_system", "source_ids")),
+    ("Record", ("comments", "is_inactive", "is_archived")),
+)
 
 
 # What a match type code says agreed, for the review screens and the CLI (codes from app/services/matching).

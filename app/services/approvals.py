@@ -528,6 +528,13 @@ def pending_count() -> int:
                              .where(PendingChange.status == "pending")) or 0
 
 
+def pending_for_record(entity: str, entity_id) -> int:
+    """Proposed changes to one record still waiting for a decision (so new proposals are not made blind)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PendingChange).where(
+        PendingChange.status == "pending", PendingChange.entity == entity,
+        PendingChange.entity_id == entity_id)) or 0
+
+
 def own_pending_count(staff) -> int:
     if staff is None:
         return 0

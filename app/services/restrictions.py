@@ -86,6 +86,32 @@ def in_force_on(day: date):
     return sa.and_(r.is_archived.is_(False), r.start_date <= day, sa.or_(r.end_date.is_(None), r.end_date >= day))
 
 
+RESTRICTION_STATUSES = ("in_force", "upcoming", "ended", "archived")
+
+
+def status_condition(status: str, day: date):
+    """The restrictions in ``status`` on ``day``: in force (``in_force_on``), not started yet, ended, archived."""
+    r = ServiceRestriction
+    live = r.is_archived.is_(False)
+    return {
+        "in_force": in_force_on(day),
+        "upcoming": sa.and_(live, r.start_date > day),
+        "ended": sa.and_(live, r.end_date < day),
+        "archived": r.is_archived.is_(True),
+    }[status]
+
+
+def status_on(restriction: ServiceRestriction, day: date) -> str:
+    """One restriction's status on ``day``, by the same rules as ``status_condition``."""
+    if restriction.is_archived:
+        return "archived"
+    if restriction.start_date > day:
+        return "upcoming"
+    if restriction.end_date is not None and restriction.end_date < day:
+        return "ended"
+    return "in_force"
+
+
 def _current(enrollment: Enrollment, column: str, relation: str):
     """(related object or None, its id) as the flush will write them.
 

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from flask import current_app
 from flask_login import login_user
 from werkzeug.datastructures import MultiDict
+from wtforms import IntegerField
 from wtforms.validators import Length
 
 from tests import factories
@@ -63,7 +64,7 @@ def _value_for(field):
         return "Form-password-123"
     if kind == "BooleanField":
         return "y" if field.name in ("active", "is_active") else None
-    if kind in ("IntegerField",):
+    if isinstance(field, IntegerField):
         return "5"
     if kind in ("FloatField", "DecimalField"):
         return "0.9"

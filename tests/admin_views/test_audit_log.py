@@ -103,8 +103,16 @@ def trail(app, db_session):
     return {"coordinator": coordinator, "person": person, "enrollment": enrollment, "other": other}
 
 
+def shown_name(record) -> str:
+    """How the trail's Record column names a record (written out here, not taken from the code)."""
+    if isinstance(record, Client):
+        return f"Client {record.last_name}, {record.first_name} (born {record.dob:%Y-%m-%d})"
+    return f"Enrollment {record.client.last_name}, {record.client.first_name}, born {record.client.dob:%Y-%m-%d} " \
+           f"in {record.program.name} from {record.start_date:%Y-%m-%d}"
+
+
 def ids_in(page: str, *records) -> list[bool]:
-    return [str(r.id) in page for r in records]
+    return [shown_name(r) in page for r in records]
 
 
 def test_filter_by_record_type_record_action_and_person(client, sign_in_as, trail):
@@ -137,7 +145,7 @@ def test_filter_by_days_in_the_agency_time_zone(client, sign_in_as, trail):
     page = listed(client, flt0_when_on_or_before="2020-01-14")
     assert ids_in(page, other, trail["person"]) == [True, False]
     page = listed(client, flt0_when_on_or_after="2020-01-15")
-    assert "Kingston" not in page and str(trail["person"].id) in page
+    assert "Kingston" not in page and shown_name(trail["person"]) in page
 
 
 @pytest.mark.parametrize("name, value", [("flt0_record_equals", "not-an-id"), ("flt0_when_between", "yesterday"),
@@ -209,7 +217,7 @@ def test_export_keeps_the_readable_changes_and_neutralises_formulas(client, sign
     response = client.get("/admin/audit_logs/export/csv/", query_string={"flt0_record_equals": str(person.id)})
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert len(rows) == 2
-    update = next(r for r in rows if r["Action"] == "update")
+    update = next(r for r in rows if r["Action"] == "Edited")
     assert update["Who"].startswith("'=HYPERLINK")
     assert update["Changes"] == "City:  → Sudbury" and update["What changed"] == "City"
 
@@ -230,8 +238,8 @@ def test_history_tab_lists_the_client_and_its_records_newest_first_and_only_thei
     page = client.get(f"/admin/clients/details/?id={person.id}").get_data(as_text=True)
     tab = history_tab(page)
     headings = re.findall(r"<h6 class=\"mb-1\"><strong>[^<]+</strong> · [^·]+ · (\w+) · ([^\n<]+)", tab)
-    assert headings == [("Archive", "Restrictions"), ("Create", "Restrictions"), ("Create", "Enrollments"),
-                        ("Create", "Clients")]
+    assert headings == [("Archived", "Restrictions"), ("Created", "Restrictions"), ("Created", "Enrollments"),
+                        ("Created", "Clients")]
     assert "Windsor" not in tab and "Stranger" not in tab
     assert "Threats to staff" in tab and "Start date" in tab
     assert 'History <span class="badge badge-secondary">4</span>' in page
@@ -309,3 +317,48 @@ def test_as_of_page_needs_a_signed_in_person_with_a_role(client, db_session, sig
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     sign_in_as()
     assert client.get("/admin/clients/as-of/", query_string={"id": str(person.id)}).status_code == 403
+
+
+# -- records and people by name -------------------------------------------------------------------
+def test_record_column_and_details_name_the_client_never_one_out_of_scope(client, sign_in_as):
+    manager = sign_in_as("Manager")
+    lori = saved(factories.client(first_name="Lori", last_name="Alexander", dob=date(1971, 5, 5)))
+    factories.make_visible(manager, lori)
+    db.session.commit()
+    stranger = saved(factories.client(first_name="Unseen", last_name="Stranger"))
+    # a row about the stranger that carries no client link, so the trail's own rule lets it through
+    audit.record(db.session, "clients", stranger.id, "update", {"city": {"before": "A", "after": "B"}})
+    db.session.commit()
+    cells = lambda page: [re.sub(r"\s+", " ", cell).strip()
+                          for cell in re.findall(r'<td class="col-record">(.*?)</td>', page, re.S)]
+    assert cells(listed(client, flt0_record_equals=str(lori.id))) == ["Client Alexander, Lori (born 1971-05-05)"]
+    page = listed(client, flt0_record_equals=str(stranger.id))
+    assert "Unseen" not in page and set(cells(page)) <= {"Client (not in your scope)"}
+    (row,) = [r for r in rows_of(lori.id) if r.action == "create"]
+    details = client.get(f"/admin/audit_logs/details/?id={row.id}").get_data(as_text=True)
+    assert details.count("Client Alexander, Lori (born 1971-05-05)") == 2, "the Record and the Client rows"
+    assert "<td>Created</td>" in details
+
+
+def test_an_approved_edit_shows_requester_and_approver(client, sign_in_as, app):
+    from flask_login import login_user, logout_user
+
+    from app.services import approvals
+
+    manager, coordinator = make_staff("Manager"), make_staff("Coordinator")
+    record = saved(factories.client(first_name="Before"))
+    factories.make_visible_to(manager)
+    with app.test_request_context():
+        login_user(manager.user)
+        change = approvals.propose(manager, "clients", "update", entity_id=record.id, values={"first_name": "After"})
+        db.session.commit()
+        logout_user()
+        login_user(coordinator.user)
+        approvals.approve(change.id, coordinator)
+        db.session.commit()
+        logout_user()
+    from tests.conftest import sign_in
+    sign_in(client, coordinator)
+    page = listed(client, flt0_record_equals=str(record.id), flt1_action_equals="approve")
+    assert f"{coordinator.full_name}, approving the proposal of {manager.full_name}" in page
+    assert re.search(r"<td class=\"col-action\">\s*Approved\s*</td>", page)

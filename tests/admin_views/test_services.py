@@ -1,12 +1,17 @@
-"""The enrollment form refuses restricted enrollments and takes an override; the door-side restriction check."""
+"""The enrollment form refuses restricted enrollments and takes an override; the door-side restriction check;
+the Restrictions list in force unless asked otherwise, statuses in words, a clean form."""
 
+import re
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditLog, Enrollment, StaffProgramAssignment
 from tests import factories
+from app.services.clock import agency_today
+from tests.admin_views.forms import browser_form
 from tests.conftest import csrf_token
 
 TODAY = date.today()
@@ -130,3 +135,48 @@ def test_restriction_check_refuses_a_question_that_names_nobody_in_particular(cl
         assert response.status_code == 200 and "Restricted." not in page, vague
         assert "Give the person&#39;s name and date of birth" in page, vague
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "check")) == 0
+
+
+# -- the Restrictions list --------------------------------------------------------------------------
+def _status_cells(page: str) -> list[str]:
+    return [re.sub(r"\s+", " ", cell).strip()
+            for cell in re.findall(r'<td class="col-restriction_status">(.*?)</td>', page, re.S)]
+
+
+@pytest.fixture
+def restrictions(db_session):
+    """One restriction of each status for one client, and what each status should list (counted here)."""
+    today = agency_today()
+    person = factories.client(last_name="Listed")
+    rows = {
+        "in_force": [factories.restriction(client=person), factories.restriction(client=person, end_date=today)],
+        "upcoming": [factories.restriction(client=person, start_date=today + timedelta(days=5))],
+        "ended": [factories.restriction(client=person, start_date=today - timedelta(days=30),
+                                        end_date=today - timedelta(days=1))],
+        "archived": [factories.restriction(client=person, is_archived=True)],
+    }
+    db.session.add_all([row for group in rows.values() for row in group])
+    db.session.commit()
+    return rows
+
+
+def test_the_list_shows_restrictions_in_force_unless_the_status_filter_asks(client, sign_in_as, restrictions):
+    sign_in_as("Coordinator")
+    page = client.get("/admin/service_restrictions/").get_data(as_text=True)
+    assert _status_cells(page) == ["In force"] * len(restrictions["in_force"])
+    assert "Showing restrictions in force today." in page
+    for status, caption in (("upcoming", "Upcoming"), ("ended", "Ended"), ("archived", "Archived")):
+        page = client.get("/admin/service_restrictions/", query_string={"flt0_0": status}).get_data(as_text=True)
+        assert _status_cells(page) == [caption] * len(restrictions[status]), status
+    page = client.get("/admin/service_restrictions/", query_string={"flt0_0": "any"}).get_data(as_text=True)
+    assert len(_status_cells(page)) == sum(len(group) for group in restrictions.values())
+    assert "Organisation-wide" in page and ">org<" not in page
+
+
+def test_the_form_has_no_raw_blank_choice_and_is_entered_by_the_person_signed_in(client, sign_in_as):
+    coordinator = sign_in_as("Coordinator")
+    db.session.add(factories.program())
+    db.session.commit()
+    page = client.get("/admin/service_restrictions/new/").get_data(as_text=True)
+    assert "__None</option>" not in page and "— none —</option>" in page
+    assert browser_form(page)["entered_by"] == str(coordinator.id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.choices import SOURCE_SYSTEMS
+from app.models.clients import EXTENDED_FIELDS
 
 # CCD import fields: what an import can read from a row, and what each becomes.
 CLIENT_FIELDS = (
@@ -28,7 +29,10 @@ CLIENT_FIELDS = (
 )
 SERVICE_FIELDS = ("program", "enrollment_start", "intake_date", "discharge_date", "discharge_reason",
                   "referral_source")
-IMPORT_FIELDS = ("source_client_id",) + CLIENT_FIELDS + SERVICE_FIELDS
+# The client's extended fields (one JSON column): read only when an administrator names their column titles,
+# or, for FFAI, when a column carries the field's own name or label.
+EXTENDED_IMPORT_FIELDS = tuple(EXTENDED_FIELDS)
+IMPORT_FIELDS = ("source_client_id",) + CLIENT_FIELDS + SERVICE_FIELDS + EXTENDED_IMPORT_FIELDS
 DATE_FIELDS = frozenset({"dob", "enrollment_start", "intake_date", "discharge_date"})
 # Fields that need a program: an import either reads it per row or is told which program the file is for.
 PROGRAM_DATED_FIELDS = ("enrollment_start", "intake_date", "discharge_date")
@@ -46,6 +50,7 @@ FIELD_DESCRIPTIONS = {
 # Where each import field lands, so a person can see it ("table.column"; tests check these columns exist).
 FIELD_STORED_IN: dict[str, str] = {
     **{name: f"clients.{name}" for name in CLIENT_FIELDS},
+    **{name: "clients.extended" for name in EXTENDED_IMPORT_FIELDS},
     "source_client_id": "client_source_ids.source_client_id",
     "program": "client_program_enrollments.program_id",
     "enrollment_start": "client_program_enrollments.start_date",

@@ -7,9 +7,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from app.models import Client
+from app.models import EXTENDED_FIELDS, Client
 from app.services import matching
-from app.services.ingest.column_maps import CLIENT_FIELDS
+from app.services.ingest.column_maps import CLIENT_FIELDS, EXTENDED_IMPORT_FIELDS
 from app.services.ingest.values import BadValue, canonical_option, clean_name, clean_text, parse_date, shown, \
     split_multi, split_programs
 
@@ -21,6 +21,27 @@ OPTION_LIST_OF = {"gender": "gender", "sexual_orientation": "sexual_orientation"
                   "province": "province", "ethnicity": "ethnicity"}
 CLIENT_COLUMN_LIMITS = {name: Client.__table__.c[name].type.length for name in CLIENT_FIELDS
                         if name != "dob" and getattr(Client.__table__.c[name].type, "length", None)}
+
+
+EXTENDED_TEXT_LIMIT = 500
+_YES, _NO = frozenset({"yes", "y", "true", "1"}), frozenset({"no", "n", "false", "0"})
+
+
+def extended_value(name: str, text: str):
+    """An extended field's cell as the type app/models/clients.py gives it (None: empty)."""
+    value = clean_text(text, EXTENDED_TEXT_LIMIT)
+    if value is None:
+        return None
+    kind = EXTENDED_FIELDS[name]
+    if kind == "int":
+        if not value.isdigit():
+            raise BadValue(f"{name} {value!r} is not a whole number")
+        return int(value)
+    if kind == "bool":
+        if value.lower() not in _YES | _NO:
+            raise BadValue(f"{name} {value!r} is not yes or no")
+        return value.lower() in _YES
+    return value
 
 
 @dataclass
@@ -99,6 +120,10 @@ class RowParsing:
                         raise BadValue(f"Email {value!r} is not an email address")
             if value is not None:
                 client[name] = value
+        extended = {name: value for name in EXTENDED_IMPORT_FIELDS if self.resolved.has(name)
+                    for value in [extended_value(name, self._cell(cells, name))] if value is not None}
+        if extended:
+            client["extended"] = extended
         source_id = clean_text(self._cell(cells, "source_client_id"), 100, self._title("source_client_id"))
         dates = {}
         for name, label in (("enrollment_start", "Admission date"), ("intake_date", "Intake date"),

@@ -59,7 +59,7 @@ class Batch:
 
 
     def _load_clients(self, client_ids) -> None:
-        columns = [Client.__table__.c[name] for name in ("id", *CLIENT_FIELDS, "languages_spoken")]
+        columns = [Client.__table__.c[name] for name in ("id", *CLIENT_FIELDS, "languages_spoken", "extended")]
         if client_ids:
             for row in self.session.execute(sa.select(*columns).where(self._one_of(Client.id, sorted(client_ids)))):
                 self.client_current[row.id] = dict(row._mapping)
@@ -115,6 +115,8 @@ class Batch:
             if name in LIST_FIELDS:
                 merged = list(before or []) + [v for v in value if v not in (before or [])]
                 value = merged
+            if name == "extended":  # the file's keys over the stored ones; keys it does not carry are kept
+                value = {**(before or {}), **value}
             if value == before:
                 continue
             changes.setdefault(name, (before, value))

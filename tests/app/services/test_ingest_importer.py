@@ -410,3 +410,20 @@ def test_import_updates_raise_the_version_so_an_open_edit_form_cannot_undo_them(
     db.session.expire_all()
     enrollment = db.session.get(Enrollment, enrollment.id)
     assert (enrollment.status, enrollment.version) == ("discharged", opened + 1)
+
+
+def test_extended_fields_a_column_names_are_imported_typed_and_merged(tmp_path, program):
+    known = factories.client(first_name="Wanda", last_name="Extended", dob=date(1975, 7, 7),
+                             extended={"allergies": "Peanuts", "household_size": 2})
+    db.session.add(known)
+    db.session.commit()
+    header = "first_name,last_name,dob,household_size,pet_owner,allergies"
+    path = write(tmp_path, [header, "Wanda,Extended,1975-07-07,4,yes,", "Nia,Newcomer,1990-01-02,1,no,Shellfish",
+                            "Bad,Number,1991-01-02,several,,"])
+    summary = import_file(path, "FFAI")
+    db.session.expire_all()
+    assert db.session.get(Client, known.id).extended == {"allergies": "Peanuts", "household_size": 4,
+                                                         "pet_owner": True}
+    newcomer = db.session.scalars(sa.select(Client).where(Client.last_name == "Newcomer")).one()
+    assert newcomer.extended == {"household_size": 1, "pet_owner": False, "allergies": "Shellfish"}
+    assert count(Client, Client.last_name == "Number") == 0 and summary.rejected == 1
