@@ -298,6 +298,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         # Links in emails and notifications point here (the address people open CCD at).
         "BASE_URL": environ.get("CCD_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
         "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR", str(Path(instance_path) / "outbox")),
+        # A restriction in force whose end date falls within this many days is "ending soon" (home page).
+        "CCD_RESTRICTION_ENDING_SOON_DAYS": _whole_number(environ, "CCD_RESTRICTION_ENDING_SOON_DAYS", 14),
         **mail_settings(environ),
         "BACKUP_DIR": environ.get("BACKUP_DIR", "").strip() or str(Path(instance_path) / "backups"),
         "BACKUP_S3_BUCKET": environ.get("BACKUP_S3_BUCKET", "").strip() or None,
