@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, timedelta
+from html import unescape
 
 import pytest
 import sqlalchemy as sa
@@ -85,3 +86,64 @@ def test_every_home_link_opens_for_the_person_who_sees_it(client, sign_in_as, ro
     assert links or role == "Report viewer"
     for href in links:
         assert client.get(href.replace("&amp;", "&")).status_code == 200, href
+
+
+def _menu(client, path="/admin/") -> dict[str, list[tuple[str, str]]]:
+    """The sidebar as {category: [(link text, url)]}, with each category's folded state left out."""
+    page = client.get(path).get_data(as_text=True)
+    side = page.split('id="ccd-sidebar"', 1)[1].split("</nav>", 1)[0]
+    return {unescape(name): [(unescape(text), href) for href, text in re.findall(r'href="([^"]+)">([^<]+)', body)]
+            for name, body in re.findall(r'<summary class="ccd-category">(.*?)</summary>(.*?)</details>', side, re.S)}
+
+
+STAFF_MENU = {
+    "Clients": ["Clients", "Source system ids", "Possible duplicates"],
+    "Programs & Services": ["Programs & Services", "Subprograms", "Capacity history", "Program staff",
+                            "Program aliases"],
+    "Departments": ["Departments"],
+    "Enrollments": ["Enrollments", "Intakes", "Discharges"],
+    "Restrictions": ["Restrictions", "Restriction check"],
+    "Audit Log": ["Audit log"],
+}
+REPORTS = ["Organizational Summary", "Vacancy Tracker", "Data quality"]
+MENUS = {
+    "Staff": STAFF_MENU,
+    "Report viewer": {"Restrictions": ["Restriction check"], "Reports": REPORTS},
+    "Manager": {**STAFF_MENU, "Approvals": ["My requests"], "Reports": [*REPORTS, "Report recipients", "Sent reports"]},
+    "Coordinator": {**STAFF_MENU, "Clients": [*STAFF_MENU["Clients"], "Import history", "Import rows", "Imports"],
+                    "Approvals": ["Pending changes"], "Reports": [*REPORTS, "Report recipients", "Sent reports"]},
+}
+
+
+@pytest.mark.parametrize("role", list(MENUS))
+def test_each_role_sees_the_menu_entries_it_uses(client, sign_in_as, role):
+    sign_in_as(role)
+    shown = {category: [text for text, _ in links] for category, links in _menu(client).items()}
+    assert shown == {category: MENUS[role][category] for category in shown}
+    assert set(shown) == set(MENUS[role])
+
+
+@pytest.mark.parametrize("role", [role.value for role in Role])
+def test_every_menu_entry_answers_for_the_role_that_sees_it(client, sign_in_as, role):
+    sign_in_as(role)
+    links = [href for entries in _menu(client).values() for _, href in entries]
+    assert links
+    for href in links:
+        assert client.get(href).status_code == 200, href
+
+
+def test_an_administrators_categories_fold_and_the_open_pages_category_is_unfolded(client, sign_in_as):
+    sign_in_as("Administrator")
+    menu = _menu(client)
+    assert sum(len(links) for links in menu.values()) >= 35
+    page = client.get("/admin/staff/").get_data(as_text=True)
+    opened = re.findall(r'<details class="ccd-category-group" open>\s*<summary class="ccd-category">(.*?)</summary>',
+                        page)
+    assert opened == ["Staff"]
+    assert 'id="ccd-menu-toggle"' in page and 'data-target="#ccd-sidebar"' in page
+
+
+def test_a_person_with_few_links_has_every_category_unfolded(client, sign_in_as):
+    sign_in_as("Staff")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert page.count('<details class="ccd-category-group" open>') == len(STAFF_MENU)
