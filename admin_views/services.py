@@ -7,11 +7,12 @@ from flask_admin import BaseView, expose
 from flask_admin.form import SecureForm
 from flask_admin.helpers import get_form_data
 from flask_login import current_user
-from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.clients import client_lookup, staff_lookup
+from admin_views.fields import IsoDateField
 from admin_views.filters import DataQualityFilter, JsonListContainsFilter, RestrictionStateFilter
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
 from app.extensions import db
@@ -134,7 +135,7 @@ class RestrictionView(ArchivableView):
 class RestrictionCheckForm(SecureForm):
     first_name = StringField("First or preferred name", validators=[Optional(), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
-    dob = DateField("Date of birth", validators=[DataRequired()])
+    dob = IsoDateField("Date of birth", validators=[InputRequired()])
 
 
 class RestrictionCheckView(BaseView):

@@ -113,3 +113,21 @@ def test_on_a_wide_screen_the_sidebar_is_always_shown(sign_in, page):
     assert page.locator("#ccd-sidebar").is_visible() and not page.locator("#ccd-menu-toggle").is_visible()
     links = {text.strip() for text in page.locator("#ccd-sidebar a.nav-link").all_inner_texts()}
     assert "Clients" in links and "Report recipients" not in links and "Sent reports" not in links
+
+
+def test_report_dates_are_typed_or_picked_as_iso(sign_in, live_server):
+    page = sign_in("analyst@ccd.demo")
+    page.goto(f"{live_server}/admin/reports/org-summary/")
+    field = page.locator("#date_from")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", field.input_value())
+    field.click()
+    picker = page.locator(".daterangepicker").first
+    picker.wait_for(state="visible")
+    page.shot("date-picker-open")
+    field.fill("2024-01-01")
+    page.fill("#date_to", "2024-06-30")
+    page.click("#ccd-report-form button[type=submit]")
+    page.wait_for_load_state()
+    page.shot("report-from-typed-date")
+    assert "date_from=2024-01-01" in page.url and "date_to=2024-06-30" in page.url
+    assert page.locator("#date_from").input_value() == "2024-01-01"
