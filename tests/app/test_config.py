@@ -192,3 +192,11 @@ def test_matching_settings_come_from_the_environment(tmp_path):
 def test_bad_matching_settings_are_refused_with_the_setting_named(tmp_path, environ, message):
     with pytest.raises(ConfigurationError, match=message):
         load_config(str(tmp_path), environ=environ)
+
+
+def test_restrictions_ending_soon_is_two_weeks_unless_set(tmp_path):
+    assert load_config(str(tmp_path), environ={})["CCD_RESTRICTION_ENDING_SOON_DAYS"] == 14
+    set_to = load_config(str(tmp_path), environ={"CCD_RESTRICTION_ENDING_SOON_DAYS": "30"})
+    assert set_to["CCD_RESTRICTION_ENDING_SOON_DAYS"] == 30
+    with pytest.raises(ConfigurationError, match="CCD_RESTRICTION_ENDING_SOON_DAYS must be a whole number"):
+        load_config(str(tmp_path), environ={"CCD_RESTRICTION_ENDING_SOON_DAYS": "two weeks"})
