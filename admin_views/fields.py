@@ -1,7 +1,7 @@
 """Form fields whose choices come from the agency's option lists when the form is shown, and the plain-text rule."""
 
 from flask_admin.form import Select2Widget
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
@@ -135,3 +135,18 @@ class PlainText:
         if found:
             raise ValidationError(f"Remove the invisible control character{'s' if len(found) > 1 else ''} "
                                   f"({', '.join(found)}): this field takes plain text only.")
+
+
+class IsoDateField(DateField):
+    """A date typed or picked as YYYY-MM-DD (the one date format of every form), with an error that says so."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        render_kw = {"data-ccd-date": "", "placeholder": "YYYY-MM-DD", "autocomplete": "off",
+                     **(kwargs.pop("render_kw", None) or {})}
+        super().__init__(label, validators, format="%Y-%m-%d", render_kw=render_kw, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Type the date as YYYY-MM-DD, for example 1990-12-31.") from None

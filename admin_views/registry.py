@@ -1,6 +1,6 @@
 """Every screen and where it sits in the sidebar; the sidebar follows the build spec."""
 
-from flask import redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
@@ -10,12 +10,13 @@ from admin_views.csp import flask_admin_inline_handlers
 from admin_views.reports import REPORT_PAGES
 from app import models, security
 from app.labels import code_label, entity_label, label
-from app.services.dashboard import dashboard_figures
+from app.services import dashboard
+from app.services.clock import agency_time_text
 from app.services.scope import acting_staff
 
 
 class HomeView(AdminIndexView):
-    """The page after sign-in: who you are, what you may do, and a client search."""
+    """The page after sign-in: a client search, the figures of the person's scope, and what waits for them."""
 
     def is_accessible(self):
         return current_user.is_authenticated
@@ -25,7 +26,15 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/ccd_index.html", figures=dashboard_figures(acting_staff()))
+        staff = acting_staff()
+        soon_days = current_app.config["CCD_RESTRICTION_ENDING_SOON_DAYS"]
+        return self.render(
+            "admin/ccd_index.html", figures=dashboard.visible_figures(staff), figure_screens=dashboard.FIGURE_SCREENS,
+            pending_approvals=dashboard.pending_approvals(staff), recent_imports=dashboard.recent_imports(staff),
+            ending_soon=dashboard.restrictions_ending_soon(staff, soon_days),
+            program_clients=dashboard.program_clients(staff), waiting_items_url=duplicates.waiting_items_url,
+            when=agency_time_text,
+        )
 
 
 class ProgramManagerAssignmentView(people.AssignmentView):

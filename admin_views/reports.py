@@ -14,6 +14,7 @@ from flask_admin import BaseView, expose
 from flask_login import current_user
 
 from admin_views.base import current_roles, refuse
+from admin_views.chart_palette import category_colours, colour_at
 from admin_views.clients import DEMOGRAPHIC_FILTERS, SERVED_FILTERS
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, data_quality_filter_value, enrollment_report_filter_value,
@@ -98,6 +99,16 @@ def _acting_staff():
 def _bar(chart_id: str, title: str, labels: list, datasets: list, kind: str = "bar", horizontal: bool = False):
     return {"id": chart_id, "title": title, "type": kind, "horizontal": horizontal, "labels": labels,
             "datasets": datasets}
+
+
+def _per_category(chart_id: str, title: str, rows: list[dict], label_key: str, kind: str = "bar",
+                  horizontal: bool = False):
+    """One bar or slice per category that counted someone, each in its category's colour (chart_palette)."""
+    shown = [row for row in rows if row["clients"]]
+    labels = [row[label_key] for row in shown]
+    colours = category_colours([row[label_key] for row in rows], labels)
+    return _bar(chart_id, title, labels, [{"label": "Clients", "data": [row["clients"] for row in shown],
+                                           "backgroundColor": colours}], kind, horizontal)
 
 
 class ReportPage(BaseView):
@@ -205,12 +216,10 @@ class OrgSummaryView(ReportPage):
         for key, kind, horizontal in (("gender", "doughnut", False), ("age_band", "bar", False),
                                       ("citizenship_status", "bar", True), ("languages_spoken", "bar", True)):
             breakdown = report["breakdowns"][key]
-            rows = [row for row in breakdown["rows"] if row["clients"]]
-            charts.append(_bar(f"chart-{key}", breakdown["label"], [row["label"] for row in rows],
-                               [{"label": "Clients", "data": [row["clients"] for row in rows]}], kind, horizontal))
-        programs = [row for row in report["by_program"] if row["clients"]]
-        charts.append(_bar("chart-by-program", "Clients by program", [row["program"] for row in programs],
-                           [{"label": "Clients", "data": [row["clients"] for row in programs]}], horizontal=True))
+            charts.append(_per_category(f"chart-{key}", breakdown["label"], breakdown["rows"], "label", kind,
+                                        horizontal))
+        charts.append(_per_category("chart-by-program", "Clients by program", report["by_program"], "program",
+                                    horizontal=True))
         return charts
 
 
@@ -229,8 +238,8 @@ class VacancyView(ReportPage):
     def charts(self, report: dict) -> list[dict]:
         limited = [row for row in report["rows"] if not row["no_capacity_limit"]]
         return [_bar("chart-occupancy", "Occupancy by program", [row["program"] for row in limited], [
-            {"label": "Occupied", "data": [row["occupied"] for row in limited]},
-            {"label": "Capacity", "data": [row["capacity"] for row in limited]},
+            {"label": "Occupied", "data": [row["occupied"] for row in limited], "backgroundColor": colour_at(0)},
+            {"label": "Capacity", "data": [row["capacity"] for row in limited], "backgroundColor": colour_at(1)},
         ], horizontal=True)]
 
 
@@ -352,9 +361,9 @@ REPORT_PAGES = (
     ("Reports", OrgSummaryView, "org_summary_report", "/admin/reports/org-summary"),
     ("Reports", VacancyView, "vacancy_report", "/admin/reports/vacancy"),
     ("Reports", DataQualityView, "data_quality_report", "/admin/reports/data-quality"),
-    ("Reports", AccessReportView, "access_report", "/admin/reports/access"),
     ("Reports", EnrollmentHistoryView, "enrollment_history_report", "/admin/reports/enrollment-history"),
     ("Reports", OutcomesView, "outcomes_report", "/admin/reports/outcomes"),
     ("Reports", ProgramPerformanceView, "program_performance_report", "/admin/reports/program-performance"),
     ("Reports", DepartmentSummaryView, "department_summary_report", "/admin/reports/department-summary"),
+    ("Reports", AccessReportView, "access_report", "/admin/reports/access"),
 )

@@ -8,12 +8,13 @@ from flask_admin.actions import action
 from flask_admin.form import SecureForm
 from flask_admin.helpers import get_form_data
 from flask_login import current_user
-from wtforms import DateField, StringField, TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView, current_roles
 from admin_views.bulk_actions import BulkActions
 from admin_views.clients import ClientPrefill, client_lookup, staff_lookup
+from admin_views.fields import IsoDateField
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, JsonListContainsFilter, RestrictionStateFilter,
 )
@@ -176,7 +177,7 @@ class RestrictionCheckForm(SecureForm):
 
     first_name = StringField("First or preferred name", validators=[Optional(), Length(max=100)])
     last_name = StringField("Last name", validators=[Optional(), Length(max=100)])
-    dob = DateField("Date of birth", validators=[Optional()])
+    dob = IsoDateField("Date of birth", validators=[Optional()])
     search = StringField("Or: phone, email, postal code, source id, birth date in any form",
                          validators=[Optional(), Length(max=200)])
 

@@ -329,7 +329,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "INGEST_REVIEW_THRESHOLD": review,
         "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),
         "MATCH_PLACEHOLDER_DOBS": placeholder_dobs,
-        # A restriction in force that ends within this many days shows amber on the client's record.
+        # A restriction in force that ends within this many days is "ending soon": amber on the client's
+        # record, listed on the home page.
         "CCD_RESTRICTION_ENDING_SOON_DAYS": _whole_number(environ, "CCD_RESTRICTION_ENDING_SOON_DAYS", 14),
         "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": different_id_weight,
         "CELERY": {

@@ -113,8 +113,9 @@ ROLE_RULES: dict[Role, dict[str, dict[Action, Grant]]] = {
                        "report_pages": READ_EXPORT, "directory": READ, "access": READ_EXPORT},
     Role.MANAGER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
     Role.LEADER: {"records": PROPOSE, "reports": READ, "audit": READ, "report_pages": READ},
-    # Staff open no report unless an administrator also gives them the Report viewer role.
-    Role.STAFF: {"records": READ, "reports": READ, "audit": READ},
+    # Staff open no report, nor who receives reports and what was sent, unless an administrator also
+    # gives them the Report viewer role.
+    Role.STAFF: {"records": READ, "audit": READ},
     # Analysts read everything, the approvals queue included, and review nothing.
     Role.ANALYST: {group: READ_EXPORT
                    for group in ("records", "approvals", "reports", "audit", "imports", "report_pages")},

@@ -430,3 +430,33 @@ def test_department_summary_counts_a_client_once_per_department_and_links_to_the
     assert len(page.links) > 10
     for count, url in page.links:
         assert len(listed_client_ids(client, url)) == count, url
+
+
+def _charts(html: str) -> dict[str, dict]:
+    import json
+
+    source = re.search(r'<script type="application/json" id="ccd-report-charts"[^>]*>(.*?)</script>', html, re.S)
+    return {chart["id"]: chart for chart in json.loads(source.group(1))}
+
+
+def test_each_chart_category_has_its_own_colour(client, sign_in_as, agency):
+    """Woman and "Prefer not to answer" once shared Chart.js's first blue; every slice and bar differs now."""
+    extra = [factories.client(gender=gender) for gender in ("Prefer not to answer", "Non-binary", "Two-Spirit",
+                                                             "Transgender woman", "Transgender man", "Gender diverse")]
+    db.session.add_all([factories.enrollment(client=person, program=agency["A1"], start_date=date(2024, 3, 2))
+                        for person in extra])
+    db.session.commit()
+    sign_in_as("Analyst")
+    charts = _charts(client.get(ORG, query_string=PERIOD).get_data(as_text=True))
+    for chart in charts.values():
+        for dataset in chart["datasets"]:
+            assert len(dataset["backgroundColor"]) == len(chart["labels"]), chart["id"]
+            assert len(set(dataset["backgroundColor"])) == len(chart["labels"]), chart["id"]
+    gender = charts["chart-gender"]
+    colour = dict(zip(gender["labels"], gender["datasets"][0]["backgroundColor"]))
+    assert {"Woman", "Prefer not to answer"} <= set(colour) and len(colour) >= 8
+    assert colour["Woman"] != colour["Prefer not to answer"]
+
+    alpha_two = _charts(client.get(ORG, query_string={**PERIOD, "program": str(agency["A2"].id)})
+                        .get_data(as_text=True))["chart-gender"]
+    assert dict(zip(alpha_two["labels"], alpha_two["datasets"][0]["backgroundColor"]))["Woman"] == colour["Woman"]

@@ -199,3 +199,11 @@ def test_import_run_settings_come_from_the_environment_and_a_too_short_stale_tim
     assert (config["INGEST_STALE_MINUTES"], config["INGEST_MAX_ROWS"]) == (45.0, 1000)
     with pytest.raises(ConfigurationError, match="INGEST_STALE_MINUTES must be at least 5"):
         load_config(str(tmp_path), environ={"INGEST_STALE_MINUTES": "1"})
+
+
+def test_restrictions_ending_soon_is_two_weeks_unless_set(tmp_path):
+    assert load_config(str(tmp_path), environ={})["CCD_RESTRICTION_ENDING_SOON_DAYS"] == 14
+    set_to = load_config(str(tmp_path), environ={"CCD_RESTRICTION_ENDING_SOON_DAYS": "30"})
+    assert set_to["CCD_RESTRICTION_ENDING_SOON_DAYS"] == 30
+    with pytest.raises(ConfigurationError, match="CCD_RESTRICTION_ENDING_SOON_DAYS must be a whole number"):
+        load_config(str(tmp_path), environ={"CCD_RESTRICTION_ENDING_SOON_DAYS": "two weeks"})
