@@ -178,7 +178,7 @@ def test_jit_setting_is_only_sent_to_postgresql():
 def test_matching_settings_come_from_the_environment(tmp_path):
     embedded = load_config(str(tmp_path), environ={})
     assert embedded["MATCH_PLACEHOLDER_DOBS"] == [date(1900, 1, 1)]
-    assert embedded["MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"] == -10.0
+    assert embedded["MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"] == -4.0
     config = load_config(str(tmp_path), environ={"MATCH_PLACEHOLDER_DOBS": "1900-01-01, 1901-01-01",
                                                  "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": "-4"})
     assert config["MATCH_PLACEHOLDER_DOBS"] == [date(1900, 1, 1), date(1901, 1, 1)]

@@ -1,7 +1,7 @@
 """A pair's evidence in words an operator reads: one entry per compared field, with its weight.
 
 Review pages draw these as a waterfall ("same birth date +14.3", "different gender -4.1",
-"different EMHware ID -10.0"); the words name the values compared where that helps.
+"different EMHware ID -4.0"); the words name the values compared where that helps.
 """
 
 from __future__ import annotations

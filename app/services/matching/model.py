@@ -30,10 +30,14 @@ from app.services.matching.comparisons import LEVELS, NEUTRAL_LEVELS, Comparison
 PLACEHOLDER_DOBS_KEY = "MATCH_PLACEHOLDER_DOBS"
 DIFFERENT_ID_WEIGHT_KEY = "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"
 DEFAULT_PLACEHOLDER_DOBS: tuple[date, ...] = (date(1900, 1, 1),)
-# A client holding another id of the source being imported is most likely another person, but
-# source systems hold duplicates of their own: -10 bits takes an exact name and birth date from
-# an automatic merge down to review without ruling it out.
-DEFAULT_DIFFERENT_ID_WEIGHT = -10.0
+# A client holding another id of the source being imported is more likely another person, but
+# source systems hold duplicates of their own and give returning people fresh ids: -4 bits says
+# "a person holds a second id about one time in sixteen". Measured on the real import path
+# (bench/match_quality.py, bench/RESULTS.md): at -10 the hard set caught 0.52 of its duplicates,
+# at -4 0.81, with rows held that are not duplicates at 1.2 % (target <= 2 %). Names that merely
+# agree with unrelated birth dates are told apart by the birth date, not by this weight, and an
+# import never merges a client holding another id of the source automatically (ingest/decide.py).
+DEFAULT_DIFFERENT_ID_WEIGHT = -4.0
 
 # The frequency given to a name that is not among the stored common ones: never rarer than this.
 MIN_NAME_FREQUENCY = 1e-6
