@@ -84,8 +84,8 @@ GROUP_OF: dict[str, str] = {key: group for group, keys in GROUPS.items() for key
 
 # Rows only the system writes (audit trail, access log, send and import logs, proposals made through
 # the approval flow): nobody creates, edits or deletes them from a screen.
-SYSTEM_WRITTEN = frozenset({"audit_logs", "client_access_log", "email_logs", "client_upload_logs", "import_rows", "notifications",
-                            "pending_changes", "linkage_models"})
+SYSTEM_WRITTEN = frozenset({"audit_logs", "client_access_log", "email_logs", "client_upload_logs", "import_rows",
+                            "notifications", "pending_changes", "linkage_models", "client_search_keys"})
 # Rows anyone signed in may write for themselves, whatever their role: table -> the column
 # saying whose row it is (the session guard checks it names the person, before and after).
 SELF_SERVICE: dict[str, str] = {"restriction_notification_subscriptions": "staff_id"}

@@ -12,6 +12,7 @@ import csv
 import io
 
 from app.choices import SOURCE_SYSTEMS
+from app.models import EXTENDED_FIELDS
 from app.services.ingest.column_maps import PROGRAM_SOURCE, column_map_for, program_column_map
 
 SAMPLE_SOURCES = SOURCE_SYSTEMS + (PROGRAM_SOURCE,)
@@ -32,6 +33,9 @@ SAMPLE_VALUES: dict[str, str] = {
     "capacity_current": "40", "capacity_effective_date": "2025-01-01", "no_capacity_limit": "No",
     "status": "active", "description": "Daytime drop-in with meals",
 }
+# The extended fields (FFAI's program-specific columns) by the type they are stored as.
+EXTENDED_SAMPLES = {"int": "2", "bool": "No", "text": "Example"}
+SAMPLE_VALUES.update({name: EXTENDED_SAMPLES[kind] for name, kind in EXTENDED_FIELDS.items()})
 
 
 def sample_columns(session, source: str) -> list[tuple[str, str]]:
