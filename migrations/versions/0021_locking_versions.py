@@ -8,7 +8,7 @@ the version of the record it was made against, so the approvals inbox can say th
 changed since (none for a proposed create, or a proposal made before this migration).
 
 Revision ID: 0021_locking
-Revises: 0019_import_link
+Revises: 0020_trust_leaks
 """
 import sqlalchemy as sa
 from alembic import op

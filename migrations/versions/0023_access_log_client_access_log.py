@@ -6,7 +6,7 @@ database itself refuses UPDATE and DELETE (and TRUNCATE on PostgreSQL) on the lo
 every database user, whatever code runs; the readers in it are kept (RESTRICT).
 
 Revision ID: 0023_access_log
-Revises: 0019_import_link
+Revises: 0021_locking
 """
 import sqlalchemy as sa
 from alembic import op

@@ -7,7 +7,7 @@ On SQLite the table is rebuilt to change its check, and the rebuild does not car
 expression index (one value per list, any case), so it is put back.
 
 Revision ID: 0025_reports
-Revises: 0019_import_link
+Revises: 0023_access_log
 """
 import warnings
 

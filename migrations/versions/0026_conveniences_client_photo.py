@@ -4,7 +4,7 @@ The photo itself lives in CLIENT_PHOTO_DIR, never in a public folder; the column
 the current file, so a new upload is a change the audit trail records.
 
 Revision ID: 0026_conveniences
-Revises: 0019_import_link
+Revises: 0025_reports
 """
 import sqlalchemy as sa
 from alembic import op

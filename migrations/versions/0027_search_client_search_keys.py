@@ -7,13 +7,13 @@ looked up through its primary key on PostgreSQL and SQLite alike, so both find t
 people; the pg_trgm index on names, used by PostgreSQL alone, goes. Existing clients'
 keys are written here.
 
-Revision ID: 0022_search
-Revises: 0019_import_link
+Revision ID: 0027_search
+Revises: 0026_conveniences
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022_search"
+revision = "0027_search"
 down_revision = "0026_conveniences"
 branch_labels = None
 depends_on = None
