@@ -33,7 +33,7 @@ class HomeView(AdminIndexView):
             pending_approvals=dashboard.pending_approvals(staff), recent_imports=dashboard.recent_imports(staff),
             ending_soon=dashboard.restrictions_ending_soon(staff, soon_days),
             program_clients=dashboard.program_clients(staff), waiting_items_url=duplicates.waiting_items_url,
-            when=agency_time_text,
+            when=agency_time_text, search_placeholder=clients.SEARCH_PLACEHOLDER,
         )
 
 

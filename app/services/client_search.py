@@ -24,11 +24,9 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.models import Client, ClientSearchKey
-from app.services.scope import client_visible
+from app.services.scope import client_visible, within
 from app.search_keys import (
     BORN, EMAIL, NAME, PHONE, POSTAL, SOURCE, born_key, compact, email_key, fold, key, name_words, next_after_prefix,
     one_edit_away, phone_digits,
@@ -174,27 +172,12 @@ def parse(text: str) -> ClientQuery:
     return ClientQuery(tuple(terms))
 
 
-class one_of_ids(ColumnElement):
+class one_of_ids(within):
     """``column IN (ids)``; on PostgreSQL ``column = ANY(ARRAY(ids))``, which a bitmap of the column's
-    index answers: the matches' rows are fetched page by page, not one index probe each."""
+    index answers: the matches' rows are fetched page by page, not one index probe each. Elsewhere
+    it compiles as scope.within does."""
 
     inherit_cache = True
-    type = sa.Boolean()
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
-                           ("ids", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, column, ids: sa.Select):
-        self.column = column
-        self.ids = ids
-
-    @property
-    def _from_objects(self):
-        return self.column._from_objects
-
-
-@compiles(one_of_ids)
-def _one_of_ids_in(element, compiler, **kw):
-    return compiler.process(element.column.in_(element.ids), **kw)
 
 
 @compiles(one_of_ids, "postgresql")

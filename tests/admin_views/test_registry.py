@@ -149,3 +149,10 @@ def test_a_person_with_few_links_has_every_category_unfolded(client, sign_in_as)
     sign_in_as("Staff")
     page = client.get("/admin/").get_data(as_text=True)
     assert page.count('<details class="ccd-category-group" open>') == len(STAFF_MENU)
+
+
+def test_the_home_search_box_says_what_the_client_list_search_reads(client, sign_in_as):
+    from admin_views.clients import SEARCH_PLACEHOLDER
+
+    sign_in_as("Staff")
+    assert f'placeholder="{SEARCH_PLACEHOLDER}"' in client.get("/admin/").get_data(as_text=True)

@@ -86,6 +86,13 @@ def world_scopes(enrollment_world):
     ]
 
 
+def covered_programs(world, visible, department=None, program=None) -> set:
+    """The programs a report counts for a person who sees ``visible``, narrowed to a department or program."""
+    return {p.id for p in world["programs"] if p.id in visible
+            and (department is None or p.department_id == department.id)
+            and (program is None or p.id == program.id)}
+
+
 def counted_enrollments(world, covered):
     """The enrollments the reports count, by the definition, in plain Python."""
     return [e for e in world["enrollments"] if not e.is_archived and e.program_id in covered

@@ -13,7 +13,7 @@ from app.models import ChoiceOption
 from app.services.report_enrollment_history import enrollment_ids
 from app.services.report_outcomes import outcomes_report
 from app.services.reports import ReportError
-from tests.app.services.conftest import counted_enrollments, reason_of
+from tests.app.services.conftest import counted_enrollments, covered_programs, reason_of
 
 PERIODS = ((date(2024, 1, 1), date(2024, 6, 30)), (date(2024, 3, 1), date(2024, 3, 1)),
            (date(2023, 1, 1), date(2025, 3, 31)))
@@ -57,9 +57,7 @@ def test_every_count_follows_the_definitions_for_every_scope(enrollment_world, w
     program = world["programs"][0] if where == "program" else None
     for date_from, date_to in PERIODS:
         for staff, visible in world_scopes:
-            covered = {p.id for p in world["programs"] if p.id in visible
-                       and (department is None or p.department_id == department.id)
-                       and (program is None or p.id == program.id)}
+            covered = covered_programs(world, visible, department, program)
             expected = _expected(world, covered, date_from, date_to)
             report = outcomes_report(date_from, date_to, staff=staff, department_id=department and department.id,
                                      program_id=program and program.id)
