@@ -166,8 +166,8 @@ class FileLinks:
             self.run.heartbeat()
         self._reject_conflicting_ids(by_id, on_rejected)
         groups = sorted([*by_id.values(), *by_person.values()], key=lambda g: g.sort_key)
-        self.model = matching.with_city_frequencies(self.session, matching.active_model(self.session),
-                                           (person.city for group in groups for person in group.people.values()))
+        self.model = matching.with_data_frequencies(self.session, matching.active_model(self.session),
+                                                    (person for group in groups for person in group.people.values()))
         self._cluster(groups)
 
     def _reject_conflicting_ids(self, by_id: dict[str, _Group], on_rejected) -> None:

@@ -36,7 +36,7 @@ from app.services.matching.decide import (
 from app.services.matching.model import (
     DEFAULT_MODEL, MATCH_TYPE_WORDS, Evidence, LinkageModel, PairScores, Score, active_model, score_pairs,
 )
-from app.services.matching.frequencies import with_city_frequencies
+from app.services.matching.frequencies import with_data_frequencies
 from app.services.matching.names import NICKNAME_GROUPS
 
 
@@ -51,5 +51,5 @@ __all__ = [
     "LinkageModel", "MATCH", "MATCH_TYPE_WORDS", "MatchKeys", "NEW", "NICKNAME_GROUPS", "PairScores", "People",
     "Person", "REVIEW", "Score", "Thresholds", "active_model", "block_condition", "candidates_from_rows", "decide",
     "find_candidates", "match_keys", "normalize_name", "one_of", "pair_by_blocks", "phonetic", "score",
-    "score_pairs", "with_city_frequencies",
+    "score_pairs", "with_data_frequencies",
 ]

@@ -114,9 +114,9 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     active one with the clients' city frequencies unless given (an import brings its file's).
     """
     if model is None:
-        from app.services.matching.frequencies import with_city_frequencies
+        from app.services.matching.frequencies import with_data_frequencies
 
-        model = with_city_frequencies(session, active_model(session))
+        model = with_data_frequencies(session, active_model(session))
     config = settings()
     found: list[list[Candidate]] = []
     for start in range(0, len(people), CANDIDATE_CHUNK):

@@ -1,9 +1,10 @@
 """How common each value of a field is among the agency's clients: the u of an exact agreement.
 
-Training counts first and last names over every client and stores them with the model. The
-city is counted where scoring starts instead (an import, the front desk, the scan), from the
-clients and the file being imported, as Splink computes its term frequencies from the data it
-links: a fresh install has no trained model, and "Toronto" must not count as a small town there.
+Training counts names and cities over every client and stores them with the model. Without
+them (the built-in model of a fresh install, or a model trained before the city was compared)
+they are counted where scoring starts (an import, the front desk, the scan), from a sample of
+the clients and from the file being imported, as Splink computes its term frequencies from the
+data it links: "Mohamed Ali" and "Toronto" must not count as rare anywhere.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import sqlalchemy as sa
 from app.services.matching.model import LinkageModel, NameFrequencies
 from app.services.matching.names import normalize_name
 
-# Clients whose cities are counted when scoring starts: one indexed range read (all of them in a
-# smaller agency); enough to tell a city most clients share from one few do.
-CITY_SAMPLE = 20_000
+# Clients whose values are counted when scoring starts: one indexed range read (all of them in a
+# smaller agency); enough to tell a value most clients share from one few do.
+CLIENT_SAMPLE = 20_000
+DATA_FREQUENCY_FIELDS = ("first_name", "last_name", "city")
+# Counted frequencies are drawn towards the model's u of an exact agreement as if this many more
+# people had been counted at it: a small agency's names keep about the built-in weights.
+PRIOR_PEOPLE = 1_000
 _SAMPLE_START = uuid.UUID(bytes=hashlib.sha256(b"city-frequencies").digest()[:16])
 
 
@@ -52,40 +57,48 @@ def value_frequencies(session, column_name: str, top: int) -> NameFrequencies | 
     return NameFrequencies(dict(counts), int(total), float(other))
 
 
-def sampled_cities(session, size: int = CITY_SAMPLE) -> Counter:
-    """The normalised cities of up to ``size`` live clients (from a fixed id onwards, wrapping round)."""
+def sampled_values(session, fields: tuple[str, ...], size: int = CLIENT_SAMPLE) -> dict[str, Counter]:
+    """The normalised values of ``fields`` of up to ``size`` live clients (from a fixed id onwards,
+    wrapping round: one indexed range read)."""
     from app.models import Client
 
     table = Client.__table__
-    found: Counter = Counter()
+    found: dict[str, Counter] = {name: Counter() for name in fields}
     taken = 0
     for condition in (table.c.id >= _SAMPLE_START, table.c.id < _SAMPLE_START):
         if taken >= size:
             break
-        rows = session.execute(sa.select(table.c.city).where(_live(table), condition)
-                               .order_by(table.c.id).limit(size - taken)).scalars().all()
+        rows = session.execute(sa.select(*(table.c[name] for name in fields)).where(_live(table), condition)
+                               .order_by(table.c.id).limit(size - taken)).all()
         taken += len(rows)
-        found.update(normalize_name(city) for city in rows)
+        for name, values in zip(fields, zip(*rows)):
+            found[name].update(map(normalize_name, values))
     return found
 
 
-def city_frequencies(cities: Counter) -> NameFrequencies | None:
-    """Frequencies of cities as counted (an empty city is counted among the people, not as a city);
-    a city nobody counted is as rare as one person in all of them."""
-    total = sum(cities.values())
+def counted_frequencies(values: Counter, prior: float) -> NameFrequencies | None:
+    """Frequencies of values as counted (an empty value is counted among the people, not as a value),
+    drawn towards the model's own ``prior`` frequency as if PRIOR_PEOPLE more had been counted."""
+    total = sum(values.values())
     if not total:
         return None
-    return NameFrequencies({city: count for city, count in cities.items() if city}, total, 1 / total)
+    return NameFrequencies({value: count for value, count in values.items() if value}, total, 1 / total,
+                           PRIOR_PEOPLE, prior)
 
 
-def with_city_frequencies(session, model: LinkageModel, also: Iterable[str | None] = ()) -> LinkageModel:
-    """``model`` with the city weighed by how many of the clients (and of ``also``, a file's people)
-    live there, unless the model was trained with city frequencies of its own."""
-    if "city" in model.frequencies:
+def with_data_frequencies(session, model: LinkageModel, also: Iterable = ()) -> LinkageModel:
+    """``model`` with each of its term-frequency fields it has no frequencies for (all of them for the
+    built-in model; the city for a model trained before it was compared) counted from the clients and
+    from ``also``, the people of a file being imported."""
+    missing = tuple(name for name in DATA_FREQUENCY_FIELDS if name not in model.frequencies)
+    if not missing:
         return model
-    cities = sampled_cities(session)
-    cities.update(normalize_name(city) for city in also)
-    found = city_frequencies(cities)
-    if found is None:
+    values = sampled_values(session, missing)
+    for person in also:
+        for name in missing:
+            values[name][normalize_name(getattr(person, name))] += 1
+    found = {name: frequencies for name in missing
+             if (frequencies := counted_frequencies(values[name], model.u[name][0])) is not None}
+    if not found:
         return model
-    return replace(model, frequencies={**model.frequencies, "city": found})
+    return replace(model, frequencies={**model.frequencies, **found})

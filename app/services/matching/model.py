@@ -56,22 +56,32 @@ COMPARED_FIELDS = ("first_name", "last_name", "dob", "gender", "source_id", "cit
 @dataclass(frozen=True)
 class NameFrequencies:
     """How many clients carry each common (normalised) name, out of ``total``; ``other`` is the
-    frequency of any name not listed (the rest of the clients spread over the rest of the names)."""
+    frequency of any name not listed (the rest of the clients spread over the rest of the names).
+
+    Counted from a sample, the frequencies are drawn towards ``prior`` as if ``prior_people`` more
+    people had been counted at that frequency: a few hundred clients say little of how rare a name is."""
 
     counts: Mapping[str, int]
     total: int
     other: float
+    prior_people: float = 0.0
+    prior: float = 0.0
 
     def frequency(self, value: str) -> float:
         count = self.counts.get(value)
+        if self.prior_people:
+            return max(((count or 0) + self.prior_people * self.prior) / (self.total + self.prior_people),
+                       MIN_NAME_FREQUENCY)
         return max(count / self.total if count else self.other, MIN_NAME_FREQUENCY)
 
     def to_json(self) -> dict:
-        return {"counts": dict(self.counts), "total": self.total, "other": self.other}
+        return {"counts": dict(self.counts), "total": self.total, "other": self.other,
+                "prior_people": self.prior_people, "prior": self.prior}
 
     @classmethod
     def from_json(cls, data: dict) -> "NameFrequencies":
-        return cls(dict(data["counts"]), int(data["total"]), float(data["other"]))
+        return cls(dict(data["counts"]), int(data["total"]), float(data["other"]),
+                   float(data.get("prior_people", 0.0)), float(data.get("prior", 0.0)))
 
 
 @dataclass(frozen=True)
