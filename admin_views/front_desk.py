@@ -33,7 +33,8 @@ class FrontDeskCheck:
             form.first_name.data, form.last_name.data, form.dob.data,
             preferred_name=getattr(form, "preferred_name", None) and form.preferred_name.data,
             alias=getattr(form, "alias", None) and form.alias.data,
-            gender=getattr(form, "gender", None) and form.gender.data, staff=acting_staff())
+            gender=getattr(form, "gender", None) and form.gender.data,
+            city=getattr(form, "city", None) and form.city.data, staff=acting_staff())
         if not matches:
             return True
         shown = {match.client.client_id for match in matches}

@@ -4,12 +4,15 @@ Harder than real data on purpose, with the cases that fool a name-and-birth-date
 
 * opposite-sex twins whose first names differ only by a gendered ending (Louis/Louise,
   Julien/Julie, Olivier/Olivia, Eric/Erica, Robert/Roberta, François/Françoise,
-  Daniel/Danielle, ...), same last name, same birth date, same city;
+  Daniel/Danielle, ...), same last name, same birth date, same city; and same-sex twins whose
+  first names are unrelated (everything else agrees);
 * namesakes: several people called Mohamed Ali, Wei Zhang, John Smith, Marie Tremblay ...,
   born on different dates;
 * many people born on 1 January (how unknown days get recorded), and placeholder birth
   dates (1900-01-01) on some people who never had a real one and on some duplicate rows;
 * families sharing a surname, an address and a city, with birth dates years apart;
+* one city for most people (an agency's own: more than half live in Toronto), so sharing a city
+  is weak evidence, and duplicates written another day that moved city or left it empty;
 * duplicates with typos, swapped first and last names, nicknames, one part of a hyphenated
   or double surname dropped, accents dropped, ALL CAPS, day and month swapped, a wrong digit,
   the year off by one;
@@ -54,6 +57,9 @@ NICKNAMES = {"Robert": ("Bob", "Rob", "Bobby"), "William": ("Bill", "Will"), "El
              "Marie-Ève": ("Marie",), "Josée": ("Jo",), "Alexandre": ("Alex",), "Mathieu": ("Matt",),
              "Nathalie": ("Nat",), "Sébastien": ("Seb",), "Christian": ("Chris",), "Christiane": ("Chris",)}
 PLACEHOLDER_DOB = "1900-01-01"
+# Most of an agency's clients live in its own city; the rest spread over Faker's towns.
+HOME_CITY, HOME_CITY_SHARE = "Toronto", 0.55
+NEARBY_CITIES = ("Toronto", "Mississauga", "Brampton", "Scarborough", "North York", "Etobicoke", "Hamilton")
 # Ages are counted from a fixed day, so the same seed gives the same people on any day.
 REFERENCE_DAY = date(2025, 12, 31)
 
@@ -145,6 +151,9 @@ class _Population:
         born = self.today - timedelta(days=rng.randrange(low * 365, high * 365))
         return date(born.year, 1, 1) if rng.random() < 0.12 else born
 
+    def city(self, faker: Faker) -> str:
+        return HOME_CITY if self.rng.random() < HOME_CITY_SHARE else faker.city()
+
     def surname(self, faker: Faker) -> str:
         last = faker.last_name()
         if self.rng.random() < 0.08:
@@ -163,24 +172,36 @@ class _Population:
         first = faker.first_name_female() if gender == "Woman" else faker.first_name_male()
         if self.rng.random() < 0.1:
             first = self.rng.choice([name for name in NICKNAMES if len(name) > 4])
-        self.add(first, self.surname(faker), self.birth(), gender, faker.city(), faker.street_address(), "ordinary")
+        self.add(first, self.surname(faker), self.birth(), gender, self.city(faker), faker.street_address(),
+                 "ordinary")
 
     def twins(self) -> None:
         faker = self.faker()
         male, female = self.rng.choice(GENDERED_PAIRS)
-        last, dob, city, address = self.surname(faker), self.birth(18, 60), faker.city(), faker.street_address()
+        last, dob, city, address = self.surname(faker), self.birth(18, 60), self.city(faker), faker.street_address()
         self.add(male, last, dob, "Man", city, address, "twin")
         self.add(female, last, dob, "Woman", city, address, "twin")
+
+    def same_sex_twins(self) -> None:
+        """Twins of one sex with unrelated first names: everything but the first name agrees."""
+        faker = self.faker()
+        gender = self.rng.choice(("Woman", "Man"))
+        last, dob, city, address = self.surname(faker), self.birth(18, 60), self.city(faker), faker.street_address()
+        firsts = set()
+        while len(firsts) < 2:
+            firsts.add(faker.first_name_female() if gender == "Woman" else faker.first_name_male())
+        for first in sorted(firsts):
+            self.add(first, last, dob, gender, city, address, "same-sex twin")
 
     def namesakes(self) -> None:
         first, last, gender = self.rng.choice(COMMON_NAMES)
         for _ in range(self.rng.randrange(2, 5)):
             faker = self.faker()
-            self.add(first, last, self.birth(), gender, faker.city(), faker.street_address(), "namesake")
+            self.add(first, last, self.birth(), gender, self.city(faker), faker.street_address(), "namesake")
 
     def family(self) -> None:
         faker = self.faker()
-        last, city, address = self.surname(faker), faker.city(), faker.street_address()
+        last, city, address = self.surname(faker), self.city(faker), faker.street_address()
         parent_born = self.birth(40, 75)
         for number in range(self.rng.randrange(2, 6)):
             gender = self.rng.choice(("Woman", "Man"))
@@ -195,8 +216,8 @@ class _Population:
 
 def people_of(count: int, seed: int) -> list[HardPerson]:
     population = _Population(seed)
-    makers = ((population.ordinary, 0.70), (population.twins, 0.08), (population.namesakes, 0.08),
-              (population.family, 0.10))
+    makers = ((population.ordinary, 0.67), (population.twins, 0.08), (population.same_sex_twins, 0.03),
+              (population.namesakes, 0.08), (population.family, 0.10))
     while len(population.people) < count:
         population.rng.choices([m for m, _ in makers], [w for _, w in makers])[0]()
     return population.people[:count]
@@ -213,7 +234,10 @@ def generate(people: int = 3000, seed: int = 2026) -> DataSet:
     def row(person, source_id, names=None) -> ExportRow:
         first, last, dob_text = names or _written(person)
         gender = person.gender if rng.random() > 0.05 else ""
-        return ExportRow(person.key, source_id, first, last, dob_text, gender, person.city)
+        city = person.city if rng.random() > 0.05 else ""
+        if names is not None and rng.random() < 0.25:  # written another day: moved, or the city left empty
+            city = rng.choice(NEARBY_CITIES + ("",))
+        return ExportRow(person.key, source_id, first, last, dob_text, gender, city)
 
     day1, day2 = [], []
     ids: dict[str, str] = {}

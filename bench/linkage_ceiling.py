@@ -20,6 +20,10 @@ import numpy as np
 from app.services.ingest.link import MAX_BLOCK
 
 
+# Review thresholds below the default, to show what catching more would hold besides.
+LOWER_REVIEW = (0.1, 0.05, 0.02)
+
+
 def people_of(data):
     from app.services import matching
 
@@ -34,7 +38,7 @@ def people_of(data):
                 dob = None
             people.append(matching.Person(row.first_name, row.last_name, dob,
                                           source_ids=frozenset([row.source_id]) if row.source_id else frozenset(),
-                                          gender=getattr(row, "gender", None) or None))
+                                          gender=getattr(row, "gender", None) or None, city=row.city or None))
             truth.append(row.truth)
     return people, truth
 
@@ -54,7 +58,11 @@ def ceiling(people, truth, review: float) -> dict:
     left = np.array([a for a, _ in pairs], dtype=np.intp)
     right = np.array([b for _, b in pairs], dtype=np.intp)
     columns = matching.People.of(people)
-    value = matching.score_pairs(columns, columns, left, right).value if pairs else np.zeros(0)
+    from app.extensions import db
+
+    # the import's model: names and cities weighed by how common they are among the set's people
+    model = matching.with_data_frequencies(db.session, matching.active_model(), people)
+    value = matching.score_pairs(columns, columns, left, right, model=model).value if pairs else np.zeros(0)
     parent = list(range(len(people)))
 
     def root(x):
@@ -74,7 +82,10 @@ def ceiling(people, truth, review: float) -> dict:
     return {"rows": len(people), "duplicates": duplicates, "ceiling": joinable / duplicates if duplicates else 1.0,
             "true pairs blocked": int(same.sum()),
             "true pairs at or above review": int((same & (value >= review)).sum()),
-            "other pairs at or above review": int((~same & (value >= review)).sum())}
+            "other pairs at or above review": int((~same & (value >= review)).sum()),
+            **{f"true / other pairs at or above {lower}": f"{int((same & (value >= lower)).sum()):,} / "
+                                                          f"{int((~same & (value >= lower)).sum()):,}"
+               for lower in LOWER_REVIEW}}
 
 
 def main(argv=None) -> int:
@@ -96,7 +107,8 @@ def main(argv=None) -> int:
         if data is None:
             parser.error(f"no set named {args.set!r}")
         for name, figure in ceiling(*people_of(data), review).items():
-            print(f"{name:32s} {figure:.4f}" if isinstance(figure, float) else f"{name:32s} {figure:,}")
+            print(f"{name:40s} {figure:.4f}" if isinstance(figure, float) else
+                  f"{name:40s} {figure}" if isinstance(figure, str) else f"{name:40s} {figure:,}")
     return 0
 
 

@@ -104,7 +104,7 @@ def _person_key(person: matching.Person) -> tuple:
     """A person as the file wrote them: what sorts them and tells exact repeats apart (the person's own
     strings, no copies: the file's every row holds one)."""
     return (person.last_name or "", person.first_name or "", person.dob.toordinal() if person.dob else 0,
-            person.preferred_name or "", person.alias or "", person.gender or "")
+            person.preferred_name or "", person.alias or "", person.gender or "", person.city or "")
 
 
 class FileLinks:
@@ -117,6 +117,7 @@ class FileLinks:
         self._close_calls: tuple = ({}, {})
         self._pair_columns: matching.People | None = None  # the file's people, while its pairs are kept
         self._row_keys: set[str] = set()  # the bases of the incoming keys given to people without an id
+        self.model: matching.LinkageModel | None = None  # the active model, cities counted with the file's
 
     def _one_of(self, column, values):
         return matching.one_of(column, values, self.session.connection().dialect.name)
@@ -165,6 +166,8 @@ class FileLinks:
             self.run.heartbeat()
         self._reject_conflicting_ids(by_id, on_rejected)
         groups = sorted([*by_id.values(), *by_person.values()], key=lambda g: g.sort_key)
+        self.model = matching.with_data_frequencies(self.session, matching.active_model(self.session),
+                                                    (person for group in groups for person in group.people.values()))
         self._cluster(groups)
 
     def _reject_conflicting_ids(self, by_id: dict[str, _Group], on_rejected) -> None:
@@ -284,8 +287,7 @@ class FileLinks:
             else:
                 cluster.held_reason = "another person in this file may be the same person"
 
-    @staticmethod
-    def _through_held(cluster: Cluster, held: list[Cluster]) -> list[tuple]:
+    def _through_held(self, cluster: Cluster, held: list[Cluster]) -> list[tuple]:
         """A cluster close only to clusters that are themselves held: it is held against what those are
         held against (a person's third record resembling the second, not the first, still waits beside
         the first instead of becoming a client of its own), scored directly against each of them."""
@@ -299,7 +301,8 @@ class FileLinks:
         ordered = [targets[key] for key in sorted(targets)]
         columns = matching.People.of([cluster.person] + [target.person for target in ordered])
         index = np.arange(1, len(ordered) + 1)
-        scores = matching.score_pairs(columns, columns, np.zeros(len(ordered), dtype=np.intp), index)
+        scores = matching.score_pairs(columns, columns, np.zeros(len(ordered), dtype=np.intp), index,
+                                      model=self.model)
         return [(target, scores.at(k)) for k, target in enumerate(ordered)]
 
     def _new_cluster(self, groups: list[_Group], members: list[int]) -> Cluster:
@@ -329,7 +332,7 @@ class FileLinks:
 
     def _scored(self, pair: _PairScore) -> matching.Score:
         scores = matching.score_pairs(self._pair_columns, self._pair_columns, np.array([pair.left], dtype=np.intp),
-                                      np.array([pair.right], dtype=np.intp))
+                                      np.array([pair.right], dtype=np.intp), model=self.model)
         return scores.at(0)
 
     def _best_pair_scores(self, people: list[matching.Person], owner: np.ndarray) -> dict[tuple, _PairScore]:
@@ -375,7 +378,7 @@ class FileLinks:
         best: dict[tuple, _PairScore] = {}
         for start in range(0, left.size, SCORED_PAIRS_CHUNK):  # scoring's arrays stay a few megabytes
             lefts, rights = left[start:start + SCORED_PAIRS_CHUNK], right[start:start + SCORED_PAIRS_CHUNK]
-            values = matching.score_pairs(columns, columns, lefts, rights).value
+            values = matching.score_pairs(columns, columns, lefts, rights, model=self.model).value
             for k in np.flatnonzero(values >= self.run.thresholds.review):
                 a, b = int(owner[lefts[k]]), int(owner[rights[k]])
                 pair = (min(a, b), max(a, b))
@@ -405,7 +408,7 @@ class FileLinks:
     def _candidates_for(self, clusters: list[Cluster]) -> None:
         people = [person for cluster in clusters for person in cluster.people]
         found = matching.find_candidates(self.session, people, min_score=self.run.thresholds.review,
-                                         source=self.run.source)
+                                         source=self.run.source, model=self.model)
         declined = self._declined({c.key for c in clusters},
                                   {candidate.client_id for candidates in found for candidate in candidates})
         position = 0

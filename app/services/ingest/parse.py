@@ -61,7 +61,8 @@ class ParsedRow:
     def person(self) -> matching.Person:
         return matching.Person(self.client.get("first_name"), self.client.get("last_name"), self.client.get("dob"),
                                self.client.get("preferred_name"), self.client.get("alias"), self.client.get("gender"),
-                               frozenset({self.source_id}) if self.source_id else frozenset())
+                               frozenset({self.source_id}) if self.source_id else frozenset(),
+                               self.client.get("city"))
 
     @property
     def has_names(self) -> bool:

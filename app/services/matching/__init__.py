@@ -9,7 +9,7 @@ question, so they share this package (its public names are the matching contract
 * ``comparisons``: each field of a pair gets a comparison level (first name exact, nickname,
   gendered variant, Jaro-Winkler bands, initial; last name exact, part of a double name,
   bands; birth date exact, 1 January, transposed, one digit, year off, placeholder; gender;
-  the ids both hold in the source being imported), vectorised over many pairs;
+  the ids both hold in the source being imported; city), vectorised over many pairs;
 * ``model``: each level weighs log2(m/u) bits, exact names weighed by how common they are;
   the match weight is the prior log-odds plus the fields' weights, the score its probability;
   ``evidence`` says it in words;
@@ -18,8 +18,9 @@ question, so they share this package (its public names are the matching contract
 * ``decide``: a match is automatic only when exactly one candidate is clearly above the
   accept probability; close calls go to a person.
 
-Ids are compared only within one source system; phone numbers and email addresses are
-not evidence (families and shelters share them).
+Ids are compared only within one source system; phone numbers, email and street addresses
+are not evidence (families and shelters share them); a shared city counts by how many
+clients live there, and never more than ``MATCH_CITY_MAX_WEIGHT`` bits.
 """
 
 from app.names import MatchKeys, match_keys, normalize_name, phonetic
@@ -35,6 +36,7 @@ from app.services.matching.decide import (
 from app.services.matching.model import (
     DEFAULT_MODEL, MATCH_TYPE_WORDS, Evidence, LinkageModel, PairScores, Score, active_model, score_pairs,
 )
+from app.services.matching.frequencies import with_data_frequencies
 from app.services.matching.names import NICKNAME_GROUPS
 
 
@@ -49,5 +51,5 @@ __all__ = [
     "LinkageModel", "MATCH", "MATCH_TYPE_WORDS", "MatchKeys", "NEW", "NICKNAME_GROUPS", "PairScores", "People",
     "Person", "REVIEW", "Score", "Thresholds", "active_model", "block_condition", "candidates_from_rows", "decide",
     "find_candidates", "match_keys", "normalize_name", "one_of", "pair_by_blocks", "phonetic", "score",
-    "score_pairs",
+    "score_pairs", "with_data_frequencies",
 ]

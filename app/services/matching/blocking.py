@@ -47,6 +47,7 @@ class CandidateRow(NamedTuple):
     block_names_key: str | None
     block_prefix_key: str | None
     gender: str | None
+    city: str | None
 
 
 def _looked_up_dob(dob, placeholders):
@@ -103,15 +104,19 @@ def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: b
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
                     extra_condition=None, min_score: float | None = None,
-                    source: str | None = None) -> list[list[Candidate]]:
+                    source: str | None = None, model=None) -> list[list[Candidate]]:
     """For each person, the clients sharing a blocking key with them, scored; one query per chunk of people.
 
     With ``min_score`` (a match probability), only candidates at least that likely are returned
     (an import needs only those in the review band; the rest are scored but never become
     objects). With ``source``, each candidate carries the ids it holds in that source system
-    (``Person.source_ids``), the evidence an import of that source compares.
+    (``Person.source_ids``), the evidence an import of that source compares. ``model``: the
+    active one with the clients' city frequencies unless given (an import brings its file's).
     """
-    model = active_model(session)
+    if model is None:
+        from app.services.matching.frequencies import with_data_frequencies
+
+        model = with_data_frequencies(session, active_model(session))
     config = settings()
     found: list[list[Candidate]] = []
     for start in range(0, len(people), CANDIDATE_CHUNK):
@@ -206,7 +211,7 @@ def rows_as_people(rows: Sequence[CandidateRow], source_ids: dict | None = None)
     columns = list(zip(*rows)) if rows else [()] * len(CandidateRow._fields)
     held = source_ids or {}
     return People(columns[1], columns[2], columns[3], columns[4], columns[5], columns[9],
-                  [held.get(client_id, frozenset()) for client_id in columns[0]])
+                  [held.get(client_id, frozenset()) for client_id in columns[0]], columns[10])
 
 
 def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *,
@@ -245,7 +250,7 @@ class CandidateIndex:
     def add(self, client_id: uuid.UUID, person: Person) -> None:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         row = CandidateRow(client_id, person.first_name, person.last_name, person.preferred_name, person.alias,
-                           person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender)
+                           person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender, person.city)
         if person.source_ids:
             self._source_ids[client_id] = self._source_ids.get(client_id, frozenset()) | person.source_ids
         for lookup in self._lookups(person, keys):

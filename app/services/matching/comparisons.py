@@ -1,7 +1,7 @@
 """Comparison levels: how each field of a pair agrees, as one small integer per pair and field.
 
 The per-pair functions (``first_name_level``, ``last_name_level``, ``dob_level``,
-``gender_level``, ``source_id_level``) are the definitions; ``compare`` gives the same levels
+``gender_level``, ``source_id_level``, ``city_level``) are the definitions; ``compare`` gives the same levels
 for many pairs at once (an import compares ~100k pairs per batch): each distinct pair of
 names is compared once, plain Jaro-Winkler runs in one rapidfuzz call, and only the name
 pairs the definitions refine (nicknames, gendered forms, initials, multi-part names) go
@@ -35,16 +35,17 @@ DOB_LEVELS = ("exact", "exact_1_january", "transposed", "one_digit", "year_off",
               "unknown")
 GENDER_LEVELS = ("same", "different", "unknown")
 SOURCE_ID_LEVELS = ("same", "different", "absent")
+CITY_LEVELS = ("same", "close", "different", "unknown")
 ORDER_LEVELS = ("straight", "swapped", "swapped_partial")
 
 LEVELS: dict[str, tuple[str, ...]] = {"first_name": FIRST_LEVELS, "last_name": LAST_LEVELS, "dob": DOB_LEVELS,
                                       "gender": GENDER_LEVELS, "source_id": SOURCE_ID_LEVELS,
-                                      "name_order": ORDER_LEVELS}
+                                      "name_order": ORDER_LEVELS, "city": CITY_LEVELS}
 # Levels that are no evidence either way (weight 0, not estimated).
 NEUTRAL_LEVELS: dict[str, frozenset[str]] = {
     "first_name": frozenset({"unknown"}), "last_name": frozenset({"unknown"}),
     "dob": frozenset({"placeholder", "unknown"}), "gender": frozenset({"unknown"}),
-    "source_id": frozenset({"absent"}), "name_order": frozenset({"straight"}),
+    "source_id": frozenset({"absent"}), "name_order": frozenset({"straight"}), "city": frozenset({"unknown"}),
 }
 
 
@@ -60,6 +61,7 @@ L_EXACT, L_PART, L_CLOSE, L_SIMILAR, L_DIFFERENT, L_UNKNOWN = range(len(LAST_LEV
 G_SAME, G_DIFFERENT, G_UNKNOWN = range(len(GENDER_LEVELS))
 S_SAME, S_DIFFERENT, S_ABSENT = range(len(SOURCE_ID_LEVELS))
 O_STRAIGHT, O_SWAPPED, O_SWAPPED_PARTIAL = range(len(ORDER_LEVELS))
+C_SAME, C_CLOSE, C_DIFFERENT, C_UNKNOWN = range(len(CITY_LEVELS))
 
 # The option values of app/choices.py "gender" (and what source files write) read as man or woman;
 # anything else (non-binary, two-spirit, transgender, prefer not to answer, unknown) is no evidence:
@@ -152,12 +154,24 @@ def source_id_level(a: frozenset[str], b: frozenset[str]) -> int:
     return S_SAME if a & b else S_DIFFERENT
 
 
+def city_level(a: str | None, b: str | None) -> int:
+    """Level of two cities as written ("North York" / "north-york" are the same; one typo is close)."""
+    a, b = normalize_name(a), normalize_name(b)
+    if not a or not b:
+        return C_UNKNOWN
+    if a == b:
+        return C_SAME
+    return C_CLOSE if JaroWinkler.normalized_similarity(a, b) >= CLOSE_SIMILARITY else C_DIFFERENT
+
+
 # -- many pairs at once ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Person:
-    """What matching looks at: names, birth date, gender and the ids held in the source system being
-    matched (``source_ids``: an incoming row's own id; a client's ids from that same source).
-    Contact details are deliberately absent: families and shelters share them."""
+    """What matching looks at: names, birth date, gender, the ids held in the source system being
+    matched (``source_ids``: an incoming row's own id; a client's ids from that same source) and
+    the city. Phone, email and street address are deliberately absent: families and shelters
+    share them; a city is shared by most clients, which its weight (by the city's frequency,
+    and capped) says."""
 
     first_name: str | None
     last_name: str | None
@@ -166,6 +180,7 @@ class Person:
     alias: str | None = None
     gender: str | None = None
     source_ids: frozenset[str] = frozenset()
+    city: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,16 +194,18 @@ class People:
     dob: Sequence[date | None]
     gender: Sequence[str | None] | None = None
     source_ids: Sequence[frozenset[str]] | None = None
+    city: Sequence[str | None] | None = None
 
     @classmethod
     def of(cls, people: Sequence) -> "People":
-        """From Persons, or rows with the same attributes (gender and source ids when they have them)."""
+        """From Persons, or rows with the same attributes (gender, source ids and city when they have them)."""
         if isinstance(people, People):
             return people
         return cls([p.first_name for p in people], [p.last_name for p in people],
                    [p.preferred_name for p in people], [p.alias for p in people], [p.dob for p in people],
                    [getattr(p, "gender", None) for p in people],
-                   [getattr(p, "source_ids", None) or frozenset() for p in people])
+                   [getattr(p, "source_ids", None) or frozenset() for p in people],
+                   [getattr(p, "city", None) for p in people])
 
     def __len__(self) -> int:
         return len(self.first_name)
@@ -196,13 +213,17 @@ class People:
     def person(self, k: int) -> Person:
         return Person(self.first_name[k], self.last_name[k], self.dob[k], self.preferred_name[k], self.alias[k],
                       self.gender[k] if self.gender is not None else None,
-                      self.source_ids[k] if self.source_ids is not None else frozenset())
+                      self.source_ids[k] if self.source_ids is not None else frozenset(),
+                      self.city[k] if self.city is not None else None)
 
     def genders(self) -> Sequence[str | None]:
         return self.gender if self.gender is not None else [None] * len(self)
 
     def ids(self) -> Sequence[frozenset[str]]:
         return self.source_ids if self.source_ids is not None else [frozenset()] * len(self)
+
+    def cities(self) -> Sequence[str | None]:
+        return self.city if self.city is not None else [None] * len(self)
 
 
 class Strings:
@@ -338,6 +359,22 @@ def dob_levels(a: np.ndarray, b: np.ndarray, placeholders: frozenset[date] = fro
                      D_DIFFERENT).astype(np.int8)
 
 
+def _city_levels(strings: Strings, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``city_level`` of the string-id pairs (a[k], b[k]): each distinct pair of cities compared once."""
+    levels = np.full(a.size, C_UNKNOWN, dtype=np.int8)
+    known = (a != 0) & (b != 0)
+    levels[known & (a == b)] = C_SAME
+    differ = np.flatnonzero(known & (a != b))
+    if differ.size:
+        width = len(strings.strings)
+        distinct, position = np.unique(a[differ].astype(np.int64) * width + b[differ], return_inverse=True)
+        texts = strings.strings
+        similarity = cpdist([texts[i] for i in distinct // width], [texts[i] for i in distinct % width],
+                            scorer=JaroWinkler.normalized_similarity, dtype=np.float64)
+        levels[differ] = np.where(similarity >= CLOSE_SIMILARITY, C_CLOSE, C_DIFFERENT)[position]
+    return levels
+
+
 @dataclass(frozen=True)
 class Comparison:
     """The levels of many pairs; ``swapped_*`` hold the reading with first and last names exchanged
@@ -348,6 +385,9 @@ class Comparison:
     dob: np.ndarray
     gender: np.ndarray
     source_id: np.ndarray
+    city: np.ndarray
+    incoming_city: np.ndarray  # string id of each side's city (0: none)
+    candidate_city: np.ndarray
     first_option: np.ndarray  # string id of the candidate first name that gave the level
     last_option: np.ndarray
     incoming_first: np.ndarray  # string id of the incoming names
@@ -383,6 +423,10 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
                      candidates.alias))
     firsts = Options.of([n[0] for n in names], strings)
     lasts = Options.of([n[1] for n in names], strings)
+    inc_city = np.fromiter((strings.id(normalize_name(city)) for city in incoming.cities()), dtype=np.intp,
+                           count=len(incoming))
+    cand_city = np.fromiter((strings.id(normalize_name(city)) for city in candidates.cities()), dtype=np.intp,
+                            count=len(candidates))
     strings.freeze()
 
     inc_gender = np.fromiter(map(gender_code, incoming.genders()), dtype=np.int8, count=len(incoming))
@@ -408,6 +452,8 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
     for k in np.flatnonzero(has_inc[left] & has_cand[right]):
         source_id[k] = S_SAME if inc_ids[left[k]] & cand_ids[right[k]] else S_DIFFERENT
 
-    return Comparison(first, last, dob, gender, source_id, first_option, last_option, inc_first[left],
+    city_a, city_b = inc_city[left], cand_city[right]
+    return Comparison(first, last, dob, gender, source_id, _city_levels(strings, city_a, city_b), city_a, city_b,
+                      first_option, last_option, inc_first[left],
                       inc_last[left], maybe, swapped_first, swapped_last, swapped_first_option,
                       swapped_last_option, strings.strings)

@@ -86,6 +86,20 @@ def _dob_words(level: int, mine, theirs, placeholders) -> str:
     }[level]
 
 
+def _city_words(scores: "PairScores", k: int, level: int, mine: str | None, theirs: str | None) -> str:
+    pair = f"({_shown(mine)} / {_shown(theirs)})"
+    if level == c.C_SAME:
+        note = _frequency_note(scores, "city", scores.comparison.strings[scores.comparison.incoming_city[k]])
+        capped = " (counted at most this much: households share a city)" \
+            if float(scores.field_weights["city"][k]) >= scores.settings.city_max_weight > 0 else ""
+        return f"same city, {_shown(mine)}{note}{capped}"
+    return {
+        c.C_CLOSE: f"city nearly the same {pair}",
+        c.C_DIFFERENT: f"different city {pair}",
+        c.C_UNKNOWN: "city not known for both: no evidence",
+    }[level]
+
+
 def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evidence, ...]:
     i, j = int(scores.left[k]), int(scores.right[k])
     incoming, candidates, strings = scores.incoming, scores.candidates, scores.comparison.strings
@@ -119,6 +133,8 @@ def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evid
                             c.G_UNKNOWN: "gender not known for both: no evidence"}[gender],
                  float(weights["gender"][k])),
         Evidence("source_id", source_words, float(weights["source_id"][k])),
+        Evidence("city", _city_words(scores, k, levels["city"], incoming.cities()[i], candidates.cities()[j]),
+                 float(weights["city"][k])),
     ]
     if swapped:
         found.append(Evidence("name_order", "first and last names written the other way round"

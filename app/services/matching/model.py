@@ -3,9 +3,12 @@
 For each field and level, ``m`` is the probability of the level among pairs that are the
 same person and ``u`` among pairs that are not; the level weighs log2(m/u) bits. A pair's
 match weight is the prior log-odds plus the weights of its fields, and its match
-probability 2^w / (1 + 2^w). Exact agreement on a first or last name is weighed by how
-common that name is among the agency's clients (term frequency: sharing "Mohamed Ali" is
-weak evidence, sharing a rare name strong): u becomes the name's frequency.
+probability 2^w / (1 + 2^w). Exact agreement on a first or last name, or on a city, is
+weighed by how common that value is among the agency's clients (term frequency: sharing
+"Mohamed Ali" or "Toronto" is weak evidence, sharing a rare name or a small town strong): u
+becomes the value's frequency. A shared city is capped (``MATCH_CITY_MAX_WEIGHT``): households
+share a city as well as a last name, so the two are not the independent evidence the model
+assumes.
 
 ``DEFAULT_MODEL`` is estimated once (bench/linkage_fit.py, FEBRL 1-4 and a synthetic set) so
 a fresh install matches well before any training; ``app.services.matching.training`` learns
@@ -29,6 +32,7 @@ from app.services.matching.comparisons import LEVELS, NEUTRAL_LEVELS, Comparison
 # Config keys (app/config.py reads them from the environment).
 PLACEHOLDER_DOBS_KEY = "MATCH_PLACEHOLDER_DOBS"
 DIFFERENT_ID_WEIGHT_KEY = "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"
+CITY_MAX_WEIGHT_KEY = "MATCH_CITY_MAX_WEIGHT"
 DEFAULT_PLACEHOLDER_DOBS: tuple[date, ...] = (date(1900, 1, 1),)
 # A client holding another id of the source being imported is more likely another person, but
 # source systems hold duplicates of their own and give returning people fresh ids: -4 bits says
@@ -38,32 +42,46 @@ DEFAULT_PLACEHOLDER_DOBS: tuple[date, ...] = (date(1900, 1, 1),)
 # agree with unrelated birth dates are told apart by the birth date, not by this weight, and an
 # import never merges a client holding another id of the source automatically (ingest/decide.py).
 DEFAULT_DIFFERENT_ID_WEIGHT = -4.0
+# The most a shared city may count for. A family shares last name and city, twins share their
+# birth date too: at this cap opposite-sex twins stay far below review and same-sex twins with
+# unrelated first names stay below the automatic merge (bench/RESULTS.md, hard set).
+DEFAULT_CITY_MAX_WEIGHT = 4.0
 
 # The frequency given to a name that is not among the stored common ones: never rarer than this.
 MIN_NAME_FREQUENCY = 1e-6
-TF_FIELDS = ("first_name", "last_name")
-COMPARED_FIELDS = ("first_name", "last_name", "dob", "gender", "source_id")
+TF_FIELDS = ("first_name", "last_name", "city")
+COMPARED_FIELDS = ("first_name", "last_name", "dob", "gender", "source_id", "city")
 
 
 @dataclass(frozen=True)
 class NameFrequencies:
     """How many clients carry each common (normalised) name, out of ``total``; ``other`` is the
-    frequency of any name not listed (the rest of the clients spread over the rest of the names)."""
+    frequency of any name not listed (the rest of the clients spread over the rest of the names).
+
+    Counted from a sample, the frequencies are drawn towards ``prior`` as if ``prior_people`` more
+    people had been counted at that frequency: a few hundred clients say little of how rare a name is."""
 
     counts: Mapping[str, int]
     total: int
     other: float
+    prior_people: float = 0.0
+    prior: float = 0.0
 
     def frequency(self, value: str) -> float:
         count = self.counts.get(value)
+        if self.prior_people:
+            return max(((count or 0) + self.prior_people * self.prior) / (self.total + self.prior_people),
+                       MIN_NAME_FREQUENCY)
         return max(count / self.total if count else self.other, MIN_NAME_FREQUENCY)
 
     def to_json(self) -> dict:
-        return {"counts": dict(self.counts), "total": self.total, "other": self.other}
+        return {"counts": dict(self.counts), "total": self.total, "other": self.other,
+                "prior_people": self.prior_people, "prior": self.prior}
 
     @classmethod
     def from_json(cls, data: dict) -> "NameFrequencies":
-        return cls(dict(data["counts"]), int(data["total"]), float(data["other"]))
+        return cls(dict(data["counts"]), int(data["total"]), float(data["other"]),
+                   float(data.get("prior_people", 0.0)), float(data.get("prior", 0.0)))
 
 
 @dataclass(frozen=True)
@@ -99,8 +117,13 @@ class LinkageModel:
 
     @classmethod
     def from_json(cls, data: dict, **kw) -> "LinkageModel":
-        return cls({k: tuple(v) for k, v in data["m"].items()}, {k: tuple(v) for k, v in data["u"].items()},
-                   float(data["prior"]),
+        """A stored model; a field it predates (the city, for models trained before it was compared)
+        is no evidence either way (m = u) until the model is trained again."""
+        m, u = {k: tuple(v) for k, v in data["m"].items()}, {k: tuple(v) for k, v in data["u"].items()}
+        for name, levels in LEVELS.items():
+            if name not in m and name not in u:
+                m[name] = u[name] = (1.0,) * len(levels)
+        return cls(m, u, float(data["prior"]),
                    {k: NameFrequencies.from_json(v) for k, v in data.get("frequencies", {}).items()}, **kw)
 
 
@@ -111,8 +134,11 @@ class LinkageModel:
 # with different genders it is the mark of opposite-sex twins (-9 bits: their last name and
 # birth date agree, which the independent fields would otherwise count twice); a
 # different gender is 5.6 bits against, not the sets' "never" (records do get gender wrong);
-# an initial, a nickname, a year off by one and the name order, which FEBRL never produces. Levels in
-# the order of comparisons.LEVELS.
+# an initial, a nickname, a year off by one and the name order, which FEBRL never produces. The
+# city by hand, for an agency that has not trained yet: a person's records name the same city
+# seven times in ten (people move, workers leave it empty); two clients share one about one
+# time in twenty, far more in a one-city agency, which training's frequencies then say. Levels
+# in the order of comparisons.LEVELS.
 DEFAULT_MODEL = LinkageModel(
     m={
         "first_name": (0.786, 0.03, 0.11, 0.0166, 0.0001, 0.01, 0.0473, 0.0000001, 1.0),
@@ -121,6 +147,7 @@ DEFAULT_MODEL = LinkageModel(
         "gender": (0.98, 0.02, 1.0),
         "source_id": (0.9, 0.1, 1.0),
         "name_order": (0.98, 0.0199, 0.0001),
+        "city": (0.70, 0.05, 0.25, 1.0),
     },
     u={
         "first_name": (0.0068, 0.0027, 0.0017, 0.003, 0.0001, 0.0001, 0.98555, 0.00005, 1.0),
@@ -129,6 +156,7 @@ DEFAULT_MODEL = LinkageModel(
         "gender": (0.5, 0.5, 1.0),
         "source_id": (1e-7, 0.9999999, 1.0),
         "name_order": (0.97, 0.01, 0.02),
+        "city": (0.05, 0.01, 0.94, 1.0),
     },
     prior=1 / 50_000,
 )
@@ -139,6 +167,7 @@ DEFAULT_MODEL = LinkageModel(
 class Settings:
     placeholder_dobs: frozenset[date] = frozenset(DEFAULT_PLACEHOLDER_DOBS)
     different_id_weight: float = DEFAULT_DIFFERENT_ID_WEIGHT
+    city_max_weight: float = DEFAULT_CITY_MAX_WEIGHT
 
 
 def parse_placeholder_dobs(value) -> frozenset[date]:
@@ -165,7 +194,11 @@ def settings(config=None) -> Settings:
     weight = float(config.get(DIFFERENT_ID_WEIGHT_KEY, DEFAULT_DIFFERENT_ID_WEIGHT))
     if weight > 0:
         raise ValueError(f"{DIFFERENT_ID_WEIGHT_KEY} must be 0 or negative (evidence against a match).")
-    return Settings(parse_placeholder_dobs(config.get(PLACEHOLDER_DOBS_KEY, DEFAULT_PLACEHOLDER_DOBS)), weight)
+    city_cap = float(config.get(CITY_MAX_WEIGHT_KEY, DEFAULT_CITY_MAX_WEIGHT))
+    if city_cap < 0:
+        raise ValueError(f"{CITY_MAX_WEIGHT_KEY} must be 0 or more (0: a shared city is no evidence).")
+    return Settings(parse_placeholder_dobs(config.get(PLACEHOLDER_DOBS_KEY, DEFAULT_PLACEHOLDER_DOBS)), weight,
+                    city_cap)
 
 
 # -- the model in use ----------------------------------------------------------------------
@@ -308,7 +341,7 @@ MATCH_TYPE_WORDS: dict[str, str] = {
 
 def _tf_weights(model: LinkageModel, name: str, levels: np.ndarray, weights: np.ndarray, values: np.ndarray,
                 strings: list[str], exact: int) -> np.ndarray:
-    """Field weights with exact agreement weighed by the agreed name's frequency among the clients."""
+    """Field weights with exact agreement weighed by the agreed value's frequency among the clients."""
     frequencies = model.frequencies.get(name)
     if frequencies is None:
         return weights
@@ -320,6 +353,15 @@ def _tf_weights(model: LinkageModel, name: str, levels: np.ndarray, weights: np.
         weights = weights.copy()
         weights[at] = by_value[position]
     return weights
+
+
+def city_weights(model: LinkageModel, config: Settings, levels: np.ndarray, values: np.ndarray,
+                 strings: list[str]) -> np.ndarray:
+    """A shared city weighed by its frequency, never against a match and never above the cap;
+    a close spelling at most as much as the same city; a different city as the model says."""
+    weights = _tf_weights(model, "city", levels, model.weights("city")[levels], values, strings, c.C_SAME)
+    agree = levels <= c.C_CLOSE
+    return np.where(agree, np.clip(weights, 0.0, config.city_max_weight), weights)
 
 
 def score_comparison(comparison: Comparison, model: LinkageModel, config: Settings):
@@ -356,11 +398,12 @@ def score_comparison(comparison: Comparison, model: LinkageModel, config: Settin
     w_gender = table["gender"][comparison.gender]
     w_source = np.where(comparison.source_id == c.S_DIFFERENT, config.different_id_weight,
                         table["source_id"][comparison.source_id])
+    w_city = city_weights(model, config, comparison.city, comparison.incoming_city, strings)
     fields = {"first_name": w_first, "last_name": w_last, "dob": w_dob, "gender": w_gender,
-              "source_id": w_source, "name_order": w_order}
-    total = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order
+              "source_id": w_source, "name_order": w_order, "city": w_city}
+    total = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order + w_city
     levels = {"first_name": first, "last_name": last, "dob": comparison.dob, "gender": comparison.gender,
-              "source_id": comparison.source_id, "name_order": order}
+              "source_id": comparison.source_id, "name_order": order, "city": comparison.city}
     return total, fields, levels, first_option, last_option
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -32,9 +31,9 @@ from app.services.matching.blocking import CANDIDATE_CHUNK, CandidateRow, fetch_
     rows_as_people
 from app.services.matching.comparisons import LEVELS, NEUTRAL_LEVELS, People
 from app.services.matching.model import (
-    DEFAULT_MODEL, LinkageModel, NameFrequencies, active_model, score_comparison, settings,
+    DEFAULT_MODEL, TF_FIELDS, LinkageModel, active_model, score_comparison, settings,
 )
-from app.services.matching.names import normalize_name
+from app.services.matching.frequencies import value_frequencies
 
 # Bounds that keep a training run to seconds at 200,000 clients.
 DEFAULT_RANDOM_SAMPLE = 700  # clients per side: 700 x 700 random pairs for u
@@ -47,7 +46,7 @@ EM_MAX_SHARE = 0.5  # EM reaching this has not found duplicates but some other h
 PROBABILITY_FLOOR = 1e-5
 # Fields EM learns; the same-source id and the name order keep the built-in values (an
 # agency's clients carry no pairs to learn them from).
-LEARNED_FIELDS = ("first_name", "last_name", "dob", "gender")
+LEARNED_FIELDS = ("first_name", "last_name", "dob", "gender", "city")
 # Below this many clients the random pairs say little: the built-in model is better.
 MIN_CLIENTS = 50
 
@@ -233,29 +232,6 @@ def expectation_maximisation(levels: dict[str, np.ndarray], u: dict[str, np.ndar
     return m, share, iteration, converged
 
 
-def name_frequencies(session, column_name: str, top: int) -> NameFrequencies | None:
-    """How many live clients carry each of the ``top`` commonest names (normalised), and the rest's share."""
-    from app.models import Client
-
-    table = Client.__table__
-    column = sa.func.lower(sa.func.trim(table.c[column_name]))
-    total = session.execute(sa.select(sa.func.count()).where(_live(table))).scalar_one()
-    if not total:
-        return None
-    distinct = session.execute(sa.select(sa.func.count(sa.distinct(column))).where(_live(table))).scalar_one()
-    counts: Counter[str] = Counter()
-    rows = session.execute(sa.select(column, sa.func.count()).where(_live(table)).group_by(column)
-                           .order_by(sa.func.count().desc(), column).limit(top)).all()
-    for value, count in rows:
-        name = normalize_name(value)
-        if name:
-            counts[name] += count
-    rest_clients = total - sum(count for _, count in rows)
-    rest_names = max(distinct - len(rows), 1)
-    other = rest_clients / rest_names / total if rest_clients > 0 else 1 / total
-    return NameFrequencies(dict(counts), int(total), float(other))
-
-
 def plausible_m(name: str, m) -> bool:
     """Whether EM found the same-person class: records of one person agree on a field more often than not.
 
@@ -308,8 +284,8 @@ def train(session, *, seed: int = 0, random_sample: int = DEFAULT_RANDOM_SAMPLE,
     m = {**start.m, **{f: tuple(m_learned[f]) for f in learned}}
     u_all = {**start.u, **{f: tuple(u[f]) for f in LEARNED_FIELDS}}
     m, u_all = _with_policy(m, u_all)
-    frequencies = {name: found for name in ("first_name", "last_name")
-                   if (found := name_frequencies(session, name, top_names)) is not None}
+    frequencies = {name: found for name in TF_FIELDS
+                   if (found := value_frequencies(session, name, top_names)) is not None}
     model = LinkageModel(m, u_all, DEFAULT_MODEL.prior, frequencies)
     figures = {
         "clients": int(clients), "seed": seed, "random_sample": random_sample, "random_pairs": random_pairs,

@@ -1,7 +1,7 @@
 """Candidates come from the database by blocking keys, one query per chunk of people, scored together."""
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -62,7 +62,7 @@ def test_blocking_is_one_query_per_chunk_of_people_with_the_same_result(db_sessi
     def found_in_chunks_of(size):
         monkeypatch.setattr(matching.blocking, "CANDIDATE_CHUNK", size)
         statements.clear()
-        found = matching.find_candidates(db.session, people)
+        found = matching.find_candidates(db.session, people, model=matching.DEFAULT_MODEL)
         return [sorted((c.client_id, c.score.value) for c in candidates) for candidates in found], \
             len([s for s in statements if "FROM clients" in s])
 
@@ -119,3 +119,26 @@ def test_asking_for_likely_candidates_with_ids_finds_what_scoring_every_candidat
     assert expected, "the premise: some candidate is likely despite a different id"
     assert len(expected) < len(everyone), "the premise: some candidate is not"
     assert sorted((c.client_id, c.person.source_ids, c.score.value) for c in likely) == expected
+
+
+def test_a_city_most_clients_share_is_weak_evidence_and_a_rare_one_strong(db_session, monkeypatch):
+    for number in range(30):
+        _add(f"Person{number}", f"Family{number}", date(1950, 1, 1) + timedelta(days=400 * number), city="Toronto")
+    _add("Marie", "Tremblay", date(1980, 3, 4), city="Toronto")
+    _add("Marie", "Tremblay", date(1955, 9, 30), city="Kenora")
+    db.session.commit()
+
+    def city_weight(city):
+        found, = matching.find_candidates(db.session, [Person("Marie", "Tremblay", date(1966, 6, 6), city=city)])
+        found = [c for c in found if c.person.last_name == "Tremblay"]
+        assert len(found) == 2
+        return {c.person.city: next(e.weight for e in c.score.evidence if e.field == "city") for c in found}
+
+    built_in = matching.DEFAULT_MODEL.weights("city")[0]
+    # 32 clients say little: the built-in weight, drawn a little towards what they show
+    assert built_in - 1 < city_weight("Toronto")["Toronto"] < built_in
+    monkeypatch.setattr(matching.frequencies, "PRIOR_PEOPLE", 10)  # as if the 32 were thousands
+    in_toronto, in_kenora = city_weight("Toronto"), city_weight("Kenora")
+    assert in_toronto["Toronto"] == 0.0  # 31 of 32 clients live there
+    assert in_kenora["Kenora"] == matching.model.DEFAULT_CITY_MAX_WEIGHT  # one client does: capped
+    assert in_toronto["Kenora"] < 0 and in_kenora["Toronto"] < 0

@@ -82,7 +82,8 @@ def _reference_levels(incoming: Person, candidate: Person, placeholders) -> dict
     return {"first_name": best_first(first), "last_name": best_last(last),
             "swapped_first": best_first(last), "swapped_last": best_last(first),
             "dob": c.dob_level(incoming.dob, candidate.dob, placeholders), "gender": gender,
-            "source_id": c.source_id_level(incoming.source_ids, candidate.source_ids)}
+            "source_id": c.source_id_level(incoming.source_ids, candidate.source_ids),
+            "city": c.city_level(incoming.city, candidate.city)}
 
 
 def mixed_people(rng: random.Random, count: int) -> list[Person]:
@@ -94,8 +95,10 @@ def mixed_people(rng: random.Random, count: int) -> list[Person]:
              date(1900, 1, 1), None]
     genders = [None, "Man", "Woman", "Male", "F", "Non-binary"]
     ids = [frozenset(), frozenset(), frozenset({"1"}), frozenset({"2"}), frozenset({"1", "3"})]
+    cities = [None, "", "Toronto", "TORONTO ", "Toronot", "North York", "north-york", "Hamilton", "Trois-Rivières"]
     return [Person(rng.choice(firsts), rng.choice(lasts), rng.choice(dates), rng.choice([None, None, "Bobby", "Jay"]),
-                   rng.choice([None, None, "Jane Doe", "Smith"]), rng.choice(genders), rng.choice(ids))
+                   rng.choice([None, None, "Jane Doe", "Smith"]), rng.choice(genders), rng.choice(ids),
+                   rng.choice(cities))
             for _ in range(count)]
 
 
@@ -109,7 +112,7 @@ def test_comparing_a_batch_gives_each_pair_exactly_its_own_levels():
     for k, (i, j) in enumerate(zip(left, right)):
         expected = _reference_levels(incoming[i], candidates[j], PLACEHOLDERS)
         got = {name: int(getattr(compared, name)[k]) for name in ("first_name", "last_name", "dob", "gender",
-                                                                    "source_id")}
+                                                                    "source_id", "city")}
         assert got == {name: expected[name] for name in got}, (incoming[i], candidates[j])
         if k in swapped_at:
             n = swapped_at[k]
@@ -122,3 +125,13 @@ def test_comparing_a_batch_gives_each_pair_exactly_its_own_levels():
 def test_dates_as_days_keep_unknown_dates_apart():
     values = c.days([date(1980, 3, 4), None])
     assert values[0] == np.datetime64("1980-03-04") and np.isnat(values[1])
+
+
+@pytest.mark.parametrize("a,b,level", [
+    ("Toronto", "TORONTO ", c.C_SAME), ("North York", "north-york", c.C_SAME), ("Trois-Rivières", "trois rivieres",
+                                                                                c.C_SAME),
+    ("Toronto", "Toronot", c.C_CLOSE), ("Toronto", "Hamilton", c.C_DIFFERENT), ("Toronto", "", c.C_UNKNOWN),
+    (None, "Toronto", c.C_UNKNOWN),
+])
+def test_cities_are_compared_as_written_places(a, b, level):
+    assert c.city_level(a, b) == level

@@ -143,10 +143,11 @@ def test_details_are_what_the_review_page_and_training_read():
     assert details["match_type"] == "exact_name_near_dob" and 0 <= details["probability"] <= 1
     assert [e["text"] for e in details["evidence"]] == [
         "same first name", "same last name", "birth date one digit apart (1980-03-04 / 1980-03-05)",
-        "different gender", "no source IDs to compare: no evidence"]
+        "different gender", "no source IDs to compare: no evidence", "city not known for both: no evidence"]
     assert all(e["weight"] == round(e["weight"], 1) for e in details["evidence"])
     assert details["levels"] == {"first_name": "exact", "last_name": "exact", "dob": "one_digit",
-                                 "gender": "different", "source_id": "absent", "name_order": "straight"}
+                                 "gender": "different", "source_id": "absent", "name_order": "straight",
+                                 "city": "unknown"}
     assert "dob" not in details and "name" not in details  # never overwrites the candidate's own values
 
 
@@ -189,7 +190,13 @@ def _reference_weight(incoming: Person, candidate: Person, model: LinkageModel, 
         names = max(straight, swapped)
     source = config.different_id_weight if levels["source_id"] == c.S_DIFFERENT \
         else weights["source_id"][levels["source_id"]]
-    return model.prior_weight + names + weights["dob"][levels["dob"]] + weights["gender"][levels["gender"]] + source
+    city = weights["city"][levels["city"]]
+    if levels["city"] == c.C_SAME and model.frequencies.get("city") is not None:
+        city = math.log2(model.m["city"][c.C_SAME] / model.frequencies["city"].frequency(normalize_name(incoming.city)))
+    if levels["city"] in (c.C_SAME, c.C_CLOSE):
+        city = min(max(city, 0.0), config.city_max_weight)
+    return model.prior_weight + names + weights["dob"][levels["dob"]] + weights["gender"][levels["gender"]] + source \
+        + city
 
 
 def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
@@ -199,8 +206,9 @@ def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
     right = [rng.randrange(60) for _ in range(1500)]
     model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
                          {"first_name": NameFrequencies({"marie": 40, "bob": 3}, 1000, 1e-4),
-                          "last_name": NameFrequencies({"tremblay": 50}, 1000, 2e-4)})
-    config = Settings(frozenset({date(1900, 1, 1)}), -7.0)
+                          "last_name": NameFrequencies({"tremblay": 50}, 1000, 2e-4),
+                          "city": NameFrequencies({"toronto": 900, "north york": 3}, 1000, 1e-3)})
+    config = Settings(frozenset({date(1900, 1, 1)}), -7.0, 3.0)
     batch = matching.score_pairs(incoming, candidates, left, right, model=model, config=config)
     for k, (i, j) in enumerate(zip(left, right)):
         assert batch.weight[k] == pytest.approx(_reference_weight(incoming[i], candidates[j], model, config),
@@ -213,3 +221,52 @@ def test_a_model_needs_one_probability_per_level():
     with pytest.raises(ValueError, match="one probability per level"):
         LinkageModel({**DEFAULT_MODEL.m, "gender": (0.5, 0.5)}, DEFAULT_MODEL.u, DEFAULT_MODEL.prior)
     assert LinkageModel.from_json(DEFAULT_MODEL.to_json()) == DEFAULT_MODEL
+
+
+def _city_model(counts: dict[str, int]) -> LinkageModel:
+    return LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
+                        {"city": NameFrequencies(counts, 1000, 1e-3)})
+
+
+def _city_weight(found) -> float:
+    return next(e.weight for e in found.evidence if e.field == "city")
+
+
+def test_a_shared_city_counts_by_how_many_clients_share_it_never_against_and_at_most_the_cap():
+    model = _city_model({"toronto": 900, "kenora": 1})
+    config = Settings(city_max_weight=4.0)
+    marie = Person("Marie", "Tremblay", date(1980, 3, 4))
+
+    def in_city(a, b):
+        return score(Person("Marie", "Tremblay", date(1980, 3, 4), city=a),
+                     Person("Marie", "Tremblay", date(1980, 3, 4), city=b), model=model, config=config)
+
+    assert _city_weight(in_city("Toronto", "TORONTO")) == 0.0  # nine clients in ten live there
+    capped = in_city("Kenora", "kenora")
+    assert _city_weight(capped) == 4.0 and "counted at most this much" in capped.evidence[-1].text
+    assert _city_weight(in_city("Kenora", "Hamilton")) < 0
+    assert _city_weight(in_city("Kenora", None)) == 0.0
+    assert score(marie, marie, model=model, config=Settings(city_max_weight=0.0)).match_weight == \
+        score(Person("Marie", "Tremblay", date(1980, 3, 4), city="Kenora"),
+              Person("Marie", "Tremblay", date(1980, 3, 4), city="Kenora"), model=model,
+              config=Settings(city_max_weight=0.0)).match_weight
+
+
+@pytest.mark.parametrize("first,other_first,gender,other_gender", [
+    ("Olivia", "Olivier", "Woman", "Man"), ("Julie", "Julien", "Woman", "Man"),
+    ("Sarah", "Rebecca", "Woman", "Woman"), ("David", "Kevin", "Man", "Man"),
+])
+def test_twins_in_the_same_small_town_are_never_merged_automatically(first, other_first, gender, other_gender):
+    one = Person(first, "Asselin", date(1990, 5, 6), gender=gender, city="Kenora")
+    other = Person(other_first, "Asselin", date(1990, 5, 6), gender=other_gender, city="Kenora")
+    assert _decision(one, other) != matching.MATCH
+
+
+def test_a_model_stored_before_cities_were_compared_counts_no_city():
+    stored = DEFAULT_MODEL.to_json()
+    del stored["m"]["city"], stored["u"]["city"]
+    old = LinkageModel.from_json(stored)
+    assert list(old.weights("city")) == [0.0] * len(c.CITY_LEVELS)
+    found = score(Person("Marie", "Tremblay", date(1980, 3, 4), city="Kenora"),
+                  Person("Marie", "Tremblay", date(1980, 3, 4), city="Hamilton"), model=old)
+    assert _city_weight(found) == 0.0
