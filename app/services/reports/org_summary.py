@@ -1,0 +1,232 @@
+"""The Organizational Summary: distinct clients served in a period, new and continuing, demographic
+breakdowns, and the clients by department and program. Counted in the database with GROUP BY
+queries over the served pairs (app/services/reports/served.py), never by walking clients in Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.choices import AGE_BANDS, NOT_STATED
+from app.extensions import db
+from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL
+from app.models import Client, Department, Program
+from app.models.base import json_list_items
+from app.services.options import active_options
+from app.services.reports.definitions import (
+    DEFINITIONS, DIMENSIONS, NOT_STATED_WORDS, Dimension, ReportError, age_band_value, demographic_condition, not_stated,
+    program_open, stated_value,
+)
+from app.services.reports.inputs import (
+    as_uuid, check_period, clean_filters, covered_program_ids, id_and_name, in_programs, record_in_scope,
+)
+from app.services.reports.served import is_new, materialise_served
+from app.services.reports.tuning import tune_for_report
+
+ORG_SUMMARY_DEFINITIONS = ("served", "new", "not_stated", "multi_valued", "age_band")
+
+
+def org_summary(date_from: date, date_to: date, *, department_id=None, program_id=None,
+                filters: dict | None = None, staff=None) -> dict:
+    """Distinct clients served in [date_from, date_to], new vs continuing, demographic breakdowns and
+    drill-downs by department and program; see DEFINITIONS for what each number counts.
+
+    ``filters`` maps breakdown keys (DIMENSIONS) to a value or NOT_STATED and narrows every count.
+    """
+    check_period(date_from, date_to)
+    department = record_in_scope(Department, as_uuid(department_id, "department"), "department", staff)
+    program = record_in_scope(Program, as_uuid(program_id, "program"), "program", staff)
+    if department is not None and program is not None and program.department_id != department.id:
+        raise ReportError(f"The program {program.name} is not in the department {department.name}.")
+    filters = clean_filters(filters)
+    client_conditions = [demographic_condition(key, value, date_to) for key, value in filters.items()]
+    covered = covered_program_ids(staff, department and department.id, program and program.id)
+
+    tune_for_report()
+    served = materialise_served(date_from, date_to, covered, client_conditions)
+    counts = served_counts(served, date_from, date_to, covered)
+    programs = by_program(served, covered)
+    departments = by_department(served, programs)
+    served.drop(db.session.connection())
+    distinct, new = counts[("_served", None)], counts[("_new", None)]
+    return {
+        "report": "org_summary",
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+        "department": id_and_name(department),
+        "program": id_and_name(program),
+        "filters": filters,
+        "scope": "all programs" if covered is None else "limited",
+        "distinct_clients_served": distinct,
+        "new_clients": new,
+        "continuing_clients": distinct - new,
+        "breakdowns": {d.key: breakdown(d, counts) for d in DIMENSIONS},
+        "by_department": departments,
+        "by_program": programs,
+        "definitions": {key: DEFINITIONS[key] for key in ORG_SUMMARY_DEFINITIONS},
+    }
+
+
+def served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa.Select | None) -> dict:
+    """Every per-client count of the summary in ONE query over the served pairs: a CTE with one row
+    per served client and its raw field values, the totals, then one part per breakdown, glued
+    with UNION ALL.
+
+    The raw values are grouped first (_distinct_values) and the definitions (not stated, age
+    band, list items) applied to the few distinct values found, not to every client: half a
+    million clients hold a few thousand distinct language lists and birth dates. Keys are
+    (breakdown key, value); NULL values are the not-stated rows, ("_served", None) and
+    ("_new", None) the totals.
+    """
+    per_client = (
+        sa.select(served.c.client_id, sa.func.max(served.c.started_before).label("started_before"))
+        .group_by(served.c.client_id)
+        .subquery("served_clients")
+    )
+    fields = [_field(dimension) for dimension in DIMENSIONS]
+    people = (
+        sa.select(Client.id.label("client_id"), per_client.c.started_before,
+                  *[getattr(Client, field).label(field) for field in fields])
+        .join(per_client, per_client.c.client_id == Client.id)
+        .cte("people")
+    )
+    values = _distinct_values(people, fields)
+
+    def named(key: str):
+        return sa.literal_column(f"'{key}'").label("breakdown")
+
+    parts = [
+        sa.select(named("_served"), sa.null().label("value"), sa.func.count().label("clients")).select_from(people),
+        sa.select(named("_new"), sa.null(), sa.func.count()).select_from(people)
+        .where(people.c.started_before == 0, is_new(date_from, covered, people.c.client_id)),
+    ]
+    for position, dimension in enumerate(DIMENSIONS):
+        grouped = (
+            sa.select(values.c[_field(dimension)].label("value"), values.c.clients)
+            .where(values.c.field_set == _field_set(position, len(fields)))
+            .subquery()
+        )
+        if dimension.multi_valued:
+            items = json_list_items(grouped.c.value)
+            # One row per distinct stated item of each distinct list, or one NULL row for a list with none.
+            found = (
+                sa.select(grouped.c.value.label("list"), grouped.c.clients, items.c.value)
+                .select_from(grouped).outerjoin(items, ~not_stated(items.c.value))
+                .distinct().subquery()
+            )
+            parts.append(sa.select(named(dimension.key), found.c.value, sa.func.sum(found.c.clients))
+                         .group_by(found.c.value))
+        else:
+            value = age_band_value(date_to, grouped.c.value) if dimension.key == "age_band" \
+                else stated_value(grouped.c.value)
+            stated = sa.select(value.label("value"), grouped.c.clients).subquery()
+            parts.append(sa.select(named(dimension.key), stated.c.value, sa.func.sum(stated.c.clients))
+                         .group_by(stated.c.value))
+    counts: dict = {}
+    for key, value, count in db.session.execute(sa.union_all(*parts)):
+        counts[(key, value)] = counts.get((key, value), 0) + int(count)
+    return counts
+
+
+def _field(dimension: Dimension) -> str:
+    """The Client field a breakdown groups (age bands come from the birth date)."""
+    return "dob" if dimension.key == "age_band" else dimension.key
+
+
+def _field_set(position: int, size: int) -> int:
+    """GROUPING()'s answer for the grouping set of field ``position`` alone: a 1 bit for each other field."""
+    return (1 << size) - 1 - (1 << (size - 1 - position))
+
+
+def _distinct_values(people, fields: list[str]):
+    """Each field's distinct values with their client counts, as one CTE: (field_set, fields…, clients).
+
+    On PostgreSQL one pass with GROUPING SETS; elsewhere one GROUP BY per field, glued with
+    UNION ALL, the other fields NULL and field_set written as GROUPING() would give it.
+    """
+    columns = [people.c[field] for field in fields]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return (
+            sa.select(sa.func.grouping(*columns).label("field_set"), *columns, sa.func.count().label("clients"))
+            .group_by(sa.func.grouping_sets(*[sa.tuple_(column) for column in columns]))
+            .cte("field_values")
+        )
+    return sa.union_all(*[
+        sa.select(sa.literal(_field_set(position, len(fields))).label("field_set"),
+                  *[column if other == position else sa.null().label(column.key)
+                    for other, column in enumerate(columns)],
+                  sa.func.count().label("clients"))
+        .group_by(columns[position])
+        for position in range(len(fields))
+    ]).cte("field_values")
+
+
+def breakdown(dimension: Dimension, counts: dict) -> dict:
+    """Counts per value, in the option list's order, then other values found, then the not-stated row."""
+    if dimension.key == "age_band":
+        order, labels = [key for key, _, _ in AGE_BANDS], AGE_BAND_LABELS
+    else:
+        order, labels = stated_options(dimension.list_key), {}
+    found = {value: count for (key, value), count in counts.items() if key == dimension.key}
+    known = set(order)
+    values = order + sorted((v for v in found if v is not None and v not in known), key=str.lower)
+    rows = [{"value": value, "label": labels.get(value, value), "clients": found.get(value, 0)} for value in values]
+    rows.append({"value": NOT_STATED, "label": NOT_STATED_LABEL, "clients": found.get(None, 0)})
+    return {
+        "label": dimension.label,
+        "multi_valued": dimension.multi_valued,
+        "rows": rows,
+        "total": sum(row["clients"] for row in rows),
+    }
+
+
+def stated_options(list_key: str) -> list[str]:
+    """An option list's values except those that mean "no answer" (they belong to the not-stated row)."""
+    return [value for value in active_options(list_key) if value.strip().lower() not in NOT_STATED_WORDS]
+
+
+def by_program(served: sa.Table, covered: sa.Select | None) -> list[dict]:
+    """Clients served per program. Listed: the covered programs still open, plus any that served
+    someone in the period. The served pairs are distinct, so a row count is a client count."""
+    counts = (
+        sa.select(served.c.program_id, sa.func.count().label("clients"))
+        .group_by(served.c.program_id)
+        .subquery("program_counts")
+    )
+    rows = db.session.execute(
+        sa.select(Program.id, Program.name, Department.id, Department.name, sa.func.coalesce(counts.c.clients, 0))
+        .join(Department, Department.id == Program.department_id)
+        .outerjoin(counts, counts.c.program_id == Program.id)
+        .where(in_programs(Program.id, covered), sa.or_(program_open(), counts.c.clients.is_not(None)))
+        .order_by(Department.name, Program.name)
+    )
+    return [
+        {"program_id": str(pid), "program": pname, "department_id": str(did), "department": dname, "clients": count}
+        for pid, pname, did, dname, count in rows
+    ]
+
+
+def by_department(served: sa.Table, programs: list[dict]) -> list[dict]:
+    """Distinct clients served per department, for the departments of the listed programs (in
+    by_program's order, which is by department name, given as ``programs``); a client served in two programs of one
+    department counts once there."""
+    pairs = (
+        sa.select(served.c.client_id, Program.department_id)
+        .join(Program, Program.id == served.c.program_id)
+        .distinct()
+        .subquery("department_clients")
+    )
+    counts = dict(db.session.execute(
+        sa.select(pairs.c.department_id, sa.func.count()).group_by(pairs.c.department_id)
+    ).all())
+    departments: dict[str, dict] = {}
+    for row in programs:
+        departments.setdefault(row["department_id"], {
+            "department_id": row["department_id"], "department": row["department"],
+            "clients": counts.get(uuid.UUID(row["department_id"]), 0),
+        })
+    return list(departments.values())
+
