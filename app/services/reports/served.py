@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import Client, Enrollment, Intake
+from app.models import Client, Enrollment, Intake, Program
 from app.services.reports.definitions import ReportError, client_counted, client_not_counted, enrollment_overlaps
 from app.services.reports.inputs import covered_program_ids, in_programs
 
@@ -64,8 +64,12 @@ def _served_enrollments(date_from: date, date_to: date, covered: sa.Select | Non
     return served.where(~sa.exists().where(gone.id == Enrollment.client_id, client_not_counted(gone)))
 
 
-def is_new(date_from: date, covered: sa.Select | None, client_id):
+def is_new(date_from: date, covered: sa.Select | None, client_id, department_id=None):
     """The client ``client_id`` has no earlier enrollment or intake in the covered programs (DEFINITIONS["new"]).
+
+    With ``department_id`` (a column beside ``client_id``), in the covered programs of that
+    department: what is_new says with the department's covered programs, asked of every
+    (client, department) at once.
 
     On PostgreSQL as NOT EXISTS, which it plans as an anti-join: a NOT IN whose set outgrows
     work_mem falls back to rescanning the set for every client (minutes at a million). On
@@ -79,10 +83,19 @@ def is_new(date_from: date, covered: sa.Select | None, client_id):
     intake_before = sa.select(Intake.client_id).where(
         Intake.intake_date < date_from, in_programs(Intake.program_id, covered),
     )
+    enrolled_match, intake_match = [earlier.client_id == client_id], [Intake.client_id == client_id]
+    if department_id is not None:
+        enrolled_in, intake_in = aliased(Program), aliased(Program)
+        enrolled_before = enrolled_before.join(enrolled_in, enrolled_in.id == earlier.program_id) \
+            .add_columns(enrolled_in.department_id)
+        intake_before = intake_before.join(intake_in, intake_in.id == Intake.program_id) \
+            .add_columns(intake_in.department_id)
+        enrolled_match.append(enrolled_in.department_id == department_id)
+        intake_match.append(intake_in.department_id == department_id)
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.and_(~enrolled_before.where(earlier.client_id == client_id).exists(),
-                       ~intake_before.where(Intake.client_id == client_id).exists())
-    return sa.and_(client_id.not_in(enrolled_before.correlate(None)), client_id.not_in(intake_before.correlate(None)))
+        return sa.and_(~enrolled_before.where(*enrolled_match).exists(), ~intake_before.where(*intake_match).exists())
+    key = client_id if department_id is None else sa.tuple_(client_id, department_id)
+    return sa.and_(key.not_in(enrolled_before.correlate(None)), key.not_in(intake_before.correlate(None)))
 
 
 def materialise_served(date_from: date, date_to: date, covered: sa.Select | None, client_conditions) -> sa.Table:
