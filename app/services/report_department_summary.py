@@ -17,8 +17,7 @@ from app.extensions import db
 from app.services.reports.definitions import DEFINITIONS, DIMENSIONS
 from app.services.reports.inputs import check_period, covered_program_ids
 from app.services.reports.org_summary import (
-    ORG_SUMMARY_DEFINITIONS, breakdown, by_program, listed_departments, served_counts, served_counts_by_department,
-    stated_options,
+    ORG_SUMMARY_DEFINITIONS, breakdown, served_counts_by_department, served_departments, stated_options,
 )
 from app.services.reports.served import materialise_served
 from app.services.reports.tuning import tune_for_report
@@ -46,13 +45,13 @@ def department_summary(date_from: date, date_to: date, *, staff=None) -> dict:
     check_period(date_from, date_to)
     covered = covered_program_ids(staff)
     tune_for_report()
-    served = materialise_served(date_from, date_to, covered, [])
-    departments = listed_departments(by_program(served, covered))
+    served = materialise_served(date_from, date_to, covered, [], by_department=True)
+    departments = served_departments(served, covered)
     counts = served_counts_by_department(served, date_from, date_to, covered)
     options = {d.key: stated_options(d.list_key) for d in DIMENSIONS if d.list_key is not None}
     columns = [{**department, "summary": _summary(counts.get(uuid.UUID(department["department_id"]), {}), options)}
                for department in departments]
-    overall = _summary(served_counts(served, date_from, date_to, covered), options)
+    overall = _summary(counts[None], options)
     served.drop(db.session.connection())
     columns.append({"department_id": None, "department": "All departments", "summary": overall})
 

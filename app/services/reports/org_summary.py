@@ -81,58 +81,79 @@ def served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa.
     (breakdown key, value); NULL values are the not-stated rows, ("_served", None) and
     ("_new", None) the totals.
     """
-    return _counts(served, date_from, date_to, covered, by_department=False)[None]
+    clients = _served_clients(served)
+    people = _people(clients)
+    return _read(_count_parts(clients, people, date_from, date_to, covered, by_department=False))[None]
 
 
 def served_counts_by_department(served: sa.Table, date_from: date, date_to: date,
-                                covered: sa.Select | None) -> dict[uuid.UUID, dict]:
-    """served_counts for each department alone, all in one query: {department id: counts}.
+                                covered: sa.Select | None) -> dict:
+    """served_counts for each department alone and, under None, for all of them, in one query:
+    {department id or None: counts}.
 
-    A client served in two programs of a department is one row of that department, and is new
-    when new to its covered programs (is_new by department): each department's counts are
-    what served_counts gives over its part of the served pairs with its programs covered.
-    One query, because one per department read every client once per department. A department
-    with nobody served is absent.
+    ``served`` holds (client, department) pairs (materialise_served by_department): a client
+    served in two programs of a department is one row of it, and is new when new to its
+    covered programs (is_new by department), so each department's counts are what
+    served_counts gives over its part with its programs covered. One query, because one per
+    department read every client once per department, and the clients' fields are joined
+    once for the departments and the whole. A department with nobody served is absent.
     """
-    return _counts(served, date_from, date_to, covered, by_department=True)
+    clients = _served_clients(served)
+    people = _people(clients)
+    fields = [_field(dimension) for dimension in DIMENSIONS]
+    department_people = (
+        sa.select(served.c.client_id, served.c.department_id, *[people.c[field] for field in fields])
+        .join(people, people.c.client_id == served.c.client_id)
+        .cte("department_people")
+    )
+    return _read(_count_parts(clients, people, date_from, date_to, covered, by_department=False)
+                 + _count_parts(served, department_people, date_from, date_to, covered, by_department=True))
 
 
-def _counts(served: sa.Table, date_from: date, date_to: date, covered: sa.Select | None,
-            by_department: bool) -> dict:
-    """The query behind served_counts and served_counts_by_department: {department id or None: counts}."""
+def _served_clients(served: sa.Table):
+    """One row per served client: (client_id, started_before). Narrow on purpose: the totals read it
+    again, and the clients' fields are joined to it once (_people)."""
+    return (
+        sa.select(served.c.client_id, sa.func.max(served.c.started_before).label("started_before"))
+        .group_by(served.c.client_id)
+        .cte("served_clients")
+    )
+
+
+def _people(clients):
+    """The served clients with the raw values of every breakdown's field."""
+    return (
+        sa.select(Client.id.label("client_id"), *[getattr(Client, _field(d)).label(_field(d)) for d in DIMENSIONS])
+        .join(clients, clients.c.client_id == Client.id)
+        .cte("people")
+    )
+
+
+def _count_parts(pairs, people, date_from: date, date_to: date, covered: sa.Select | None,
+                 by_department: bool) -> list[sa.Select]:
+    """The SELECTs of served_counts, each row (department id or NULL, breakdown, value, clients):
+    totals from ``pairs`` (client_id, started_before and, by department, department_id, one row
+    per client and department), breakdowns from ``people`` (their field values)."""
 
     def group_of(selectable) -> list:
         """The columns every count is grouped by besides its value: the department's, or none."""
         return [selectable.c.department_id] if by_department else []
 
-    department = [Program.department_id] if by_department else []
-    pairs = served.join(Program, Program.id == served.c.program_id) if by_department else served
-    # Narrow on purpose: the totals read it again, and the clients' fields are joined only where grouped.
-    per_client = (
-        sa.select(served.c.client_id, *department, sa.func.max(served.c.started_before).label("started_before"))
-        .select_from(pairs)
-        .group_by(served.c.client_id, *department)
-        .cte("served_clients")
-    )
-    fields = [_field(dimension) for dimension in DIMENSIONS]
-    people = (
-        sa.select(Client.id.label("client_id"), *group_of(per_client),
-                  *[getattr(Client, field).label(field) for field in fields])
-        .join(per_client, per_client.c.client_id == Client.id)
-        .cte("people")
-    )
+    def department_of(selectable):
+        return selectable.c.department_id if by_department else sa.cast(sa.null(), sa.Uuid).label("department_id")
 
     def named(key: str):
         return sa.literal_column(f"'{key}'").label("breakdown")
 
-    group = group_of(per_client)
-    values = _distinct_values(people, fields, group_of(people))
-
+    fields = [_field(dimension) for dimension in DIMENSIONS]
+    group = group_of(pairs)
+    values = _distinct_values(people, fields, group_of(people),
+                              "department_field_values" if by_department else "field_values")
     parts = [
-        sa.select(*group, named("_served"), sa.null().label("value"), sa.func.count().label("clients"))
-        .select_from(per_client).group_by(*group),
-        sa.select(*group, named("_new"), sa.null(), sa.func.count()).select_from(per_client)
-        .where(per_client.c.started_before == 0, is_new(date_from, covered, per_client.c.client_id, *group))
+        sa.select(department_of(pairs), named("_served"), sa.null().label("value"), sa.func.count().label("clients"))
+        .select_from(pairs).group_by(*group),
+        sa.select(department_of(pairs), named("_new"), sa.null(), sa.func.count()).select_from(pairs)
+        .where(pairs.c.started_before == 0, is_new(date_from, covered, pairs.c.client_id, *group))
         .group_by(*group),
     ]
     for position, dimension in enumerate(DIMENSIONS):
@@ -149,19 +170,24 @@ def _counts(served: sa.Table, date_from: date, date_to: date, covered: sa.Select
                 .select_from(grouped).outerjoin(items, ~not_stated(items.c.value))
                 .distinct().subquery()
             )
-            parts.append(sa.select(*group_of(found), named(dimension.key), found.c.value, sa.func.sum(found.c.clients))
+            parts.append(sa.select(department_of(found), named(dimension.key), found.c.value,
+                                   sa.func.sum(found.c.clients))
                          .group_by(*group_of(found), found.c.value))
         else:
             value = age_band_value(date_to, grouped.c.value) if dimension.key == "age_band" \
                 else stated_value(grouped.c.value)
             stated = sa.select(*group_of(grouped), value.label("value"), grouped.c.clients).subquery()
-            parts.append(sa.select(*group_of(stated), named(dimension.key), stated.c.value,
+            parts.append(sa.select(department_of(stated), named(dimension.key), stated.c.value,
                                    sa.func.sum(stated.c.clients))
                          .group_by(*group_of(stated), stated.c.value))
-    counts: dict = {} if by_department else {None: {}}
-    for row in db.session.execute(sa.union_all(*parts)):
-        *department_id, key, value, count = row
-        into = counts.setdefault(department_id[0] if department_id else None, {})
+    return parts
+
+
+def _read(parts: list[sa.Select]) -> dict:
+    """Run the parts as one UNION ALL: {department id or None: {(breakdown, value): clients}}."""
+    counts: dict = {None: {}}
+    for department_id, key, value, count in db.session.execute(sa.union_all(*parts)):
+        into = counts.setdefault(department_id, {})
         into[(key, value)] = into.get((key, value), 0) + int(count)
     return counts
 
@@ -176,7 +202,7 @@ def _field_set(position: int, size: int) -> int:
     return (1 << size) - 1 - (1 << (size - 1 - position))
 
 
-def _distinct_values(people, fields: list[str], group: list):
+def _distinct_values(people, fields: list[str], group: list, name: str):
     """Each field's distinct values with their client counts, as one CTE: (group…, field_set, fields…,
     clients), ``group`` being the columns every count is also grouped by (none, or the department).
 
@@ -189,7 +215,7 @@ def _distinct_values(people, fields: list[str], group: list):
             sa.select(*group, sa.func.grouping(*columns).label("field_set"), *columns,
                       sa.func.count().label("clients"))
             .group_by(sa.func.grouping_sets(*[sa.tuple_(*group, column) for column in columns]))
-            .cte("field_values")
+            .cte(name)
         )
     return sa.union_all(*[
         sa.select(*group, sa.literal(_field_set(position, len(fields))).label("field_set"),
@@ -198,7 +224,7 @@ def _distinct_values(people, fields: list[str], group: list):
                   sa.func.count().label("clients"))
         .group_by(*group, columns[position])
         for position in range(len(fields))
-    ]).cte("field_values")
+    ]).cte(name)
 
 
 def breakdown(dimension: Dimension, counts: dict, options: list[str] | None = None) -> dict:
@@ -249,7 +275,21 @@ def by_program(served: sa.Table, covered: sa.Select | None) -> list[dict]:
     ]
 
 
-def listed_departments(programs: list[dict]) -> list[dict]:
+def served_departments(served: sa.Table, covered: sa.Select | None) -> list[dict]:
+    """The departments by_program's rows would list, by name, from (client, department) pairs
+    (materialise_served by_department): those of the covered programs still open, and any of a
+    covered program that served someone in the period."""
+    open_program = sa.select(Program.id).where(Program.department_id == Department.id, program_open(),
+                                               in_programs(Program.id, covered))
+    rows = db.session.execute(
+        sa.select(Department.id, Department.name)
+        .where(sa.or_(open_program.exists(), Department.id.in_(sa.select(served.c.department_id))))
+        .order_by(Department.name)
+    )
+    return [{"department_id": str(did), "department": dname} for did, dname in rows]
+
+
+def _listed_departments(programs: list[dict]) -> list[dict]:
     """The departments of the listed programs (by_program's rows), once each, in their order (by department name)."""
     departments: dict[str, dict] = {}
     for row in programs:
@@ -260,7 +300,7 @@ def listed_departments(programs: list[dict]) -> list[dict]:
 
 def by_department(served: sa.Table, programs: list[dict]) -> list[dict]:
     """Distinct clients served per department, for the departments of the listed programs
-    (listed_departments); a client served in two programs of one department counts once there."""
+    (_listed_departments); a client served in two programs of one department counts once there."""
     pairs = (
         sa.select(served.c.client_id, Program.department_id)
         .join(Program, Program.id == served.c.program_id)
@@ -271,4 +311,4 @@ def by_department(served: sa.Table, programs: list[dict]) -> list[dict]:
         sa.select(pairs.c.department_id, sa.func.count()).group_by(pairs.c.department_id)
     ).all())
     return [{**department, "clients": counts.get(uuid.UUID(department["department_id"]), 0)}
-            for department in listed_departments(programs)]
+            for department in _listed_departments(programs)]

@@ -98,9 +98,11 @@ def is_new(date_from: date, covered: sa.Select | None, client_id, department_id=
     return sa.and_(key.not_in(enrolled_before.correlate(None)), key.not_in(intake_before.correlate(None)))
 
 
-def materialise_served(date_from: date, date_to: date, covered: sa.Select | None, client_conditions) -> sa.Table:
+def materialise_served(date_from: date, date_to: date, covered: sa.Select | None, client_conditions, *,
+                       by_department: bool = False) -> sa.Table:
     """The served (client, program) pairs of the period, found once and written to a temporary table
-    that every count of the report then reads.
+    that every count of the report then reads; with ``by_department``, (client, department) pairs
+    (a department_id column instead of program_id), for reports counted per department.
 
     Finding them is most of the report's work (a year at a million clients: a million
     enrollments joined to their clients), and each breakdown used to find them again. A
@@ -110,21 +112,24 @@ def materialise_served(date_from: date, date_to: date, covered: sa.Select | None
     already makes the client not new (DEFINITIONS["new"]), so only the others are looked up.
     The caller drops the table; on an error the transaction's rollback takes it away.
     """
+    unit = "department_id" if by_department else "program_id"
     table = sa.Table(
         SERVED_TABLE, sa.MetaData(),
         sa.Column("client_id", sa.Uuid, nullable=False),
-        sa.Column("program_id", sa.Uuid, nullable=False),
+        sa.Column(unit, sa.Uuid, nullable=False),
         sa.Column("started_before", sa.Integer, nullable=False),
         prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
     )
     table.create(db.session.connection())
+    pairs = _served_enrollments(date_from, date_to, covered, *client_conditions)
+    if by_department:
+        pairs = pairs.with_only_columns(Enrollment.client_id, Program.department_id) \
+            .join_from(Enrollment, Program, Program.id == Enrollment.program_id)
     pairs = (
-        _served_enrollments(date_from, date_to, covered, *client_conditions)
-        .add_columns(sa.func.max(sa.case((Enrollment.start_date < date_from, 1), else_=0)))
-        .group_by(Enrollment.client_id, Enrollment.program_id)
+        pairs.add_columns(sa.func.max(sa.case((Enrollment.start_date < date_from, 1), else_=0)))
+        .group_by(*pairs.selected_columns)
     )
-    db.session.execute(table.insert().from_select(["client_id", "program_id", "started_before"], pairs))
+    db.session.execute(table.insert().from_select(["client_id", unit, "started_before"], pairs))
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text(f"ANALYZE {SERVED_TABLE}"))
     return table
-
