@@ -75,14 +75,15 @@ def served_counts(served: sa.Table, date_from: date, date_to: date, covered: sa.
     per served client and its raw field values, the totals, then one part per breakdown, glued
     with UNION ALL.
 
-    The raw values are grouped first (_distinct_values) and the definitions (not stated, age
-    band, list items) applied to the few distinct values found, not to every client: half a
-    million clients hold a few thousand distinct language lists and birth dates. Keys are
+    The raw values are grouped first (_distinct_values) and the definitions (not stated, list
+    items) applied to the few distinct values found, not to every client: half a million
+    clients hold a few thousand distinct language lists. Age bands are taken per client
+    (_people). Keys are
     (breakdown key, value); NULL values are the not-stated rows, ("_served", None) and
     ("_new", None) the totals.
     """
     clients = _served_clients(served)
-    people = _people(clients)
+    people = _people(clients, date_to)
     return _read(_count_parts(clients, people, date_from, date_to, covered, by_department=False))[None]
 
 
@@ -99,10 +100,9 @@ def served_counts_by_department(served: sa.Table, date_from: date, date_to: date
     once for the departments and the whole. A department with nobody served is absent.
     """
     clients = _served_clients(served)
-    people = _people(clients)
-    fields = [_field(dimension) for dimension in DIMENSIONS]
+    people = _people(clients, date_to)
     department_people = (
-        sa.select(served.c.client_id, served.c.department_id, *[people.c[field] for field in fields])
+        sa.select(served.c.client_id, served.c.department_id, *[people.c[d.key] for d in DIMENSIONS])
         .join(people, people.c.client_id == served.c.client_id)
         .cte("department_people")
     )
@@ -120,10 +120,14 @@ def _served_clients(served: sa.Table):
     )
 
 
-def _people(clients):
-    """The served clients with the raw values of every breakdown's field."""
+def _people(clients, date_to: date):
+    """The served clients with the raw value of every breakdown's field, and their age band on
+    ``date_to``: taken client by client, as birth dates are nearly as many as clients once
+    counted per department, and a band is a few date comparisons."""
     return (
-        sa.select(Client.id.label("client_id"), *[getattr(Client, _field(d)).label(_field(d)) for d in DIMENSIONS])
+        sa.select(Client.id.label("client_id"),
+                  *[(age_band_value(date_to) if d.key == "age_band" else getattr(Client, d.key)).label(d.key)
+                    for d in DIMENSIONS])
         .join(clients, clients.c.client_id == Client.id)
         .cte("people")
     )
@@ -145,7 +149,7 @@ def _count_parts(pairs, people, date_from: date, date_to: date, covered: sa.Sele
     def named(key: str):
         return sa.literal_column(f"'{key}'").label("breakdown")
 
-    fields = [_field(dimension) for dimension in DIMENSIONS]
+    fields = [dimension.key for dimension in DIMENSIONS]
     group = group_of(pairs)
     values = _distinct_values(people, fields, group_of(people),
                               "department_field_values" if by_department else "field_values")
@@ -158,7 +162,7 @@ def _count_parts(pairs, people, date_from: date, date_to: date, covered: sa.Sele
     ]
     for position, dimension in enumerate(DIMENSIONS):
         grouped = (
-            sa.select(*group_of(values), values.c[_field(dimension)].label("value"), values.c.clients)
+            sa.select(*group_of(values), values.c[dimension.key].label("value"), values.c.clients)
             .where(values.c.field_set == _field_set(position, len(fields)))
             .subquery()
         )
@@ -174,8 +178,7 @@ def _count_parts(pairs, people, date_from: date, date_to: date, covered: sa.Sele
                                    sa.func.sum(found.c.clients))
                          .group_by(*group_of(found), found.c.value))
         else:
-            value = age_band_value(date_to, grouped.c.value) if dimension.key == "age_band" \
-                else stated_value(grouped.c.value)
+            value = grouped.c.value if dimension.key == "age_band" else stated_value(grouped.c.value)
             stated = sa.select(*group_of(grouped), value.label("value"), grouped.c.clients).subquery()
             parts.append(sa.select(department_of(stated), named(dimension.key), stated.c.value,
                                    sa.func.sum(stated.c.clients))
@@ -190,11 +193,6 @@ def _read(parts: list[sa.Select]) -> dict:
         into = counts.setdefault(department_id, {})
         into[(key, value)] = into.get((key, value), 0) + int(count)
     return counts
-
-
-def _field(dimension: Dimension) -> str:
-    """The Client field a breakdown groups (age bands come from the birth date)."""
-    return "dob" if dimension.key == "age_band" else dimension.key
 
 
 def _field_set(position: int, size: int) -> int:
