@@ -2,7 +2,7 @@
 record ids, staff by name, days in the agency's time zone, and the filters behind the reports'
 drill-down links (served in a period, age band, not stated).
 
-The report filters call the same conditions as app/services/reports.py, so a report count
+The report filters call the same conditions as app/services/reports/definitions.py, so a report count
 and the client list it links to are one definition, not two that could drift apart.
 """
 

@@ -1,6 +1,6 @@
 """The report pages: Organizational Summary and Vacancy Tracker, their CSV/XLSX exports and drill-down links.
 
-Thin on purpose: read the inputs, call app/services/reports.py, render the sections of
+Thin on purpose: read the inputs, call app/services/reports/, render the sections of
 app/services/report_export.py (the same ones the exports and the CLI write). Who may open
 or export a page is the role-rule table's answer for the page's key; whose programs are
 counted is the visibility rule, applied by the service.

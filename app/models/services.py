@@ -50,7 +50,7 @@ class Enrollment(UUIDKey, Timestamps, Versioned, Archivable, db.Model):
         ),
         sa.Index("ix_client_program_enrollments_program_dates", "program_id", "start_date", "end_date"),
         # Who is enrolled now, per program, newest first (Vacancy Tracker, program page): the open-ended
-        # enrollments are a third of all and the ones those pages read (app/services/reports.py).
+        # enrollments are a third of all and the ones those pages read (app/services/reports/vacancy.py).
         sa.Index("ix_client_program_enrollments_open", "program_id", "start_date",
                  postgresql_include=["client_id"], postgresql_where=sa.text(OPEN_ENROLLMENT_SQL),
                  sqlite_where=sa.text(OPEN_ENROLLMENT_SQL)),

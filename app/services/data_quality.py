@@ -1,7 +1,7 @@
 """The Data quality report: what funders (HMIS-style data standards) ask an agency to keep complete.
 
 For the clients served in a period (the Organizational Summary's definition of "served",
-app/services/reports.py) it counts the records to fix: no birth date or a placeholder one,
+app/services/reports/served.py) it counts the records to fix: no birth date or a placeholder one,
 gender and the other demographics not stated, clients waiting in possible-duplicate review;
 and, for their enrollments in the period, those without an intake and open ones with no
 activity for a long time. Per program, per source system and overall, with the share of the
@@ -23,10 +23,10 @@ from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import Client, ClientDuplicate, Department, Discharge, Enrollment, Intake, Program
 from app.services.matching.model import settings as matching_settings
-from app.services.reports import (
-    DIMENSIONS, ReportError, _as_uuid, _check_period, _named, _ref, client_counted, covered_program_ids,
-    enrollment_overlaps, no_stated_item, not_stated,
+from app.services.reports.definitions import (
+    DIMENSIONS, ReportError, client_counted, enrollment_overlaps, no_stated_item, not_stated,
 )
+from app.services.reports.inputs import as_uuid, check_period, covered_program_ids, id_and_name, record_in_scope
 
 DEFAULT_STALE_DAYS = 180
 ENTERED_IN_CCD = "CCD"  # clients typed in by hand (source_system "CCD" or empty)
@@ -151,11 +151,11 @@ def flagged_enrollment_ids(key: str, date_from: date, date_to: date, stale_days:
 def data_quality_report(date_from: date, date_to: date, *, department_id=None, program_id=None,
                         stale_days: int = DEFAULT_STALE_DAYS, staff=None) -> dict:
     """Counts of records to fix among the clients served in [date_from, date_to] and their enrollments."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     if not isinstance(stale_days, int) or not 1 <= stale_days <= 3650:
         raise ReportError("Days without activity: give a whole number from 1 to 3650.")
-    department = _named(Department, _as_uuid(department_id, "department"), "department", staff)
-    program = _named(Program, _as_uuid(program_id, "program"), "program", staff)
+    department = record_in_scope(Department, as_uuid(department_id, "department"), "department", staff)
+    program = record_in_scope(Program, as_uuid(program_id, "program"), "program", staff)
     if department is not None and program is not None and program.department_id != department.id:
         raise ReportError(f"The program {program.name} is not in the department {department.name}.")
     covered = covered_program_ids(staff, department and department.id, program and program.id)
@@ -190,8 +190,8 @@ def data_quality_report(date_from: date, date_to: date, *, department_id=None, p
         "report": "data_quality",
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
-        "department": _ref(department),
-        "program": _ref(program),
+        "department": id_and_name(department),
+        "program": id_and_name(program),
         "stale_days": stale_days,
         "scope": "all programs" if covered is None else "limited",
         "checks": [{"key": c.key, "title": c.title, "level": c.level} for c in CHECKS],

@@ -13,7 +13,7 @@ from app.services.scope import restrict
 
 RECENT_ENROLLMENTS_LIMIT = 100
 
-# "Active on a day" has one definition, the reports' (app/services/reports.py).
+# "Active on a day" has one definition, the reports' (app/services/reports/definitions.py).
 active_enrollment_condition = enrollment_active_on
 # Statuses that close an enrollment: one that ended today with one of them is over, not current.
 FINISHED_STATUSES = ("completed", "discharged", "cancelled")

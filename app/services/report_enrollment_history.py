@@ -23,10 +23,11 @@ from app.choices import NOT_STATED
 from app.extensions import db
 from app.models import Client, Department, Discharge, Enrollment, Program
 from app.services.options import active_options
-from app.services.reports import (
-    ReportError, _as_uuid, _check_period, _in_programs, _named, _ref, _tune_for_report, client_not_counted,
-    covered_program_ids, enrollment_overlaps,
+from app.services.reports.definitions import ReportError, client_not_counted, enrollment_overlaps
+from app.services.reports.inputs import (
+    as_uuid, check_period, covered_program_ids, id_and_name, in_programs, record_in_scope,
 )
+from app.services.reports.tuning import tune_for_report
 
 NO_DISCHARGE_LABEL = "No discharge recorded"
 MAX_MONTHS = 120
@@ -65,7 +66,7 @@ def enrollment_counted(covered):
     """The enrollment is counted (HISTORY_DEFINITIONS["counted_enrollment"]). The clients that do not
     count are taken away by id: they are few, and joining every client to check two flags is not."""
     gone = aliased(Client)
-    return sa.and_(Enrollment.is_archived.is_(False), _in_programs(Enrollment.program_id, covered),
+    return sa.and_(Enrollment.is_archived.is_(False), in_programs(Enrollment.program_id, covered),
                    ~sa.exists().where(gone.id == Enrollment.client_id, client_not_counted(gone)))
 
 
@@ -168,8 +169,8 @@ def months_of(date_from: date, date_to: date) -> list[tuple[date, date]]:
 
 def coverage(department_id, program_id, staff):
     """The department and program asked for (checked), and the covered program ids."""
-    department = _named(Department, _as_uuid(department_id, "department"), "department")
-    program = _named(Program, _as_uuid(program_id, "program"), "program")
+    department = record_in_scope(Department, as_uuid(department_id, "department"), "department")
+    program = record_in_scope(Program, as_uuid(program_id, "program"), "program")
     if department is not None and program is not None and program.department_id != department.id:
         raise ReportError(f"The program {program.name} is not in the department {department.name}.")
     return department, program, covered_program_ids(staff, department and department.id, program and program.id)
@@ -197,13 +198,13 @@ def median_of(distribution: dict[int, int]) -> float | None:
 
 def enrollment_history(date_from: date, date_to: date, *, department_id=None, program_id=None, staff=None) -> dict:
     """Enrollments started, ended (by reason) and open at the end, per month of [date_from, date_to]."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     months = months_of(date_from, date_to)
     if len(months) > MAX_MONTHS:
         raise ReportError(f"The period covers {len(months)} months; ask for {MAX_MONTHS} months at most.")
     department, program, covered = coverage(department_id, program_id, staff)
     counted = enrollment_counted(covered)
-    _tune_for_report()
+    tune_for_report()
 
     started_month = month_of(Enrollment.start_date).label("month")
     started = {month[:7]: n for month, n in db.session.execute(
@@ -239,8 +240,8 @@ def enrollment_history(date_from: date, date_to: date, *, department_id=None, pr
         "report": "enrollment_history",
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
-        "department": _ref(department),
-        "program": _ref(program),
+        "department": id_and_name(department),
+        "program": id_and_name(program),
         "scope": "all programs" if covered is None else "limited",
         "open_at_start": open_before,
         "months": rows,

@@ -21,7 +21,9 @@ from app.services.options import active_options
 from app.services.report_enrollment_history import (
     HISTORY_DEFINITIONS, NO_DISCHARGE_LABEL, coverage, ended_with_reason, successful_reasons,
 )
-from app.services.reports import _check_period, _in_programs, _percent, _ref, _tune_for_report, program_open
+from app.services.reports.definitions import percent, program_open
+from app.services.reports.inputs import check_period, id_and_name, in_programs
+from app.services.reports.tuning import tune_for_report
 
 OUTCOME_DEFINITIONS: dict[str, str] = {
     "counted_enrollment": HISTORY_DEFINITIONS["counted_enrollment"],
@@ -49,10 +51,10 @@ def _reason_order(found: set[str | None]) -> list[str | None]:
 
 def outcomes_report(date_from: date, date_to: date, *, department_id=None, program_id=None, staff=None) -> dict:
     """Discharges in [date_from, date_to] per covered program and reason, with the successful share."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     department, program, covered = coverage(department_id, program_id, staff)
     successful = set(successful_reasons())
-    _tune_for_report()
+    tune_for_report()
 
     ended = ended_with_reason(date_from, date_to, covered, Enrollment.program_id)
     counts: dict[tuple, int] = {
@@ -63,14 +65,14 @@ def outcomes_report(date_from: date, date_to: date, *, department_id=None, progr
     programs = db.session.execute(
         sa.select(Program.id, Program.name, Department.name)
         .join(Department, Department.id == Program.department_id)
-        .where(_in_programs(Program.id, covered), sa.or_(program_open(), Program.id.in_(list(with_ends))))
+        .where(in_programs(Program.id, covered), sa.or_(program_open(), Program.id.in_(list(with_ends))))
         .order_by(Department.name, Program.name)).all()
     reasons = _reason_order({reason for _, reason in counts})
 
     def outcome(by_reason: dict) -> dict:
         total = sum(by_reason.values())
         done = sum(n for reason, n in by_reason.items() if reason in successful)
-        return {"discharges": total, "successful": done, "successful_pct": _percent(done, total),
+        return {"discharges": total, "successful": done, "successful_pct": percent(done, total),
                 "by_reason": [by_reason.get(reason, 0) for reason in reasons]}
 
     rows = []
@@ -84,8 +86,8 @@ def outcomes_report(date_from: date, date_to: date, *, department_id=None, progr
         "report": "outcomes",
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
-        "department": _ref(department),
-        "program": _ref(program),
+        "department": id_and_name(department),
+        "program": id_and_name(program),
         "scope": "all programs" if covered is None else "limited",
         "reasons": [{"reason": NOT_STATED if reason is None else reason,
                      "label": NO_DISCHARGE_LABEL if reason is None else reason,

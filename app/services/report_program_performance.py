@@ -1,7 +1,7 @@
 """The Program performance report: per program for a period, clients served, new, discharged, average
 occupancy against capacity and turnover.
 
-"Served" and "new" are the Organizational Summary's definitions (app/services/reports.py)
+"Served" and "new" are the Organizational Summary's definitions (app/services/reports/served.py)
 taken one program at a time, so a program's row is what the Summary says for that program
 alone; "discharged" is the Outcomes report's discharges (enrollments ended in the period).
 Occupancy comes from the same served enrollments: every day of the period each counted
@@ -20,10 +20,10 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.models import Department, Enrollment, Intake, Program, ProgramCapacity
 from app.services.report_enrollment_history import coverage, enrollment_counted, kind_condition
-from app.services.reports import (
-    DEFINITIONS, _check_period, _in_programs, _percent, _ref, _tune_for_report, enrollment_overlaps, program_open,
-    served_client_ids,
-)
+from app.services.reports.definitions import DEFINITIONS, enrollment_overlaps, percent, program_open
+from app.services.reports.inputs import check_period, id_and_name, in_programs
+from app.services.reports.served import served_client_ids
+from app.services.reports.tuning import tune_for_report
 
 EPOCH = date(2000, 1, 1)
 
@@ -150,7 +150,7 @@ def _row(program, department_name: str, served: int, new: int, discharged: int, 
         "occupied_client_days": occupied,
         "average_occupancy": round(average, 1),
         "average_capacity": round(capacity / days, 1) if limited else None,
-        "occupancy_pct": _percent(occupied, capacity) if limited else None,
+        "occupancy_pct": percent(occupied, capacity) if limited else None,
         "turnover": round(discharged / average, 2) if average else None,
     }
 
@@ -162,10 +162,10 @@ def _distinct_clients(client_ids: sa.Select) -> int:
 
 def program_performance(date_from: date, date_to: date, *, department_id=None, program_id=None, staff=None) -> dict:
     """Per covered program: served, new, discharged, average occupancy and capacity, turnover; and the total."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     department, program, covered = coverage(department_id, program_id, staff)
     days = (date_to - date_from).days + 1
-    _tune_for_report()
+    tune_for_report()
 
     counts = _served_and_new(date_from, date_to, covered)
     discharged = dict(db.session.execute(
@@ -175,7 +175,7 @@ def program_performance(date_from: date, date_to: date, *, department_id=None, p
     occupied = occupied_client_days(date_from, date_to, covered)
     listed = db.session.execute(
         sa.select(Program, Department.name).join(Department, Department.id == Program.department_id)
-        .where(_in_programs(Program.id, covered), sa.or_(program_open(), Program.id.in_(list(counts))))
+        .where(in_programs(Program.id, covered), sa.or_(program_open(), Program.id.in_(list(counts))))
         .order_by(Department.name, Program.name)).all()
     capacities = capacity_days([p for p, _ in listed], date_from, date_to)
     rows = [_row(p, dname, *counts.get(p.id, (0, 0)), discharged.get(p.id, 0), occupied.get(p.id, 0),
@@ -193,8 +193,8 @@ def program_performance(date_from: date, date_to: date, *, department_id=None, p
         "report": "program_performance",
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
-        "department": _ref(department),
-        "program": _ref(program),
+        "department": id_and_name(department),
+        "program": id_and_name(program),
         "scope": "all programs" if covered is None else "limited",
         "days": days,
         "by_program": rows,
@@ -203,7 +203,7 @@ def program_performance(date_from: date, date_to: date, *, department_id=None, p
             "occupied_client_days": occupied_all,
             "average_occupancy": round(occupied_all / days, 1),
             "average_capacity": round(capacity_all / days, 1) if limited else None,
-            "occupancy_pct": _percent(occupied_limited, capacity_all) if limited else None,
+            "occupancy_pct": percent(occupied_limited, capacity_all) if limited else None,
             "turnover": round(discharged_all * days / occupied_all, 2) if occupied_all else None,
         },
         "definitions": dict(PERFORMANCE_DEFINITIONS),

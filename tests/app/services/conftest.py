@@ -1,14 +1,17 @@
-"""Fixtures the enrollment-based report tests share: a random agency and the scopes people see it through."""
+"""Fixtures and expectations the enrollment-based report tests share: a random agency, the scopes people see it
+through, and the numbers the definitions give, recomputed in plain Python."""
 
 import random
 from datetime import date, timedelta
 
 import pytest
 
+from app.choices import AGE_BANDS, NOT_STATED
 from app.extensions import db
 from app.models import (
     DepartmentLeaderAssignment, Discharge, Intake, ProgramCapacity, ProgramManagerAssignment, StaffProgramAssignment,
 )
+from app.services.reports import years_before
 from tests import factories
 from tests.conftest import make_staff
 
@@ -104,3 +107,79 @@ def reason_of(world, e):
     found = sorted(d.reason for d in world["discharges"]
                    if d.client_id == e.client_id and d.program_id == e.program_id and d.discharge_date == e.end_date)
     return found[0] if found else None
+
+
+def is_blank(value) -> bool:
+    """No answer, by the definition: missing, blank or "unknown"."""
+    return value is None or value.strip().lower() in ("", "unknown")
+
+
+def age_band_of(dob, day):
+    """The age band of a birth date on ``day``, by the definition, in plain Python."""
+    if dob is None:
+        return None
+    for key, lowest, highest in AGE_BANDS:
+        if dob <= years_before(day, lowest) and (highest is None or dob > years_before(day, highest + 1)):
+            return key
+    return None
+
+
+def expected_summary(world, covered, date_from, date_to, filters):
+    """Every number of the Organizational Summary, from the rows the test wrote, by the definitions."""
+    def overlaps(e):
+        return not e.is_archived and e.start_date <= date_to and (e.end_date is None or e.end_date >= date_from)
+
+    def matches(c):
+        for key, value in filters.items():
+            if key == "age_band":
+                found = age_band_of(c.dob, date_to)
+                if found != (None if value == NOT_STATED else value):
+                    return False
+            elif key in ("languages_spoken", "ethnicity"):
+                stated = {item for item in (getattr(c, key) or []) if not is_blank(item)}
+                if bool(stated) if value == NOT_STATED else value not in stated:
+                    return False
+            elif not (is_blank(getattr(c, key)) if value == NOT_STATED else getattr(c, key) == value):
+                return False
+        return True
+
+    served_pairs = {(e.client.id, e.program.id) for e in world["enrollments"]
+                    if overlaps(e) and e.program.id in covered and not e.client.is_archived
+                    and e.client.merged_into is None and matches(e.client)}
+    served = {client_id for client_id, _ in served_pairs}
+    clients = {c.id: c for c in world["clients"]}
+    new = {client_id for client_id in served
+           if not any(e.client.id == client_id and not e.is_archived and e.start_date < date_from
+                      and e.program.id in covered for e in world["enrollments"])
+           and not any(i.client.id == client_id and i.intake_date < date_from and i.program.id in covered
+                       for i in world["intakes"])}
+    breakdowns = {}
+    for key in ("gender", "sexual_orientation", "citizenship_status", "indigenous_status", "race"):
+        counts = {}
+        for client_id in served:
+            value = getattr(clients[client_id], key)
+            value = NOT_STATED if is_blank(value) else value
+            counts[value] = counts.get(value, 0) + 1
+        breakdowns[key] = counts
+    for key in ("languages_spoken", "ethnicity"):
+        counts = {}
+        for client_id in served:
+            stated = {item for item in (getattr(clients[client_id], key) or []) if not is_blank(item)}
+            for value in stated or {NOT_STATED}:
+                counts[value] = counts.get(value, 0) + 1
+        breakdowns[key] = counts
+    bands = {}
+    for client_id in served:
+        band = age_band_of(clients[client_id].dob, date_to) or NOT_STATED
+        bands[band] = bands.get(band, 0) + 1
+    breakdowns["age_band"] = bands
+    listed = [p for p in world["programs"] if p.id in covered
+              and ((not p.is_archived and p.status != "inactive") or any(pid == p.id for _, pid in served_pairs))]
+    by_program = {p.name: len({c for c, pid in served_pairs if pid == p.id}) for p in listed}
+    by_department = {}
+    for p in listed:
+        in_department = {c for c, pid in served_pairs
+                         if next(q for q in world["programs"] if q.id == pid).department_id == p.department_id}
+        by_department[p.department.name] = len(in_department)
+    return {"served": served, "new": new, "breakdowns": breakdowns, "by_program": by_program,
+            "by_department": by_department}

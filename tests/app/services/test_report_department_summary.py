@@ -8,7 +8,7 @@ import pytest
 from app.choices import NOT_STATED
 from app.services.report_department_summary import department_summary
 from app.services.reports import ReportError
-from tests.app.services.test_reports import _expected_summary
+from tests.app.services.conftest import expected_summary
 
 PERIODS = ((date(2024, 1, 1), date(2024, 6, 30)), (date(2023, 1, 1), date(2025, 3, 31)))
 
@@ -30,12 +30,12 @@ def test_every_column_follows_the_definitions_for_every_scope(enrollment_world, 
             expected_departments = sorted(
                 {p.department.name for p in world["programs"] if p.id in visible and (
                     (not p.is_archived and p.status != "inactive")
-                    or _expected_summary(world, {p.id}, date_from, date_to, {})["served"])})
+                    or expected_summary(world, {p.id}, date_from, date_to, {})["served"])})
             assert names == expected_departments + ["All departments"], about
             for position, column in enumerate(report["departments"]):
                 covered = {p.id for p in world["programs"] if p.id in visible
                            and (column["department_id"] is None or str(p.department_id) == column["department_id"])}
-                expected = _expected_summary(world, covered, date_from, date_to, {})
+                expected = expected_summary(world, covered, date_from, date_to, {})
                 measures, breakdowns = _column(report, position)
                 assert measures == {"distinct_clients_served": len(expected["served"]),
                                     "new_clients": len(expected["new"]),

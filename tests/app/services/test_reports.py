@@ -12,6 +12,7 @@ from app.models import (
 )
 from app.services.reports import ReportError, last_full_month, org_summary, vacancy_report, years_before
 from tests import factories
+from tests.app.services.conftest import expected_summary
 from tests.conftest import make_staff
 
 FROM, TO = date(2024, 3, 1), date(2024, 3, 31)
@@ -398,82 +399,6 @@ def test_queries_do_not_grow_with_clients_or_programs(org):
 AGE_BAND_KEYS = ("under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65-plus")
 
 
-def _blank(value) -> bool:
-    return value is None or value.strip().lower() in ("", "unknown")
-
-
-def _age_band(dob, day):
-    from app.choices import AGE_BANDS
-
-    if dob is None:
-        return None
-    for key, lowest, highest in AGE_BANDS:
-        if dob <= years_before(day, lowest) and (highest is None or dob > years_before(day, highest + 1)):
-            return key
-    return None
-
-
-def _expected_summary(world, covered, date_from, date_to, filters):
-    """Every number of the Organizational Summary, from the rows the test wrote, by the definitions."""
-    def overlaps(e):
-        return not e.is_archived and e.start_date <= date_to and (e.end_date is None or e.end_date >= date_from)
-
-    def matches(c):
-        for key, value in filters.items():
-            if key == "age_band":
-                found = _age_band(c.dob, date_to)
-                if found != (None if value == NOT_STATED else value):
-                    return False
-            elif key in ("languages_spoken", "ethnicity"):
-                stated = {item for item in (getattr(c, key) or []) if not _blank(item)}
-                if bool(stated) if value == NOT_STATED else value not in stated:
-                    return False
-            elif not (_blank(getattr(c, key)) if value == NOT_STATED else getattr(c, key) == value):
-                return False
-        return True
-
-    served_pairs = {(e.client.id, e.program.id) for e in world["enrollments"]
-                    if overlaps(e) and e.program.id in covered and not e.client.is_archived
-                    and e.client.merged_into is None and matches(e.client)}
-    served = {client_id for client_id, _ in served_pairs}
-    clients = {c.id: c for c in world["clients"]}
-    new = {client_id for client_id in served
-           if not any(e.client.id == client_id and not e.is_archived and e.start_date < date_from
-                      and e.program.id in covered for e in world["enrollments"])
-           and not any(i.client.id == client_id and i.intake_date < date_from and i.program.id in covered
-                       for i in world["intakes"])}
-    breakdowns = {}
-    for key in ("gender", "sexual_orientation", "citizenship_status", "indigenous_status", "race"):
-        counts = {}
-        for client_id in served:
-            value = getattr(clients[client_id], key)
-            value = NOT_STATED if _blank(value) else value
-            counts[value] = counts.get(value, 0) + 1
-        breakdowns[key] = counts
-    for key in ("languages_spoken", "ethnicity"):
-        counts = {}
-        for client_id in served:
-            stated = {item for item in (getattr(clients[client_id], key) or []) if not _blank(item)}
-            for value in stated or {NOT_STATED}:
-                counts[value] = counts.get(value, 0) + 1
-        breakdowns[key] = counts
-    bands = {}
-    for client_id in served:
-        band = _age_band(clients[client_id].dob, date_to) or NOT_STATED
-        bands[band] = bands.get(band, 0) + 1
-    breakdowns["age_band"] = bands
-    listed = [p for p in world["programs"] if p.id in covered
-              and ((not p.is_archived and p.status != "inactive") or any(pid == p.id for _, pid in served_pairs))]
-    by_program = {p.name: len({c for c, pid in served_pairs if pid == p.id}) for p in listed}
-    by_department = {}
-    for p in listed:
-        in_department = {c for c, pid in served_pairs
-                         if next(q for q in world["programs"] if q.id == pid).department_id == p.department_id}
-        by_department[p.department.name] = len(in_department)
-    return {"served": served, "new": new, "breakdowns": breakdowns, "by_program": by_program,
-            "by_department": by_department}
-
-
 @pytest.fixture
 def world(db_session):
     """Two departments, five programs (one inactive, one archived), 70 clients with awkward values,
@@ -573,7 +498,7 @@ def test_every_count_follows_the_definitions_for_every_scope(world, filters, whe
                     org_summary(date_from, date_to, staff=staff, filters=filters,
                                 department_id=department and department.id, program_id=program and program.id)
                 continue
-            expected = _expected_summary(world, covered, date_from, date_to, filters)
+            expected = expected_summary(world, covered, date_from, date_to, filters)
             report = org_summary(date_from, date_to, staff=staff, filters=filters,
                                  department_id=department and department.id, program_id=program and program.id)
             about = f"{staff and staff.last_name} {date_from}–{date_to} {filters} {where}"
