@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.services.matching import Person, comparisons as c
-from app.services.matching.names import name_options, normalize_name
+from tests.app.services.matching.references import mixed_people, reference_levels
 
 
 @pytest.mark.parametrize("a,b,level", [
@@ -63,45 +63,6 @@ def test_a_gendered_variant_with_different_genders_is_a_level_of_its_own():
     assert list(compared.first_name) == [c.F_GENDERED_OTHER_GENDER, c.F_GENDERED]
 
 
-def _reference_levels(incoming: Person, candidate: Person, placeholders) -> dict:
-    """The levels written plainly, one pair at a time: ``compare`` must agree with it exactly."""
-    firsts, lasts = name_options(candidate.first_name, candidate.last_name, candidate.preferred_name,
-                                 candidate.alias)
-    first, last = normalize_name(incoming.first_name), normalize_name(incoming.last_name)
-    gender = c.gender_level(incoming.gender, candidate.gender)
-
-    def best_first(name):
-        found = min((c.first_name_level(name, option) for option in firsts), default=c.F_UNKNOWN) \
-            if name else c.F_UNKNOWN
-        return c.F_GENDERED_OTHER_GENDER if found == c.F_GENDERED and gender == c.G_DIFFERENT else found
-
-    def best_last(name):
-        return min((c.last_name_level(name, option) for option in lasts), default=c.L_UNKNOWN) \
-            if name else c.L_UNKNOWN
-
-    return {"first_name": best_first(first), "last_name": best_last(last),
-            "swapped_first": best_first(last), "swapped_last": best_last(first),
-            "dob": c.dob_level(incoming.dob, candidate.dob, placeholders), "gender": gender,
-            "source_id": c.source_id_level(incoming.source_ids, candidate.source_ids),
-            "city": c.city_level(incoming.city, candidate.city)}
-
-
-def mixed_people(rng: random.Random, count: int) -> list[Person]:
-    firsts = ["Marie", "marie-eve", "Bob", "Robert", "J", "John", "Jean Paul", "Émilie", "", None, "Sasha", "Alex",
-              "Okafor", "Tremblay", "Olivia", "Olivier", "Louise", "Louis", "Mohamed", "Peter", "Frank"]
-    lasts = ["Tremblay", "TREMBLAY-ROY", "Smith", "Smyth", "Okafor", "de la Cruz", "", None, "Marie", "Côté",
-             "Frank", "Peters", "Ali"]
-    dates = [date(1980, 1, 1), date(1980, 1, 10), date(1981, 1, 1), date(1980, 10, 1), date(1955, 9, 30),
-             date(1900, 1, 1), None]
-    genders = [None, "Man", "Woman", "Male", "F", "Non-binary"]
-    ids = [frozenset(), frozenset(), frozenset({"1"}), frozenset({"2"}), frozenset({"1", "3"})]
-    cities = [None, "", "Toronto", "TORONTO ", "Toronot", "North York", "north-york", "Hamilton", "Trois-Rivières"]
-    return [Person(rng.choice(firsts), rng.choice(lasts), rng.choice(dates), rng.choice([None, None, "Bobby", "Jay"]),
-                   rng.choice([None, None, "Jane Doe", "Smith"]), rng.choice(genders), rng.choice(ids),
-                   rng.choice(cities))
-            for _ in range(count)]
-
-
 def test_comparing_a_batch_gives_each_pair_exactly_its_own_levels():
     rng = random.Random(7)
     incoming, candidates = mixed_people(rng, 40), mixed_people(rng, 60)
@@ -110,7 +71,7 @@ def test_comparing_a_batch_gives_each_pair_exactly_its_own_levels():
     compared = c.compare(incoming, candidates, left, right, PLACEHOLDERS)
     swapped_at = {int(k): n for n, k in enumerate(compared.swapped_at)}
     for k, (i, j) in enumerate(zip(left, right)):
-        expected = _reference_levels(incoming[i], candidates[j], PLACEHOLDERS)
+        expected = reference_levels(incoming[i], candidates[j], PLACEHOLDERS)
         got = {name: int(getattr(compared, name)[k]) for name in ("first_name", "last_name", "dob", "gender",
                                                                     "source_id", "city")}
         assert got == {name: expected[name] for name in got}, (incoming[i], candidates[j])

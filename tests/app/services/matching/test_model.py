@@ -13,7 +13,7 @@ from app.services.matching.model import (
     DEFAULT_MODEL, LinkageModel, NameFrequencies, Settings, parse_placeholder_dobs, settings,
 )
 from app.services.matching.names import normalize_name
-from tests.app.services.matching.test_comparisons import _reference_levels, mixed_people
+from tests.app.services.matching.references import mixed_people, reference_levels
 
 ACCEPT = Thresholds().accept
 
@@ -169,7 +169,7 @@ def test_match_types_say_what_agreed():
 
 def _reference_weight(incoming: Person, candidate: Person, model: LinkageModel, config: Settings) -> float:
     """The match weight written plainly, one pair at a time: score_pairs must agree with it."""
-    levels = _reference_levels(incoming, candidate, config.placeholder_dobs)
+    levels = reference_levels(incoming, candidate, config.placeholder_dobs)
     weights = {name: model.weights(name) for name in matching.LEVELS}
 
     def name_weight(field, level, value, exact):
