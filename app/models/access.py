@@ -72,8 +72,11 @@ class ClientAccess(UUIDKey, db.Model):
         sa.Index("ix_client_access_log_client_accessed_at", "client_id", "accessed_at"),
         sa.Index("ix_client_access_log_staff_accessed_at", "staff_id", "accessed_at"),
         sa.Index("ix_client_access_log_accessed_at", "accessed_at"),
-        # The exports that held one client.
-        sa.Index("ix_client_access_log_client_ids", "client_ids", postgresql_using="gin"),
+        # The exports that held one client. Only rows that list clients; and no pending list
+        # (fastupdate): every "Who has looked" would scan it, and a cleanup lands on one export.
+        sa.Index("ix_client_access_log_client_ids", "client_ids", postgresql_using="gin",
+                 postgresql_with={"fastupdate": "off"}, postgresql_where=sa.text("client_ids IS NOT NULL"),
+                 sqlite_where=sa.text("client_ids IS NOT NULL")),
     )
 
     def __str__(self) -> str:

@@ -38,8 +38,10 @@ def upgrade():
         batch_op.add_column(sa.Column("client_ids", list_type, nullable=True))
         batch_op.alter_column("client_id", existing_type=sa.Uuid(), nullable=True)
         batch_op.create_check_constraint(op.f("ck_client_access_log_one_client_or_a_list"), CHECK)
+    # Only rows that list clients, and no GIN pending list: every "Who has looked" would scan it.
     op.create_index("ix_client_access_log_client_ids", "client_access_log", ["client_ids"],
-                    postgresql_using="gin")
+                    postgresql_using="gin", postgresql_with={"fastupdate": "off"},
+                    postgresql_where=sa.text("client_ids IS NOT NULL"), sqlite_where=sa.text("client_ids IS NOT NULL"))
     if not postgres:
         for statement in SQLITE_TRIGGERS:
             op.execute(statement)
