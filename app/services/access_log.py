@@ -92,7 +92,8 @@ def access_rows(kind: str, client_ids: Iterable[uuid.UUID], *, actor: tuple[uuid
     return [{"id": uuid.uuid4(), "client_id": client_id, **shared} for client_id in clients]
 
 
-def clients_logged(rows: list[dict]) -> int:
+def _clients_logged(rows: list[dict]) -> int:
+    """How many clients these rows log (a listing row logs each client it lists)."""
     return sum(len(row["client_ids"]) if row.get("client_ids") is not None else 1 for row in rows)
 
 
@@ -106,11 +107,11 @@ def record_reads(kind: str, client_ids: Iterable[uuid.UUID], *, actor=None, deta
     if one_each:
         bulk.insert_rows(session, TABLE, one_each)
     if listing:
-        insert_listing_rows(session, listing)
-    return clients_logged(rows)
+        _insert_listing_rows(session, listing)
+    return _clients_logged(rows)
 
 
-def insert_listing_rows(session: Session, rows: list[dict]) -> None:
+def _insert_listing_rows(session: Session, rows: list[dict]) -> None:
     """Rows that list their clients. On PostgreSQL the list travels as one ``uuid[]`` literal, which
     the server parses: psycopg's own dumping of a list of UUIDs costs several times more per client."""
     connection = session.connection()
