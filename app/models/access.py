@@ -72,10 +72,12 @@ class ClientAccess(UUIDKey, db.Model):
         sa.Index("ix_client_access_log_client_accessed_at", "client_id", "accessed_at"),
         sa.Index("ix_client_access_log_staff_accessed_at", "staff_id", "accessed_at"),
         sa.Index("ix_client_access_log_accessed_at", "accessed_at"),
-        # The exports that held one client. Only rows that list clients; and no pending list
-        # (fastupdate): every "Who has looked" would scan it, and a cleanup lands on one export.
+        # The exports that held one client; only rows that list clients. New entries wait in a
+        # small pending list (256 kB) and go into the index together: exports of the same clients
+        # merge, and every "Who has looked" scans at most those 32 pages (migration 0028).
         sa.Index("ix_client_access_log_client_ids", "client_ids", postgresql_using="gin",
-                 postgresql_with={"fastupdate": "off"}, postgresql_where=sa.text("client_ids IS NOT NULL"),
+                 postgresql_with={"fastupdate": "on", "gin_pending_list_limit": "256"},
+                 postgresql_where=sa.text("client_ids IS NOT NULL"),
                  sqlite_where=sa.text("client_ids IS NOT NULL")),
     )
 
