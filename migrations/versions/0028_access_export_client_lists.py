@@ -47,7 +47,7 @@ def upgrade():
     if postgres:
         # A list of random ids does not compress: storing it as it is spares each export the attempt (3 ms).
         op.execute("ALTER TABLE client_access_log ALTER COLUMN client_ids SET STORAGE EXTERNAL")
-    if not postgres:
+    else:
         for statement in SQLITE_TRIGGERS:
             op.execute(statement)
 
