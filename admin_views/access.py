@@ -19,6 +19,20 @@ def _kind(view, context, model, name):
     return ACCESS_KIND_NAMES.get(model.kind, model.kind)
 
 
+def _client(view, context, model, name):
+    """An export's row lists its clients: it shows how many (the Access report names each)."""
+    if model.client_ids is not None:
+        return f"{len(model.client_ids)} clients"
+    return model.client_id
+
+
+class ClientReadFilter(UUIDEqualFilter):
+    """The reads of one client, whether the row names it or lists it among an export's clients."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(access_log.read_of(value))
+
+
 class AccessLogView(CCDModelView):
     """The log, newest first; nobody writes it from a screen (SYSTEM_WRITTEN)."""
 
@@ -30,7 +44,7 @@ class AccessLogView(CCDModelView):
     simple_list_pager = True
     named_filter_urls = True
     column_filters = (
-        UUIDEqualFilter(ClientAccess.client_id, "Client"),
+        ClientReadFilter(ClientAccess.client_id, "Client"),
         StaffFilter(ClientAccess.staff_id, "Who"),
         FilterEqual(ClientAccess.kind, "What", options=list(ACCESS_KIND_NAMES.items())),
         FilterLike(ClientAccess.actor_name, "Email or job"),
@@ -38,6 +52,6 @@ class AccessLogView(CCDModelView):
         OnOrBeforeDayFilter(ClientAccess.accessed_at, "When"),
         BetweenDaysFilter(ClientAccess.accessed_at, "When"),
     )
-    column_formatters = {"who": _who, "kind": _kind}
+    column_formatters = {"who": _who, "kind": _kind, "client_id": _client}
     column_export_list = column_list
     column_formatters_export = column_formatters

@@ -15,8 +15,9 @@ from flask_login import current_user
 from wtforms import BooleanField, HiddenField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from admin_views.base import CCDModelView, current_roles, page_argument
+from admin_views.base import CCDModelView, page_argument
 from admin_views.formatting import local_datetime
+from admin_views.roles import current_roles
 from app.choices import PENDING_CHANGE_STATUSES
 from app.extensions import db
 from app.labels import code_label, entity_label, label

@@ -6,7 +6,9 @@ keys, CSV exports that carry formulas and load every row). Each is closed here, 
 
 Where the rule table says PROPOSE (Managers and Leaders on canonical records), every save
 path of a screen -- create, edit, delete, inline edit, bulk delete, archive and restore --
-stores a PendingChange through app/services/approvals.py instead of writing the record.
+stores a PendingChange through app/services/approvals.py instead of writing the record
+(admin_views/proposals.py). Forms are admin_views/model_forms.py's, exports stream
+(admin_views/exports.py) and reads are logged (admin_views/reads.py).
 
 Every edit form carries the version and values of the record as it was opened
 (admin_views/locking.py): a direct save over a record changed since is refused with the
@@ -22,28 +24,26 @@ scope answers 404, exactly like one that does not exist.
 import logging
 import uuid
 from datetime import datetime, timezone
-from decimal import Decimal
 
-from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request, url_for
-from flask_admin import expose
+from flask import abort, current_app, flash, has_request_context, request
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import tools as sqla_tools
-from flask_admin.contrib.sqla.fields import InlineModelFormList, QuerySelectField
-from flask_admin.helpers import get_form_data, get_redirect_target
+from flask_admin.helpers import get_form_data
 from flask_login import current_user
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import FieldList, FormField, StringField
-from wtforms.fields.core import UnboundField
-from wtforms.validators import ValidationError
 
 from admin_views import locking
 from admin_views.counts import LIST_COUNT_CAP, capped_count_query
-from admin_views.fields import OptionMultiSelectField, OptionSelectField, PlainText
-from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS, neutralise_formula
+from admin_views.exports import StreamsExports
+from admin_views.fields import OptionMultiSelectField, OptionSelectField
+from admin_views.formatting import EXPORT_FORMATTERS, LIST_FORMATTERS
 from admin_views.locking import OPENED_FIELD, RECORD_CHANGED
+from admin_views.model_forms import ModelForm, scoped_form
+from admin_views.proposals import ProposesChanges
 from admin_views.reads import LogsReads
+from admin_views.roles import current_roles, refuse
 from app.choices import OPTION_FIELDS
 from app.constraints import explain
 from app.extensions import db
@@ -52,11 +52,10 @@ from app.labels import label
 from app.models.base import VERSION_FIELD
 from app.permissions import Action, Grant, grant
 from app.plain_text import without_control_characters
-from app.security import CSRFForm
-from app.services import approvals
-from app.services.scope import acting_staff, restrict, scope_condition
+from app.services.scope import acting_staff, scope_condition
 
 log = logging.getLogger(__name__)
+
 
 # Flask-Admin endpoint -> the action it performs. Endpoints not listed need only LIST.
 ENDPOINT_ACTIONS = {
@@ -74,59 +73,10 @@ ENDPOINT_ACTIONS = {
 # Endpoints that open one record by id: a record out of scope (or missing) is a 404 there.
 ONE_RECORD_ENDPOINTS = frozenset({"details_view", "edit_view", "delete_view", "ajax_update"})
 
-PROPOSAL_SUBMITTED = (
-    "Submitted for approval: a coordinator will review it, and the record stays as it is until then. "
-    "You can follow it under Approvals › My requests."
-)
-PROPOSALS_SUBMITTED = (
-    "{count} changes submitted for approval: a coordinator will review them, and the records stay as they are "
-    "until then. You can follow them under Approvals › My requests."
-)
-NOTHING_PROPOSED = "Nothing was changed, so nothing was submitted for approval."
 DATABASE_REFUSED = ("The database could not store this record, so nothing was saved. Check the values for "
                     "unusual characters or lengths and try again; if it keeps happening, tell your administrator.")
 DATABASE_FAILED = ("The database could not save this record just now, so nothing was saved. Try again in a moment; "
                    "if it keeps happening, tell your administrator.")
-BLANK_CHOICE = "— none —"
-
-
-class ProposalStored(Exception):
-    """A save became a proposal (or changed nothing); the view answers with this message instead of saving."""
-
-    def __init__(self, message: str, category: str = "success"):
-        super().__init__(message)
-        self.message, self.category = message, category
-
-
-def _drop_inline_lists(form) -> None:
-    """Proposals cover one record; child rows are proposed from their own screens."""
-    for field in list(form):
-        if isinstance(field, InlineModelFormList):
-            del form[field.name]
-
-
-def _drop_inline_lists_not_writable(form, roles) -> None:
-    """Child rows the person may not write leave the form (a program's staff list, for whoever may not
-    grant visibility): the save would be refused for them anyway."""
-    for field in list(form):
-        if isinstance(field, InlineModelFormList) and \
-                grant(roles, field.model.__tablename__, Action.CREATE) is Grant.DENY:
-            del form[field.name]
-
-
-def scoped_query_factory(factory):
-    """A form drop-down's query, limited to the rows the person filling in the form may see."""
-    def scoped():
-        query = factory()
-        return restrict(query, query.column_descriptions[0]["entity"], acting_staff())
-    return scoped
-
-
-def current_roles() -> frozenset[str]:
-    user = current_user._get_current_object() if current_user else None
-    if user is None or not user.is_authenticated:
-        return frozenset()
-    return user.role_names
 
 
 def page_argument(name: str = "page", first: int = 0) -> int:
@@ -135,46 +85,7 @@ def page_argument(name: str = "page", first: int = 0) -> int:
     return min(max(request.args.get(name, first, type=int), first), LIST_COUNT_CAP)
 
 
-def refuse():
-    """A visitor who is not signed in goes to sign-in; a signed-in one without the right gets 403."""
-    if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
-    abort(403)
-
-
-def _text_fields(form):
-    """Every text field of a form, those of its inline child forms included."""
-    for field in form:
-        if isinstance(field, FieldList):
-            for entry in field.entries:
-                yield from _text_fields(entry.form) if isinstance(entry, FormField) else ()
-        elif isinstance(field, FormField):
-            yield from _text_fields(field.form)
-        elif isinstance(field, StringField):
-            yield field
-
-
-class ModelForm(CSRFForm):
-    """Every screen's form: CSRF, and plain text only in every text field (inline rows too).
-
-    Checked after the fields' own validators, as one more error on the field, so a control
-    character never reaches the database (PostgreSQL refuses NUL with a message that quotes
-    the statement) and the person sees which field holds it.
-    """
-
-    def validate(self, extra_validators=None):
-        valid = super().validate(extra_validators)
-        rule = PlainText()
-        for field in _text_fields(self):
-            try:
-                rule(self, field)
-            except ValidationError as error:
-                field.errors = [*field.errors, str(error)]
-                valid = False
-        return valid
-
-
-class CCDModelView(LogsReads, ModelView):
+class CCDModelView(LogsReads, ProposesChanges, StreamsExports, ModelView):
     form_base_class = ModelForm
     list_template = "admin/ccd_list.html"
     can_view_details = True
@@ -256,26 +167,11 @@ class CCDModelView(LogsReads, ModelView):
         """True when this person's save of ``action`` becomes a proposal, not a write."""
         return self.grant_for(action) is Grant.PROPOSE
 
-    # -- proposals -------------------------------------------------------------------------
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        if self.proposing(Action.CREATE):
-            _drop_inline_lists(form)
-        _drop_inline_lists_not_writable(form, current_roles())
-        return form
-
+    # -- the record as it was opened (admin_views/locking.py) -------------------------------
     def get_edit_form(self):
         """Every edit form has the hidden field holding the record as it was opened (admin_views/locking.py)."""
         form_class = super().get_edit_form()
         return type(f"Opened{form_class.__name__}", (form_class,), {OPENED_FIELD: locking.OpenedField()})
-
-    def edit_form(self, obj=None):
-        form = self.opened_as(super().edit_form(obj), obj)
-        if obj is not None and self.proposing(Action.EDIT):
-            _drop_inline_lists(form)
-        else:
-            _drop_inline_lists_not_writable(form, current_roles())
-        return form
 
     def opened_as(self, form, obj):
         """A screen that builds its own edit form passes it through here (admin_views/locking.py)."""
@@ -283,116 +179,7 @@ class CCDModelView(LogsReads, ModelView):
             locking.fill(form, self.rule_key, obj)
         return form
 
-    def _propose(self, operation: str, entity_id=None, values=None, base=None, base_version=None):
-        return approvals.propose(current_user.staff, self.rule_key, operation, entity_id=entity_id,
-                                 values=values, base=base, base_version=base_version)
-
-    def _propose_from_form(self, form, model) -> bool:
-        """Read what the form would write, forget it, and store it as a proposal.
-
-        The form fills a record in memory (with the screen's own on_model_change rules),
-        under no_autoflush; the session is then rolled back, so nothing canonical reaches
-        the database. Raises ProposalStored on success; returns False (message flashed,
-        form kept) when the proposal is refused.
-        """
-        is_created = model is None
-        try:
-            opened = None if is_created else locking.submitted(form, self.rule_key, model)
-            target = self.build_new_instance() if is_created else model
-            entity_id = None if is_created else model.id
-            current = {} if is_created else approvals.record_values(model)
-            with db.session.no_autoflush:
-                form.populate_obj(target)
-                self._on_model_change(form, target, is_created)
-                submitted = approvals.record_values(target)
-        except (ValidationError, ValueError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        db.session.rollback()
-        covered = approvals.columns_of(self.model, [field.name for field in form])
-        covered |= {key for key, value in submitted.items()
-                    if not approvals.same(value, current.get(key), self.rule_key, key)}
-        values = {key: submitted[key] for key in covered}
-        try:
-            change = self._propose("create" if is_created else "update", entity_id, values,
-                                   None if opened is None else opened.values,
-                                   None if opened is None else opened.version)
-        except approvals.ApprovalError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        if change is None:
-            raise ProposalStored(NOTHING_PROPOSED, "info")
-        db.session.commit()
-        raise ProposalStored(PROPOSAL_SUBMITTED)
-
-    def _propose_rows(self, rows, operation: str, values=None) -> None:
-        """One proposal per selected record (bulk actions, the delete button), and one message."""
-        submitted, refused = 0, []
-        for row in rows:
-            try:
-                if self._propose(operation, row.id, values) is not None:
-                    submitted += 1
-            except approvals.ApprovalError as exc:
-                refused.append(str(exc))
-        db.session.commit()
-        if submitted:
-            flash(PROPOSAL_SUBMITTED if submitted == 1 else PROPOSALS_SUBMITTED.format(count=submitted), "success")
-        for message in sorted(set(refused)):
-            flash(message, "error")
-        if not submitted and not refused:
-            flash(NOTHING_PROPOSED, "info")
-
-    @expose("/new/", methods=("GET", "POST"))
-    def create_view(self):
-        try:
-            return super().create_view()
-        except ProposalStored as outcome:
-            flash(outcome.message, outcome.category)
-            return redirect(get_redirect_target() or self.get_url(".index_view"))
-
-    @expose("/edit/", methods=("GET", "POST"))
-    def edit_view(self):
-        try:
-            return super().edit_view()
-        except ProposalStored as outcome:
-            flash(outcome.message, outcome.category)
-            return redirect(get_redirect_target() or self.get_url(".index_view"))
-
-    @expose("/ajax/update/", methods=("POST",))
-    def ajax_update(self):
-        """Inline edits by proposers become proposals too; the answer says so and the list keeps the old value
-        (static/js/ccd-inline-proposals.js shows the message in the editor). A record out of scope is a
-        404 before its value is even looked at."""
-        self.get_one(request.form.get("list_form_pk", ""))
-        try:
-            return super().ajax_update()
-        except ProposalStored as outcome:
-            return jsonify(proposal=True, message=outcome.message)
-
-    # -- writes --------------------------------------------------------------------------
-    def create_model(self, form):
-        if self.proposing(Action.CREATE):
-            return self._propose_from_form(form, None)
-        return super().create_model(form)
-
-    def update_model(self, form, model):
-        if self.proposing(Action.EDIT):
-            return self._propose_from_form(form, model)
-        # A change committed after this check is caught by the version in the UPDATE (handle_view_exception).
-        refused = locking.refusal_of_stale_save(form, self.rule_key, model)
-        if refused:
-            flash(refused, "error")
-            return False
-        return super().update_model(form, model)
-
-    def delete_model(self, model):
-        if self.proposing(Action.DELETE):
-            self._propose_rows([model], "delete")
-            return False
-        return super().delete_model(model)
-
+    # -- a save the database refused ---------------------------------------------------
     def handle_view_exception(self, exc):
         if isinstance(exc, IntegrityError):
             if current_app.config.get("FLASK_ADMIN_RAISE_ON_INTEGRITY_ERROR"):
@@ -427,18 +214,7 @@ class CCDModelView(LogsReads, ModelView):
         return query if condition is None else query.filter(condition)
 
     def scaffold_form(self):
-        """Relation drop-downs list only rows in scope (ajax pickers are scoped in their loaders); the
-        version is the database's to raise, never a form's to set."""
-        form_class = super().scaffold_form()
-        if hasattr(form_class, VERSION_FIELD):
-            delattr(form_class, VERSION_FIELD)
-        for field in list(vars(form_class).values()):
-            if isinstance(field, UnboundField) and field.kwargs.get("query_factory") is not None:
-                field.kwargs["query_factory"] = scoped_query_factory(field.kwargs["query_factory"])
-                if issubclass(field.field_class, QuerySelectField) and field.kwargs.get("allow_blank"):
-                    # WTForms shows a blank choice without text by its value, "__None".
-                    field.kwargs.setdefault("blank_text", BLANK_CHOICE)
-        return form_class
+        return scoped_form(super().scaffold_form())
 
     def scaffold_list_columns(self):
         """Lists, details and exports show what a person reads, not the optimistic-lock version."""
@@ -484,15 +260,6 @@ class CCDModelView(LogsReads, ModelView):
             return [row for row in (self._find_one(raw) for raw in ids) if row is not None]
         return self.get_query().filter(self.model.id.in_(keys)).all()
 
-    @action("delete", "Delete", "Delete the selected records? This cannot be undone.")
-    def action_delete(self, ids):
-        if self.proposing(Action.DELETE):
-            self._propose_rows(self.records_for_ids(ids), "delete")
-            return
-        deleted = sum(1 for row in self.records_for_ids(ids) if self.delete_model(row))
-        if deleted:
-            flash(f"{deleted} record(s) deleted.", "success")
-
     def _get_list_extra_args(self):
         """The list's query string made safe for the database: no control characters in the search
         or filter values (PostgreSQL refuses NUL), and a page number the pager could offer."""
@@ -515,39 +282,6 @@ class CCDModelView(LogsReads, ModelView):
 
     prettify_name = _prettify_name
 
-    # -- export --------------------------------------------------------------------------
-    def _export_data(self):
-        """Stream the filtered, sorted rows in batches instead of loading them all."""
-        view_args = self._get_list_extra_args()
-        sort_column = self._get_column_by_idx(view_args.sort)
-        count, query = self.get_list(
-            0, sort_column[0] if sort_column else None, view_args.sort_desc,
-            view_args.search, view_args.filters, execute=False, page_size=0,
-        )
-        # Flask-Admin joins in the collections a list shows (a staff member's roles), and
-        # SQLAlchemy cannot read such rows in batches; those screens are small, read at once.
-        batched = not any(relationship.property.uselist for relationship in self._auto_joins)
-        rows = _rows_of_this_context(query, EXPORT_BATCH_SIZE if batched else None)
-        return count, self._export_rows(rows, self.get_export_name((request.view_args or {}).get("export_type", "csv")))
-
-    def get_export_value(self, model, name):
-        """The cell as the CSV will hold it (related records as their text), formula-neutralised.
-
-        Flask-Admin turns a related record into text only when writing the row, after this
-        method: so the text is made here, where the formula check can see it. Numbers stay
-        numbers (a negative amount is not a formula).
-        """
-        value = super().get_export_value(model, name)
-        if value is None or isinstance(value, (bool, int, float, Decimal)):
-            return value
-        return neutralise_formula(value.decode("utf-8") if isinstance(value, bytes) else str(value))
-
-    def get_export_name(self, export_type="csv"):
-        """The file's name, the same each time one export asks (the access log records it)."""
-        if "ccd_export_stamp" not in g:
-            g.ccd_export_stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H%M")
-        return f"ccd_{self.rule_key}_{g.ccd_export_stamp}.{export_type}"
-
 
 def _plain_filter_value(value):
     if isinstance(value, str):
@@ -555,23 +289,6 @@ def _plain_filter_value(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_plain_filter_value(item) for item in value)
     return value
-
-
-EXPORT_BATCH_SIZE = 500
-
-
-def _rows_of_this_context(query, batch_size: int | None):
-    """The export's rows, read through the session of the context the stream runs in.
-
-    Flask-Admin streams a CSV after the view has returned: by then the request's session has
-    been closed and dropped by Flask-SQLAlchemy's teardown, and a query still bound to it
-    would reopen that orphaned session, whose transaction nobody ends (on SQLite a lock held
-    until restart, on PostgreSQL a connection idle in transaction). Bound here, when the rows
-    are first read, the stream uses the context's own session, which its teardown closes when
-    the stream ends or the download is abandoned.
-    """
-    query = query.with_session(db.session())
-    yield from query if batch_size is None else query.yield_per(batch_size)
 
 
 class ArchivableView(CCDModelView):

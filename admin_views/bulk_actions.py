@@ -17,7 +17,7 @@ from flask_admin import expose
 from wtforms import DateField, SelectField
 from wtforms.validators import DataRequired
 
-from admin_views.base import current_roles
+from admin_views.roles import current_roles
 from app.extensions import db
 from app.models import Department, Program
 from app.permissions import Action, Grant, grant

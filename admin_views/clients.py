@@ -12,7 +12,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
-from admin_views.base import ArchivableView, CCDModelView, current_roles
+from admin_views.base import ArchivableView, CCDModelView
 from admin_views.bulk_actions import BulkActions
 from admin_views.client_photos import ClientPhotos
 from admin_views.counts import capped
@@ -22,6 +22,7 @@ from admin_views.front_desk import FrontDeskCheck
 from admin_views.filters import (
     AgeBandFilter, DataQualityFilter, EnrolledInProgramFilter, JsonListContainsFilter, ServedFilter, option_filter,
 )
+from admin_views.roles import current_roles
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.labels import CLIENT_SECTIONS, label

@@ -18,9 +18,10 @@ from markupsafe import Markup
 from wtforms import TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from admin_views.base import CCDModelView, current_roles
+from admin_views.base import CCDModelView
 from admin_views.clients import client_lookup
 from admin_views.formatting import local_datetime
+from admin_views.roles import current_roles
 from app import audit
 from app.choices import DUPLICATE_STATUSES
 from app.celery_app import app_task

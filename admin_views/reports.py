@@ -13,12 +13,12 @@ from flask import Response, abort, current_app, flash, redirect, request, url_fo
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
-from admin_views.base import current_roles, refuse
 from admin_views.chart_palette import category_colours, colour_at
 from admin_views.clients import DEMOGRAPHIC_FILTERS, SERVED_FILTERS
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, data_quality_filter_value, enrollment_report_filter_value,
 )
+from admin_views.roles import current_roles, refuse
 from app.choices import AGE_BANDS, NOT_STATED
 from app.labels import AGE_BAND_LABELS, NOT_STATED_LABEL
 from app.permissions import Action, may

@@ -11,13 +11,14 @@ from flask_login import current_user
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from admin_views.base import ArchivableView, CCDModelView, current_roles
+from admin_views.base import ArchivableView, CCDModelView
 from admin_views.bulk_actions import BulkActions
 from admin_views.clients import ClientPrefill, client_lookup, staff_lookup
 from admin_views.fields import IsoDateField
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, JsonListContainsFilter, RestrictionStateFilter,
 )
+from admin_views.roles import current_roles
 from app.choices import ENROLLMENT_STATUSES, INTAKE_DATABASES
 from app.extensions import db
 from app.labels import CODE_LABELS, code_label, label

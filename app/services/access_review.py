@@ -1,5 +1,8 @@
 """Reading the access log: the Access report (per staff member and period) and the nightly check for unusual access.
 
+Both read the log as ``access_log.client_reads``, one row per read and client shown, so an
+export's listed clients count exactly like clients opened one by one.
+
 The report counts, per reader, the reads in a period of agency days, the distinct clients
 they were shown and the reads of each kind; for one reader it also lists every read. The
 page, its CSV/XLSX exports and ``ccd report access`` write the same sections
@@ -25,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from app.choices import ACCESS_KIND_NAMES, ACCESS_KINDS
 from app.extensions import db
 from app.models import Client, ClientAccess, Notification, Role, Staff, StaffRole
+from app.services import access_log
 from app.permissions import Role as RoleName
 from app.services.clock import day_bounds_utc
 from app.services.history import local_time
@@ -41,11 +45,11 @@ REPORT_PATH = "/admin/reports/access/"
 
 
 # -- the report ---------------------------------------------------------------------------
-def _period(date_from: date, date_to: date):
+def _period(reads, date_from: date, date_to: date):
     if date_to < date_from:
         raise ReportError("The period ends before it starts: give a To date on or after the From date.")
     start, end = day_bounds_utc(date_from, date_to)
-    return sa.and_(ClientAccess.accessed_at >= start, ClientAccess.accessed_at < end)
+    return sa.and_(reads.c.accessed_at >= start, reads.c.accessed_at < end)
 
 
 def _parse_staff(staff_id) -> uuid.UUID | None:
@@ -63,41 +67,42 @@ def _parse_staff(staff_id) -> uuid.UUID | None:
 def access_report(date_from: date, date_to: date, staff_id=None) -> dict:
     """Reads per reader in the period (agency days, both ends included); with ``staff_id``, that
     person's reads one by one as well. Plain JSON values only, as every report (``ccd report … --format json``)."""
-    in_period = _period(date_from, date_to)
+    reads = access_log.client_reads()
+    in_period = _period(reads, date_from, date_to)
     staff_key = _parse_staff(staff_id)
-    kind_counts = [sa.func.count().filter(ClientAccess.kind == kind).label(kind) for kind in ACCESS_KINDS]
-    query = (sa.select(ClientAccess.staff_id, Staff.first_name, Staff.last_name, sa.func.count().label("reads"),
-                       sa.func.count(sa.distinct(ClientAccess.client_id)).label("clients"), *kind_counts)
-             .outerjoin(Staff, Staff.id == ClientAccess.staff_id).where(in_period)
-             .group_by(ClientAccess.staff_id, Staff.first_name, Staff.last_name))
+    kind_counts = [sa.func.count().filter(reads.c.kind == kind).label(kind) for kind in ACCESS_KINDS]
+    query = (sa.select(reads.c.staff_id, Staff.first_name, Staff.last_name, sa.func.count().label("reads"),
+                       sa.func.count(sa.distinct(reads.c.client_id)).label("clients"), *kind_counts)
+             .outerjoin(Staff, Staff.id == reads.c.staff_id).where(in_period)
+             .group_by(reads.c.staff_id, Staff.first_name, Staff.last_name))
     if staff_key is not None:
-        query = query.where(ClientAccess.staff_id == staff_key)
+        query = query.where(reads.c.staff_id == staff_key)
     readers = [{"staff_id": str(row.staff_id) if row.staff_id else None,
                 "name": f"{row.first_name} {row.last_name}" if row.staff_id else NO_STAFF,
                 "reads": row.reads, "clients": row.clients,
                 "kinds": {kind: row._mapping[kind] for kind in ACCESS_KINDS}}
                for row in db.session.execute(query)]
     readers.sort(key=lambda r: (-r["reads"], r["name"]))
-    reads = None
+    reads_one_by_one = None
     if staff_key is not None:
-        reads = [{"when": local_time(row.accessed_at), "kind": ACCESS_KIND_NAMES[row.kind],
-                  "client": f"{row.last_name}, {row.first_name}" if row.last_name else str(row.client_id),
-                  "client_id": str(row.client_id), "address": row.address, "path": row.path, "detail": row.detail}
-                 for row in db.session.execute(
-                     sa.select(ClientAccess.accessed_at, ClientAccess.kind, ClientAccess.client_id,
-                               ClientAccess.address, ClientAccess.path, ClientAccess.detail,
-                               Client.first_name, Client.last_name)
-                     .outerjoin(Client, Client.id == ClientAccess.client_id)
-                     .where(in_period, ClientAccess.staff_id == staff_key)
-                     .order_by(ClientAccess.accessed_at, ClientAccess.id))]
+        reads_one_by_one = [
+            {"when": local_time(row.accessed_at), "kind": ACCESS_KIND_NAMES[row.kind],
+             "client": f"{row.last_name}, {row.first_name}" if row.last_name else str(row.client_id),
+             "client_id": str(row.client_id), "address": row.address, "path": row.path, "detail": row.detail}
+            for row in db.session.execute(
+                sa.select(reads.c.accessed_at, reads.c.kind, reads.c.client_id, reads.c.address, reads.c.path,
+                          reads.c.detail, Client.first_name, Client.last_name)
+                .outerjoin(Client, Client.id == reads.c.client_id)
+                .where(in_period, reads.c.staff_id == staff_key)
+                .order_by(reads.c.accessed_at, reads.c.access_id, reads.c.client_id))]
     staff = db.session.get(Staff, staff_key) if staff_key is not None else None
     return {"report": "access", "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
             "staff": {"id": str(staff.id), "name": staff.full_name} if staff is not None else None,
-            "readers": readers, "reads": reads,
+            "readers": readers, "reads": reads_one_by_one,
             "totals": {"reads": sum(r["reads"] for r in readers),
                        "clients": db.session.scalar(
-                           sa.select(sa.func.count(sa.distinct(ClientAccess.client_id))).where(
-                               in_period, *([ClientAccess.staff_id == staff_key] if staff_key else [])))}}
+                           sa.select(sa.func.count(sa.distinct(reads.c.client_id))).where(
+                               in_period, *([reads.c.staff_id == staff_key] if staff_key else [])))}}
 
 
 def staff_choices() -> list[tuple[str, str]]:
@@ -141,11 +146,12 @@ def daily_clients(day: date, days_before: int = BASELINE_DAYS) -> dict[uuid.UUID
     first = day - timedelta(days=days_before)
     start, end = day_bounds_utc(first, day)
     bounds = [day_bounds_utc(first + timedelta(days=n), first + timedelta(days=n))[1] for n in range(days_before + 1)]
-    offset = sa.case(*[(ClientAccess.accessed_at < bound, days_before - n) for n, bound in enumerate(bounds)])
+    reads = access_log.client_reads()
+    offset = sa.case(*[(reads.c.accessed_at < bound, days_before - n) for n, bound in enumerate(bounds)])
     rows = db.session.execute(
-        sa.select(ClientAccess.staff_id, offset.label("offset"), sa.func.count(sa.distinct(ClientAccess.client_id)))
-        .where(ClientAccess.accessed_at >= start, ClientAccess.accessed_at < end, ClientAccess.staff_id.is_not(None))
-        .group_by(ClientAccess.staff_id, offset))
+        sa.select(reads.c.staff_id, offset.label("offset"), sa.func.count(sa.distinct(reads.c.client_id)))
+        .where(reads.c.accessed_at >= start, reads.c.accessed_at < end, reads.c.staff_id.is_not(None))
+        .group_by(reads.c.staff_id, offset))
     found: dict[uuid.UUID, dict[int, int]] = {}
     for staff_id, days_ago, clients in rows:
         found.setdefault(staff_id, {})[days_ago] = clients
@@ -158,10 +164,11 @@ def _outside_scope(staff: Staff, day: date) -> int:
     if visible is None:
         return 0
     start, end = day_bounds_utc(day, day)
+    reads = access_log.client_reads()
     return db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(ClientAccess.client_id)))
-        .where(ClientAccess.staff_id == staff.id, ClientAccess.accessed_at >= start, ClientAccess.accessed_at < end,
-               ClientAccess.client_id.not_in(visible)))
+        sa.select(sa.func.count(sa.distinct(reads.c.client_id)))
+        .where(reads.c.staff_id == staff.id, reads.c.accessed_at >= start, reads.c.accessed_at < end,
+               reads.c.client_id.not_in(visible)))
 
 
 def unusual_access(day: date) -> list[Flag]:

@@ -20,12 +20,15 @@ PERIOD = {"date_from": "2024-03-01", "date_to": "2024-03-31"}
 
 
 def logged(**where):
-    """The access rows (kind, client id, staff id, path) written so far, matching ``where``."""
+    """The reads (kind, client id, staff id, path) logged so far, one per client shown, matching ``where``."""
+    from app.services import access_log
+
     db.session.expire_all()
-    query = sa.select(ClientAccess)
+    reads = access_log.client_reads()
+    query = sa.select(reads)
     for key, value in where.items():
-        query = query.where(getattr(ClientAccess, key) == value)
-    return [(row.kind, row.client_id, row.staff_id, row.path) for row in db.session.scalars(query)]
+        query = query.where(reads.c[key] == value)
+    return [(row.kind, row.client_id, row.staff_id, row.path) for row in db.session.execute(query)]
 
 
 def test_a_record_page_logs_its_client_once(client, sign_in_as, db_session):
@@ -149,6 +152,9 @@ def test_an_export_logs_every_client_that_left_in_the_file(client, sign_in_as, d
     assert {(staff, path) for _, _, staff, path in rows} == {
         (reader.id, "/admin/client_program_enrollments/export/csv/")}
     assert set(db.session.scalars(sa.select(ClientAccess.detail))) == {filename}
+    listing = db.session.scalars(sa.select(ClientAccess)).all()
+    assert len(listing) == 3, "one row per batch of two, each listing its clients"
+    assert all(row.client_id is None and row.client_ids for row in listing)
 
 
 def test_a_client_list_export_logs_each_client(client, sign_in_as, db_session):
@@ -205,6 +211,23 @@ def test_the_tab_links_to_the_whole_log_when_it_shows_only_the_newest(client, si
     link = html.unescape(re.search(r'href="([^"]*client_access_log[^"]*)"', page).group(1))
     listed = client.get(link).get_data(as_text=True)
     assert len(re.findall(r'col-kind">\s*Record page', listed)) == 2
+
+
+def test_the_logs_client_filter_finds_the_exports_that_held_the_client(client, sign_in_as, db_session):
+    from app.services import access_log
+
+    someone, other = factories.create("clients"), factories.create("clients")
+    reader = factories.create("staff")
+    access_log.record_reads("export", [other.id, someone.id], actor=(reader.id, reader.full_name),
+                            detail="ccd_both.csv")
+    access_log.record_reads("export", [other.id], actor=(reader.id, reader.full_name), detail="ccd_other.csv")
+    access_log.record_reads("details", [other.id], actor=(reader.id, reader.full_name))
+    db_session.commit()
+    sign_in_as("Coordinator")
+    listed = client.get("/admin/client_access_log/", query_string={"flt0_client_equals": str(someone.id)})
+    rows = listed.get_data(as_text=True).split("model-list", 1)[1].split("</table>", 1)[0]
+    assert "ccd_both.csv" in rows and "2 clients" in rows
+    assert "ccd_other.csv" not in rows and "Record page" not in rows
 
 
 @pytest.mark.parametrize("role", ["Analyst", "Manager", "Leader", "Staff"])

@@ -31,14 +31,37 @@ def test_one_read_writes_one_row_per_distinct_client_in_one_statement(db_session
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
         with acting_as("task ccd.test"):
-            written = access_log.record_reads("export", [first.id, second.id, first.id], detail="file.csv")
+            written = access_log.record_reads("drill_down", [first.id, second.id, first.id], detail="page")
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert written == 2 and _count() == 2
     assert len(statements) == 1
     rows = db.session.scalars(sa.select(ClientAccess)).all()
-    assert {(r.client_id, r.actor_name, r.staff_id, r.detail, r.address) for r in rows} == {
-        (first.id, "task ccd.test", None, "file.csv", None), (second.id, "task ccd.test", None, "file.csv", None)}
+    assert {(r.client_id, r.client_ids, r.actor_name, r.staff_id, r.detail, r.address) for r in rows} == {
+        (first.id, None, "task ccd.test", None, "page", None), (second.id, None, "task ccd.test", None, "page", None)}
+
+
+def test_an_export_writes_one_row_listing_its_distinct_clients(db_session):
+    first, second = factories.create("clients"), factories.create("clients")
+    with acting_as("task ccd.test"):
+        written = access_log.record_reads("export", [first.id, second.id, first.id], detail="file.csv")
+    assert written == 2 and _count() == 1
+    db.session.expire_all()
+    row = db.session.scalar(sa.select(ClientAccess))
+    assert (row.client_id, row.client_ids, row.detail, row.kind) == (None, [first.id, second.id], "file.csv", "export")
+    reads = access_log.client_reads()
+    assert sorted(db.session.execute(sa.select(reads.c.client_id, reads.c.detail)).all()) == sorted(
+        [(first.id, "file.csv"), (second.id, "file.csv")])
+
+
+def test_a_row_names_one_client_or_lists_several_never_both(db_session):
+    from sqlalchemy.exc import IntegrityError
+
+    for values in ({"client_id": None}, {"client_id": uuid.uuid4(), "client_ids": [uuid.uuid4()]}):
+        with pytest.raises(IntegrityError):
+            with db.session.begin_nested():
+                db.session.add(ClientAccess(kind="export", actor_name="test", **values))
+                db.session.flush()
 
 
 def test_an_unknown_kind_of_read_is_refused(db_session):
@@ -105,8 +128,13 @@ def test_a_clients_newest_reads_come_first_with_the_total(db_session):
     rows = [access_log.access_rows("details", [someone.id], actor=(reader.id, reader.full_name),
                                    at=start + timedelta(minutes=m))[0] for m in range(3)]
     rows += access_log.access_rows("details", [other.id], actor=(None, "x"))
+    rows += access_log.access_rows("export", [other.id, someone.id], actor=(reader.id, reader.full_name),
+                                   detail="file.csv", at=start + timedelta(minutes=1, seconds=30))
+    rows += access_log.access_rows("export", [other.id], actor=(reader.id, reader.full_name), detail="other.csv",
+                                   at=start + timedelta(minutes=5))
     bulk.insert_rows(db.session, ClientAccess.__table__, rows)
-    shown, total = access_log.who_has_looked(someone.id, limit=2)
-    assert total == 3
-    assert [r.when for r in shown] == [local_time(start + timedelta(minutes=m)) for m in (2, 1)]
+    shown, total = access_log.who_has_looked(someone.id, limit=3)
+    assert total == 4, "three record pages and the one export that held the client"
+    assert [r.when for r in shown] == [local_time(start + timedelta(minutes=m)) for m in (2, 1.5, 1)]
     assert (shown[0].who, shown[0].what) == (reader.full_name, "Record page")
+    assert (shown[1].what, shown[1].detail) == ("Export file", "file.csv")

@@ -7,7 +7,7 @@ from app.auth import authenticate
 from app.extensions import db
 from app.models import Discharge, Enrollment, Staff, SubProgram
 from app.permissions import Role
-from app.services import demo
+from app.services.demo import organisation
 from app.services.demo import CLIENT_COUNT, DEMO_LOGINS, DEMO_PASSWORD, DemoRefused, seed_demo
 
 DEVELOPMENT = {"CCD_ENV": "development"}
@@ -67,7 +67,7 @@ def test_failure_part_way_leaves_nothing(app, db_session, monkeypatch):
     def broken() -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(demo, "_ensure_recipient", broken)
+    monkeypatch.setattr(organisation, "ensure_recipient", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         seed_demo(DEVELOPMENT)
 
