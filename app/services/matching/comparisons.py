@@ -153,7 +153,7 @@ def source_id_level(a: frozenset[str], b: frozenset[str]) -> int:
 
 
 # -- many pairs at once ------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """What matching looks at: names, birth date, gender and the ids held in the source system being
     matched (``source_ids``: an incoming row's own id; a client's ids from that same source).
