@@ -365,11 +365,30 @@ class CCDModelView(LogsReads, ModelView):
         """Inline edits by proposers become proposals too; the answer says so and the list keeps the old value
         (static/js/ccd-inline-proposals.js shows the message in the editor). A record out of scope is a
         404 before its value is even looked at."""
-        self.get_one(request.form.get("list_form_pk", ""))
+        self.get_one(locking.split_list_key(request.form.get("list_form_pk"))[0])
         try:
             return super().ajax_update()
         except ProposalStored as outcome:
             return jsonify(proposal=True, message=outcome.message)
+
+    def scaffold_inline_form_models(self, form_class):
+        """Inline child rows carry the version each was shown at, checked by the UPDATE (admin_views/locking.py)."""
+        self.inline_models = locking.with_seen_versions(self.inline_models)
+        return super().scaffold_inline_form_models(form_class)
+
+    def get_list_form(self):
+        """The inline editors name their row with the version the list showed (admin_views/locking.py)."""
+        validators = {key: {"validators": value["validators"]} for key, value in (self.form_args or {}).items()
+                      if value.get("validators")} or None
+        return self.scaffold_list_form(widget=locking.VersionedXEditableWidget(), validators=validators)
+
+    def list_form(self, obj=None):
+        form = super().list_form(obj)
+        if obj is not None:
+            locking.mark_list_form(form, obj)
+        elif "list_form_pk" in form:  # an inline edit posted back: "<id>@<version>"
+            form.list_form_pk.data, form.ccd_seen_version = locking.split_list_key(form.list_form_pk.data)
+        return form
 
     # -- writes --------------------------------------------------------------------------
     def create_model(self, form):
@@ -381,7 +400,10 @@ class CCDModelView(LogsReads, ModelView):
         if self.proposing(Action.EDIT):
             return self._propose_from_form(form, model)
         # A change committed after this check is caught by the version in the UPDATE (handle_view_exception).
-        refused = locking.refusal_of_stale_save(form, self.rule_key, model)
+        if hasattr(form, "ccd_seen_version"):  # an inline list edit
+            refused = locking.refusal_of_stale_list_edit(form.ccd_seen_version, self.rule_key, model)
+        else:
+            refused = locking.refusal_of_stale_save(form, self.rule_key, model)
         if refused:
             flash(refused, "error")
             return False
