@@ -9,6 +9,10 @@ two programs, an EMHware export of N rows from bench/synthetic.py (a quarter as 
 a warm-up import of 40 rows, then ``import_file`` under tracemalloc. The peak is what the import
 allocated above what was held when it started. Flat memory: the ratio stays near 1 and the bytes
 per added row small; a leak shows as bytes per row.
+
+Reading alone (``read_sheet`` over every row of a CSV export, no database) is measured the same
+way at ``--read-rows`` and four times as many: the file's text is the one thing that grows with
+the file there.
 """
 
 from __future__ import annotations
@@ -72,8 +76,21 @@ def child(rows: int) -> dict:
         return {"rows": rows, "peak": peak, "seconds": time.perf_counter() - started, "status": summary.status}
 
 
-def measure(tree: Path, rows: int) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.import_memory_sizes", "--child", str(rows)], cwd=tree,
+def read_child(rows: int) -> dict:
+    from app.services.ingest.reading import read_sheet
+
+    path = _export(Path(tempfile.mkdtemp()), rows, seed=2)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    count = sum(1 for _ in read_sheet(path).rows)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return {"rows": count, "peak": peak, "seconds": 0.0, "status": "read"}
+
+
+def measure(tree: Path, rows: int, mode: str = "--child") -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.import_memory_sizes", mode, str(rows)], cwd=tree,
                          env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -82,10 +99,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1000, help="the smaller file; the larger has 4x as many")
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) measured the same way")
+    parser.add_argument("--read-rows", type=int, default=20000, help="reading alone: the smaller file")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--read-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child)))
+        return 0
+    if args.read_child:
+        print(json.dumps(read_child(args.read_child)))
         return 0
     trees = [("this tree", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     print(f"| tree | peak at {args.rows:,} rows | peak at {4 * args.rows:,} rows | ratio | bytes per added row "
@@ -96,6 +118,15 @@ def main(argv=None) -> int:
         per_row = (large["peak"] - small["peak"]) / (3 * args.rows)
         print(f"| {label} | {small['peak'] / 2**20:.1f} MiB | {large['peak'] / 2**20:.1f} MiB | "
               f"{large['peak'] / small['peak']:.2f} | {per_row:,.0f} | {small['seconds']:.1f}, {large['seconds']:.1f} |",
+              flush=True)
+    print()
+    print(f"| tree | reading peak at {args.read_rows:,} rows | at {4 * args.read_rows:,} rows | ratio "
+          "| bytes per added row |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, tree in trees:
+        small, large = measure(tree, args.read_rows, "--read-child"), measure(tree, 4 * args.read_rows, "--read-child")
+        print(f"| {label} | {small['peak'] / 2**20:.1f} MiB | {large['peak'] / 2**20:.1f} MiB | "
+              f"{large['peak'] / small['peak']:.2f} | {(large['peak'] - small['peak']) / (3 * args.read_rows):,.0f} |",
               flush=True)
     return 0
 
