@@ -6,6 +6,11 @@ import, a merge, another person's save) is refused with the fields that changed 
 values now, and the form keeps what the person typed; saved again, it holds the newer
 version and goes through. A proposal keeps the values and version as its base instead
 (app/services/approvals.py), so the approvals inbox can show what changed since.
+
+The list's inline editors (``column_editable_list``) name their row as "<id>@<version>", and an
+edit of a row that moved on since the list was shown is refused. Inline child rows
+(``inline_models``) carry a hidden ``version`` each, handed to the ORM as the row's committed
+version, so the UPDATE itself refuses a child row changed since the form was opened.
 """
 
 from __future__ import annotations
