@@ -179,6 +179,25 @@ class CCDModelView(LogsReads, ProposesChanges, StreamsExports, ModelView):
             locking.fill(form, self.rule_key, obj)
         return form
 
+    def scaffold_inline_form_models(self, form_class):
+        """Inline child rows carry the version each was shown at, checked by the UPDATE (admin_views/locking.py)."""
+        self.inline_models = locking.with_seen_versions(self.inline_models)
+        return super().scaffold_inline_form_models(form_class)
+
+    def get_list_form(self):
+        """The inline editors name their row with the version the list showed (admin_views/locking.py)."""
+        validators = {key: {"validators": value["validators"]} for key, value in (self.form_args or {}).items()
+                      if value.get("validators")} or None
+        return self.scaffold_list_form(widget=locking.VersionedXEditableWidget(), validators=validators)
+
+    def list_form(self, obj=None):
+        form = super().list_form(obj)
+        if obj is not None:
+            locking.mark_list_form(form, obj)
+        elif "list_form_pk" in form:  # an inline edit posted back: "<id>@<version>"
+            form.list_form_pk.data, form.ccd_seen_version = locking.split_list_key(form.list_form_pk.data)
+        return form
+
     # -- a save the database refused ---------------------------------------------------
     def handle_view_exception(self, exc):
         if isinstance(exc, IntegrityError):

@@ -156,7 +156,7 @@ class ProposesChanges:
         """Inline edits by proposers become proposals too; the answer says so and the list keeps the old value
         (static/js/ccd-inline-proposals.js shows the message in the editor). A record out of scope is a
         404 before its value is even looked at."""
-        self.get_one(request.form.get("list_form_pk", ""))
+        self.get_one(locking.split_list_key(request.form.get("list_form_pk"))[0])
         try:
             return super().ajax_update()
         except ProposalStored as outcome:
@@ -171,7 +171,10 @@ class ProposesChanges:
         if self.proposing(Action.EDIT):
             return self._propose_from_form(form, model)
         # A change committed after this check is caught by the version in the UPDATE (handle_view_exception).
-        refused = locking.refusal_of_stale_save(form, self.rule_key, model)
+        if hasattr(form, "ccd_seen_version"):  # an inline list edit
+            refused = locking.refusal_of_stale_list_edit(form.ccd_seen_version, self.rule_key, model)
+        else:
+            refused = locking.refusal_of_stale_save(form, self.rule_key, model)
         if refused:
             flash(refused, "error")
             return False

@@ -328,6 +328,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         # Files past these are refused before their rows are read (a workbook's XML is what memory holds).
         "INGEST_MAX_ROWS": int(_float_setting(environ, "INGEST_MAX_ROWS", 2_000_000)),
         "INGEST_MAX_XLSX_UNPACKED_MB": _float_setting(environ, "INGEST_MAX_XLSX_UNPACKED_MB", 500),
+        # openpyxl holds a workbook's distinct strings for the whole read (~80 bytes each): 2 million ~ 160 MB.
+        "INGEST_MAX_XLSX_SHARED_STRINGS": int(_float_setting(environ, "INGEST_MAX_XLSX_SHARED_STRINGS", 2_000_000)),
         "INGEST_ACCEPT_THRESHOLD": accept,
         "INGEST_REVIEW_THRESHOLD": review,
         "INGEST_MATCH_MARGIN": _float_setting(environ, "INGEST_MATCH_MARGIN", DEFAULT_MATCH_MARGIN),

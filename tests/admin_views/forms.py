@@ -9,6 +9,7 @@ import uuid
 from datetime import date, datetime
 from html.parser import HTMLParser
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_login import login_user
 from werkzeug.datastructures import MultiDict
@@ -105,6 +106,18 @@ def form_data(view, csrf_token: str, person) -> dict:
             data[name] = value
     data["csrf_token"] = csrf_token
     return data
+
+
+def inline_edit_key(row, row_id: str) -> str:
+    """The row key the list page's inline editor posts: the id and, for a versioned table, the version now."""
+    from admin_views.locking import list_key
+    from app.extensions import db
+
+    db.session.expire_all()
+    state = sa.inspect(row)
+    fresh = db.session.get(type(row), state.identity if len(state.identity) > 1 else state.identity[0])
+    version = getattr(fresh, "version", None) if fresh is not None else None
+    return row_id if version is None else list_key(row_id, version)
 
 
 def inline_edit_value(view, field_name: str):

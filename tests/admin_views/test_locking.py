@@ -1,6 +1,7 @@
 """Optimistic locking through the screens: a save from a form opened before someone else's change
 is refused with the values now, never "successfully saved" over that change (issue 16)."""
 
+import re
 from datetime import date
 
 import pytest
@@ -9,7 +10,7 @@ from flask import current_app
 
 from admin_views.locking import OPENED_FIELD
 from app.extensions import db
-from app.models import AuditLog, Client, PendingChange
+from app.models import AuditLog, Client, PendingChange, SubProgram
 from tests import factories
 from tests.admin_views.forms import browser_form
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -232,3 +233,78 @@ def test_the_opened_field_never_carries_a_password_hash(client, sign_in_as):
     payload = URLSafeSerializer("any").loads_unsafe(data[OPENED_FIELD])[1]
     assert payload["version"] == account.version and "password_hash" not in payload["values"]
     assert account.password_hash not in data[OPENED_FIELD]
+
+
+# -- inline list edits and inline child rows --------------------------------------------------
+def _list_key(page: str, record_id) -> str:
+    """The row key the list's inline editor posts back for this record (what x-editable sends)."""
+    keys = set(re.findall(r'data-pk="(' + re.escape(str(record_id)) + r'[^"]*)"', page))
+    assert len(keys) == 1, keys
+    return keys.pop()
+
+
+def _inline_edit(browser, table, key, field, value):
+    return browser.post(f"/admin/{table}/ajax/update/", data={
+        "list_form_pk": key, field: value, "csrf_token": csrf_token(browser, "/admin/")})
+
+
+def test_a_stale_inline_list_edit_is_refused_and_the_newer_value_survives(app, client):
+    program = factories.create("programs")
+    first, _ = _browser(app, "Administrator")
+    second, _ = _browser(app, "Administrator")
+    seen_by_first = _list_key(first.get("/admin/programs/").get_data(as_text=True), program.id)
+    seen_by_second = _list_key(second.get("/admin/programs/").get_data(as_text=True), program.id)
+
+    saved = _inline_edit(second, "programs", seen_by_second, "capacity_current", "30")
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    stale = _inline_edit(first, "programs", seen_by_first, "capacity_current", "99")
+    assert stale.status_code != 200 and "changed this row after the list was shown" in stale.get_data(as_text=True)
+    assert _fresh(program).capacity_current == 30
+
+    reloaded = _list_key(first.get("/admin/programs/").get_data(as_text=True), program.id)
+    assert _inline_edit(first, "programs", reloaded, "capacity_current", "99").status_code == 200
+    assert _fresh(program).capacity_current == 99
+
+
+def test_an_inline_list_edit_that_names_no_version_is_refused(client, sign_in_as):
+    sign_in_as("Administrator")
+    program = factories.create("programs")
+    before = program.capacity_current
+    response = _inline_edit(client, "programs", str(program.id), "capacity_current", "77")
+    assert response.status_code != 200 and "this list is out of date" in response.get_data(as_text=True)
+    assert _fresh(program).capacity_current == before
+
+
+def test_a_stale_inline_child_row_is_refused_and_the_newer_value_survives(app, client):
+    program = factories.create("programs")
+    child = SubProgram(program=program, name="Evenings")
+    db.session.add(child)
+    db.session.commit()
+    first, _ = _browser(app, "Administrator")
+    edit_url = f"/admin/programs/edit/?id={program.id}"
+    opened = browser_form(first.get(edit_url).get_data(as_text=True))
+    row = next(key.rsplit("-", 1)[0] for key, value in opened.items() if key.endswith("-name") and value == "Evenings")
+    assert opened.get(f"{row}-version") == str(child.version)
+
+    child.name = "Evenings and weekends"  # another person's save of the same child row
+    db.session.commit()
+    opened[f"{row}-name"] = "Mornings"
+    page = _page(first, first.post(edit_url, data=opened))
+    assert REFUSED in page and SAVED not in page
+    assert _fresh(child).name == "Evenings and weekends"
+
+
+def test_an_inline_child_row_shown_at_its_version_saves(app, client):
+    program = factories.create("programs")
+    child = SubProgram(program=program, name="Evenings")
+    db.session.add(child)
+    db.session.commit()
+    first, _ = _browser(app, "Administrator")
+    edit_url = f"/admin/programs/edit/?id={program.id}"
+    opened = browser_form(first.get(edit_url).get_data(as_text=True))
+    row = next(key.rsplit("-", 1)[0] for key, value in opened.items() if key.endswith("-name") and value == "Evenings")
+    opened[f"{row}-name"] = "Mornings"
+    page = _page(first, first.post(edit_url, data=opened))
+    assert SAVED in page, page[:2000]
+    kept = _fresh(child)
+    assert kept.name == "Mornings" and kept.version == 2

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import PendingChange
 from app.permissions import Action, Grant, Role, grant
 from tests import factories
-from tests.admin_views.forms import form_data, inline_edit_value
+from tests.admin_views.forms import form_data, inline_edit_key, inline_edit_value
 from tests.conftest import csrf_token
 
 TABLES = [model.__tablename__ for _, _, model in SCREENS]
@@ -158,7 +158,8 @@ def test_role_matrix(client, app, sign_in_as, table, roles):
     field = editable[0] if editable else "id"
     before_row, proposed = _snapshot(row), _proposals(table, "update")
     response = client.post(base + "/ajax/update/", data={
-        "list_form_pk": row_id, field: inline_edit_value(view, field) if editable else "x", "csrf_token": token})
+        "list_form_pk": inline_edit_key(row, row_id), field: inline_edit_value(view, field) if editable else "x",
+        "csrf_token": token})
     if decide[Action.EDIT] is Grant.DENY:
         assert response.status_code == 403
         assert _snapshot(row) == before_row

@@ -9,7 +9,7 @@ the same file in any row order and any batch size decides the same.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from app.services import matching
@@ -18,7 +18,7 @@ from app.services.ingest.link import Cluster
 BY_ID, BY_NAME, NEW, HELD, REJECTED = "id", "name", "new", "held", "rejected"
 
 
-@dataclass
+@dataclass(slots=True)
 class ClusterDecision:
     cluster: Cluster
     outcome: str  # BY_ID, BY_NAME, NEW, HELD or REJECTED
@@ -98,6 +98,12 @@ def _held_in_file(cluster: Cluster, decisions: dict[str, ClusterDecision], held_
     ranked = sorted(candidates.values(), key=lambda c: (-c.score.value, str(c.client_id)))[:5]
     return ClusterDecision(cluster, HELD, candidates=ranked, reason=cluster.held_reason)
 
+
+
+def shared_clients(decisions: list[ClusterDecision]) -> frozenset:
+    """Existing clients more than one cluster of the file is written to."""
+    counts = Counter(d.client_id for d in decisions if d.outcome in (BY_ID, BY_NAME))
+    return frozenset(client_id for client_id, count in counts.items() if count > 1)
 
 
 def matched_by_words(decision: ClusterDecision, source: str) -> str:

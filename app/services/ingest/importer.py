@@ -39,8 +39,10 @@ from app.extensions import db
 from app.models import ClientDuplicate, ClientSourceId, ClientUploadLog, ImportRow
 from app.services import matching
 from app.services.ingest import column_maps
-from app.services.ingest.decide import BY_ID, BY_NAME, HELD, NEW, ClusterDecision, decide_clusters, matched_by_words
-from app.services.ingest.link import Cluster, FileLinks, content_key
+from app.services.ingest.decide import (
+    BY_ID, BY_NAME, HELD, NEW, ClusterDecision, decide_clusters, matched_by_words, shared_clients,
+)
+from app.services.ingest.link import Cluster, FileLinks, in_content_order
 from app.services.ingest.parse import RowParsing
 from app.services.ingest.reading import FileRefused, file_type_of
 from app.services.ingest.runs import (
@@ -264,8 +266,7 @@ def apply_reviewed_row(import_row_id, client_id=None, *, reviewed_by_id=None) ->
         other for other in session.scalars(sa.select(ImportRow).where(
             ImportRow.upload_log_id == log.id, ImportRow.status == "review"))
         if (other.details or {}).get("incoming_key") == key]
-    parsed = sorted(((content_key(p, r.cells), p) for r in held for p in [run._parse(r)]), key=lambda e: e[0])
-    rows = [p for _, p in parsed]
+    rows = in_content_order([(run._parse(r), r.cells) for r in held])
     source_id = next((p.source_id for p in rows if p.source_id), None)
     items = session.scalars(sa.select(ClientDuplicate).where(
         ClientDuplicate.import_row_id.in_([r.id for r in held]))).all()
@@ -318,9 +319,37 @@ class Counters:
     intakes: int = 0
     discharges: int = 0
     done: int = 0
-    clients_by_id: set = field(default_factory=set)
-    clients_by_name: set = field(default_factory=set)
-    clients_changed: set = field(default_factory=set)
+    # Clients counted once each. Nearly every client is written by one cluster, so a count is exact
+    # for it; only clients several clusters write to (``shared``) are kept, in sets, to be counted once.
+    # (Sets of every matched client were the largest thing an import kept per row.)
+    shared: frozenset = frozenset()
+    clients_by_id: int = 0
+    clients_by_name: int = 0
+    clients_changed: int = 0
+    shared_by_id: set = field(default_factory=set)
+    shared_by_name: set = field(default_factory=set)
+    shared_changed: set = field(default_factory=set)
+
+    def matched(self, client_id, by_id: bool, changed: bool) -> None:
+        if client_id in self.shared:
+            (self.shared_by_id if by_id else self.shared_by_name).add(client_id)
+            if changed:
+                self.shared_changed.add(client_id)
+            return
+        if by_id:
+            self.clients_by_id += 1
+        else:
+            self.clients_by_name += 1
+        self.clients_changed += changed
+
+    def distinct(self) -> tuple[int, int, int, int]:
+        """Clients matched by id, by name, changed, and matched but unchanged."""
+        matched = self.shared_by_id | self.shared_by_name
+        changed = self.clients_changed + len(self.shared_changed)
+        unchanged = self.clients_by_id + self.clients_by_name - self.clients_changed + len(
+            matched - self.shared_changed)
+        return (self.clients_by_id + len(self.shared_by_id), self.clients_by_name + len(self.shared_by_name),
+                changed, unchanged)
 
 
 def process_upload(upload_log_id, *, progress: Callable[[int, int], None] | None = None,
@@ -376,6 +405,8 @@ class ImportRun(Staging, RowParsing):
         self.today = date.today()
         self.counters = Counters()
         self.errors: list[dict] = []
+        # Services written to a client several clusters write to, across batches: a dry run writes nothing the
+        # next batch could find. Other clients' services are all written by one batch, which knows them.
         self.written_keys: set[tuple] = set()
         self.beat_at = time.monotonic()
 
@@ -408,6 +439,7 @@ class ImportRun(Staging, RowParsing):
             links.link_to_clients()
             decisions = decide_clusters(links.clusters, self.source, self.thresholds)
             del links
+            self.counters.shared = shared_clients(decisions)
             # Clusters held against a client this file creates come after it; each batch holds whole clusters.
             ordered = [d for d in decisions if d.writes] + [d for d in decisions if not d.writes]
             batch, rows = [], 0
@@ -433,7 +465,7 @@ class ImportRun(Staging, RowParsing):
         self.session.commit()
 
     def _process_batch(self, decisions: list[ClusterDecision]) -> None:
-        staged_ids = [staged_id for decision in decisions for _, staged_id in decision.cluster.rows]
+        staged_ids = [staged_id for decision in decisions for staged_id in decision.cluster.rows]
         staged = {row.id: row for row in self.session.execute(
             sa.select(ImportRow.id, ImportRow.row_number, ImportRow.cells)
             .where(matching.one_of(ImportRow.id, staged_ids, self.session.connection().dialect.name)))}
@@ -444,7 +476,8 @@ class ImportRun(Staging, RowParsing):
         counters = self.counters
         for decision in decisions:
             cluster = decision.cluster
-            rows = [self._parse(staged[staged_id]) for _, staged_id in cluster.rows]
+            rows = in_content_order([(self._parse(staged[staged_id]), staged[staged_id].cells)
+                                     for staged_id in cluster.rows])
             if decision.writes:
                 written, changed = batch.write_cluster(decision, rows, matched_by_words(decision, self.source))
                 outcomes.update(written)
@@ -473,15 +506,12 @@ class ImportRun(Staging, RowParsing):
             return
         if decision.outcome == BY_ID:
             counters.rows_by_id += rows
-            counters.clients_by_id.add(decision.client_id)
         else:
             counters.rows_by_name += rows
-            counters.clients_by_name.add(decision.client_id)
             value = decision.score.value
             counters.lowest_probability = value if counters.lowest_probability is None else min(
                 counters.lowest_probability, value)
-        if changed:
-            counters.clients_changed.add(decision.client_id)
+        counters.matched(decision.client_id, decision.outcome == BY_ID, changed)
 
     def _record_outcomes(self, staged, outcomes: dict[uuid.UUID, Outcome], batch: Batch | None) -> None:
         counters = self.counters
@@ -503,9 +533,7 @@ class ImportRun(Staging, RowParsing):
 
     def _write_counters(self) -> None:
         log, counters = self.log, self.counters
-        matched = counters.clients_by_id | counters.clients_by_name
-        counters.updated = len(counters.clients_changed)
-        counters.unchanged = len(matched - counters.clients_changed)
+        by_id, by_name, counters.updated, counters.unchanged = counters.distinct()
         log.records_created, log.records_updated, log.records_skipped = (counters.inserted, counters.updated,
                                                                          counters.unchanged)
         log.errors_count = counters.rejected + counters.review
@@ -517,9 +545,9 @@ class ImportRun(Staging, RowParsing):
                              "unchanged": counters.unchanged, "rejected": counters.rejected,
                              "possible_duplicates": counters.review, "people_held": counters.people_held,
                              "rows_new": counters.rows_new, "rows_matched_by_id": counters.rows_by_id,
-                             "clients_matched_by_id": len(counters.clients_by_id),
+                             "clients_matched_by_id": by_id,
                              "rows_matched_by_name": counters.rows_by_name,
-                             "clients_matched_by_name": len(counters.clients_by_name),
+                             "clients_matched_by_name": by_name,
                              "lowest_match_probability": counters.lowest_probability})
         log.upload_details = dict(self.details)
 

@@ -15,8 +15,8 @@ Nothing here depends on the order of the rows or on how the file will be cut int
   else ``matching.find_candidates`` in chunks (never the whole client table).
 
 Every tie is broken on content (ids, normalised names, dates), never on row numbers.
-Rows are kept compact (the person, its staged id and a content key); the write step reads
-their cells again batch by batch.
+Rows are kept compact (the person and its staged id); the write step reads their cells again
+batch by batch and puts each cluster's rows in content order then.
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ MAX_BLOCK = 500
 KEPT_CANDIDATES = 5
 
 
-@dataclass
+@dataclass(slots=True)
 class Cluster:
     """Rows of one file that are one person, and what linking found for them."""
 
     key: str  # the incoming key: "<source>:<id>", or "<source>:row:<hash of name and birth date>"
     source_id: str | None
-    rows: list[tuple] = field(default_factory=list)  # (content key, staged id), in content order
+    rows: list[uuid.UUID] = field(default_factory=list)  # staged ids (put in content order when written)
     people: list[matching.Person] = field(default_factory=list)  # distinct persons with names
     known_client_id: uuid.UUID | None = None  # the client already holding this cluster's source id
     candidates: list[matching.Candidate] = field(default_factory=list)  # from the client table
@@ -83,7 +83,7 @@ class _PairScore(NamedTuple):
     right: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     """Rows sharing a source id, or (without one) the same person exactly."""
 
@@ -98,6 +98,12 @@ def content_key(row: ParsedRow, cells: list) -> tuple:
     digest = hashlib.sha1("\x1f".join(str(c) for c in cells).encode("utf-8")).digest()[:12]
     return tuple(d.toordinal() if d else 0 for d in (row.enrollment_start, row.intake_date, row.discharge_date)) \
         + (digest,)
+
+
+def in_content_order(parsed: list[tuple[ParsedRow, list]]) -> list[ParsedRow]:
+    """A cluster's rows (parsed, with their cells) in content order, whatever order the file had them in."""
+    return [row for _, row in sorted(((content_key(row, cells), row) for row, cells in parsed),
+                                     key=lambda entry: entry[0])]
 
 
 def _person_key(person: matching.Person) -> tuple:
@@ -148,7 +154,6 @@ class FileLinks:
                     rejected.append((row, "First and last name are needed to find or add the client"))
                     continue
                 person = parsed.person
-                entry = (content_key(parsed, row.cells), row.id)
                 if parsed.source_id:
                     group = by_id.get(parsed.source_id)
                     if group is None:
@@ -158,7 +163,7 @@ class FileLinks:
                     group = by_person.get(exact)
                     if group is None:
                         group = by_person[exact] = _Group((1,) + exact, None)
-                group.rows.append(entry)
+                group.rows.append(row.id)
                 if parsed.has_names:
                     group.people.setdefault(_person_key(person), person)
             if rejected:
@@ -179,7 +184,7 @@ class FileLinks:
                 continue
             rows = self.session.execute(
                 sa.select(ImportRow.id, ImportRow.row_number)
-                .where(self._one_of(ImportRow.id, sorted((staged_id for _, staged_id in group.rows), key=str)))
+                .where(self._one_of(ImportRow.id, sorted(group.rows, key=str)))
                 .order_by(ImportRow.row_number)).all()
             numbers = ", ".join(str(row.row_number) for row in rows)
             on_rejected([(row, f"{self.run.source} id {source_id} has different birth dates on rows {numbers}; "
@@ -251,7 +256,6 @@ class FileLinks:
         self.clusters = sorted({id(c): c for c in cluster_of.values()}.values(), key=lambda c: c.key)
         self._close_calls = (best, cluster_of)  # held once the clients holding the file's ids are known
         for cluster in self.clusters:
-            cluster.rows.sort()
             cluster.people = [person for _, person in sorted({_person_key(p): p for p in cluster.people}.items(),
                                                              key=lambda item: item[0])]
 
@@ -331,9 +335,12 @@ class FileLinks:
         return f"{self.run.source}:row:{hashlib.sha1(basis.encode()).hexdigest()[:20]}"
 
     def _scored(self, pair: _PairScore) -> matching.Score:
-        scores = matching.score_pairs(self._pair_columns, self._pair_columns, np.array([pair.left], dtype=np.intp),
-                                      np.array([pair.right], dtype=np.intp), model=self.model)
-        return scores.at(0)
+        """The pair's Score with its evidence, from the two people alone: scoring reads every person it is
+        given, so handing it the whole file for each held pair made linking quadratic in the file."""
+        columns = self._pair_columns
+        two = matching.People.of([columns.person(pair.left), columns.person(pair.right)])
+        return matching.score_pairs(two, two, np.array([0], dtype=np.intp), np.array([1], dtype=np.intp),
+                                    model=self.model).at(0)
 
     def _best_pair_scores(self, people: list[matching.Person], owner: np.ndarray) -> dict[tuple, _PairScore]:
         """For each pair of groups sharing a blocking key, their best score at or above the review threshold.

@@ -39,7 +39,8 @@ class Staging:
         column_map = column_maps.column_map_for(session, self.source)
         sheet = read_sheet(path, is_header=lambda cells: not column_map.resolve(
             [without_control_characters(str(c or "")) for c in cells]).missing,
-            max_unpacked_bytes=int((current_app.config.get("INGEST_MAX_XLSX_UNPACKED_MB") or 0) * (1 << 20)))
+            max_unpacked_bytes=int((current_app.config.get("INGEST_MAX_XLSX_UNPACKED_MB") or 0) * (1 << 20)),
+            max_shared_strings=int(current_app.config.get("INGEST_MAX_XLSX_SHARED_STRINGS") or 0))
         headers = [without_control_characters(h) for h in sheet.headers]
         try:
             self.prepare(column_map, headers)

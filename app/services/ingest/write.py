@@ -149,7 +149,7 @@ class Batch:
                 self.enrollments[key] = dict(record)
                 if record["end_date"] is None:
                     self.open_enrollments[(client_id, program_id)].append(self.enrollments[key])
-                run.written_keys.add(key)
+                self._remember(key, client_id)
                 self.enrollments_written += 1
             elif existing is not None and row.discharge_date and existing["end_date"] != row.discharge_date:
                 self._end_enrollment(existing, row.discharge_date)
@@ -164,7 +164,8 @@ class Batch:
                 self.new_intakes.append({"id": uuid.uuid4(), "client_id": client_id, "program_id": program_id,
                                          "intake_date": row.intake_date, "source_system": run.source,
                                          "referral_source": row.referral_source})
-                run.written_keys.add(key)
+                self.intake_keys.add((client_id, program_id, row.intake_date))
+                self._remember(key, client_id)
                 self.intakes_written += 1
         if row.discharge_date:
             key = ("discharge", client_id, program_id, row.discharge_date)
@@ -173,8 +174,14 @@ class Batch:
                     "id": uuid.uuid4(), "client_id": client_id, "program_id": program_id,
                     "discharge_date": row.discharge_date,
                     "reason": row.discharge_reason or DEFAULT_DISCHARGE_REASON.format(source=run.source)})
-                run.written_keys.add(key)
+                self.discharge_keys.add((client_id, program_id, row.discharge_date))
+                self._remember(key, client_id)
                 self.discharges_written += 1
+
+    def _remember(self, key: tuple, client_id: uuid.UUID) -> None:
+        """A service written to a client other clusters write to as well, which later batches must see."""
+        if client_id in self.run.counters.shared:
+            self.run.written_keys.add(key)
 
     def _end_enrollment(self, enrollment: dict, end: date) -> None:
         if end < enrollment["start_date"]:

@@ -165,7 +165,7 @@ def city_level(a: str | None, b: str | None) -> int:
 
 
 # -- many pairs at once ------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """What matching looks at: names, birth date, gender, the ids held in the source system being
     matched (``source_ids``: an incoming row's own id; a client's ids from that same source) and

@@ -189,6 +189,65 @@ def test_files_past_the_configured_limits_are_refused_naming_the_limit(app, tmp_
     summary = import_file(path, "SMIS")
     assert summary.status == "failed" and "MB limit (INGEST_MAX_XLSX_UNPACKED_MB)" in summary.error
 
+    monkeypatch.setitem(app.config, "INGEST_MAX_XLSX_UNPACKED_MB", 500)
+    monkeypatch.setitem(app.config, "INGEST_MAX_XLSX_SHARED_STRINGS", 150)
+    summary = import_file(workbook_with_shared_strings(tmp_path, 200), "SMIS")
+    assert summary.status == "failed" and "holds 203 distinct text values, more than the 150 limit " \
+        "(INGEST_MAX_XLSX_SHARED_STRINGS)" in summary.error
+
+
+def workbook_with_shared_strings(tmp_path, rows: int):
+    """An XLSX as Excel writes it: text in the shared-strings part (openpyxl writes text inline)."""
+    import zipfile
+
+    strings = ["Client No.", "Last Name", "First Name"] + [f"Name{n}" for n in range(rows)]
+    def cell(ref, index):
+        return f'<c r="{ref}" t="s"><v>{index}</v></c>'
+    sheet_rows = ['<row r="1">' + "".join(cell(f"{c}1", i) for i, c in enumerate("ABC")) + "</row>"]
+    for n in range(rows):
+        sheet_rows.append(f'<row r="{n + 2}"><c r="A{n + 2}"><v>{n}</v></c>{cell(f"B{n + 2}", 3 + n)}'
+                          f'{cell(f"C{n + 2}", 2)}</row>')
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType='
+        '"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
+        "</Relationships>",
+        "xl/workbook.xml": f'<?xml version="1.0"?><workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet '
+        'name="Clients" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        f'package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/'
+        f'sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>",
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet xmlns="{main}"><sheetData>'
+        + "".join(sheet_rows) + "</sheetData></worksheet>",
+        "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst xmlns="{main}" count="{len(strings)}">'
+        + "".join(f"<si><t>{text}</t></si>" for text in strings) + "</sst>",
+    }
+    path = tmp_path / "shared.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_a_workbook_at_the_shared_strings_limit_is_read(tmp_path):
+    from app.services.ingest.reading import read_sheet, shared_strings_in
+
+    path = workbook_with_shared_strings(tmp_path, 200)
+    assert shared_strings_in(path) == 203
+    sheet = read_sheet(path, max_shared_strings=203)
+    rows = list(sheet.rows)
+    assert sheet.headers == ["Client No.", "Last Name", "First Name"] and len(rows) == 200
+    assert rows[0] == (2, [0, "Name0", "First Name"])
+
 
 def test_a_file_without_a_header_is_refused_without_quoting_its_first_row(tmp_path, program):
     summary = import_file(save(tmp_path, utf8([row("CLI1", "Tremblay", "Marie", program.name, "1980-02-03")])),
