@@ -29,7 +29,9 @@ from app.labels import CLIENT_SECTIONS, label
 from app.models import EXTENDED_FIELDS, Client, ClientSourceId, Staff
 from app.permissions import Action, may, may_see_who_has_looked
 from app.services import access_log, history
-from app.services.client_search import find_clients, is_narrow, page_and_total, search_condition
+from app.services.client_search import (
+    client_records_condition, find_clients, is_narrow, page_and_total, search_condition,
+)
 from app.services.clients import client_header, client_record_tabs
 from app.services.clock import agency_today
 from app.services.reports import DIMENSIONS
@@ -87,6 +89,19 @@ def client_lookup(name: str) -> QueryAjaxModelLoader:
 def staff_lookup(name: str) -> QueryAjaxModelLoader:
     return UUIDAjaxLoader(name, db.session, Staff, fields=["last_name", "first_name", "email"],
                                 order_by="last_name", page_size=10, placeholder="Type a name or email")
+
+
+class ClientRecordSearch:
+    """Mix in to a list of clients' records: its search box finds the client as the client list does
+    (either name order, accents, birth dates, ids, typos), or the program by name."""
+
+    def search_placeholder(self):
+        return "Client (name, birth date, id) or program"
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        condition = client_records_condition(db.session, self.model, search, acting_staff())
+        return (query.filter(condition), None if count_query is None else count_query.filter(condition), joins,
+                count_joins)
 
 
 class ClientPrefill:

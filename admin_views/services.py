@@ -13,7 +13,7 @@ from wtforms.validators import Length, Optional
 
 from admin_views.base import ArchivableView, CCDModelView
 from admin_views.bulk_actions import BulkActions
-from admin_views.clients import ClientPrefill, client_lookup, staff_lookup
+from admin_views.clients import ClientPrefill, ClientRecordSearch, client_lookup, staff_lookup
 from admin_views.fields import IsoDateField
 from admin_views.filters import (
     DataQualityFilter, EnrollmentReportFilter, JsonListContainsFilter, RestrictionStateFilter,
@@ -39,7 +39,7 @@ class OverrideReasonField(TextAreaField):
         pass
 
 
-class EnrollmentView(BulkActions, ClientPrefill, ArchivableView):
+class EnrollmentView(BulkActions, ClientRecordSearch, ClientPrefill, ArchivableView):
     column_list = ("client", "program", "subprogram", "start_date", "end_date", "status", "flagged_for_review",
                    "is_archived")
     column_default_sort = ("start_date", True)
@@ -95,7 +95,7 @@ class EnrollmentView(BulkActions, ClientPrefill, ArchivableView):
             return super().update_model(form, model)
 
 
-class IntakeView(ClientPrefill, CCDModelView):
+class IntakeView(ClientRecordSearch, ClientPrefill, CCDModelView):
     column_list = ("client", "program", "intake_date", "source_system", "referral_source", "housing_status")
     column_default_sort = ("intake_date", True)
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
@@ -106,7 +106,7 @@ class IntakeView(ClientPrefill, CCDModelView):
     form_ajax_refs = {"client": client_lookup("client")}
 
 
-class DischargeView(ClientPrefill, CCDModelView):
+class DischargeView(ClientRecordSearch, ClientPrefill, CCDModelView):
     column_list = ("client", "program", "discharge_date", "reason")
     column_default_sort = ("discharge_date", True)
     column_searchable_list = CLIENT_SEARCH + ("program.name",)
@@ -115,7 +115,7 @@ class DischargeView(ClientPrefill, CCDModelView):
     form_ajax_refs = {"client": client_lookup("client")}
 
 
-class RestrictionView(ClientPrefill, ArchivableView):
+class RestrictionView(ClientRecordSearch, ClientPrefill, ArchivableView):
     """Restrictions in force unless the Status filter asks for others (the list is what applies at the door now)."""
 
     column_list = ("client", "restriction_status", "scope", "program", "start_date", "end_date", "is_indefinite",

@@ -254,6 +254,22 @@ def search_condition(session, base_query, text: str, staff=None):
     return matching_condition(session, base_query, parse(text), staff)
 
 
+def client_records_condition(session, model, text: str, staff=None):
+    """The search box of a list of clients' records (enrollments, intakes, discharges, restrictions): the
+    records of the clients the one client search finds, or, where the records name a program, of the
+    programs whose name holds the text."""
+    from app.models import Program
+
+    clients = sa.select(Client.id).where(search_condition(session, session.query(Client), text, staff))
+    condition = model.client_id.in_(clients)
+    words = " ".join(text.split())
+    if words and hasattr(model, "program_id"):
+        escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        named = sa.select(Program.id).where(Program.name.ilike(f"%{escaped}%", escape="\\"))
+        condition = sa.or_(condition, model.program_id.in_(named))
+    return condition
+
+
 def is_narrow(text: str) -> bool:
     """Whether every term finds only people who share a name or an identifier (tens of thousands at most
     of a million), best read from the key index and looked up by id, sorted and counted together

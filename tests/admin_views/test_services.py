@@ -180,3 +180,36 @@ def test_the_form_has_no_raw_blank_choice_and_is_entered_by_the_person_signed_in
     page = client.get("/admin/service_restrictions/new/").get_data(as_text=True)
     assert "__None</option>" not in page and "— none —</option>" in page
     assert browser_form(page)["entered_by"] == str(coordinator.id)
+
+
+def _two_clients_in_programs():
+    emile = factories.client(first_name="Émile", last_name="Rousseau", dob=date(1975, 4, 9))
+    lori = factories.client(first_name="Lori", last_name="Alexander", dob=date(1971, 5, 5))
+    shelter, somali = factories.program(name="Shelter North"), factories.program(name="Somali Program")
+    db.session.add_all([factories.enrollment(client=emile, program=shelter),
+                        factories.enrollment(client=lori, program=somali)])
+    db.session.add_all([factories.restriction(client=emile), factories.restriction(client=lori)])
+    db.session.commit()
+
+
+@pytest.mark.parametrize("table", ["client_program_enrollments", "service_restrictions"])
+@pytest.mark.parametrize("query,found,not_found", [
+    ("emile rousseau", "Rousseau", "Alexander"), ("Rousseau, Emile", "Rousseau", "Alexander"),
+    ("Rouseau", "Rousseau", "Alexander"), ("1971-05-05", "Alexander", "Rousseau"),
+    ("Alexander Lori", "Alexander", "Rousseau"),
+])
+def test_lists_of_clients_records_find_the_client_as_the_client_list_does(client, sign_in_as, table, query, found,
+                                                                          not_found):
+    sign_in_as("Coordinator")
+    _two_clients_in_programs()
+    page = client.get(f"/admin/{table}/", query_string={"search": query}).get_data(as_text=True)
+    assert found in page and not_found not in page
+
+
+def test_an_enrollment_list_search_also_finds_the_program_by_name(client, sign_in_as):
+    sign_in_as("Coordinator")
+    _two_clients_in_programs()
+    page = client.get("/admin/client_program_enrollments/", query_string={"search": "somali"}).get_data(as_text=True)
+    assert "Alexander" in page and "Rousseau" not in page
+    page = client.get("/admin/client_program_enrollments/", query_string={"search": "50%_off"}).get_data(as_text=True)
+    assert "Alexander" not in page and "Rousseau" not in page
