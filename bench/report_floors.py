@@ -1,5 +1,5 @@
-"""Hand-written SQL floors for the Enrollment history, Outcomes, Program performance and Department summary
-reports: each computes the report's headline numbers by the definitions in app/services/report_*.py as
+"""Hand-written SQL floors for the Enrollment history, Outcomes, Program performance, Department summary and
+Data quality reports: each computes the report's headline numbers by the definitions in app/services/report_*.py as
 directly as PostgreSQL allows, and is checked against the report in the same run (a faster query of
 other numbers is no floor). bench/run times them next to the pages.
 """
@@ -89,6 +89,36 @@ FROM pairs
 """
 
 
+# Served clients and their enrollments, and the data quality checks the report counts first (birth date
+# missing or the default placeholder, in duplicate review, enrollments without an intake, open ones with
+# no activity for the default 180 days before the period's end).
+DATA_QUALITY_SQL = f"""
+WITH served AS (
+  SELECT e.id, e.client_id, e.program_id, e.start_date, e.end_date
+  FROM client_program_enrollments e JOIN clients c ON c.id = e.client_id
+  WHERE NOT e.is_archived AND NOT c.is_archived AND c.merged_into_id IS NULL
+    AND e.start_date <= %(to)s AND (e.end_date IS NULL OR e.end_date >= %(from)s)
+), people AS (
+  SELECT DISTINCT s.client_id, c.dob FROM served s JOIN clients c ON c.id = s.client_id
+)
+SELECT (SELECT count(*) FROM people) AS clients,
+       (SELECT count(*) FROM served) AS enrollments,
+       (SELECT count(*) FROM people WHERE dob IS NULL) AS dob_missing,
+       (SELECT count(*) FROM people WHERE dob = DATE '1900-01-01') AS dob_placeholder,
+       (SELECT count(*) FROM people p WHERE EXISTS (
+          SELECT 1 FROM client_duplicates d WHERE d.status = 'pending'
+            AND (d.primary_client_id = p.client_id OR d.duplicate_client_id = p.client_id))) AS in_duplicate_review,
+       (SELECT count(*) FROM served s WHERE NOT EXISTS (
+          SELECT 1 FROM intakes i WHERE i.client_id = s.client_id AND i.program_id = s.program_id))
+         AS enrollment_without_intake,
+       (SELECT count(*) FROM served s WHERE s.end_date IS NULL AND s.start_date < %(to)s::date - 180
+          AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.client_id = s.client_id AND i.program_id = s.program_id
+                            AND i.intake_date BETWEEN %(to)s::date - 180 AND %(to)s)
+          AND NOT EXISTS (SELECT 1 FROM discharges d WHERE d.client_id = s.client_id AND d.program_id = s.program_id
+                            AND d.discharge_date BETWEEN %(to)s::date - 180 AND %(to)s)) AS stale_open_enrollment
+"""
+
+
 def _check(name: str, floor: tuple, report: tuple) -> None:
     if floor != report:
         raise SystemExit(f"The {name} floor counts differently from the report: floor {floor}, report {report}")
@@ -132,13 +162,23 @@ def check_department_summary(row, report: dict) -> None:
            (sum(served[:-1]), sum(new[:-1]), served[-1], reported))
 
 
+def check_data_quality(row, report: dict) -> None:
+    overall = report["overall"]
+    counts = overall["counts"]
+    _check("Data quality", tuple(row),
+           (overall["clients"], overall["enrollments"], counts["dob_missing"], counts["dob_placeholder"],
+            counts["in_duplicate_review"], counts["enrollment_without_intake"], counts["stale_open_enrollment"]))
+
+
 def services():
+    from app.services.data_quality import data_quality_report
     from app.services.report_department_summary import department_summary
     from app.services.report_enrollment_history import enrollment_history
     from app.services.report_outcomes import outcomes_report
     from app.services.report_program_performance import program_performance
     return {"enrollment-history": enrollment_history, "outcomes": outcomes_report,
-            "program-performance": program_performance, "department-summary": department_summary}
+            "program-performance": program_performance, "department-summary": department_summary,
+            "data-quality": data_quality_report}
 
 
 # kind -> (floor SQL, check against the report)
@@ -147,6 +187,7 @@ FLOORS = {
     "outcomes": (OUTCOMES_SQL, check_outcomes),
     "program-performance": (PROGRAM_PERFORMANCE_SQL, check_program_performance),
     "department-summary": (DEPARTMENT_SUMMARY_SQL, check_department_summary),
+    "data-quality": (DATA_QUALITY_SQL, check_data_quality),
 }
 
 
