@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
@@ -160,32 +161,38 @@ def data_quality_report(date_from: date, date_to: date, *, department_id=None, p
         raise ReportError(f"The program {program.name} is not in the department {department.name}.")
     covered = covered_program_ids(staff, department and department.id, program and program.id)
 
-    client_flags = [sa.func.count(sa.distinct(sa.case((client_check(c.key), Enrollment.client_id))))
-                    .label(c.key) for c in CLIENT_CHECKS]
-    enrollment_flags = [sa.func.count(sa.distinct(sa.case((enrollment_check(c.key, date_to, stale_days),
-                                                           Enrollment.id)))).label(c.key)
-                        for c in ENROLLMENT_CHECKS]
-    base = (sa.select(sa.func.count(sa.distinct(Enrollment.client_id)).label("clients"),
-                      sa.func.count(sa.distinct(Enrollment.id)).label("enrollments"), *client_flags,
-                      *enrollment_flags)
-            .select_from(Enrollment).join(Client, Client.id == Enrollment.client_id)
-            .where(enrollment_overlaps(date_from, date_to), client_counted()))
-    if covered is not None:
-        base = base.where(Enrollment.program_id.in_(covered))
-
-    overall = _counts(db.session.execute(base).one())
-    by_program = []
-    for row in db.session.execute(
-            base.add_columns(Program.id.label("program_id"), Program.name.label("program_name"),
-                             Department.name.label("department_name"))
-            .join(Program, Program.id == Enrollment.program_id).join(Department, Department.id == Program.department_id)
-            .group_by(Program.id, Program.name, Department.name).order_by(Program.name)):
-        by_program.append({"program_id": str(row.program_id), "program": row.program_name,
-                           "department": row.department_name, **_counts(row)})
-    by_source = []
-    source = _source_value().label("source")
-    for row in db.session.execute(base.add_columns(source).group_by(source).order_by(source)):
-        by_source.append({"source": row.source, "source_label": source_label(row.source), **_counts(row)})
+    served = sa.and_(enrollment_overlaps(date_from, date_to), client_counted(),
+                     sa.true() if covered is None else Enrollment.program_id.in_(covered))
+    names = {}
+    for row in db.session.execute(sa.select(Program.id, Program.name, Department.name.label("department"))
+                                  .join(Department, Department.id == Program.department_id)):
+        names[row.id] = row
+    source = _source_value()
+    # Enrollments, and a program's clients, add up over the sources (a client has one): counted once
+    # per (program, source); a source's distinct clients are counted on their own.
+    per_pair = _enrollment_counts((Enrollment.program_id, source), served, date_to, stale_days)
+    clients_per_pair = _client_counts((Enrollment.program_id, source), served)
+    program_totals: dict = {}
+    for (program_id, _), values in [*per_pair.items(), *clients_per_pair.items()]:
+        totals = program_totals.setdefault(program_id, {})
+        for key, value in values.items():
+            totals[key] = totals.get(key, 0) + value
+    source_totals: dict = {}
+    for (_, source_value), values in per_pair.items():
+        totals = source_totals.setdefault(source_value, {})
+        for key, value in values.items():
+            totals[key] = totals.get(key, 0) + value
+    for (source_value,), values in _client_counts((source,), served).items():
+        source_totals.setdefault(source_value, {}).update(values)
+    by_program = [{"program_id": str(key), "program": names[key].name, "department": names[key].department,
+                   **_counts(values)} for key, values in program_totals.items()]
+    by_program.sort(key=lambda row: (row["program"], row["program_id"]))
+    by_source = [{"source": key, "source_label": source_label(key), **_counts(values)}
+                 for key, values in sorted(source_totals.items())]
+    # Every client has exactly one source, so the sources' counts add up to the whole.
+    overall = _counts({"clients": sum(r["clients"] for r in by_source),
+                       "enrollments": sum(r["enrollments"] for r in by_source),
+                       **{c.key: sum(r["counts"][c.key] for r in by_source) for c in CHECKS}})
     return {
         "report": "data_quality",
         "date_from": date_from.isoformat(),
@@ -206,9 +213,41 @@ def data_quality_report(date_from: date, date_to: date, *, department_id=None, p
     }
 
 
-def _counts(row) -> dict:
-    mapping = row._mapping
-    counts = {c.key: int(mapping[c.key]) for c in CHECKS}
+def _enrollment_counts(groups: tuple, served, date_to: date, stale_days: int) -> dict:
+    """Served enrollments and the enrollment checks, summed per value of ``groups``."""
+    query = (
+        sa.select(*groups, sa.func.count().label("enrollments"),
+                  *[sa.func.sum(sa.case((enrollment_check(c.key, date_to, stale_days), 1), else_=0)).label(c.key)
+                    for c in ENROLLMENT_CHECKS])
+        .select_from(Enrollment).join(Client, Client.id == Enrollment.client_id).where(served).group_by(*groups)
+    )
+    keys = ("enrollments", *(c.key for c in ENROLLMENT_CHECKS))
+    return {tuple(row[:len(groups)]): {key: int(row._mapping[key] or 0) for key in keys}
+            for row in db.session.execute(query)}
+
+
+def _client_counts(groups: tuple, served) -> dict:
+    """Distinct served clients and the client checks per value of ``groups``, each client's checks asked
+    once per group rather than once per enrollment and check."""
+    labels = [f"g{n}" for n in range(len(groups))]
+    pairs = (sa.select(*(column.label(label) for column, label in zip(groups, labels)), Enrollment.client_id)
+             .select_from(Enrollment).join(Client, Client.id == Enrollment.client_id).where(served).distinct()
+             .subquery())
+    people = aliased(Client)
+    query = (
+        sa.select(*(pairs.c[label] for label in labels), sa.func.count().label("clients"),
+                  *[sa.func.sum(sa.case((client_check(c.key, people), 1), else_=0)).label(c.key)
+                    for c in CLIENT_CHECKS])
+        .select_from(pairs).join(people, people.id == pairs.c.client_id)
+        .group_by(*(pairs.c[label] for label in labels))
+    )
+    keys = ("clients", *(c.key for c in CLIENT_CHECKS))
+    return {tuple(row[:len(groups)]): {key: int(row._mapping[key] or 0) for key in keys}
+            for row in db.session.execute(query)}
+
+
+def _counts(mapping) -> dict:
+    counts = {c.key: int(mapping[c.key] or 0) for c in CHECKS}
     clients, enrollments = int(mapping["clients"]), int(mapping["enrollments"])
     shares = {c.key: share(counts[c.key], clients if c.level == "client" else enrollments) for c in CHECKS}
     return {"clients": clients, "enrollments": enrollments, "counts": counts, "shares": shares}
