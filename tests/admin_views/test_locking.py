@@ -275,7 +275,9 @@ def test_an_inline_list_edit_that_names_no_version_is_refused(client, sign_in_as
     assert _fresh(program).capacity_current == before
 
 
-def test_a_stale_inline_child_row_is_refused_and_the_newer_value_survives(app, client):
+def _program_with_a_child_row_opened(app):
+    """A program with one inline child row, its edit form opened by an administrator: (browser, edit url,
+    the form's fields, the child row's field prefix, the child)."""
     program = factories.create("programs")
     child = SubProgram(program=program, name="Evenings")
     db.session.add(child)
@@ -284,6 +286,11 @@ def test_a_stale_inline_child_row_is_refused_and_the_newer_value_survives(app, c
     edit_url = f"/admin/programs/edit/?id={program.id}"
     opened = browser_form(first.get(edit_url).get_data(as_text=True))
     row = next(key.rsplit("-", 1)[0] for key, value in opened.items() if key.endswith("-name") and value == "Evenings")
+    return first, edit_url, opened, row, child
+
+
+def test_a_stale_inline_child_row_is_refused_and_the_newer_value_survives(app, client):
+    first, edit_url, opened, row, child = _program_with_a_child_row_opened(app)
     assert opened.get(f"{row}-version") == str(child.version)
 
     child.name = "Evenings and weekends"  # another person's save of the same child row
@@ -295,14 +302,7 @@ def test_a_stale_inline_child_row_is_refused_and_the_newer_value_survives(app, c
 
 
 def test_an_inline_child_row_shown_at_its_version_saves(app, client):
-    program = factories.create("programs")
-    child = SubProgram(program=program, name="Evenings")
-    db.session.add(child)
-    db.session.commit()
-    first, _ = _browser(app, "Administrator")
-    edit_url = f"/admin/programs/edit/?id={program.id}"
-    opened = browser_form(first.get(edit_url).get_data(as_text=True))
-    row = next(key.rsplit("-", 1)[0] for key, value in opened.items() if key.endswith("-name") and value == "Evenings")
+    first, edit_url, opened, row, child = _program_with_a_child_row_opened(app)
     opened[f"{row}-name"] = "Mornings"
     page = _page(first, first.post(edit_url, data=opened))
     assert SAVED in page, page[:2000]
