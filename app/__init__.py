@@ -71,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app.celery_app import celery_init_app
     celery_init_app(app)
+    # Every process that builds the app can queue every task (the CLI's demo seed and imports queue
+    # restriction notices by name), not only the worker, which imported them itself.
+    import tasks  # noqa: F401
 
     @app.get("/")
     def home():
