@@ -135,21 +135,21 @@ class ProposesChanges:
         if not submitted and not refused:
             flash(NOTHING_PROPOSED, "info")
 
-    @expose("/new/", methods=("GET", "POST"))
-    def create_view(self):
+    def _saved_or_proposed(self, view):
+        """The form's page, or, once its save became a proposal, the message and the way back."""
         try:
-            return super().create_view()
+            return view()
         except ProposalStored as outcome:
             flash(outcome.message, outcome.category)
             return redirect(get_redirect_target() or self.get_url(".index_view"))
 
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        return self._saved_or_proposed(super().create_view)
+
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
-        try:
-            return super().edit_view()
-        except ProposalStored as outcome:
-            flash(outcome.message, outcome.category)
-            return redirect(get_redirect_target() or self.get_url(".index_view"))
+        return self._saved_or_proposed(super().edit_view)
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
