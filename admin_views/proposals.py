@@ -106,9 +106,9 @@ class ProposesChanges:
                     if not approvals.same(value, current.get(key), self.rule_key, key)}
         values = {key: submitted[key] for key in covered}
         try:
+            seen_version = opened.version if opened is not None else getattr(form, "ccd_seen_version", None)
             change = self._propose("create" if is_created else "update", entity_id, values,
-                                   None if opened is None else opened.values,
-                                   None if opened is None else opened.version)
+                                   None if opened is None else opened.values, seen_version)
         except approvals.ApprovalError as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -168,16 +168,22 @@ class ProposesChanges:
         return super().create_model(form)
 
     def update_model(self, form, model):
-        if self.proposing(Action.EDIT):
-            return self._propose_from_form(form, model)
-        # A change committed after this check is caught by the version in the UPDATE (handle_view_exception).
-        if hasattr(form, "ccd_seen_version"):  # an inline list edit
+        # An inline list edit names the version the list showed, and a proposal made from it keeps that
+        # version as its base: a row that moved on since is refused whoever edits it, because the list
+        # gives no form to show the newer values in.
+        # A proposal made from an edit form keeps the form's version and values instead (the inbox shows
+        # what moved since).
+        proposing = self.proposing(Action.EDIT)
+        if hasattr(form, "ccd_seen_version"):
             refused = locking.refusal_of_stale_list_edit(form.ccd_seen_version, self.rule_key, model)
         else:
-            refused = locking.refusal_of_stale_save(form, self.rule_key, model)
+            refused = None if proposing else locking.refusal_of_stale_save(form, self.rule_key, model)
         if refused:
             flash(refused, "error")
             return False
+        if proposing:
+            return self._propose_from_form(form, model)
+        # A change committed after this check is caught by the version in the UPDATE (handle_view_exception).
         return super().update_model(form, model)
 
     def delete_model(self, model):

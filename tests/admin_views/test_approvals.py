@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import AuditLog, Client, Enrollment, Notification, PendingChange
 from app.services import approvals
 from tests import factories
-from tests.admin_views.forms import browser_form
+from tests.admin_views.forms import browser_form, inline_edit_key
 from tests.conftest import csrf_token, make_staff, sign_in
 
 BASE_TOKEN = re.compile(r'name="ccd_opened" type="hidden" value="([^"]+)"')
@@ -189,7 +189,8 @@ def test_manager_inline_edit_is_a_proposal_and_the_list_keeps_the_old_value(clie
     assert script and client.get(script.group(1)).status_code == 200
 
     response = client.post("/admin/client_program_enrollments/ajax/update/", data={
-        "list_form_pk": str(enrollment.id), "status": new_status, "csrf_token": csrf_token(client, "/admin/")})
+        "list_form_pk": inline_edit_key(enrollment, str(enrollment.id)), "status": new_status,
+        "csrf_token": csrf_token(client, "/admin/")})
 
     assert response.status_code == 200
     answer = response.get_json()

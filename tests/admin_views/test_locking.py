@@ -275,6 +275,46 @@ def test_an_inline_list_edit_that_names_no_version_is_refused(client, sign_in_as
     assert _fresh(program).capacity_current == before
 
 
+def test_a_proposers_stale_inline_list_edit_is_refused_and_proposes_nothing(app, client):
+    enrollment = factories.create("client_program_enrollments")
+    proposer, manager = _browser(app, "Manager")
+    factories.make_visible_to(manager)
+    editor, _ = _browser(app, "Administrator")
+    table = "client_program_enrollments"
+    seen_by_proposer = _list_key(proposer.get(f"/admin/{table}/").get_data(as_text=True), enrollment.id)
+    seen_by_editor = _list_key(editor.get(f"/admin/{table}/").get_data(as_text=True), enrollment.id)
+    assert _inline_edit(editor, table, seen_by_editor, "status", "completed").status_code == 200
+
+    stale = _inline_edit(proposer, table, seen_by_proposer, "status", "cancelled")
+    assert stale.status_code != 200 and "changed this row after the list was shown" in stale.get_data(as_text=True)
+    assert _fresh(enrollment).status == "completed"
+    assert db.session.scalars(sa.select(PendingChange)).all() == []
+
+
+def test_a_proposers_inline_list_edit_naming_no_version_is_refused(app, client):
+    enrollment = factories.create("client_program_enrollments")
+    proposer, manager = _browser(app, "Manager")
+    factories.make_visible_to(manager)
+    response = _inline_edit(proposer, "client_program_enrollments", str(enrollment.id), "status", "cancelled")
+    assert response.status_code != 200 and "this list is out of date" in response.get_data(as_text=True)
+    assert db.session.scalars(sa.select(PendingChange)).all() == []
+
+
+def test_a_proposal_from_the_list_keeps_the_version_the_list_showed(app, client):
+    enrollment = factories.create("client_program_enrollments")
+    proposer, manager = _browser(app, "Manager")
+    factories.make_visible_to(manager)
+    table = "client_program_enrollments"
+    seen = _list_key(proposer.get(f"/admin/{table}/").get_data(as_text=True), enrollment.id)
+    new_status = "cancelled" if enrollment.status != "cancelled" else "active"
+
+    answer = _inline_edit(proposer, table, seen, "status", new_status)
+    assert answer.status_code == 200 and answer.get_json()["proposal"] is True
+    (change,) = db.session.scalars(sa.select(PendingChange)).all()
+    assert change.base_version == int(seen.rsplit("@", 1)[1])
+    assert change.diff_json == {"status": new_status}
+
+
 def _program_with_a_child_row_opened(app):
     """A program with one inline child row, its edit form opened by an administrator: (browser, edit url,
     the form's fields, the child row's field prefix, the child)."""
