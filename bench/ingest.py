@@ -234,6 +234,8 @@ def measure(argv, folder: Path) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled second import (stage costs)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (default: drop it)")
+    parser.add_argument("--profile-out", type=Path, default=None,
+                        help="also keep the profiled import's cProfile stats in this file (to read with pstats)")
     parser.add_argument("--memory", action="store_true", help="kept for bench/memory: the import's peak memory "
                                                               "is always measured now")
     args = parser.parse_args(argv)
@@ -305,6 +307,8 @@ def measure(argv, folder: Path) -> int:
         try:
             ingest(profile_url, path, "EMHware", settings=settings, profile_to=profile_path)
             profile = stage_costs(profile_path)
+            if args.profile_out:
+                shutil.copyfile(profile_path, args.profile_out)
         finally:
             drop_database(profile_url)
     if not args.keep:
