@@ -38,7 +38,7 @@ from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
 from app.models import ClientDuplicate, ClientSourceId, ClientUploadLog, ImportRow
 from app.services import matching
-from app.services.ingest import column_maps
+from app.services.ingest import column_maps, heap
 from app.services.ingest.decide import (
     BY_ID, BY_NAME, HELD, NEW, ClusterDecision, decide_clusters, matched_by_words, shared_clients,
 )
@@ -434,28 +434,34 @@ class ImportRun(Staging, RowParsing):
             lock.execute(sa.select(sa.func.pg_advisory_lock(BATCH_LOCK_KEY)))
             lock.commit()
         try:
-            links = FileLinks(self)
-            links.read(self._reject)
-            links.link_to_clients()
-            decisions = decide_clusters(links.clusters, self.source, self.thresholds)
-            del links
-            self.counters.shared = shared_clients(decisions)
-            # Clusters held against a client this file creates come after it; each batch holds whole clusters.
-            ordered = [d for d in decisions if d.writes] + [d for d in decisions if not d.writes]
-            batch, rows = [], 0
-            for decision in ordered:
-                batch.append(decision)
-                rows += decision.cluster.row_count
-                if rows >= self.batch_size:
-                    self._process_batch(batch)
-                    batch, rows = [], 0
-            if batch:
-                self._process_batch(batch)
+            with heap.long_lived_state():
+                self._link_decide_write()
         finally:
             if lock is not None:
                 lock.execute(sa.select(sa.func.pg_advisory_unlock(BATCH_LOCK_KEY)))
                 lock.commit()
                 lock.close()
+
+    def _link_decide_write(self) -> None:
+        links = FileLinks(self)
+        links.read(self._reject)
+        heap.freeze()  # the file's people and clusters live until it is written
+        links.link_to_clients()
+        decisions = decide_clusters(links.clusters, self.source, self.thresholds)
+        del links
+        heap.freeze()  # and now their candidates and decisions
+        self.counters.shared = shared_clients(decisions)
+        # Clusters held against a client this file creates come after it; each batch holds whole clusters.
+        ordered = [d for d in decisions if d.writes] + [d for d in decisions if not d.writes]
+        batch, rows = [], 0
+        for decision in ordered:
+            batch.append(decision)
+            rows += decision.cluster.row_count
+            if rows >= self.batch_size:
+                self._process_batch(batch)
+                batch, rows = [], 0
+        if batch:
+            self._process_batch(batch)
 
     def _reject(self, rejected: list[tuple]) -> None:
         """Rows that cannot be read: recorded (and committed) as they are found."""
