@@ -90,7 +90,7 @@ class _Group:
     sort_key: tuple
     source_id: str | None
     rows: list[tuple] = field(default_factory=list)
-    people: dict[tuple, matching.Person] = field(default_factory=dict)
+    people: list[matching.Person] = field(default_factory=list)  # distinct (nearly always one)
 
 
 def content_key(row: ParsedRow, cells: list) -> tuple:
@@ -111,6 +111,14 @@ def _person_key(person: matching.Person) -> tuple:
     strings, no copies: the file's every row holds one)."""
     return (person.last_name or "", person.first_name or "", person.dob.toordinal() if person.dob else 0,
             person.preferred_name or "", person.alias or "", person.gender or "", person.city or "")
+
+
+def _add_person(group: _Group, person: matching.Person) -> None:
+    """A person joins its group unless the group has them already (a list, not a dict keyed by person: most
+    groups hold one person, and the whole file's groups are held at once)."""
+    key = _person_key(person)
+    if all(_person_key(other) != key for other in group.people):
+        group.people.append(person)
 
 
 class FileLinks:
@@ -165,14 +173,14 @@ class FileLinks:
                         group = by_person[exact] = _Group((1,) + exact, None)
                 group.rows.append(row.id)
                 if parsed.has_names:
-                    group.people.setdefault(_person_key(person), person)
+                    _add_person(group, person)
             if rejected:
                 on_rejected(rejected)
             self.run.heartbeat()
         self._reject_conflicting_ids(by_id, on_rejected)
         groups = sorted([*by_id.values(), *by_person.values()], key=lambda g: g.sort_key)
         self.model = matching.with_data_frequencies(self.session, matching.active_model(self.session),
-                                                    (person for group in groups for person in group.people.values()))
+                                                    (person for group in groups for person in group.people))
         self._cluster(groups)
 
     def _reject_conflicting_ids(self, by_id: dict[str, _Group], on_rejected) -> None:
@@ -180,7 +188,7 @@ class FileLinks:
         is not the import's to guess; every row of that id is rejected, naming the others."""
         for source_id in sorted(by_id):
             group = by_id[source_id]
-            if len({person.dob for person in group.people.values() if person.dob}) < 2:
+            if len({person.dob for person in group.people if person.dob}) < 2:
                 continue
             rows = self.session.execute(
                 sa.select(ImportRow.id, ImportRow.row_number)
@@ -196,8 +204,8 @@ class FileLinks:
         thresholds = self.run.thresholds
         people, owner = [], []
         for index, group in enumerate(groups):
-            for key in sorted(group.people):
-                people.append(group.people[key])
+            for person in sorted(group.people, key=_person_key):
+                people.append(person)
                 owner.append(index)
         best = self._best_pair_scores(people, np.array(owner, dtype=np.intp))
 
@@ -321,12 +329,12 @@ class FileLinks:
     def _join(cluster: Cluster, group: _Group) -> None:
         """Put in order, and people counted once, when the clusters are complete (``_cluster``)."""
         cluster.rows.extend(group.rows)
-        cluster.people.extend(group.people.values())
+        cluster.people.extend(group.people)
 
     def _row_key(self, groups: list[_Group], members: list[int]) -> str:
         """The incoming key of a person without an id: a hash of the normalised name and birth date (the
         key earlier imports used, so a pair once marked "not a duplicate" stays so), made unique in the file."""
-        person = min((p for g in members for p in groups[g].people.values()), key=_person_key)
+        person = min((p for g in members for p in groups[g].people), key=_person_key)
         basis = "|".join((matching.normalize_name(person.first_name), matching.normalize_name(person.last_name),
                           person.dob.isoformat() if person.dob else ""))
         if basis in self._row_keys:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -44,6 +46,10 @@ def extended_value(name: str, text: str):
     return value
 
 
+def _shared(value):
+    return sys.intern(value) if isinstance(value, str) else value
+
+
 @dataclass
 class ParsedRow:
     staged_id: uuid.UUID
@@ -59,10 +65,14 @@ class ParsedRow:
 
     @property
     def person(self) -> matching.Person:
-        return matching.Person(self.client.get("first_name"), self.client.get("last_name"), self.client.get("dob"),
-                               self.client.get("preferred_name"), self.client.get("alias"), self.client.get("gender"),
+        """The row as matching reads it. Its strings are shared with every other row spelling them alike (a
+        file's names, genders and cities repeat, and linking holds every person of the file at once)."""
+        client = self.client
+        return matching.Person(_shared(client.get("first_name")), _shared(client.get("last_name")), client.get("dob"),
+                               _shared(client.get("preferred_name")), _shared(client.get("alias")),
+                               _shared(client.get("gender")),
                                frozenset({self.source_id}) if self.source_id else frozenset(),
-                               self.client.get("city"))
+                               _shared(client.get("city")))
 
     @property
     def has_names(self) -> bool:
