@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from app.choices import SOURCE_SYSTEMS
 from app.extensions import db
@@ -27,7 +26,10 @@ from app.services.matching.model import settings as matching_settings
 from app.services.reports.definitions import (
     DIMENSIONS, ReportError, client_counted, enrollment_overlaps, no_stated_item, not_stated,
 )
-from app.services.reports.inputs import as_uuid, check_period, covered_program_ids, id_and_name, record_in_scope
+from app.services.reports.inputs import (
+    as_uuid, check_period, covered_program_ids, id_and_name, in_programs, record_in_scope,
+)
+from app.services.reports.tuning import tune_for_report
 
 DEFAULT_STALE_DAYS = 180
 ENTERED_IN_CCD = "CCD"  # clients typed in by hand (source_system "CCD" or empty)
@@ -161,29 +163,12 @@ def data_quality_report(date_from: date, date_to: date, *, department_id=None, p
         raise ReportError(f"The program {program.name} is not in the department {department.name}.")
     covered = covered_program_ids(staff, department and department.id, program and program.id)
 
-    served = sa.and_(enrollment_overlaps(date_from, date_to), client_counted(),
-                     sa.true() if covered is None else Enrollment.program_id.in_(covered))
+    tune_for_report()
     names = {}
     for row in db.session.execute(sa.select(Program.id, Program.name, Department.name.label("department"))
                                   .join(Department, Department.id == Program.department_id)):
         names[row.id] = row
-    source = _source_value()
-    # Enrollments, and a program's clients, add up over the sources (a client has one): counted once
-    # per (program, source); a source's distinct clients are counted on their own.
-    per_pair = _enrollment_counts((Enrollment.program_id, source), served, date_to, stale_days)
-    clients_per_pair = _client_counts((Enrollment.program_id, source), served)
-    program_totals: dict = {}
-    for (program_id, _), values in [*per_pair.items(), *clients_per_pair.items()]:
-        totals = program_totals.setdefault(program_id, {})
-        for key, value in values.items():
-            totals[key] = totals.get(key, 0) + value
-    source_totals: dict = {}
-    for (_, source_value), values in per_pair.items():
-        totals = source_totals.setdefault(source_value, {})
-        for key, value in values.items():
-            totals[key] = totals.get(key, 0) + value
-    for (source_value,), values in _client_counts((source,), served).items():
-        source_totals.setdefault(source_value, {}).update(values)
+    program_totals, source_totals = _group_counts(date_from, date_to, covered, stale_days)
     by_program = [{"program_id": str(key), "program": names[key].name, "department": names[key].department,
                    **_counts(values)} for key, values in program_totals.items()]
     by_program.sort(key=lambda row: (row["program"], row["program_id"]))
@@ -213,37 +198,56 @@ def data_quality_report(date_from: date, date_to: date, *, department_id=None, p
     }
 
 
-def _enrollment_counts(groups: tuple, served, date_to: date, stale_days: int) -> dict:
-    """Served enrollments and the enrollment checks, summed per value of ``groups``."""
-    query = (
-        sa.select(*groups, sa.func.count().label("enrollments"),
-                  *[sa.func.sum(sa.case((enrollment_check(c.key, date_to, stale_days), 1), else_=0)).label(c.key)
-                    for c in ENROLLMENT_CHECKS])
-        .select_from(Enrollment).join(Client, Client.id == Enrollment.client_id).where(served).group_by(*groups)
-    )
-    keys = ("enrollments", *(c.key for c in ENROLLMENT_CHECKS))
-    return {tuple(row[:len(groups)]): {key: int(row._mapping[key] or 0) for key in keys}
-            for row in db.session.execute(query)}
+def _group_counts(date_from: date, date_to: date, covered, stale_days: int) -> tuple[dict, dict]:
+    """{program id: counts} and {source: counts}, from one statement.
 
-
-def _client_counts(groups: tuple, served) -> dict:
-    """Distinct served clients and the client checks per value of ``groups``, each client's checks asked
-    once per group rather than once per enrollment and check."""
-    labels = [f"g{n}" for n in range(len(groups))]
-    pairs = (sa.select(*(column.label(label) for column, label in zip(groups, labels)), Enrollment.client_id)
-             .select_from(Enrollment).join(Client, Client.id == Enrollment.client_id).where(served).distinct()
-             .subquery())
-    people = aliased(Client)
-    query = (
-        sa.select(*(pairs.c[label] for label in labels), sa.func.count().label("clients"),
-                  *[sa.func.sum(sa.case((client_check(c.key, people), 1), else_=0)).label(c.key)
-                    for c in CLIENT_CHECKS])
-        .select_from(pairs).join(people, people.id == pairs.c.client_id)
-        .group_by(*(pairs.c[label] for label in labels))
+    Each served (client, program) pair is found once with its enrollments' checks summed, each served
+    client once with its checks asked once and its enrollments' sums; a program's counts add up its
+    pairs, a source's its clients (every client has one source). Asking the checks once per group
+    instead (a pass per program and source, the client checks again per source) took 3.7 times the
+    hand-written floor at a million clients.
+    """
+    enrollment_keys = [c.key for c in ENROLLMENT_CHECKS]
+    client_keys = [c.key for c in CLIENT_CHECKS]
+    pairs = (
+        sa.select(Enrollment.client_id, Enrollment.program_id, sa.func.count().label("enrollments"),
+                  *[sa.func.sum(sa.case((enrollment_check(key, date_to, stale_days), 1), else_=0)).label(key)
+                    for key in enrollment_keys])
+        .where(enrollment_overlaps(date_from, date_to), in_programs(Enrollment.program_id, covered))
+        .group_by(Enrollment.client_id, Enrollment.program_id)
+        .cte("served_pairs")
     )
-    keys = ("clients", *(c.key for c in CLIENT_CHECKS))
-    return {tuple(row[:len(groups)]): {key: int(row._mapping[key] or 0) for key in keys}
-            for row in db.session.execute(query)}
+    sums = ("enrollments", *enrollment_keys)
+    per_client = (sa.select(pairs.c.client_id, *[sa.func.sum(pairs.c[key]).label(key) for key in sums])
+                  .group_by(pairs.c.client_id).subquery("served_clients"))
+    people = (
+        sa.select(Client.id, _source_value().label("source"), *[per_client.c[key] for key in sums],
+                  *[sa.case((client_check(key), 1), else_=0).label(key) for key in client_keys])
+        .join(per_client, per_client.c.client_id == Client.id)
+        .where(client_counted())
+        .cte("served_people")
+    )
+    per_program = (
+        sa.select(pairs.c.program_id, sa.cast(sa.null(), sa.String).label("source"), sa.func.count().label("clients"),
+                  *[sa.func.sum(pairs.c[key]).label(key) for key in sums],
+                  *[sa.func.sum(people.c[key]).label(key) for key in client_keys])
+        .join(people, people.c.id == pairs.c.client_id)
+        .group_by(pairs.c.program_id)
+    )
+    per_source = (
+        sa.select(sa.cast(sa.null(), sa.Uuid).label("program_id"), people.c.source, sa.func.count().label("clients"),
+                  *[sa.func.sum(people.c[key]).label(key) for key in (*sums, *client_keys)])
+        .group_by(people.c.source)
+    )
+    keys = ("clients", *sums, *client_keys)
+    programs, sources = {}, {}
+    for row in db.session.execute(sa.union_all(per_program, per_source)).mappings():
+        counts = {key: int(row[key] or 0) for key in keys}
+        if row["source"] is None:
+            programs[row["program_id"]] = counts
+        else:
+            sources[row["source"]] = counts
+    return programs, sources
 
 
 def _counts(mapping) -> dict:
