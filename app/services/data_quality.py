@@ -91,8 +91,11 @@ def client_check(key: str, client=Client):
     if key == "dob_placeholder":
         return client.dob.in_(placeholder_dobs())
     if key == "in_duplicate_review":
-        return sa.exists().where(ClientDuplicate.status == "pending", sa.or_(
-            ClientDuplicate.primary_client_id == client.id, ClientDuplicate.duplicate_client_id == client.id))
+        # Either side of a pending pair, as IN over both sides' ids: PostgreSQL hashes that set once
+        # per query, where an EXISTS with OR is asked again for every client.
+        pending = ClientDuplicate.status == "pending"
+        return client.id.in_(sa.union_all(sa.select(ClientDuplicate.primary_client_id).where(pending),
+                                          sa.select(ClientDuplicate.duplicate_client_id).where(pending)))
     for dimension in DIMENSIONS:
         if key == f"{dimension.key}_not_stated" and dimension.key != "age_band":
             column = getattr(client, dimension.key)
