@@ -181,6 +181,11 @@ def test_the_records_behind_each_count_are_the_ones_it_counted(world):
                                                          program_id=program.id))) == in_program
 
 
+def test_the_report_leaves_no_temporary_table_behind(world):
+    first = data_quality_report(date(2023, 1, 1), date(2024, 12, 31))
+    assert data_quality_report(date(2023, 1, 1), date(2024, 12, 31)) == first, "a second report in one transaction"
+
+
 def test_placeholder_dates_come_from_the_configuration(world, app):
     rare = date(1901, 2, 3)
     client = world["clients"][5]
