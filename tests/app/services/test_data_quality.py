@@ -41,8 +41,8 @@ def world(db_session):
             gender=rng.choice(["Woman", "Man", "Unknown", "", None]),
             sexual_orientation=rng.choice(["Straight", None]), citizenship_status=rng.choice(["Citizen", None]),
             indigenous_status=rng.choice([None, "unknown", "Métis"]), race=rng.choice(["Black", " ", None]),
-            ethnicity=rng.choice([[], ["Unknown"], ["East Asian"]]),
-            languages_spoken=rng.choice([[], ["English"], ["unknown", "French"]]),
+            ethnicity=rng.choice([[], ["Unknown"], ["East Asian"], ["", None, " unknown "]]),
+            languages_spoken=rng.choice([[], ["English"], ["unknown", "French"], [None, "Cree"], [" "]]),
             source_system=rng.choice([None, "CCD", "SMIS", "EMHware"]), is_archived=n % 19 == 4))
     add(*clients)
     add(ClientDuplicate(primary_client=clients[1], duplicate_client=clients[2], similarity_score=0.9,
