@@ -98,8 +98,9 @@ FROM pairs
 NOT_STATED = "{0} IS NULL OR lower(trim({0})) IN ('', 'unknown')"
 # A list that is empty or begins with a stated item needs no listing of its items.
 NO_STATED_ITEM = """CASE WHEN {0} = '[]' THEN true WHEN NOT (""" + NOT_STATED.format("{0} ->> 0") + """) THEN false
-    ELSE NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof({0}) = 'array' THEN {0}
-                                                          ELSE '[]' END) v WHERE NOT (""" + NOT_STATED.format("v") + ")) END"
+    ELSE NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+                       CASE WHEN jsonb_typeof({0}) = 'array' THEN {0} ELSE '[]' END) v
+                     WHERE NOT (""" + NOT_STATED.format("v") + ")) END"
 DATA_QUALITY_CLIENT_CHECKS = {
     "dob_missing": "c.dob IS NULL",
     "dob_placeholder": "c.dob = DATE '1900-01-01'",
