@@ -1,7 +1,7 @@
 """Hand-written SQL floors for the Enrollment history, Outcomes, Program performance, Department summary and
-Data quality reports: each computes the report's headline numbers by the definitions in app/services/report_*.py as
-directly as PostgreSQL allows, and is checked against the report in the same run (a faster query of
-other numbers is no floor). bench/run times them next to the pages.
+Data quality reports: each computes the report's headline numbers (the Data quality report's: every cell) by the
+definitions in app/services/ as directly as PostgreSQL allows, and is checked against the report in the same run (a
+faster query of other numbers is no floor). bench/run times them next to the pages; a check gets the floor's rows.
 """
 
 from datetime import date
@@ -89,34 +89,61 @@ FROM pairs
 """
 
 
-# Served clients and their enrollments, and the data quality checks the report counts first (birth date
-# missing or the default placeholder, in duplicate review, enrollments without an intake, open ones with
-# no activity for the default 180 days before the period's end).
-DATA_QUALITY_SQL = f"""
-WITH served AS (
-  SELECT e.id, e.client_id, e.program_id, e.start_date, e.end_date
-  FROM client_program_enrollments e JOIN clients c ON c.id = e.client_id
-  WHERE NOT e.is_archived AND NOT c.is_archived AND c.merged_into_id IS NULL
-    AND e.start_date <= %(to)s AND (e.end_date IS NULL OR e.end_date >= %(from)s)
-), people AS (
-  SELECT DISTINCT s.client_id, c.dob FROM served s JOIN clients c ON c.id = s.client_id
+# Every cell of the Data quality report: served clients and enrollments and each check, per program, per
+# source and overall. Each served (client, program) pair is found once with its enrollments' checks, each
+# served client once with its checks (placeholder birth date: the default 1900-01-01; stale: the default
+# 180 days before the period's end); programs add up their pairs, sources and the whole their clients.
+# The pairs go to an analysed temporary table, as the report's do: over a CTE the planner guesses 200
+# clients and probes the clients' index half a million times.
+NOT_STATED = "{0} IS NULL OR lower(trim({0})) IN ('', 'unknown')"
+# A list that is empty or begins with a stated item needs no listing of its items.
+NO_STATED_ITEM = """CASE WHEN {0} = '[]' THEN true WHEN NOT (""" + NOT_STATED.format("{0} ->> 0") + """) THEN false
+    ELSE NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+                       CASE WHEN jsonb_typeof({0}) = 'array' THEN {0} ELSE '[]' END) v
+                     WHERE NOT (""" + NOT_STATED.format("v") + ")) END"
+DATA_QUALITY_CLIENT_CHECKS = {
+    "dob_missing": "c.dob IS NULL",
+    "dob_placeholder": "c.dob = DATE '1900-01-01'",
+    **{f"{field}_not_stated": NOT_STATED.format(f"c.{field}")
+       for field in ("gender", "sexual_orientation", "citizenship_status", "indigenous_status", "race")},
+    **{f"{field}_not_stated": NO_STATED_ITEM.format(f"c.{field}") for field in ("ethnicity", "languages_spoken")},
+    "in_duplicate_review": """c.id IN (SELECT primary_client_id FROM client_duplicates WHERE status = 'pending'
+                              UNION ALL SELECT duplicate_client_id FROM client_duplicates WHERE status = 'pending')""",
+}
+DATA_QUALITY_SUMS = ("enrollments", "enrollment_without_intake", "stale_open_enrollment")
+DATA_QUALITY_COLUMNS = ("clients", *DATA_QUALITY_SUMS, *DATA_QUALITY_CLIENT_CHECKS)
+_CLIENT_SUMS = ", ".join(f"sum(c.{key})" for key in DATA_QUALITY_CLIENT_CHECKS)
+DATA_QUALITY_SQL = (f"""
+CREATE TEMPORARY TABLE dq_floor_pairs ON COMMIT DROP AS
+  SELECT e.client_id, e.program_id, count(*)::int AS enrollments,
+         (count(*) FILTER (WHERE NOT EXISTS (
+           SELECT 1 FROM intakes i WHERE i.client_id = e.client_id AND i.program_id = e.program_id)))::int
+           AS enrollment_without_intake,
+         (count(*) FILTER (WHERE e.end_date IS NULL AND e.start_date < %(to)s::date - 180
+           AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.client_id = e.client_id AND i.program_id = e.program_id
+                             AND i.intake_date BETWEEN %(to)s::date - 180 AND %(to)s)
+           AND NOT EXISTS (SELECT 1 FROM discharges d WHERE d.client_id = e.client_id AND d.program_id = e.program_id
+                             AND d.discharge_date BETWEEN %(to)s::date - 180 AND %(to)s)))::int AS stale_open_enrollment
+  FROM client_program_enrollments e
+  WHERE NOT e.is_archived AND e.start_date <= %(to)s AND (e.end_date IS NULL OR e.end_date >= %(from)s)
+  GROUP BY e.client_id, e.program_id
+""", "ANALYZE dq_floor_pairs", f"""
+WITH people AS MATERIALIZED (
+  SELECT c.id, coalesce(c.source_system, 'CCD') AS source, {", ".join(f"s.{key}" for key in DATA_QUALITY_SUMS)},
+         {", ".join(f"({sql})::int AS {key}" for key, sql in DATA_QUALITY_CLIENT_CHECKS.items())}
+  FROM (SELECT client_id, {", ".join(f"sum({key}) AS {key}" for key in DATA_QUALITY_SUMS)}
+        FROM dq_floor_pairs GROUP BY client_id) s
+  JOIN clients c ON c.id = s.client_id
+  WHERE NOT c.is_archived AND c.merged_into_id IS NULL
 )
-SELECT (SELECT count(*) FROM people) AS clients,
-       (SELECT count(*) FROM served) AS enrollments,
-       (SELECT count(*) FROM people WHERE dob IS NULL) AS dob_missing,
-       (SELECT count(*) FROM people WHERE dob = DATE '1900-01-01') AS dob_placeholder,
-       (SELECT count(*) FROM people p WHERE EXISTS (
-          SELECT 1 FROM client_duplicates d WHERE d.status = 'pending'
-            AND (d.primary_client_id = p.client_id OR d.duplicate_client_id = p.client_id))) AS in_duplicate_review,
-       (SELECT count(*) FROM served s WHERE NOT EXISTS (
-          SELECT 1 FROM intakes i WHERE i.client_id = s.client_id AND i.program_id = s.program_id))
-         AS enrollment_without_intake,
-       (SELECT count(*) FROM served s WHERE s.end_date IS NULL AND s.start_date < %(to)s::date - 180
-          AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.client_id = s.client_id AND i.program_id = s.program_id
-                            AND i.intake_date BETWEEN %(to)s::date - 180 AND %(to)s)
-          AND NOT EXISTS (SELECT 1 FROM discharges d WHERE d.client_id = s.client_id AND d.program_id = s.program_id
-                            AND d.discharge_date BETWEEN %(to)s::date - 180 AND %(to)s)) AS stale_open_enrollment
-"""
+SELECT 'program' AS kind, p.program_id::text AS key, count(*),
+       {", ".join(f"sum(p.{key})" for key in DATA_QUALITY_SUMS)}, {_CLIENT_SUMS}
+FROM dq_floor_pairs p JOIN people c ON c.id = p.client_id GROUP BY p.program_id
+UNION ALL
+SELECT CASE WHEN grouping(c.source) = 0 THEN 'source' ELSE 'overall' END, c.source, count(*),
+       {", ".join(f"sum(c.{key})" for key in DATA_QUALITY_SUMS)}, {_CLIENT_SUMS}
+FROM people c GROUP BY GROUPING SETS ((c.source), ())
+""")
 
 
 def _check(name: str, floor: tuple, report: tuple) -> None:
@@ -126,7 +153,8 @@ def _check(name: str, floor: tuple, report: tuple) -> None:
     print(f"{name} floor and report agree: {shown}")
 
 
-def check_enrollment_history(row, report: dict) -> None:
+def check_enrollment_history(rows, report: dict) -> None:
+    (row,) = rows
     started, open_before, by_reason, median = row
     reasons = {("not-stated" if key == "" else key): n for key, n in (by_reason or {}).items()}
     _check("Enrollment history", (started, open_before, reasons, None if median is None else float(median)),
@@ -134,18 +162,21 @@ def check_enrollment_history(row, report: dict) -> None:
             {r["reason"]: r["total"] for r in report["ended_by_reason"]}, report["totals"]["median_stay_days"]))
 
 
-def check_outcomes(row, report: dict) -> None:
+def check_outcomes(rows, report: dict) -> None:
+    (row,) = rows
     _check("Outcomes", tuple(row), (report["overall"]["discharges"], report["overall"]["successful"]))
 
 
-def check_program_performance(row, report: dict) -> None:
+def check_program_performance(rows, report: dict) -> None:
+    (row,) = rows
     rows = report["by_program"]
     _check("Program performance", (row[0], row[1], row[2], int(row[3] or 0), row[4], row[5]),
            (sum(r["served"] for r in rows), sum(r["new"] for r in rows), report["total"]["discharged"],
             report["total"]["occupied_client_days"], report["total"]["served"], report["total"]["new"]))
 
 
-def check_department_summary(row, report: dict) -> None:
+def check_department_summary(rows, report: dict) -> None:
+    (row,) = rows
     from app.services.reports import NOT_STATED_WORDS
 
     served = next(m for m in report["measures"] if m["key"] == "distinct_clients_served")["clients"]
@@ -162,12 +193,30 @@ def check_department_summary(row, report: dict) -> None:
            (sum(served[:-1]), sum(new[:-1]), served[-1], reported))
 
 
-def check_data_quality(row, report: dict) -> None:
-    overall = report["overall"]
-    counts = overall["counts"]
-    _check("Data quality", tuple(row),
-           (overall["clients"], overall["enrollments"], counts["dob_missing"], counts["dob_placeholder"],
-            counts["in_duplicate_review"], counts["enrollment_without_intake"], counts["stale_open_enrollment"]))
+def check_data_quality(rows, report: dict) -> None:
+    """Every cell: each program's, each source's and the overall clients, enrollments and check counts."""
+    from app.services.data_quality import CHECKS
+
+    missing = {c.key for c in CHECKS} - set(DATA_QUALITY_COLUMNS)
+    if missing:
+        raise SystemExit(f"The Data quality floor does not count {sorted(missing)}: no floor for the same output")
+
+    def cells(row: dict) -> dict:
+        return {"clients": row["clients"], "enrollments": row["enrollments"], **row["counts"]}
+
+    floor = {(kind, key): {column: int(value or 0) for column, value in zip(DATA_QUALITY_COLUMNS, values)}
+             for kind, key, *values in rows}
+    reported = {("overall", None): cells(report["overall"]),
+                **{("program", r["program_id"]): cells(r) for r in report["by_program"]},
+                **{("source", r["source"]): cells(r) for r in report["by_source"]}}
+    if floor != reported:
+        wrong = sorted((key for key in floor.keys() | reported.keys() if floor.get(key) != reported.get(key)),
+                       key=str)[:3]
+        raise SystemExit("The Data quality floor counts differently from the report: "
+                         + "; ".join(f"{key}: floor {floor.get(key)}, report {reported.get(key)}" for key in wrong))
+    overall = floor[("overall", None)]
+    print(f"Data quality floor and report agree on all {len(floor)} rows of {len(DATA_QUALITY_COLUMNS)} cells: "
+          f"{overall['clients']:,} clients, {overall['enrollments']:,} enrollments overall")
 
 
 def services():
@@ -189,6 +238,17 @@ FLOORS = {
     "department-summary": (DEPARTMENT_SUMMARY_SQL, check_department_summary),
     "data-quality": (DATA_QUALITY_SQL, check_data_quality),
 }
+
+
+def run_floor(conn, sql, period: dict) -> list:
+    """A floor's rows: one statement, or several in one transaction whose last one answers (a floor may
+    fill a temporary table, as its report does)."""
+    statements = (sql,) if isinstance(sql, str) else sql
+    for statement in statements[:-1]:
+        conn.execute(statement, period if "%(" in statement else None)
+    rows = conn.execute(statements[-1], period).fetchall()
+    conn.commit()
+    return rows
 
 
 def period(year: int) -> dict:

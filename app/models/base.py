@@ -30,6 +30,22 @@ def json_list_items(column):
         .table_valued("value")
 
 
+def json_list_item(column, position: int):
+    """The JSON list column's item at ``position`` as ``json_list_items`` gives it (NULL when the column
+    holds no such item, or no list)."""
+    if _dialect_name() == "postgresql":
+        return column.op("->>")(sa.literal(position, sa.Integer))
+    return sa.func.json_extract(column, f"$[{position}]")
+
+
+def json_list_is_empty(column):
+    """True where the JSON column holds an empty list (on SQLite also where it holds no list: no items
+    either); NULL where it holds nothing."""
+    if _dialect_name() == "postgresql":
+        return column == sa.cast(sa.literal("[]"), JSONB)
+    return sa.func.json_array_length(column) == 0
+
+
 def json_list_contains(column, value: str):
     """True where the JSON list column holds ``value`` (PostgreSQL uses the indexable ``@>``)."""
     if _dialect_name() == "postgresql":

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import create_app, security
 from app.extensions import db
+from app.services.data_quality import SERVED_PAIRS_TABLE
 from app.services.reports import SERVED_TABLE
 from tests import factories
 from tests.admin_views.forms import form_data
@@ -32,9 +33,10 @@ WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 AUDIT_INSERT = re.compile(r"^\s*INSERT INTO audit_logs\b", re.IGNORECASE)
 # Reading a client's data is itself recorded (app/services/access_log.py): an append-only log, like the trail.
 ACCESS_LOG_INSERT = re.compile(r"^\s*INSERT INTO client_access_log\b", re.IGNORECASE)
-# The Organizational Summary's scratch table is temporary, private to the request's connection and
-# dropped before the report returns: filling it changes nothing anyone else can see.
-REPORT_SCRATCH_INSERT = re.compile(rf"^\s*INSERT INTO {SERVED_TABLE}\b", re.IGNORECASE)
+# The Organizational Summary's and the Data quality report's scratch tables are temporary, private to
+# the request's connection and dropped before the report returns: filling them changes nothing anyone
+# else can see.
+REPORT_SCRATCH_INSERT = re.compile(rf"^\s*INSERT INTO ({SERVED_TABLE}|{SERVED_PAIRS_TABLE})\b", re.IGNORECASE)
 STATIC_ENDPOINTS = {"static", "admin.static"}
 
 

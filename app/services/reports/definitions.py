@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app.choices import AGE_BANDS, NOT_STATED
 from app.labels import NOT_STATED_LABEL, label
 from app.models import Client, Enrollment, Program, ProgramCapacity
-from app.models.base import json_list_contains, json_list_items
+from app.models.base import json_list_contains, json_list_is_empty, json_list_item, json_list_items
 
 DEFINITIONS: dict[str, str] = {
     "served": (
@@ -143,8 +143,7 @@ def program_open():
 
 def not_stated(column):
     """The single-valued field holds no answer (DEFINITIONS["not_stated"])."""
-    cleaned = sa.func.lower(sa.func.trim(column))
-    return sa.or_(column.is_(None), cleaned == "", cleaned.in_(NOT_STATED_WORDS))
+    return sa.or_(column.is_(None), sa.func.lower(sa.func.trim(column)).in_(("", *NOT_STATED_WORDS)))
 
 
 def stated_value(column):
@@ -153,9 +152,15 @@ def stated_value(column):
 
 
 def no_stated_item(column):
-    """The JSON list field holds no answer: no item that is stated (DEFINITIONS["not_stated"])."""
+    """The JSON list field holds no answer: no item that is stated (DEFINITIONS["not_stated"]).
+
+    Most lists are empty or begin with a stated item, which settles it without listing the items: the
+    Data quality report asks this of half a million clients, and listing every list took three times as long.
+    """
     items = json_list_items(column)
-    return ~sa.exists(sa.select(1).select_from(items).where(~not_stated(items.c.value)))
+    none_stated = ~sa.exists(sa.select(1).select_from(items).where(~not_stated(items.c.value)))
+    return sa.case((json_list_is_empty(column), sa.true()), (~not_stated(json_list_item(column, 0)), sa.false()),
+                   else_=none_stated)
 
 
 def years_before(day: date, years: int) -> date:

@@ -41,8 +41,8 @@ def world(db_session):
             gender=rng.choice(["Woman", "Man", "Unknown", "", None]),
             sexual_orientation=rng.choice(["Straight", None]), citizenship_status=rng.choice(["Citizen", None]),
             indigenous_status=rng.choice([None, "unknown", "Métis"]), race=rng.choice(["Black", " ", None]),
-            ethnicity=rng.choice([[], ["Unknown"], ["East Asian"]]),
-            languages_spoken=rng.choice([[], ["English"], ["unknown", "French"]]),
+            ethnicity=rng.choice([[], ["Unknown"], ["East Asian"], ["", None, " unknown "]]),
+            languages_spoken=rng.choice([[], ["English"], ["unknown", "French"], [None, "Cree"], [" "]]),
             source_system=rng.choice([None, "CCD", "SMIS", "EMHware"]), is_archived=n % 19 == 4))
     add(*clients)
     add(ClientDuplicate(primary_client=clients[1], duplicate_client=clients[2], similarity_score=0.9,
@@ -179,6 +179,11 @@ def test_the_records_behind_each_count_are_the_ones_it_counted(world):
         in_program = {e.client_id for e in served if e.program_id == program.id and e.client.dob is None}
         assert set(db.session.scalars(flagged_client_ids("dob_missing", date_from, date_to, staff=staff,
                                                          program_id=program.id))) == in_program
+
+
+def test_the_report_leaves_no_temporary_table_behind(world):
+    first = data_quality_report(date(2023, 1, 1), date(2024, 12, 31))
+    assert data_quality_report(date(2023, 1, 1), date(2024, 12, 31)) == first, "a second report in one transaction"
 
 
 def test_placeholder_dates_come_from_the_configuration(world, app):
