@@ -501,6 +501,7 @@ class ImportRun(Staging, RowParsing):
                 item["incoming_key"]: item["import_row_id"] for item in batch.new_duplicates})
         self._record_outcomes([staged[staged_id] for staged_id in staged_ids], outcomes, batch)
         self.session.commit()
+        heap.collect()  # the batch's records, while automatic collection is paused (heap.py)
         if self.progress:
             self.progress(counters.done, self.log.total_rows)
 
