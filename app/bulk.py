@@ -43,10 +43,14 @@ def _json_columns(table: sa.Table) -> frozenset[str]:
 
 def insert_rows(session: Session, table: sa.Table, rows: Iterable[dict]) -> int:
     """Insert ``rows`` (dicts of column values) into ``table``; rows may differ in which columns they give."""
+    return insert_rows_on(session.connection(), table, rows)
+
+
+def insert_rows_on(connection, table: sa.Table, rows: Iterable[dict]) -> int:
+    """``insert_rows`` on a connection (a flush event's, which has no session to hand)."""
     groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
     for row in rows:
         groups[tuple(sorted(row))].append(row)
-    connection = session.connection()
     for names, group in groups.items():
         defaults = _python_defaults(table, set(names))
         if connection.dialect.name == "postgresql" and len(group) >= COPY_MIN_ROWS:

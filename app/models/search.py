@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.bulk import insert_rows_on
 from app.extensions import db
 from app.models.clients import Client, ClientSourceId
 from app.search_keys import KEY_LENGTH, client_keys
@@ -62,8 +63,8 @@ def refresh_search_keys(connection, client_ids: Iterable) -> None:
     for chunk in _chunks(sorted(set(client_ids), key=str)):
         connection.execute(sa.delete(table).where(table.c.client_id.in_(chunk)))
         rows = _keys_of(connection, chunk)
-        if rows:
-            connection.execute(sa.insert(table), rows)
+        if rows:  # an import's batch writes thousands of keys: COPY on PostgreSQL
+            insert_rows_on(connection, table, rows)
 
 
 def rebuild_search_keys(connection, chunk: int = 5000) -> int:

@@ -186,3 +186,22 @@ def test_clients_an_import_writes_or_changes_are_found(db_session, tmp_path):
     db.session.commit()
     imported("second.csv", f'CLI-773,Okafor,Ada,"{program.name}",1966-09-30,40,,Toronto,,,,2024-03-15,10,,')
     assert found("okafor 30/09/1966") == {undated.id}, "the birth date the import filled in"
+
+
+def test_every_client_of_a_large_import_batch_is_found(db_session, tmp_path):
+    """A batch's keys go in by COPY on PostgreSQL once there are enough of them (app/bulk.py)."""
+    from app.services.ingest import import_file
+
+    program = factories.create("programs")
+    surnames = ["Abara", "Bergstrom", "Castillo", "Dubois", "Eriksen", "Fontaine", "Gallo", "Haddad"]
+    first_names = [a + b for a in ("Ka", "Lo", "Mi", "Nu", "Ro") for b in ("ren", "dan", "vik", "sol", "mar", "tin",
+                                                                        "bel", "zor")]
+    rows = [f"BK-{n},{surnames[n % 8]},{first_names[n]},\"{program.name}\",19{50 + n}-01-0{1 + n % 9},2024-01-15"
+            for n in range(40)]
+    path = tmp_path / "large.csv"
+    path.write_text("\n".join(["ID,Last Name,First Name,Program,DOB,Admission Date", *rows]) + "\n")
+    assert import_file(path, "EMHware").inserted == 40
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientSearchKey)) >= 100
+    for n in (0, 17, 39):
+        (client_id,) = found(f"{first_names[n]} {surnames[n % 8]}")
+        assert found(f"BK-{n}") == {client_id}
