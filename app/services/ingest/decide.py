@@ -100,6 +100,28 @@ def _held_in_file(cluster: Cluster, decisions: dict[str, ClusterDecision], held_
 
 
 
+def describe(decisions: list[ClusterDecision], model, source: str) -> None:
+    """The evidence in words of what these decisions keep (a match's score, a held cluster's candidates),
+    for the row outcomes and review items a batch writes: linking held the file's candidates without it."""
+    wanted: list[tuple[ClusterDecision, int | None, matching.Candidate]] = []
+    for decision in decisions:
+        if decision.outcome == BY_NAME and decision.score is not None and not decision.score.evidence:
+            match = next((c for c in decision.cluster.candidates
+                          if c.client_id == decision.client_id and c.score is decision.score), None)
+            if match is not None:
+                wanted.append((decision, None, match))
+        elif decision.outcome == HELD:
+            wanted += [(decision, k, c) for k, c in enumerate(decision.candidates) if not c.score.evidence]
+    if not wanted:
+        return
+    done = matching.described([candidate for _, _, candidate in wanted], model=model, source=source)
+    for (decision, position, _), candidate in zip(wanted, done):
+        if position is None:
+            decision.score = candidate.score
+        else:
+            decision.candidates[position] = candidate
+
+
 def shared_clients(decisions: list[ClusterDecision]) -> frozenset:
     """Existing clients more than one cluster of the file is written to."""
     counts = Counter(d.client_id for d in decisions if d.outcome in (BY_ID, BY_NAME))

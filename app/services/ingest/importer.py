@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -40,7 +41,7 @@ from app.models import ClientDuplicate, ClientSourceId, ClientUploadLog, ImportR
 from app.services import matching
 from app.services.ingest import column_maps, heap
 from app.services.ingest.decide import (
-    BY_ID, BY_NAME, HELD, NEW, ClusterDecision, decide_clusters, matched_by_words, shared_clients,
+    BY_ID, BY_NAME, HELD, NEW, ClusterDecision, decide_clusters, describe, matched_by_words, shared_clients,
 )
 from app.services.ingest.link import Cluster, FileLinks, in_content_order
 from app.services.ingest.parse import RowParsing
@@ -402,6 +403,7 @@ class ImportRun(Staging, RowParsing):
         self.session, self.log, self.details = session, log, details
         self.source, self.thresholds, self.batch_size, self.progress = log.source, thresholds, batch_size, progress
         self.dry_run = bool(details.get("dry_run"))
+        self.model: matching.LinkageModel | None = None  # the file's, once it is linked
         self.today = date.today()
         self.counters = Counters()
         self.errors: list[dict] = []
@@ -448,13 +450,17 @@ class ImportRun(Staging, RowParsing):
         heap.freeze()  # the file's people and clusters live until it is written
         links.link_to_clients()
         decisions = decide_clusters(links.clusters, self.source, self.thresholds)
+        self.model = links.model  # what each batch describes its decisions' evidence with
         del links
         heap.freeze()  # and now their candidates and decisions
         self.counters.shared = shared_clients(decisions)
         # Clusters held against a client this file creates come after it; each batch holds whole clusters.
-        ordered = [d for d in decisions if d.writes] + [d for d in decisions if not d.writes]
+        # A written batch's decisions are let go (with the evidence described for them).
+        ordered = deque([d for d in decisions if d.writes] + [d for d in decisions if not d.writes])
+        del decisions
         batch, rows = [], 0
-        for decision in ordered:
+        while ordered:
+            decision = ordered.popleft()
             batch.append(decision)
             rows += decision.cluster.row_count
             if rows >= self.batch_size:
@@ -471,6 +477,7 @@ class ImportRun(Staging, RowParsing):
         self.session.commit()
 
     def _process_batch(self, decisions: list[ClusterDecision]) -> None:
+        describe(decisions, self.model, self.source)
         staged_ids = [staged_id for decision in decisions for staged_id in decision.cluster.rows]
         staged = {row.id: row for row in self.session.execute(
             sa.select(ImportRow.id, ImportRow.row_number, ImportRow.cells)

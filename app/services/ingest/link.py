@@ -422,8 +422,10 @@ class FileLinks:
 
     def _candidates_for(self, clusters: list[Cluster]) -> None:
         people = [person for cluster in clusters for person in cluster.people]
+        # Without words: the whole file's candidates are held until it is written, and only those a decision
+        # keeps are described, batch by batch (ImportRun._process_batch).
         found = matching.find_candidates(self.session, people, min_score=self.run.thresholds.review,
-                                         source=self.run.source, model=self.model)
+                                         source=self.run.source, model=self.model, words=False)
         declined = self._declined({c.key for c in clusters},
                                   {candidate.client_id for candidates in found for candidate in candidates})
         position = 0

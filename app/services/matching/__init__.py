@@ -25,8 +25,8 @@ clients live there, and never more than ``MATCH_CITY_MAX_WEIGHT`` bits.
 
 from app.names import MatchKeys, match_keys, normalize_name, phonetic
 from app.services.matching.blocking import (
-    CANDIDATE_CHUNK, CandidateIndex, CandidateRow, block_condition, candidates_from_rows, find_candidates, one_of,
-    pair_by_blocks,
+    CANDIDATE_CHUNK, CandidateIndex, CandidateRow, block_condition, candidates_from_rows, described, find_candidates,
+    one_of, pair_by_blocks,
 )
 from app.services.matching.comparisons import LEVELS, People, Person
 from app.services.matching.decide import (
@@ -50,6 +50,6 @@ __all__ = [
     "DEFAULT_MATCH_MARGIN", "DEFAULT_MODEL", "DEFAULT_REVIEW_THRESHOLD", "Decision", "Evidence", "LEVELS",
     "LinkageModel", "MATCH", "MATCH_TYPE_WORDS", "MatchKeys", "NEW", "NICKNAME_GROUPS", "PairScores", "People",
     "Person", "REVIEW", "Score", "Thresholds", "active_model", "block_condition", "candidates_from_rows", "decide",
-    "find_candidates", "match_keys", "normalize_name", "one_of", "pair_by_blocks", "phonetic", "score",
+    "described", "find_candidates", "match_keys", "normalize_name", "one_of", "pair_by_blocks", "phonetic", "score",
     "score_pairs", "with_data_frequencies",
 ]

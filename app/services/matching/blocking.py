@@ -10,6 +10,7 @@ not looked up by: it would fetch every client whose date is unknown.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from collections import defaultdict
 from typing import NamedTuple, Sequence
@@ -106,7 +107,7 @@ def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: b
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
                     extra_condition=None, min_score: float | None = None,
-                    source: str | None = None, model=None) -> list[list[Candidate]]:
+                    source: str | None = None, model=None, words: bool = True) -> list[list[Candidate]]:
     """For each person, the clients sharing a blocking key with them, scored; one query per chunk of people.
 
     With ``min_score`` (a match probability), only candidates at least that likely are returned
@@ -114,6 +115,8 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     objects). With ``source``, each candidate carries the ids it holds in that source system
     (``Person.source_ids``), the evidence an import of that source compares. ``model``: the
     active one with the clients' city frequencies unless given (an import brings its file's).
+    ``words=False``: scores without their evidence in words (an import holds a whole file's
+    candidates, and describes those a person will read with ``described``).
     """
     if model is None:
         from app.services.matching.frequencies import with_data_frequencies
@@ -131,7 +134,7 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
                 rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
             held = source_ids_of(session, source, [row.id for row in rows]) if rows else None
         found += candidates_from_rows(chunk, rows, min_score=min_score, source_ids=held, source=source,
-                                      model=model, config=config)
+                                      model=model, config=config, words=words)
     return found
 
 
@@ -219,7 +222,7 @@ def rows_as_people(rows: Sequence[CandidateRow], source_ids: dict | None = None)
 def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *,
                          min_score: float | None = None,
                          source_ids: dict[uuid.UUID, frozenset[str]] | None = None, source: str | None = None,
-                         model=None, config=None) -> list[list[Candidate]]:
+                         model=None, config=None, words: bool = True) -> list[list[Candidate]]:
     """Pair fetched client rows with the people whose block they share, and score every pair in one call.
 
     ``source_ids``: the ids each client holds in the source being matched, when known."""
@@ -232,7 +235,24 @@ def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow],
     scores = score_pairs(people, candidates, left, right, model=model, config=config, source=source)
     kept = range(left.size) if min_score is None else np.flatnonzero(scores.value >= min_score)
     for k in kept:
-        result[left[k]].append(Candidate(rows[right[k]].id, candidates.person(right[k]), scores.at(k)))
+        result[left[k]].append(Candidate(rows[right[k]].id, candidates.person(right[k]), scores.at(k, words),
+                                         None if words else people[left[k]]))
+    return result
+
+
+def described(candidates: Sequence[Candidate], *, model, source: str | None = None,
+              config=None) -> list[Candidate]:
+    """The candidates with their scores' evidence in words, scored again in one call (the same people and
+    model give the same score); those that carry their evidence, or no incoming person, are kept as they are."""
+    wanted = [k for k, candidate in enumerate(candidates) if not candidate.score.evidence and candidate.incoming]
+    if not wanted:
+        return list(candidates)
+    pairs = np.arange(len(wanted), dtype=np.intp)
+    scores = score_pairs([candidates[k].incoming for k in wanted], [candidates[k].person for k in wanted],
+                         pairs, pairs, model=model, config=config, source=source)
+    result = list(candidates)
+    for position, k in enumerate(wanted):
+        result[k] = replace(candidates[k], score=scores.at(position), incoming=None)
     return result
 
 

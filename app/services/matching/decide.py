@@ -43,6 +43,9 @@ class Candidate:
     client_id: uuid.UUID
     person: Person
     score: Score
+    # The person the score compared with this client (one of the incoming people), when the score was
+    # kept without its evidence in words and may be described later (``blocking.described``).
+    incoming: Person | None = None
 
 
 MATCH, NEW, REVIEW = "match", "new", "review"

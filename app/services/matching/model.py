@@ -286,12 +286,14 @@ class PairScores:
     settings: Settings
     source: str | None
 
-    def at(self, k: int) -> Score:
+    def at(self, k: int, words: bool = True) -> Score:
+        """The k-th pair's Score; without ``words`` it carries no evidence (most of a Score's size), for a
+        caller holding many scores that a person may never read."""
         from app.services.matching.evidence import describe
 
         levels = {name: int(values[k]) for name, values in self.levels.items()}
-        words = describe(self, k, levels)
-        return Score(float(self.value[k]), float(self.weight[k]), match_type_of(levels), words,
+        evidence = describe(self, k, levels) if words else ()
+        return Score(float(self.value[k]), float(self.weight[k]), match_type_of(levels), evidence,
                      tuple((name, LEVELS[name][value]) for name, value in levels.items()), self.model.label)
 
 

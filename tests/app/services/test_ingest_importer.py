@@ -427,3 +427,19 @@ def test_extended_fields_a_column_names_are_imported_typed_and_merged(tmp_path, 
     newcomer = db.session.scalars(sa.select(Client).where(Client.last_name == "Newcomer")).one()
     assert newcomer.extended == {"household_size": 1, "pet_owner": False, "allergies": "Shellfish"}
     assert count(Client, Client.last_name == "Number") == 0 and summary.rejected == 1
+
+
+def test_a_held_rows_review_item_carries_the_evidence_in_words(tmp_path, program):
+    """Linking holds the file's candidates without their words; what a reviewer reads is described when the
+    batch is written."""
+    existing = client_with_id("EMHware", "C1", first_name="Ngozi", last_name="Abara", dob=date(1950, 1, 10))
+    summary = import_file(write(tmp_path, [EMH_HEADER, emh_row("C2", "Abara", "Ngozi", program.name, "1950-01-10")]),
+                          "EMHware")
+    assert summary.possible_duplicates == 1
+    item = db.session.scalars(sa.select(ClientDuplicate).where(ClientDuplicate.primary_client_id == existing.id)).one()
+    evidence = item.match_details["evidence"]
+    words = [entry["text"] for entry in evidence]
+    assert "same birth date" in words and "different EMHware ID (C2 / C1)" in words
+    assert words[0].startswith("same first name") and words[1].startswith("same last name")
+    assert {entry["field"] for entry in evidence} >= {"first_name", "last_name", "dob", "gender", "source_id", "city"}
+    assert item.match_details["probability"] == pytest.approx(float(item.similarity_score), abs=1e-3)
