@@ -47,20 +47,27 @@ class CommandRun:
     returncode: int
     stdout: str
     stderr: str
-    peak_kib: int  # the child's peak resident memory (its own, from wait4)
+    peak_kib: int  # the command's own peak resident memory (bench/peak_rss.py)
+
+
+PEAK_RSS = Path(__file__).resolve().parent / "peak_rss.py"
 
 
 def run_command(args: list[str], url: str, settings: dict | None = None, check: bool = True) -> CommandRun:
-    """One command in its own process; its wall time and peak memory (ru_maxrss of that child only)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """One command in its own process; its wall time and its own peak memory (bench/peak_rss.py says why a
+    child started straight from this process cannot tell it)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.TemporaryDirectory() as folder:
+        peak_file = Path(folder) / "peak"
         started = time.perf_counter()
-        child = subprocess.Popen(args, cwd=ROOT, env=_child_env(url, settings), stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
+        child = subprocess.Popen([sys.executable, str(PEAK_RSS), str(peak_file), *args], cwd=ROOT,
+                                 env=_child_env(url, settings), stdout=out, stderr=err)
+        child.wait()
         seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
+        peak_kib = int(peak_file.read_text()) if peak_file.exists() else 0
         out.seek(0)
         err.seek(0)
-        result = CommandRun(seconds, child.returncode, out.read(), err.read(), usage.ru_maxrss)
+        result = CommandRun(seconds, child.returncode, out.read(), err.read(), peak_kib)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(args[3:])} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
