@@ -40,7 +40,7 @@ READ_CHUNK = 2000
 # one call returns is held until its clusters keep their best few).
 LOOKUP_CHUNK = 500
 # Pairs of the file's own rows scored per call.
-SCORED_PAIRS_CHUNK = 50_000
+SCORED_PAIRS_CHUNK = 100_000
 # A blocking key shared by more rows than this (a placeholder birth date on thousands of rows)
 # is no evidence of anything; those rows are still paired through their other keys.
 MAX_BLOCK = 500
@@ -393,7 +393,12 @@ class FileLinks:
         best: dict[tuple, _PairScore] = {}
         for start in range(0, left.size, SCORED_PAIRS_CHUNK):  # scoring's arrays stay a few megabytes
             lefts, rights = left[start:start + SCORED_PAIRS_CHUNK], right[start:start + SCORED_PAIRS_CHUNK]
-            values = matching.score_pairs(columns, columns, lefts, rights, model=self.model).value
+            # Scored among the people these pairs name: scoring reads every person it is handed, and
+            # handing it the whole file for each chunk cost more than the pairs themselves.
+            named, position = np.unique(np.concatenate([lefts, rights]), return_inverse=True)
+            part = columns.subset(named.tolist())
+            values = matching.score_pairs(part, part, position[:lefts.size], position[lefts.size:],
+                                          model=self.model).value
             for k in np.flatnonzero(values >= self.run.thresholds.review):
                 a, b = int(owner[lefts[k]]), int(owner[rights[k]])
                 pair = (min(a, b), max(a, b))

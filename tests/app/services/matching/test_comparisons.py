@@ -6,7 +6,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from app.services.matching import Person, comparisons as c
+from app.services.matching import People, Person, comparisons as c
 from tests.app.services.matching.references import mixed_people, reference_levels
 
 
@@ -96,3 +96,13 @@ def test_dates_as_days_keep_unknown_dates_apart():
 ])
 def test_cities_are_compared_as_written_places(a, b, level):
     assert c.city_level(a, b) == level
+
+
+def test_a_subset_of_people_keeps_each_persons_columns_together():
+    people = People.of([Person("Ana", "Silva", date(1980, 1, 2), gender="Woman", city="Kenora",
+                               source_ids=frozenset({"A1"})),
+                        Person("Bo", "Lee", None), Person("Cy", "Roy", date(1990, 3, 4), alias="Cyrus Roy")])
+    part = people.subset([2, 0])
+    assert [part.person(k) for k in range(len(part))] == [people.person(2), people.person(0)]
+    bare = People(["Ana"], ["Silva"], [None], [None], [None])
+    assert bare.subset([0]).gender is None and bare.subset([0]).city is None
