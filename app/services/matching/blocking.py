@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from itertools import repeat
 from datetime import date
 from collections import defaultdict
 from typing import NamedTuple, Sequence
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from app.names import MatchKeys, match_keys
 from app.services.matching.comparisons import People, Person
 from app.services.matching.decide import Candidate
-from app.services.matching.model import active_model, score_pairs, settings
+from app.services.matching.model import active_model, city_weight_ceiling, score_pairs, settings
 
 
 def one_of(column, values, dialect_name: str):
@@ -89,8 +90,9 @@ CANDIDATE_CHUNK = 250
 
 
 def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: bool = True, extra_condition=None,
-                       placeholders: frozenset = frozenset()) -> list[CandidateRow]:
-    """The client rows sharing a blocking key with any of ``people`` (one query)."""
+                       placeholders: frozenset = frozenset()) -> list[tuple]:
+    """The client rows sharing a blocking key with any of ``people`` (one query), as tuples of
+    ``CandidateRow``'s columns in its order (row[0] is the client id)."""
     from app.models import Client
 
     table = Client.__table__
@@ -100,9 +102,22 @@ def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: b
         query = query.where(table.c.is_archived.is_(False))
     if extra_condition is not None:
         query = query.where(extra_condition)
-    # Fetched whole (one fetchall, not a fetchone per row: a lookup at a million clients reads ~35,000 rows),
-    # and kept as the driver's rows, which read by name as CandidateRow does: most are dropped unscored.
-    return session.execute(query).all()
+    return _all_rows(session, query)
+
+
+def _all_rows(session, query) -> list[tuple]:
+    """Every row of ``query``, fetched whole (a lookup at a million clients reads ~35,000 rows, most dropped
+    unscored). On PostgreSQL as the driver's tuples: it types dates and UUIDs itself, and the result
+    layer's row objects cost more than the query. Elsewhere the result layer types them (SQLite keeps
+    dates as text)."""
+    connection = session.connection()
+    result = connection.execute(query)
+    if connection.dialect.name != "postgresql":
+        return result.all()
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
@@ -132,7 +147,7 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
         if source and rows:
             if min_score is not None:
                 rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
-            held = source_ids_of(session, source, [row.id for row in rows]) if rows else None
+            held = source_ids_of(session, source, [row[0] for row in rows]) if rows else None
         found += candidates_from_rows(chunk, rows, min_score=min_score, source_ids=held, source=source,
                                       model=model, config=config, words=words)
     return found
@@ -150,8 +165,19 @@ def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_
     left, right = pair_by_blocks(people, rows, config.placeholder_dobs)
     if not left.size:
         return []
-    scores = score_pairs(people, rows_as_people(rows), left, right, model=model, config=config)
-    return [rows[index] for index in np.unique(right[scores.value >= min_score])]
+    incoming, candidates = People.of(people), rows_as_people(rows)
+    # Cities last: most blocked rows share a key and little else (a common name, another birth date), and
+    # fall short of min_score on their names, dates and genders even with the most a city could add.
+    needed = float(np.log2(min_score / (1.0 - min_score))) if 0.0 < min_score < 1.0 else -np.inf
+    without_city = score_pairs(replace(incoming, city=None), replace(candidates, city=None), left, right,
+                               model=model, config=config).weight
+    reachable = without_city + city_weight_ceiling(model, config) >= needed - 1e-9
+    left, right = left[reachable], right[reachable]
+    if not left.size:
+        return []
+    named, position = np.unique(right, return_inverse=True)
+    scores = score_pairs(incoming, candidates.subset(named.tolist()), left, position, model=model, config=config)
+    return [rows[index] for index in np.unique(named[position[scores.value >= min_score]])]
 
 
 def source_ids_of(session, source: str, client_ids) -> dict[uuid.UUID, frozenset[str]]:
@@ -193,8 +219,9 @@ def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow],
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     number = {key: n for n, key in enumerate(people_of)}
     lookup = number.get
-    row_keys = np.fromiter((lookup(key, -1) for row in rows for key in row[5:9]), dtype=np.intp,
-                           count=4 * len(rows)).reshape(len(rows), 4)  # dob and the three key columns
+    columns = list(zip(*rows))[5:9]  # dob and the three key columns
+    row_keys = np.stack([np.fromiter(map(lookup, column, repeat(-1)), dtype=np.intp, count=len(rows))
+                         for column in columns], axis=1)
     row_of, column = np.nonzero(row_keys >= 0)
     key_of = row_keys[row_of, column]
     holders = [people_of[key] for key in number]
@@ -235,7 +262,7 @@ def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow],
     scores = score_pairs(people, candidates, left, right, model=model, config=config, source=source)
     kept = range(left.size) if min_score is None else np.flatnonzero(scores.value >= min_score)
     for k in kept:
-        result[left[k]].append(Candidate(rows[right[k]].id, candidates.person(right[k]), scores.at(k, words),
+        result[left[k]].append(Candidate(rows[right[k]][0], candidates.person(right[k]), scores.at(k, words),
                                          None if words else people[left[k]]))
     return result
 

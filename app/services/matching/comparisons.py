@@ -274,6 +274,46 @@ class Options:
         return cls(ids, np.cumsum(count) - count, count)
 
 
+def _distinct(values: list) -> tuple[list, np.ndarray]:
+    """The distinct values (in first-seen order) and where each value is among them.
+
+    A lookup fetches tens of thousands of rows that repeat far fewer names and cities, so each is
+    normalised once; the passes over every row are the interpreter's own (dict, map), not Python code."""
+    number = dict.fromkeys(values)
+    for position, value in enumerate(number):
+        number[value] = position
+    return list(number), np.fromiter(map(number.__getitem__, values), dtype=np.intp, count=len(values))
+
+
+def _candidate_options(strings: Strings, candidates: People) -> tuple[Options, Options]:
+    """Each candidate's first and last names as ``name_options`` gives them. Most clients have no preferred
+    name or alias: their one first and one last name are numbered column by column; the others' options
+    are laid out after those."""
+    size = len(candidates)
+    own = (_string_ids(strings, candidates.first_name), _string_ids(strings, candidates.last_name))
+    extra = np.flatnonzero(np.fromiter(map(bool, candidates.preferred_name), dtype=bool, count=size)
+                           | np.fromiter(map(bool, candidates.alias), dtype=bool, count=size))
+    names = [name_options(candidates.first_name[k], candidates.last_name[k], candidates.preferred_name[k],
+                          candidates.alias[k]) for k in extra.tolist()]
+    found = []
+    for side, ids in enumerate(own):
+        count = (ids != 0).astype(np.intp)
+        start = np.arange(size, dtype=np.intp)
+        if extra.size:
+            more = Options.of([n[side] for n in names], strings)
+            count[extra], start[extra] = more.count, more.start + size
+            ids = np.concatenate([ids, more.ids])
+        found.append(Options(ids, start, count))
+    return found[0], found[1]
+
+
+def _string_ids(strings: Strings, values: Sequence[str | None]) -> np.ndarray:
+    """The string id of each value, normalised (0: none)."""
+    written, position = _distinct(list(values))
+    ids = np.fromiter((strings.id(normalize_name(value)) for value in written), dtype=np.intp, count=len(written))
+    return ids[position]
+
+
 def _string_pair_levels(strings: Strings, a: np.ndarray, b: np.ndarray, first_names: bool) -> np.ndarray:
     """``first_name_level`` (or ``last_name_level``) of the string pairs (a[k], b[k]), none of them empty."""
     width = len(strings.strings)
@@ -332,7 +372,8 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 def days(dates: Sequence[date | None]) -> np.ndarray:
     """Dates as datetime64 days, None as NaT (through ordinals: much faster than numpy's date parsing)."""
-    ordinals = np.fromiter((d.toordinal() if d else 0 for d in dates), dtype=np.int64, count=len(dates))
+    written, position = _distinct(list(dates))
+    ordinals = np.fromiter((d.toordinal() if d else 0 for d in written), dtype=np.int64, count=len(written))[position]
     result = (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
     result[ordinals == 0] = np.datetime64("NaT")
     return result
@@ -423,18 +464,9 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
     incoming, candidates = People.of(incoming), People.of(candidates)
     left, right = np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp)
     strings = Strings()
-    inc_first = np.fromiter((strings.id(normalize_name(name)) for name in incoming.first_name), dtype=np.intp,
-                            count=len(incoming))
-    inc_last = np.fromiter((strings.id(normalize_name(name)) for name in incoming.last_name), dtype=np.intp,
-                           count=len(incoming))
-    names = list(map(name_options, candidates.first_name, candidates.last_name, candidates.preferred_name,
-                     candidates.alias))
-    firsts = Options.of([n[0] for n in names], strings)
-    lasts = Options.of([n[1] for n in names], strings)
-    inc_city = np.fromiter((strings.id(normalize_name(city)) for city in incoming.cities()), dtype=np.intp,
-                           count=len(incoming))
-    cand_city = np.fromiter((strings.id(normalize_name(city)) for city in candidates.cities()), dtype=np.intp,
-                            count=len(candidates))
+    inc_first, inc_last = _string_ids(strings, incoming.first_name), _string_ids(strings, incoming.last_name)
+    firsts, lasts = _candidate_options(strings, candidates)
+    inc_city, cand_city = (_string_ids(strings, people.cities()) for people in (incoming, candidates))
     strings.freeze()
 
     inc_gender = np.fromiter(map(gender_code, incoming.genders()), dtype=np.int8, count=len(incoming))

@@ -366,6 +366,13 @@ def city_weights(model: LinkageModel, config: Settings, levels: np.ndarray, valu
     return np.where(agree, np.clip(weights, 0.0, config.city_max_weight), weights)
 
 
+def city_weight_ceiling(model: LinkageModel, config: Settings) -> float:
+    """The most a pair's city can weigh (a shared city is capped, ``city_weights``): a lookup scores its many
+    rows without their cities first, and compares cities only for the pairs this much could lift."""
+    city = model.weights("city")
+    return max(config.city_max_weight, 0.0, float(city[c.C_DIFFERENT]), float(city[c.C_UNKNOWN]))
+
+
 def score_comparison(comparison: Comparison, model: LinkageModel, config: Settings):
     """Match weights of compared pairs: (total, per-field weights, chosen levels, chosen options)."""
     table = {name: model.weights(name) for name in LEVELS}

@@ -139,7 +139,7 @@ def blocked_pairs(session, seed: int, size: int, config) -> tuple[People, People
                                    placeholders=config.placeholder_dobs)
         left, right = pair_by_blocks(chunk, found, config.placeholder_dobs)
         own = np.array([sample[start + i].id for i in left], dtype=object)
-        other = np.array([found[j].id for j in right], dtype=object)
+        other = np.array([found[j][0] for j in right], dtype=object)
         keep = (own != other) if left.size else np.zeros(0, dtype=bool)
         # a pair of two sampled clients is found from both sides: keep it once
         keep &= np.array([a.int < b.int or b not in sampled for a, b in zip(own, other)], dtype=bool) \

@@ -2,6 +2,7 @@
 
 import math
 import random
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from app.services import matching
 from app.services.matching import Person, Thresholds, comparisons as c, decide, score
 from app.services.matching.model import (
-    DEFAULT_MODEL, LinkageModel, NameFrequencies, Settings, parse_placeholder_dobs, settings,
+    DEFAULT_MODEL, LinkageModel, NameFrequencies, Settings, city_weight_ceiling, parse_placeholder_dobs, settings,
 )
 from app.services.matching.names import normalize_name
 from tests.app.services.matching.references import mixed_people, reference_levels
@@ -215,6 +216,26 @@ def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
                                                 abs=1e-9), (incoming[i], candidates[j])
         assert batch.at(k) == matching.score(incoming[i], candidates[j], model=model, config=config)
     assert np.all((batch.value >= 0) & (batch.value <= 1))
+
+
+@pytest.mark.parametrize("cap", [0.0, 3.0])
+def test_a_city_never_adds_more_than_the_ceiling_a_lookup_drops_candidates_by(cap):
+    """Blocking scores its rows without their cities and drops those that the most a city can weigh would
+    not lift to the threshold; no pair's city may weigh more than that, or a likely candidate would be lost."""
+    rng = random.Random(5)
+    incoming, candidates = mixed_people(rng, 40), mixed_people(rng, 60)
+    left = np.array([rng.randrange(40) for _ in range(3000)])
+    right = np.array([rng.randrange(60) for _ in range(3000)])
+    model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
+                         {"city": NameFrequencies({"toronto": 900, "hamilton": 2}, 1000, 1e-3)})
+    config = Settings(frozenset({date(1900, 1, 1)}), -7.0, cap)
+    full = matching.score_pairs(incoming, candidates, left, right, model=model, config=config).weight
+    people, others = matching.People.of(incoming), matching.People.of(candidates)
+    without = matching.score_pairs(replace(people, city=None), replace(others, city=None), left, right,
+                                   model=model, config=config).weight
+    ceiling = city_weight_ceiling(model, config)
+    assert np.all(without + ceiling >= full - 1e-9)
+    assert np.any(np.isclose(without + ceiling, full)), "the premise: some city weighs the whole ceiling"
 
 
 def test_a_model_needs_one_probability_per_level():
