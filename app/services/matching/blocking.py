@@ -90,13 +90,19 @@ CANDIDATE_CHUNK = 250
 
 
 def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: bool = True, extra_condition=None,
-                       placeholders: frozenset = frozenset()) -> list[tuple]:
+                       placeholders: frozenset = frozenset(), ids_as_text: bool = False) -> list[tuple]:
     """The client rows sharing a blocking key with any of ``people`` (one query), as tuples of
-    ``CandidateRow``'s columns in its order (row[0] is the client id)."""
+    ``CandidateRow``'s columns in its order (row[0] is the client id).
+
+    ``ids_as_text``: the ids as the database writes them (a UUID object per row cost more than all the
+    row's other columns, and a lookup keeps few of its rows; ``with_client_ids`` makes those UUIDs)."""
     from app.models import Client
 
     table = Client.__table__
-    query = sa.select(*(table.c[name] for name in CandidateRow._fields)).where(
+    columns = [table.c[name] for name in CandidateRow._fields]
+    if ids_as_text:
+        columns[0] = sa.cast(table.c.id, sa.String)
+    query = sa.select(*columns).where(
         block_condition(table, people, session.connection().dialect.name, placeholders))
     if exclude_archived:
         query = query.where(table.c.is_archived.is_(False))
@@ -142,15 +148,21 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     for start in range(0, len(people), CANDIDATE_CHUNK):
         chunk = people[start:start + CANDIDATE_CHUNK]
         rows = fetch_blocked_rows(session, chunk, exclude_archived=exclude_archived, extra_condition=extra_condition,
-                                  placeholders=config.placeholder_dobs)
+                                  placeholders=config.placeholder_dobs, ids_as_text=True)
+        if source and rows and min_score is not None:
+            rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
+        rows = with_client_ids(rows)
         held = None
         if source and rows:
-            if min_score is not None:
-                rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
             held = source_ids_of(session, source, [row[0] for row in rows]) if rows else None
         found += candidates_from_rows(chunk, rows, min_score=min_score, source_ids=held, source=source,
                                       model=model, config=config, words=words)
     return found
+
+
+def with_client_ids(rows: Sequence[tuple]) -> list[tuple]:
+    """Rows fetched ``ids_as_text`` with their client ids as UUIDs."""
+    return [(uuid.UUID(row[0]), *row[1:]) for row in rows]
 
 
 def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_score: float, model,
@@ -162,10 +174,11 @@ def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_
     source weighs against, and a client holding the same id was linked by that id before any
     name was compared (ingest/link.py). So the rows below ``min_score`` without ids stay below it.
     """
-    left, right = pair_by_blocks(people, rows, config.placeholder_dobs)
+    columns = list(zip(*rows))
+    left, right = pair_by_blocks(people, rows, config.placeholder_dobs, columns)
     if not left.size:
         return []
-    incoming, candidates = People.of(people), rows_as_people(rows)
+    incoming, candidates = People.of(people), rows_as_people(rows, columns=columns)
     # Cities last: most blocked rows share a key and little else (a common name, another birth date), and
     # fall short of min_score on their names, dates and genders even with the most a city could add.
     needed = float(np.log2(min_score / (1.0 - min_score))) if 0.0 < min_score < 1.0 else -np.inf
@@ -203,13 +216,14 @@ def _blocking_keys(person: Person, placeholders) -> list:
 
 
 def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow],
-                   placeholders: frozenset = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+                   placeholders: frozenset = frozenset(), columns: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every (person, row) pair sharing a blocking key, each pair once, as two index arrays (by person, then row).
 
     The rows' keys are read from their stored columns (what the query selected on); the
     people's are computed. Dates and key strings never collide, so one table numbers them all.
     The table holds only the people's keys (a few per person): each of the many rows is looked
-    up in it once per key column, and the rest is done on arrays.
+    up in it once per key column, and the rest is done on arrays. ``columns``: the rows' columns
+    (``zip(*rows)``), when the caller has them.
     """
     people_of: dict = defaultdict(list)
     for index, person in enumerate(people):
@@ -219,9 +233,9 @@ def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow],
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     number = {key: n for n, key in enumerate(people_of)}
     lookup = number.get
-    columns = list(zip(*rows))[5:9]  # dob and the three key columns
+    columns = columns or list(zip(*rows))
     row_keys = np.stack([np.fromiter(map(lookup, column, repeat(-1)), dtype=np.intp, count=len(rows))
-                         for column in columns], axis=1)
+                         for column in columns[5:9]], axis=1)  # dob and the three key columns
     row_of, column = np.nonzero(row_keys >= 0)
     key_of = row_keys[row_of, column]
     holders = [people_of[key] for key in number]
@@ -237,8 +251,8 @@ def pair_by_blocks(people: Sequence[Person], rows: Sequence[CandidateRow],
     return pairs // len(rows), pairs % len(rows)
 
 
-def rows_as_people(rows: Sequence[CandidateRow], source_ids: dict | None = None) -> People:
-    columns = list(zip(*rows)) if rows else [()] * len(CandidateRow._fields)
+def rows_as_people(rows: Sequence[CandidateRow], source_ids: dict | None = None, columns: list | None = None) -> People:
+    columns = columns or (list(zip(*rows)) if rows else [()] * len(CandidateRow._fields))
     if source_ids:
         ids = [source_ids.get(client_id, frozenset()) for client_id in columns[0]]
     else:  # no ids to look up: a UUID's hash is computed in Python, and a block holds tens of thousands
