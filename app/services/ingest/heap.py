@@ -10,8 +10,8 @@ collector paused).
 
 So while a file is worked the automatic collector is paused, the long-lived state is
 frozen (``gc.freeze``: a generation the collector skips) once it is built, and what a
-batch leaves behind is collected explicitly after each write (only objects made since the
-last freeze are scanned). Leaving hands everything back and turns the collector on again.
+batch leaves behind is collected explicitly after each write, its survivors frozen in turn
+(only objects made since the last freeze are scanned). Leaving hands everything back and turns the collector on again.
 
 Imports can run side by side in one process (the threaded server with Celery eager), and
 all of this is process-wide: it is undone only when the last run leaves.
@@ -35,8 +35,10 @@ def freeze() -> None:
 
 
 def collect() -> None:
-    """Collect the garbage made since the last freeze (a written batch's records and their cycles)."""
-    gc.collect()
+    """Collect the garbage made since the last freeze (a written batch's records and their cycles), and keep
+    what survives out of the next collection: otherwise each batch's collection rescanned the survivors of
+    every batch before it (20 s of a 100,000-row import, in 500-row batches)."""
+    freeze()
 
 
 @contextmanager

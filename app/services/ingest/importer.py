@@ -47,8 +47,8 @@ from app.services.ingest.link import Cluster, FileLinks, in_content_order
 from app.services.ingest.parse import RowParsing
 from app.services.ingest.reading import FileRefused, file_type_of
 from app.services.ingest.runs import (
-    ImportStopped, clear_rows, drop_spent_rows, drop_superseded_rows, fail, log_stopped, stopped_message,
-    take_over_held_rows,
+    KEPT_STATUSES, ImportStopped, clear_rows, drop_spent_rows, drop_superseded_rows, fail, log_stopped,
+    stopped_message, take_over_held_rows,
 )
 from app.services.ingest.stage import Staging
 from app.services.ingest.write import Batch, Outcome
@@ -529,10 +529,13 @@ class ImportRun(Staging, RowParsing):
 
     def _record_outcomes(self, staged, outcomes: dict[uuid.UUID, Outcome], batch: Batch | None) -> None:
         counters = self.counters
-        updates = []
+        updates, spent = [], []
         for row in staged:
             outcome = outcomes[row.id]
-            if outcome.status in ("rejected", "review") and len(self.errors) < ERROR_DETAILS_KEPT:
+            if outcome.status not in KEPT_STATUSES:  # written: the row has done its job (drop_spent_rows)
+                spent.append(row.id)
+                continue
+            if len(self.errors) < ERROR_DETAILS_KEPT:
                 self.errors.append({"row": row.row_number, "reason": outcome.reason})
             updates.append({"id": row.id, "status": outcome.status, "reason": outcome.reason,
                             "client_id": None if self.dry_run else outcome.client_id, "details": outcome.details})
@@ -542,6 +545,11 @@ class ImportRun(Staging, RowParsing):
             counters.intakes += batch.intakes_written
             counters.discharges += batch.discharges_written
         counters.done += len(staged)
+        # Deleted with the batch it wrote, not marked and deleted when the run ends: a run that stops meanwhile
+        # starts again from the top (process_upload), and rewriting every row's cells cost as much as deleting.
+        if spent:
+            self.session.execute(sa.delete(ImportRow).where(
+                matching.one_of(ImportRow.id, spent, self.session.connection().dialect.name)))
         bulk.update_rows(self.session, ImportRow.__table__, updates)
         self._write_counters()
 

@@ -379,6 +379,15 @@ def days(dates: Sequence[date | None]) -> np.ndarray:
     return result
 
 
+def _digits_apart(a: tuple, b: tuple) -> np.ndarray:
+    """How many digits of two dates written yyyy-mm-dd differ, from their (year, month, day) arrays."""
+    apart = np.zeros(a[0].shape, dtype=np.int64)
+    for part_a, part_b, places in zip(a, b, (4, 2, 2)):
+        for place in range(places):
+            apart += (part_a // 10 ** place % 10) != (part_b // 10 ** place % 10)
+    return apart
+
+
 def dob_levels(a: np.ndarray, b: np.ndarray, placeholders: frozenset[date] = frozenset()) -> np.ndarray:
     """``dob_level`` of the pairs (a[k], b[k]) of datetime64 days (NaT: unknown)."""
     def parts(values):
@@ -396,14 +405,12 @@ def dob_levels(a: np.ndarray, b: np.ndarray, placeholders: frozenset[date] = fro
     plain = ~unknown & ~placeholder
     same = plain & (a == b)
     transposed = plain & ~same & (ay == by) & (am == bd) & (ad == bm)  # both counted from 0
-    rest = np.flatnonzero(plain & ~same & ~transposed)
-    typos = np.zeros(a.size, dtype=np.int64)
-    if rest.size:
-        typos[rest] = cpdist(np.datetime_as_string(a[rest]).tolist(), np.datetime_as_string(b[rest]).tolist(),
-                             scorer=Levenshtein.distance)
+    # One digit of yyyy-mm-dd differs (both are as long and the dashes agree: a Levenshtein distance of 1)
+    one_digit = plain & ~same & ~transposed & (_digits_apart((ay + 1970, am + 1, ad + 1), (by + 1970, bm + 1, bd + 1))
+                                                == 1)
     year_off = (am == bm) & (ad == bd) & (np.abs(ay - by) == 1)
     january_1 = (am == 0) & (ad == 0)
-    return np.select([unknown, placeholder, same & january_1, same, transposed, typos == 1, year_off],
+    return np.select([unknown, placeholder, same & january_1, same, transposed, one_digit, year_off],
                      [D_UNKNOWN, D_PLACEHOLDER, D_JANUARY_1, D_EXACT, D_TRANSPOSED, D_ONE_DIGIT, D_YEAR_OFF],
                      D_DIFFERENT).astype(np.int8)
 
