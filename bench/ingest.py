@@ -6,7 +6,8 @@
 
 The script (re)creates a throwaway database (``--database-url``, default ``ccd_bench_ingest``
 on the local server: it is DROPPED first, and afterwards unless ``--keep``), migrates it,
-loads M synthetic clients with their EMHware ids by COPY, writes an N-row EMHware export
+loads M synthetic clients with their EMHware ids by COPY (then VACUUM ANALYZE, as autovacuum leaves a
+live database), writes an N-row EMHware export
 (bench/synthetic.py), then measures:
 
 * the floor, in the same run and on the same database: reading the file and COPYing its
@@ -106,9 +107,12 @@ def load_clients(data, engine) -> None:
             for c in data.clients:
                 if c.emh_id:
                     copy.write_row((uuid.uuid4(), c.id, "EMHware", c.emh_id))
-        cursor.execute("ANALYZE clients")
-        cursor.execute("ANALYZE client_source_ids")
         raw.commit()
+        # As autovacuum leaves a live database: a table just filled by COPY has no hint bits set, and the import's
+        # every lookup then wrote the pages it read (13,752 of 17,598 in one lookup: 0.9 s against 0.12 s).
+        raw.driver_connection.autocommit = True
+        cursor.execute("VACUUM (ANALYZE) clients")
+        cursor.execute("VACUUM (ANALYZE) client_source_ids")
     finally:
         raw.close()
 

@@ -405,9 +405,9 @@ def dob_levels(a: np.ndarray, b: np.ndarray, placeholders: frozenset[date] = fro
     plain = ~unknown & ~placeholder
     same = plain & (a == b)
     transposed = plain & ~same & (ay == by) & (am == bd) & (ad == bm)  # both counted from 0
-    # One digit of yyyy-mm-dd differs (both are as long and the dashes agree: a Levenshtein distance of 1)
-    one_digit = plain & ~same & ~transposed & (_digits_apart((ay + 1970, am + 1, ad + 1), (by + 1970, bm + 1, bd + 1))
-                                                == 1)
+    # One digit of yyyy-mm-dd differs: both are as long and the dashes agree, so a Levenshtein distance of 1
+    apart = _digits_apart((ay + 1970, am + 1, ad + 1), (by + 1970, bm + 1, bd + 1))
+    one_digit = plain & ~same & ~transposed & (apart == 1)
     year_off = (am == bm) & (ad == bd) & (np.abs(ay - by) == 1)
     january_1 = (am == 0) & (ad == 0)
     return np.select([unknown, placeholder, same & january_1, same, transposed, one_digit, year_off],
