@@ -11,7 +11,8 @@ collector paused).
 So while a file is worked the automatic collector is paused, the long-lived state is
 frozen (``gc.freeze``: a generation the collector skips) once it is built, and what a
 batch leaves behind is collected explicitly after each write, its survivors frozen in turn
-(only objects made since the last freeze are scanned). Leaving hands everything back and turns the collector on again.
+(only objects made since the last freeze are scanned). Leaving hands everything back and
+turns the collector on again.
 
 Imports can run side by side in one process (the threaded server with Celery eager), and
 all of this is process-wide: it is undone only when the last run leaves.
