@@ -38,7 +38,7 @@ from app.services.ingest.values import BadValue
 READ_CHUNK = 2000
 # People looked up in the client table per find_candidates call (it chunks its queries itself; what
 # one call returns is held until its clusters keep their best few).
-LOOKUP_CHUNK = 500
+LOOKUP_CHUNK = 2000
 # Pairs of the file's own rows scored per call.
 SCORED_PAIRS_CHUNK = 100_000
 # A blocking key shared by more rows than this (a placeholder birth date on thousands of rows)

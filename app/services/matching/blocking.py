@@ -10,6 +10,7 @@ not looked up by: it would fetch every client whose date is unknown.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait as futures_wait
 from dataclasses import replace
 from itertools import repeat
 from datetime import date
@@ -96,27 +97,34 @@ def fetch_blocked_rows(session, people: Sequence[Person], *, exclude_archived: b
 
     ``ids_as_text``: the ids as the database writes them (a UUID object per row cost more than all the
     row's other columns, and a lookup keeps few of its rows; ``with_client_ids`` makes those UUIDs)."""
+    connection = session.connection()
+    return _all_rows(connection, blocked_rows_query(people, connection.dialect.name, exclude_archived=exclude_archived,
+                                                    extra_condition=extra_condition, placeholders=placeholders,
+                                                    ids_as_text=ids_as_text))
+
+
+def blocked_rows_query(people: Sequence[Person], dialect_name: str, *, exclude_archived: bool = True,
+                       extra_condition=None, placeholders: frozenset = frozenset(), ids_as_text: bool = False):
+    """The query ``fetch_blocked_rows`` runs."""
     from app.models import Client
 
     table = Client.__table__
     columns = [table.c[name] for name in CandidateRow._fields]
     if ids_as_text:
         columns[0] = sa.cast(table.c.id, sa.String)
-    query = sa.select(*columns).where(
-        block_condition(table, people, session.connection().dialect.name, placeholders))
+    query = sa.select(*columns).where(block_condition(table, people, dialect_name, placeholders))
     if exclude_archived:
         query = query.where(table.c.is_archived.is_(False))
     if extra_condition is not None:
         query = query.where(extra_condition)
-    return _all_rows(session, query)
+    return query
 
 
-def _all_rows(session, query) -> list[tuple]:
+def _all_rows(connection, query) -> list[tuple]:
     """Every row of ``query``, fetched whole (a lookup at a million clients reads ~35,000 rows, most dropped
     unscored). On PostgreSQL as the driver's tuples: it types dates and UUIDs itself, and the result
     layer's row objects cost more than the query. Elsewhere the result layer types them (SQLite keeps
     dates as text)."""
-    connection = session.connection()
     result = connection.execute(query)
     if connection.dialect.name != "postgresql":
         return result.all()
@@ -124,6 +132,44 @@ def _all_rows(session, query) -> list[tuple]:
         return result.cursor.fetchall()
     finally:
         result.close()
+
+
+class _RowsAhead:
+    """The blocked rows of each chunk of people in turn. On PostgreSQL, while the caller scores one chunk's
+    rows, the next chunk's query runs in a thread on the same connection: the server's time is spent
+    while this process works (it waits on the socket without holding the interpreter), instead of after.
+
+    The connection is the session's own, so a test's open transaction sees its own rows. It is used by
+    one thread at a time: ``wait`` must be called before the caller's next statement."""
+
+    def __init__(self, session, chunks: list, overlap: bool, **query_options):
+        self.connection = session.connection()
+        self.chunks, self.options = chunks, query_options
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccd-lookup") \
+            if overlap and self.connection.dialect.name == "postgresql" and len(chunks) > 1 else None
+        self.next: Future | None = None
+
+    def _fetch(self, chunk) -> list[tuple]:
+        return _all_rows(self.connection, blocked_rows_query(chunk, self.connection.dialect.name, **self.options))
+
+    def __iter__(self):
+        try:
+            for index, chunk in enumerate(self.chunks):
+                rows = self.next.result() if self.next is not None else self._fetch(chunk)
+                self.next = None
+                if self.pool is not None and index + 1 < len(self.chunks):
+                    self.next = self.pool.submit(self._fetch, self.chunks[index + 1])
+                yield chunk, rows
+        finally:
+            self.wait()
+            if self.pool is not None:
+                self.pool.shutdown()
+
+    def wait(self) -> None:
+        """Until the next chunk's query, if one runs, is done with the connection (its result, or its error,
+        is kept for the next turn)."""
+        if self.next is not None:
+            futures_wait([self.next])
 
 
 def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool = True,
@@ -145,12 +191,17 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
         model = with_data_frequencies(session, active_model(session))
     config = settings()
     found: list[list[Candidate]] = []
-    for start in range(0, len(people), CANDIDATE_CHUNK):
-        chunk = people[start:start + CANDIDATE_CHUNK]
-        rows = fetch_blocked_rows(session, chunk, exclude_archived=exclude_archived, extra_condition=extra_condition,
-                                  placeholders=config.placeholder_dobs, ids_as_text=True)
-        if source and rows and min_score is not None:
-            rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
+    # Scoring before the source ids are fetched is the work the next chunk's query can run beside.
+    scored_first = bool(source) and min_score is not None
+    chunks = [people[start:start + CANDIDATE_CHUNK] for start in range(0, len(people), CANDIDATE_CHUNK)]
+    ahead = _RowsAhead(session, chunks, scored_first, exclude_archived=exclude_archived,
+                       extra_condition=extra_condition, placeholders=config.placeholder_dobs, ids_as_text=True)
+    for chunk, rows in ahead:
+        try:
+            if scored_first and rows:
+                rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
+        finally:
+            ahead.wait()
         rows = with_client_ids(rows)
         held = None
         if source and rows:

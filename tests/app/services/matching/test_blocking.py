@@ -71,6 +71,69 @@ def test_blocking_is_one_query_per_chunk_of_people_with_the_same_result(db_sessi
     assert found_in_chunks_of(8) == (whole, 3)
 
 
+def _import_lookup(people):
+    """As an import looks people up: the review band only, the source's ids compared, no words."""
+    found = matching.find_candidates(db.session, people, min_score=0.2, source="EMHware",
+                                     model=matching.DEFAULT_MODEL, words=False)
+    return [sorted((c.client_id, round(c.score.value, 9)) for c in candidates) for candidates in found]
+
+
+SURNAMES = ("Tremblay", "Gagnon", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Ouellet", "Pelletier",
+            "Bélanger", "Lévesque", "Bergeron")
+FIRST_NAMES = ("Marie", "Jean", "Sophie", "Luc", "Chantal", "Denis", "Nathalie", "Guy", "Isabelle", "Marc",
+               "Julie", "Pierre")
+
+
+def _clients_and_lookalikes():
+    """Twelve clients, each with an EMHware id, who share no blocking key with one another; twenty people
+    looked up: each client's lookalike (a typo, another id), then eight who resemble no one."""
+    for i, (first, last) in enumerate(zip(FIRST_NAMES, SURNAMES)):
+        client = _add(first, last, date(1950 + 2 * i, i + 1, 10 + i))
+        db.session.flush()
+        db.session.add(ClientSourceId(client_id=client.id, source_system="EMHware", source_client_id=f"E-{i}"))
+    db.session.commit()
+    # Ids no client holds: a person whose id CCD knows is linked by it before any lookup (ingest/link.py).
+    lookalikes = [Person(first, last[:-1] + "e" if i % 2 else last, date(1950 + 2 * i, i + 1, 10 + i),
+                         source_ids=frozenset({f"E-{100 + i}"}))
+                  for i, (first, last) in enumerate(zip(FIRST_NAMES, SURNAMES))]
+    strangers = [Person(f"Zora{i}", "Quixby", date(2001, 1, i + 1), source_ids=frozenset({f"E-{200 + i}"}))
+                 for i in range(8)]
+    return lookalikes + strangers
+
+
+def test_an_import_lookup_in_many_chunks_finds_what_one_chunk_finds(db_session, monkeypatch):
+    """On PostgreSQL the next chunk's query runs while this one is scored (in a thread, on the session's
+    connection): the rows this test's open transaction wrote are seen, and nothing is lost or reordered."""
+    people = _clients_and_lookalikes()
+    monkeypatch.setattr(matching.blocking, "CANDIDATE_CHUNK", 1000)
+    whole = _import_lookup(people)
+    monkeypatch.setattr(matching.blocking, "CANDIDATE_CHUNK", 3)
+    assert _import_lookup(people) == whole
+    assert all(len(candidates) == 1 for candidates in whole[:12]) and not any(whole[12:])
+
+
+def test_a_lookup_that_fails_part_way_leaves_the_connection_usable(db_session, monkeypatch):
+    people = _clients_and_lookalikes()
+    monkeypatch.setattr(matching.blocking, "CANDIDATE_CHUNK", 3)
+    calls = []
+    scored = matching.blocking._likely_rows
+
+    def fails_on_the_third_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("scoring failed")
+        return scored(*args, **kwargs)
+
+    monkeypatch.setattr(matching.blocking, "_likely_rows", fails_on_the_third_chunk)
+    try:
+        _import_lookup(people)
+    except RuntimeError as exc:
+        assert str(exc) == "scoring failed"
+    else:
+        raise AssertionError("the scoring error was swallowed")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ClientSourceId)) == 12
+
+
 def test_candidates_below_the_asked_probability_are_left_out(db_session):
     for first, dob in (("Marie", date(1980, 3, 4)), ("Zed", date(1980, 3, 4))):
         _add(first, "Tremblay", dob)
