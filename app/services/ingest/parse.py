@@ -80,6 +80,34 @@ class ParsedRow:
 
 
 
+_DOB, _NAME, _LIST, _TEXT = "dob", "name", "list", "text"
+
+
+class _RowPlan:
+    """The client fields a file has, each with its cell's position, how it is read, its length limit and the
+    title its errors name; the extended fields it has; the titles of the other fields a row reads."""
+
+    def __init__(self, resolved, title_of):
+        self.resolved = resolved
+        positions = resolved.positions
+        self.client = []
+        for name in CLIENT_FIELDS:
+            if name not in positions:
+                continue
+            if name == "dob":
+                kind, option_list = _DOB, None
+            elif name in NAME_FIELDS:
+                kind, option_list = _NAME, None
+            elif name in LIST_FIELDS:
+                kind, option_list = _LIST, LIST_FIELDS[name]
+            else:
+                kind, option_list = _TEXT, OPTION_LIST_OF.get(name)
+            self.client.append((name, positions[name], kind, CLIENT_COLUMN_LIMITS.get(name), title_of(name),
+                                option_list))
+        self.extended = [(name, positions[name]) for name in EXTENDED_IMPORT_FIELDS if name in positions]
+        self.titles = {name: title_of(name) for name in ("source_client_id", "discharge_reason", "referral_source")}
+
+
 class RowParsing:
     """The row-reading half of an import run: needs ``resolved``, ``date_order``, ``options``,
     ``options_seen`` and ``programs`` (stage.py loads them)."""
@@ -105,37 +133,47 @@ class RowParsing:
             found = self.options_seen[key] = canonical_option(value, self.options[list_key], list_key)
         return found
 
+    def _plan(self) -> "_RowPlan":
+        """How this file's cells become values, worked out once per run: a file repeats its columns on every
+        row, and asking the column map for each field of each row cost more than reading the cells."""
+        plan = getattr(self, "_row_plan", None)
+        if plan is None or plan.resolved is not self.resolved:
+            plan = self._row_plan = _RowPlan(self.resolved, self._title)
+        return plan
+
     def _parse(self, row) -> ParsedRow:
         cells = row.cells
+        width = len(cells)
+        plan = self._plan()
         client: dict = {}
-        for name in CLIENT_FIELDS:
-            if not self.resolved.has(name):
-                continue
-            text = self._cell(cells, name)
-            if name == "dob":
+        for name, index, kind, limit, title, option_list in plan.client:
+            text = (cells[index] or "") if index < width else ""
+            if kind is _DOB:
                 value = parse_date(text, self.date_order, label="DOB")
                 if value is not None and value > self.today:
                     raise BadValue(f"DOB {value:%Y-%m-%d} is in the future")
                 if value is not None and value < date(1900, 1, 1):
                     raise BadValue(f"DOB {value:%Y-%m-%d} is before 1900")
-            elif name in NAME_FIELDS:
-                value = clean_name(text, CLIENT_COLUMN_LIMITS.get(name), self._title(name))
-            elif name in LIST_FIELDS:
-                value = [self._option(v, LIST_FIELDS[name]) for v in split_multi(text)] or None
+            elif kind is _NAME:
+                value = clean_name(text, limit, title)
+            elif kind is _LIST:
+                value = [self._option(v, option_list) for v in split_multi(text)] or None
             else:
-                value = clean_text(text, CLIENT_COLUMN_LIMITS.get(name), self._title(name))
-                if value is not None and name in OPTION_LIST_OF:
-                    value = self._option(value, OPTION_LIST_OF[name])
+                value = clean_text(text, limit, title)
+                if value is not None and option_list is not None:
+                    value = self._option(value, option_list)
                 if name == "email" and value is not None:
                     if "@" not in value.strip("@"):
                         raise BadValue(f"Email {value!r} is not an email address")
             if value is not None:
                 client[name] = value
-        extended = {name: value for name in EXTENDED_IMPORT_FIELDS if self.resolved.has(name)
-                    for value in [extended_value(name, self._cell(cells, name))] if value is not None}
-        if extended:
-            client["extended"] = extended
-        source_id = clean_text(self._cell(cells, "source_client_id"), 100, self._title("source_client_id"))
+        if plan.extended:
+            extended = {name: value for name, index in plan.extended
+                        for value in [extended_value(name, (cells[index] or "") if index < width else "")]
+                        if value is not None}
+            if extended:
+                client["extended"] = extended
+        source_id = clean_text(self._cell(cells, "source_client_id"), 100, plan.titles["source_client_id"])
         dates = {}
         for name, label in (("enrollment_start", "Admission date"), ("intake_date", "Intake date"),
                             ("discharge_date", "Discharge date")):
@@ -148,8 +186,8 @@ class RowParsing:
             raise BadValue(f"Discharge date {discharge:%Y-%m-%d} is before the admission date {start:%Y-%m-%d}")
         programs = self._programs(cells) if any(dates.values()) else []
         return ParsedRow(row.id, row.row_number, source_id, client, programs, start, dates["intake_date"], discharge,
-                         clean_text(self._cell(cells, "discharge_reason"), 255, self._title("discharge_reason")),
-                         clean_text(self._cell(cells, "referral_source"), 255, self._title("referral_source")))
+                         clean_text(self._cell(cells, "discharge_reason"), 255, plan.titles["discharge_reason"]),
+                         clean_text(self._cell(cells, "referral_source"), 255, plan.titles["referral_source"]))
 
     def _programs(self, cells) -> list[uuid.UUID]:
         names = split_programs(self._cell(cells, "program"))
