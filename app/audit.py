@@ -84,8 +84,25 @@ def current_actor() -> tuple[uuid.UUID | None, str]:
     return None, _actor.get() or SYSTEM_ACTOR
 
 
+_AS_IS = frozenset({type(None), bool, int, float, str})
+_AS_TEXT = frozenset({uuid.UUID, Decimal})
+_AS_ISO = frozenset({datetime, date, time})
+
+
 def jsonable(value: Any) -> Any:
-    """A value as it should be stored in a diff: JSON types only, dates as ISO strings."""
+    """A value as it should be stored in a diff: JSON types only, dates as ISO strings.
+
+    By exact type first: an import writes an audit row per record, each diff a dict of dicts, and the
+    isinstance chain ran millions of times an import (subclasses still take it)."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {key if type(key) is str else str(key): jsonable(item) for key, item in value.items()}
+    if kind in _AS_ISO:
+        return value.isoformat()
+    if kind in _AS_TEXT:
+        return str(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (datetime, date, time)):
