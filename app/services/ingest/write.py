@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from app import audit, bulk
 from app.models import Client, ClientDuplicate, ClientSourceId, Discharge, Enrollment, Intake
-from app.models.search import refresh_search_keys
+from app.models.search import KEY_FIELDS, refresh_search_keys
 from app.services import matching, restriction_notices, restrictions
 from app.services.ingest.column_maps import CLIENT_FIELDS
 from app.services.ingest.parse import LIST_FIELDS, ParsedRow
@@ -25,6 +25,7 @@ DEFAULT_DISCHARGE_REASON = "Not recorded in {source}"
 # Identity fields are CCD's own: an import fills them when empty but never overwrites them
 # (a typo in one export must not rename a client; a mismatch is evidence for review).
 IDENTITY_FIELDS = frozenset({"first_name", "last_name", "dob"})
+SEARCHED_FIELDS = frozenset(KEY_FIELDS)
 
 
 @dataclass
@@ -291,8 +292,12 @@ class Batch:
             if self.new_duplicates:
                 self._insert_duplicates(trail, actor, now)
             audit.record_many(session, trail)
-        # Bulk statements pass the session by, so the clients they wrote are made findable here.
-        refresh_search_keys(session.connection(), {row["id"] for row in self.new_clients} | set(self.client_changes)
+        # Bulk statements pass the session by, so the clients they wrote are made findable here: the new ones,
+        # those given a source id, and those whose changed fields are searched by (most changes of a matched
+        # client are its gender, city or languages, which no key holds).
+        refresh_search_keys(session.connection(), {row["id"] for row in self.new_clients}
+                            | {client_id for client_id, changes in self.client_changes.items()
+                               if not SEARCHED_FIELDS.isdisjoint(changes)}
                             | {row["client_id"] for row in self.new_source_ids})
 
     def _flag_restricted_enrollments(self, trail, actor, now) -> None:

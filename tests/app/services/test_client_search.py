@@ -186,6 +186,9 @@ def test_clients_an_import_writes_or_changes_are_found(db_session, tmp_path):
     db.session.commit()
     imported("second.csv", f'CLI-773,Okafor,Ada,"{program.name}",1966-09-30,40,,Toronto,,,,2024-03-15,10,,')
     assert found("okafor 30/09/1966") == {undated.id}, "the birth date the import filled in"
+    imported("third.csv", f'CLI-771,Côté,Hélène,"{program.name}",1980-02-03,40,,Ottawa,,,,2024-05-15,10,,')
+    assert db.session.get(Client, helene).city == "Ottawa"
+    assert found("helene cote") == found("CLI-771") == {helene}, "a change no key holds leaves the keys as they were"
 
 
 def test_every_client_of_a_large_import_batch_is_found(db_session, tmp_path):
