@@ -196,12 +196,15 @@ def find_candidates(session, people: Sequence[Person], *, exclude_archived: bool
     chunks = [people[start:start + CANDIDATE_CHUNK] for start in range(0, len(people), CANDIDATE_CHUNK)]
     ahead = _RowsAhead(session, chunks, scored_first, exclude_archived=exclude_archived,
                        extra_condition=extra_condition, placeholders=config.placeholder_dobs, ids_as_text=True)
-    for chunk, rows in ahead:
+    for chunk, fetched in ahead:
+        rows = fetched
         try:
             if scored_first and rows:
                 rows = _likely_rows(chunk, rows, min_score=min_score, model=model, config=config)
         finally:
             ahead.wait()
+        if scored_first and fetched:
+            rows = _with_holders_of_their_ids(session, source, chunk, fetched, rows)
         rows = with_client_ids(rows)
         held = None
         if source and rows:
@@ -221,9 +224,9 @@ def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_
     """The rows at least ``min_score`` likely for someone before their source ids are compared.
 
     A block at a million clients holds tens of thousands of rows, and fetching every one's ids
-    cost a third of an import. Ids can only lower a score here: a different id from the same
-    source weighs against, and a client holding the same id was linked by that id before any
-    name was compared (ingest/link.py). So the rows below ``min_score`` without ids stay below it.
+    cost a third of an import. A different id from the same source only weighs against, so the rows
+    below ``min_score`` without ids stay below it, unless the client holds the person's own id
+    (``_with_holders_of_their_ids`` keeps those).
     """
     columns = list(zip(*rows))
     left, right = pair_by_blocks(people, rows, config.placeholder_dobs, columns)
@@ -242,6 +245,25 @@ def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_
     named, position = np.unique(right, return_inverse=True)
     scores = score_pairs(incoming, candidates.subset(named.tolist()), left, position, model=model, config=config)
     return [rows[index] for index in np.unique(named[position[scores.value >= min_score]])]
+
+
+def _with_holders_of_their_ids(session, source: str, people: Sequence[Person], fetched: Sequence[tuple],
+                               likely: list[tuple]) -> list[tuple]:
+    """The likely rows and any fetched client holding one of ``people``'s own ids in ``source``: the same id
+    can lift a pair that nothing else would, and whether another person of the chunk kept that row must not
+    decide the answer. An import looks up no one whose id a client holds (ingest/link.py links those first),
+    so there this finds nothing, in one indexed query."""
+    from app.models import ClientSourceId
+
+    ids = sorted({source_id for person in people for source_id in person.source_ids})
+    if not ids:
+        return likely
+    holders = set(session.scalars(
+        sa.select(sa.cast(ClientSourceId.client_id, sa.String))
+        .where(ClientSourceId.source_system == source,
+               one_of(ClientSourceId.source_client_id, ids, session.connection().dialect.name))))
+    kept = {row[0] for row in likely}
+    return likely + [row for row in fetched if row[0] in holders and row[0] not in kept]
 
 
 def source_ids_of(session, source: str, client_ids) -> dict[uuid.UUID, frozenset[str]]:

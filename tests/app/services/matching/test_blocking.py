@@ -1,6 +1,7 @@
 """Candidates come from the database by blocking keys, one query per chunk of people, scored together."""
 
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -205,3 +206,24 @@ def test_a_city_most_clients_share_is_weak_evidence_and_a_rare_one_strong(db_ses
     assert in_toronto["Toronto"] == 0.0  # 31 of 32 clients live there
     assert in_kenora["Kenora"] == matching.model.DEFAULT_CITY_MAX_WEIGHT  # one client does: capped
     assert in_toronto["Kenora"] < 0 and in_kenora["Toronto"] < 0
+
+
+def test_a_likely_candidate_by_the_same_id_is_found_whatever_else_is_looked_up_with_it(db_session):
+    """Ids can raise a score too: a client holding the person's own id is likely though little else agrees.
+    An import links such a person by the id before any lookup; any other caller gets the same answer
+    whether the person is looked up alone or beside people who make that client likely for themselves."""
+    client = _add("Marie", "Tremblay", date(1980, 3, 4))
+    db.session.flush()
+    db.session.add(ClientSourceId(client_id=client.id, source_system="EMHware", source_client_id="E-1"))
+    db.session.commit()
+    same_id = Person("Marie", "Tremblay", date(1955, 9, 30), source_ids=frozenset({"E-1"}))
+    lookalike = Person("Marie", "Tremblay", date(1980, 3, 4), source_ids=frozenset({"E-2"}))
+    everyone, = matching.find_candidates(db.session, [same_id], source="EMHware", model=matching.DEFAULT_MODEL)
+    assert [c.client_id for c in everyone if c.score.value >= 0.2] == [client.id], "the premise: likely by the id"
+    without_id, = matching.find_candidates(db.session, [replace(same_id, source_ids=frozenset())],
+                                           model=matching.DEFAULT_MODEL)
+    assert all(c.score.value < 0.2 for c in without_id), "the premise: unlikely without it"
+    alone, = _import_lookup([same_id])
+    beside = _import_lookup([lookalike, same_id])[1]
+    assert [client_id for client_id, _ in alone] == [client.id]
+    assert beside == alone
