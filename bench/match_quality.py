@@ -201,16 +201,20 @@ def main(argv=None) -> int:
     parser.add_argument("--synthetic-clients", type=int, default=None)
     parser.add_argument("--synthetic-rows", type=int, default=None)
     parser.add_argument("--hard-people", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="draw the synthetic and hard sets from this seed instead of the ones the defaults "
+                             "were chosen on (7 and 2026): people the matcher has never met")
     args = parser.parse_args(argv)
     server = args.database_url or ("postgresql://postgres@127.0.0.1:5432/postgres" if args.postgres else None)
     if server and not server.startswith("postgresql"):
         parser.error("--database-url must be a postgresql:// URL (SQLite is the default)")
 
     quick = args.quick
+    seeds = {"seed": args.seed} if args.seed is not None else {}
     makers = [lambda: list(febrl_sets((1,) if quick else (1, 2, 3, 4))),
               lambda: [synthetic_set(args.synthetic_clients or (1500 if quick else 6000),
-                                     args.synthetic_rows or (1000 if quick else 4000))],
-              lambda: [hard_set(args.hard_people or (600 if quick else 3000))]]
+                                     args.synthetic_rows or (1000 if quick else 4000), **seeds)],
+              lambda: [hard_set(args.hard_people or (600 if quick else 3000), **seeds)]]
     names = [["FEBRL1"] if quick else [f"FEBRL{n}" for n in (1, 2, 3, 4)], ["Synthetic"], ["Hard"]]
     wanted = [make for make, made in zip(makers, names)
               if not args.only or any(w.lower() in n.lower() for w in args.only for n in made)]
