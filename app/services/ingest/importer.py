@@ -478,10 +478,11 @@ class ImportRun(Staging, RowParsing):
 
     def _process_batch(self, decisions: list[ClusterDecision]) -> None:
         describe(decisions, self.model, self.source)
-        staged_ids = [staged_id for decision in decisions for staged_id in decision.cluster.rows]
-        staged = {row.id: row for row in self.session.execute(
+        numbers = [number for decision in decisions for number in decision.cluster.rows]
+        staged = {row.row_number: row for row in self.session.execute(
             sa.select(ImportRow.id, ImportRow.row_number, ImportRow.cells)
-            .where(matching.one_of(ImportRow.id, staged_ids, self.session.connection().dialect.name)))}
+            .where(ImportRow.upload_log_id == self.log.id,
+                   matching.one_of(ImportRow.row_number, numbers, self.session.connection().dialect.name)))}
         batch = Batch(self)
         batch._load_clients({d.client_id for d in decisions if d.outcome in (BY_ID, BY_NAME)})
         batch._load_children()
@@ -489,8 +490,7 @@ class ImportRun(Staging, RowParsing):
         counters = self.counters
         for decision in decisions:
             cluster = decision.cluster
-            rows = in_content_order([(self._parse(staged[staged_id]), staged[staged_id].cells)
-                                     for staged_id in cluster.rows])
+            rows = in_content_order([(self._parse(staged[number]), staged[number].cells) for number in cluster.rows])
             if decision.writes:
                 written, changed = batch.write_cluster(decision, rows, matched_by_words(decision, self.source))
                 outcomes.update(written)
@@ -506,7 +506,7 @@ class ImportRun(Staging, RowParsing):
             batch.apply()
             take_over_held_rows(self.session, self.log, {
                 item["incoming_key"]: item["import_row_id"] for item in batch.new_duplicates})
-        self._record_outcomes([staged[staged_id] for staged_id in staged_ids], outcomes, batch)
+        self._record_outcomes([staged[number] for number in numbers], outcomes, batch)
         self.session.commit()
         heap.collect()  # the batch's records, while automatic collection is paused (heap.py)
         if self.progress:

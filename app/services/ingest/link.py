@@ -15,8 +15,8 @@ Nothing here depends on the order of the rows or on how the file will be cut int
   else ``matching.find_candidates`` in chunks (never the whole client table).
 
 Every tie is broken on content (ids, normalised names, dates), never on row numbers.
-Rows are kept compact (the person and its staged id); the write step reads their cells again
-batch by batch and puts each cluster's rows in content order then.
+Rows are kept compact (the person and its row number in the staged file); the write step reads
+their cells again batch by batch and puts each cluster's rows in content order then.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import sqlalchemy as sa
@@ -57,12 +57,14 @@ class Cluster:
 
     key: str  # the incoming key: "<source>:<id>", or "<source>:row:<hash of name and birth date>"
     source_id: str | None
-    rows: list[uuid.UUID] = field(default_factory=list)  # staged ids (put in content order when written)
+    # Staged row numbers (put in content order when written): an int where a staged id's UUID cost ~90 bytes.
+    rows: list[int] = field(default_factory=list)
     people: list[matching.Person] = field(default_factory=list)  # distinct persons with names
     known_client_id: uuid.UUID | None = None  # the client already holding this cluster's source id
-    candidates: list[matching.Candidate] = field(default_factory=list)  # from the client table
-    # Held against other clusters of the same file: [(cluster, score)] and why.
-    held_against: list[tuple["Cluster", matching.Score]] = field(default_factory=list)
+    # From the client table, and held against other clusters of the same file ([(cluster, score)], and why).
+    # Assigned, never appended to: most clusters have none, and the whole file's are held at once.
+    candidates: Sequence[matching.Candidate] = ()
+    held_against: Sequence[tuple["Cluster", matching.Score]] = ()
     held_reason: str | None = None
 
     @property
@@ -172,7 +174,7 @@ class FileLinks:
                     group = by_person.get(exact)
                     if group is None:
                         group = by_person[exact] = _Group((1,) + exact, None)
-                group.rows.append(row.id)
+                group.rows.append(row.row_number)
                 if parsed.has_names:
                     _add_person(group, person)
             if rejected:
@@ -193,7 +195,7 @@ class FileLinks:
                 continue
             rows = self.session.execute(
                 sa.select(ImportRow.id, ImportRow.row_number)
-                .where(self._one_of(ImportRow.id, sorted(group.rows, key=str)))
+                .where(ImportRow.upload_log_id == self.run.log.id, self._one_of(ImportRow.row_number, group.rows))
                 .order_by(ImportRow.row_number)).all()
             numbers = ", ".join(str(row.row_number) for row in rows)
             on_rejected([(row, f"{self.run.source} id {source_id} has different birth dates on rows {numbers}; "
@@ -265,8 +267,9 @@ class FileLinks:
         self.clusters = sorted({id(c): c for c in cluster_of.values()}.values(), key=lambda c: c.key)
         self._close_calls = (best, cluster_of)  # held once the clients holding the file's ids are known
         for cluster in self.clusters:
-            cluster.people = [person for _, person in sorted({_person_key(p): p for p in cluster.people}.items(),
-                                                             key=lambda item: item[0])]
+            if len(cluster.people) > 1:
+                cluster.people = [person for _, person in sorted({_person_key(p): p for p in cluster.people}.items(),
+                                                                 key=lambda item: item[0])]
 
     def _hold_close_calls(self, best, cluster_of) -> None:
         """Two people of the file the model neither joins nor tells apart (the review band, or the same person
