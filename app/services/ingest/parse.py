@@ -71,7 +71,7 @@ class ParsedRow:
         return matching.Person(_shared(client.get("first_name")), _shared(client.get("last_name")), client.get("dob"),
                                _shared(client.get("preferred_name")), _shared(client.get("alias")),
                                _shared(client.get("gender")),
-                               frozenset({self.source_id}) if self.source_id else frozenset(),
+                               (self.source_id,) if self.source_id else (),
                                _shared(client.get("city")))
 
     @property

@@ -388,7 +388,7 @@ class CandidateIndex:
         row = CandidateRow(client_id, person.first_name, person.last_name, person.preferred_name, person.alias,
                            person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender, person.city)
         if person.source_ids:
-            self._source_ids[client_id] = self._source_ids.get(client_id, frozenset()) | person.source_ids
+            self._source_ids[client_id] = self._source_ids.get(client_id, frozenset()).union(person.source_ids)
         for lookup in self._lookups(person, keys):
             self._by_key[lookup].append(row)
 
