@@ -22,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -294,7 +295,14 @@ class PairScores:
         levels = {name: int(values[k]) for name, values in self.levels.items()}
         evidence = describe(self, k, levels) if words else ()
         return Score(float(self.value[k]), float(self.weight[k]), match_type_of(levels), evidence,
-                     tuple((name, LEVELS[name][value]) for name, value in levels.items()), self.model.label)
+                     level_names(tuple(levels.items())), self.model.label)
+
+
+@lru_cache(maxsize=4096)
+def level_names(levels: tuple[tuple[str, int], ...]) -> tuple[tuple[str, str], ...]:
+    """The chosen levels by name, one shared tuple per combination: an import holds every candidate's Score
+    until its batch is written, and a few hundred combinations cover them all (each tuple is ~450 bytes)."""
+    return tuple((name, LEVELS[name][value]) for name, value in levels)
 
 
 def match_type_of(levels: Mapping[str, int]) -> str:
