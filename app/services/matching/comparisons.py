@@ -159,6 +159,32 @@ def source_id_level(a: Collection[str], b: Collection[str]) -> int:
     return S_SAME if shares_an_id(a, b) else S_DIFFERENT
 
 
+def _id_codes(holdings: Sequence[Collection[str]], codes: dict[str, int]) -> np.ndarray:
+    """Per person: 0 without ids, the number of its one id, or -1 holding several."""
+    out = np.zeros(len(holdings), dtype=np.int64)
+    for index, ids in enumerate(holdings):
+        if len(ids) == 1:
+            for only in ids:
+                out[index] = codes.setdefault(only, len(codes) + 1)
+        elif ids:
+            out[index] = -1
+    return out
+
+
+def _source_id_levels(inc_ids: Sequence[Collection[str]], cand_ids: Sequence[Collection[str]],
+                      left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``source_id_level`` of every pair: as numbers where each side holds one id (nearly every pair of an
+    import, where a file's pairs among themselves run to hundreds of thousands), by the ids otherwise."""
+    codes: dict[str, int] = {}
+    a, b = _id_codes(inc_ids, codes)[left], _id_codes(cand_ids, codes)[right]
+    levels = np.full(left.size, S_ABSENT, dtype=np.int8)
+    both = (a != 0) & (b != 0)
+    levels[both] = np.where(a[both] == b[both], S_SAME, S_DIFFERENT)
+    for k in np.flatnonzero(both & ((a < 0) | (b < 0))):
+        levels[k] = source_id_level(inc_ids[left[k]], cand_ids[right[k]])
+    return levels
+
+
 def city_level(a: str | None, b: str | None) -> int:
     """Level of two cities as written ("North York" / "north-york" are the same; one typo is close)."""
     a, b = normalize_name(a), normalize_name(b)
@@ -499,12 +525,7 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
 
     dob = dob_levels(days(incoming.dob)[left], days(candidates.dob)[right], placeholders)
 
-    source_id = np.full(left.size, S_ABSENT, dtype=np.int8)
-    inc_ids, cand_ids = incoming.ids(), candidates.ids()
-    has_inc = np.fromiter((bool(ids) for ids in inc_ids), dtype=bool, count=len(incoming))
-    has_cand = np.fromiter((bool(ids) for ids in cand_ids), dtype=bool, count=len(candidates))
-    for k in np.flatnonzero(has_inc[left] & has_cand[right]):
-        source_id[k] = S_SAME if shares_an_id(inc_ids[left[k]], cand_ids[right[k]]) else S_DIFFERENT
+    source_id = _source_id_levels(incoming.ids(), candidates.ids(), left, right)
 
     city_a, city_b = inc_city[left], cand_city[right]
     return Comparison(first, last, dob, gender, source_id, _city_levels(strings, city_a, city_b), city_a, city_b,

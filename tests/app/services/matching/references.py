@@ -39,7 +39,7 @@ def mixed_people(rng: random.Random, count: int) -> list[Person]:
     dates = [date(1980, 1, 1), date(1980, 1, 10), date(1981, 1, 1), date(1980, 10, 1), date(1955, 9, 30),
              date(1900, 1, 1), None]
     genders = [None, "Man", "Woman", "Male", "F", "Non-binary"]
-    ids = [frozenset(), frozenset(), frozenset({"1"}), frozenset({"2"}), frozenset({"1", "3"})]
+    ids = [frozenset(), frozenset(), frozenset({"1"}), frozenset({"2"}), frozenset({"1", "3"}), ("1",), ("3",), ()]
     cities = [None, "", "Toronto", "TORONTO ", "Toronot", "North York", "north-york", "Hamilton", "Trois-Rivières"]
     return [Person(rng.choice(firsts), rng.choice(lasts), rng.choice(dates), rng.choice([None, None, "Bobby", "Jay"]),
                    rng.choice([None, None, "Jane Doe", "Smith"]), rng.choice(genders), rng.choice(ids),
