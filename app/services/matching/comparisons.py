@@ -226,7 +226,7 @@ class People:
     alias: Sequence[str | None]
     dob: Sequence[date | None]
     gender: Sequence[str | None] | None = None
-    source_ids: Sequence[frozenset[str]] | None = None
+    source_ids: Sequence[Collection[str]] | None = None  # per person: a set, or an incoming row's one-id tuple
     city: Sequence[str | None] | None = None
 
     @classmethod
