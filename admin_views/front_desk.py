@@ -34,7 +34,8 @@ class FrontDeskCheck:
             preferred_name=getattr(form, "preferred_name", None) and form.preferred_name.data,
             alias=getattr(form, "alias", None) and form.alias.data,
             gender=getattr(form, "gender", None) and form.gender.data,
-            city=getattr(form, "city", None) and form.city.data, staff=acting_staff())
+            city=getattr(form, "city", None) and form.city.data,
+            address=getattr(form, "address_line1", None) and form.address_line1.data, staff=acting_staff())
         if not matches:
             return True
         shown = {match.client.client_id for match in matches}

@@ -238,7 +238,8 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         DEFAULT_ACCEPT_THRESHOLD, DEFAULT_MATCH_MARGIN, DEFAULT_REVIEW_THRESHOLD,
     )
     from app.services.matching.model import (
-        DEFAULT_CITY_MAX_WEIGHT, DEFAULT_DIFFERENT_ID_WEIGHT, DEFAULT_PLACEHOLDER_DOBS, parse_placeholder_dobs,
+        DEFAULT_ADDRESS_MAX_WEIGHT, DEFAULT_CITY_MAX_WEIGHT, DEFAULT_DIFFERENT_ID_WEIGHT, DEFAULT_PLACEHOLDER_DOBS,
+        parse_placeholder_dobs,
     )
 
     imports_dir = Path(environ.get("INGEST_DIR", "") or Path(instance_path) / "imports")
@@ -267,6 +268,9 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
     city_max_weight = _float_setting(environ, "MATCH_CITY_MAX_WEIGHT", DEFAULT_CITY_MAX_WEIGHT)
     if city_max_weight < 0:
         raise ConfigurationError("MATCH_CITY_MAX_WEIGHT must be 0 or more (0: a shared city is no evidence).")
+    address_max_weight = _float_setting(environ, "MATCH_ADDRESS_MAX_WEIGHT", DEFAULT_ADDRESS_MAX_WEIGHT)
+    if address_max_weight < 0:
+        raise ConfigurationError("MATCH_ADDRESS_MAX_WEIGHT must be 0 or more (0: a shared address is no evidence).")
 
     config = {
         "CCD_ENV": env,
@@ -339,6 +343,7 @@ def load_config(instance_path: str, environ=os.environ) -> dict:
         "CCD_RESTRICTION_ENDING_SOON_DAYS": _whole_number(environ, "CCD_RESTRICTION_ENDING_SOON_DAYS", 14),
         "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": different_id_weight,
         "MATCH_CITY_MAX_WEIGHT": city_max_weight,
+        "MATCH_ADDRESS_MAX_WEIGHT": address_max_weight,
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": redis_url or None,

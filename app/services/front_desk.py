@@ -32,7 +32,7 @@ class LikelyMatch:
 
 
 def likely_matches(first_name: str | None, last_name: str | None, dob: date | None, *, preferred_name=None,
-                   alias=None, gender=None, city=None, staff=None,
+                   alias=None, gender=None, city=None, address=None, staff=None,
                    min_probability: float | None = None) -> list[LikelyMatch]:
     """The clients most likely to be this person, most likely first (at most ``SHOWN``)."""
     if not (first_name or "").strip() or not (last_name or "").strip():
@@ -46,7 +46,8 @@ def likely_matches(first_name: str | None, last_name: str | None, dob: date | No
     if scope is not None:
         condition = sa.and_(condition, scope)
     person = matching.Person(first_name.strip(), last_name.strip(), dob, (preferred_name or "").strip() or None,
-                             (alias or "").strip() or None, gender or None, city=(city or "").strip() or None)
+                             (alias or "").strip() or None, gender or None, city=(city or "").strip() or None,
+                             address=(address or "").strip() or None)
     (found,) = matching.find_candidates(db.session, [person], extra_condition=condition,
                                         min_score=min_probability)
     found = sorted((c for c in found if c.score.value >= min_probability), key=lambda c: -c.score.value)[:SHOWN]

@@ -508,14 +508,14 @@ def scan_for_duplicates(session: Session, threshold: float | None = None, batch_
     after = None
     while True:
         query = sa.select(Client.id, Client.first_name, Client.last_name, Client.dob, Client.preferred_name,
-                          Client.alias, Client.gender, Client.city).where(live).order_by(Client.id).limit(batch_size)
+                          Client.alias, Client.gender, Client.city, Client.address_line1).where(live).order_by(Client.id).limit(batch_size)
         if after is not None:
             query = query.where(Client.id > after)
         rows = session.execute(query).all()
         if not rows:
             break
         people = [matching.Person(r.first_name, r.last_name, r.dob, r.preferred_name, r.alias, r.gender,
-                                  city=r.city) for r in rows]
+                                  city=r.city, address=r.address_line1) for r in rows]
         candidate_lists = matching.find_candidates(session, people, extra_condition=Client.merged_into_id.is_(None),
                                                    min_score=threshold)
         for row, candidates in zip(rows, candidate_lists):

@@ -179,19 +179,20 @@ def test_matching_settings_come_from_the_environment(tmp_path):
     embedded = load_config(str(tmp_path), environ={})
     assert embedded["MATCH_PLACEHOLDER_DOBS"] == [date(1900, 1, 1)]
     assert embedded["MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"] == -4.0
-    assert embedded["MATCH_CITY_MAX_WEIGHT"] == 4.0
+    assert embedded["MATCH_CITY_MAX_WEIGHT"] == 4.0 and embedded["MATCH_ADDRESS_MAX_WEIGHT"] == 3.0
     config = load_config(str(tmp_path), environ={"MATCH_PLACEHOLDER_DOBS": "1900-01-01, 1901-01-01",
                                                  "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": "-4",
-                                                 "MATCH_CITY_MAX_WEIGHT": "0"})
+                                                 "MATCH_CITY_MAX_WEIGHT": "0", "MATCH_ADDRESS_MAX_WEIGHT": "1.5"})
     assert config["MATCH_PLACEHOLDER_DOBS"] == [date(1900, 1, 1), date(1901, 1, 1)]
     assert config["MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"] == -4.0
-    assert config["MATCH_CITY_MAX_WEIGHT"] == 0.0
+    assert config["MATCH_CITY_MAX_WEIGHT"] == 0.0 and config["MATCH_ADDRESS_MAX_WEIGHT"] == 1.5
 
 
 @pytest.mark.parametrize("environ,message", [
     ({"MATCH_PLACEHOLDER_DOBS": "1900-02-30"}, "MATCH_PLACEHOLDER_DOBS"),
     ({"MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT": "3"}, "must be 0 or negative"),
     ({"MATCH_CITY_MAX_WEIGHT": "-1"}, "MATCH_CITY_MAX_WEIGHT must be 0 or more"),
+    ({"MATCH_ADDRESS_MAX_WEIGHT": "-2"}, "MATCH_ADDRESS_MAX_WEIGHT must be 0 or more"),
 ])
 def test_bad_matching_settings_are_refused_with_the_setting_named(tmp_path, environ, message):
     with pytest.raises(ConfigurationError, match=message):

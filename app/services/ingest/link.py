@@ -113,7 +113,8 @@ def _person_key(person: matching.Person) -> tuple:
     """A person as the file wrote them: what sorts them and tells exact repeats apart (the person's own
     strings, no copies: the file's every row holds one)."""
     return (person.last_name or "", person.first_name or "", person.dob.toordinal() if person.dob else 0,
-            person.preferred_name or "", person.alias or "", person.gender or "", person.city or "")
+            person.preferred_name or "", person.alias or "", person.gender or "", person.city or "",
+            person.address or "")
 
 
 def _add_person(group: _Group, person: matching.Person) -> None:

@@ -72,7 +72,7 @@ class ParsedRow:
                                _shared(client.get("preferred_name")), _shared(client.get("alias")),
                                _shared(client.get("gender")),
                                (self.source_id,) if self.source_id else (),
-                               _shared(client.get("city")))
+                               _shared(client.get("city")), _shared(client.get("address_line1")))
 
     @property
     def has_names(self) -> bool:

@@ -9,7 +9,7 @@ question, so they share this package (its public names are the matching contract
 * ``comparisons``: each field of a pair gets a comparison level (first name exact, nickname,
   gendered variant, Jaro-Winkler bands, initial; last name exact, part of a double name,
   bands; birth date exact, 1 January, transposed, one digit, year off, placeholder; gender;
-  the ids both hold in the source being imported; city), vectorised over many pairs;
+  the ids both hold in the source being imported; city; street address), vectorised over many pairs;
 * ``model``: each level weighs log2(m/u) bits, exact names weighed by how common they are;
   the match weight is the prior log-odds plus the fields' weights, the score its probability;
   ``evidence`` says it in words;
@@ -18,9 +18,10 @@ question, so they share this package (its public names are the matching contract
 * ``decide``: a match is automatic only when exactly one candidate is clearly above the
   accept probability; close calls go to a person.
 
-Ids are compared only within one source system; phone numbers, email and street addresses
-are not evidence (families and shelters share them); a shared city counts by how many
-clients live there, and never more than ``MATCH_CITY_MAX_WEIGHT`` bits.
+Ids are compared only within one source system; phone numbers and email are not evidence
+(families and shelters share them, people change them); a shared city and a shared street
+address count by how many clients give them, never more than ``MATCH_CITY_MAX_WEIGHT`` and
+``MATCH_ADDRESS_MAX_WEIGHT`` bits, and an address never lifts a pair to an automatic match.
 """
 
 from app.names import MatchKeys, match_keys, normalize_name, phonetic

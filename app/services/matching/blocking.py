@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from app.names import MatchKeys, match_keys
 from app.services.matching.comparisons import People, Person
 from app.services.matching.decide import Candidate
-from app.services.matching.model import active_model, city_weight_ceiling, score_pairs, settings
+from app.services.matching.model import active_model, household_weight_ceiling, score_pairs, settings
 
 
 def one_of(column, values, dialect_name: str):
@@ -51,6 +51,7 @@ class CandidateRow(NamedTuple):
     block_prefix_key: str | None
     gender: str | None
     city: str | None
+    address_line1: str | None
 
 
 def _looked_up_dob(dob, placeholders):
@@ -233,12 +234,13 @@ def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_
     if not left.size:
         return []
     incoming, candidates = People.of(people), rows_as_people(rows, columns=columns)
-    # Cities last: most blocked rows share a key and little else (a common name, another birth date), and
-    # fall short of min_score on their names, dates and genders even with the most a city could add.
+    # Cities and addresses last: most blocked rows share a key and little else (a common name, another birth
+    # date), and fall short of min_score on their names, dates and genders even with the most those could add.
     needed = float(np.log2(min_score / (1.0 - min_score))) if 0.0 < min_score < 1.0 else -np.inf
-    without_city = score_pairs(replace(incoming, city=None), replace(candidates, city=None), left, right,
-                               model=model, config=config).weight
-    reachable = without_city + city_weight_ceiling(model, config) >= needed - 1e-9
+    without_household = score_pairs(replace(incoming, city=None, address=None),
+                                    replace(candidates, city=None, address=None), left, right,
+                                    model=model, config=config).weight
+    reachable = without_household + household_weight_ceiling(model, config) >= needed - 1e-9
     left, right = left[reachable], right[reachable]
     if not left.size:
         return []
@@ -330,7 +332,8 @@ def rows_as_people(rows: Sequence[CandidateRow], source_ids: dict | None = None,
         ids = [source_ids.get(client_id, frozenset()) for client_id in columns[0]]
     else:  # no ids to look up: a UUID's hash is computed in Python, and a block holds tens of thousands
         ids = [frozenset()] * len(rows)
-    return People(columns[1], columns[2], columns[3], columns[4], columns[5], columns[9], ids, columns[10])
+    return People(columns[1], columns[2], columns[3], columns[4], columns[5], columns[9], ids, columns[10],
+                  columns[11])
 
 
 def candidates_from_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *,
@@ -386,7 +389,8 @@ class CandidateIndex:
     def add(self, client_id: uuid.UUID, person: Person) -> None:
         keys = match_keys(person.first_name, person.last_name, person.dob)
         row = CandidateRow(client_id, person.first_name, person.last_name, person.preferred_name, person.alias,
-                           person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender, person.city)
+                           person.dob, keys.last_key, keys.names_key, keys.prefix_key, person.gender, person.city,
+                           person.address)
         if person.source_ids:
             self._source_ids[client_id] = self._source_ids.get(client_id, frozenset()).union(person.source_ids)
         for lookup in self._lookups(person, keys):

@@ -1,7 +1,7 @@
 """Comparison levels: how each field of a pair agrees, as one small integer per pair and field.
 
 The per-pair functions (``first_name_level``, ``last_name_level``, ``dob_level``,
-``gender_level``, ``source_id_level``, ``city_level``) are the definitions; ``compare`` gives the same levels
+``gender_level``, ``source_id_level``, ``city_level``, ``address_level``) are the definitions; ``compare`` gives the same levels
 for many pairs at once (an import compares ~100k pairs per batch): each distinct pair of
 names is compared once, plain Jaro-Winkler runs in one rapidfuzz call, and only the name
 pairs the definitions refine (nicknames, gendered forms, initials, multi-part names) go
@@ -13,6 +13,8 @@ Levels are numbered from the strongest agreement down; the last levels of a fiel
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -36,16 +38,19 @@ DOB_LEVELS = ("exact", "exact_1_january", "transposed", "one_digit", "year_off",
 GENDER_LEVELS = ("same", "different", "unknown")
 SOURCE_ID_LEVELS = ("same", "different", "absent")
 CITY_LEVELS = ("same", "close", "different", "unknown")
+ADDRESS_LEVELS = ("same", "close", "different", "unknown")
 ORDER_LEVELS = ("straight", "swapped", "swapped_partial")
 
 LEVELS: dict[str, tuple[str, ...]] = {"first_name": FIRST_LEVELS, "last_name": LAST_LEVELS, "dob": DOB_LEVELS,
                                       "gender": GENDER_LEVELS, "source_id": SOURCE_ID_LEVELS,
-                                      "name_order": ORDER_LEVELS, "city": CITY_LEVELS}
+                                      "name_order": ORDER_LEVELS, "city": CITY_LEVELS,
+                                      "address": ADDRESS_LEVELS}
 # Levels that are no evidence either way (weight 0, not estimated).
 NEUTRAL_LEVELS: dict[str, frozenset[str]] = {
     "first_name": frozenset({"unknown"}), "last_name": frozenset({"unknown"}),
     "dob": frozenset({"placeholder", "unknown"}), "gender": frozenset({"unknown"}),
     "source_id": frozenset({"absent"}), "name_order": frozenset({"straight"}), "city": frozenset({"unknown"}),
+    "address": frozenset({"unknown"}),
 }
 
 
@@ -62,6 +67,7 @@ G_SAME, G_DIFFERENT, G_UNKNOWN = range(len(GENDER_LEVELS))
 S_SAME, S_DIFFERENT, S_ABSENT = range(len(SOURCE_ID_LEVELS))
 O_STRAIGHT, O_SWAPPED, O_SWAPPED_PARTIAL = range(len(ORDER_LEVELS))
 C_SAME, C_CLOSE, C_DIFFERENT, C_UNKNOWN = range(len(CITY_LEVELS))
+A_SAME, A_CLOSE, A_DIFFERENT, A_UNKNOWN = range(len(ADDRESS_LEVELS))
 
 # The option values of app/choices.py "gender" (and what source files write) read as man or woman;
 # anything else (non-binary, two-spirit, transgender, prefer not to answer, unknown) is no evidence:
@@ -195,14 +201,45 @@ def city_level(a: str | None, b: str | None) -> int:
     return C_CLOSE if JaroWinkler.normalized_similarity(a, b) >= CLOSE_SIMILARITY else C_DIFFERENT
 
 
+_NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
+# Street words as Canada Post abbreviates them, so "12 Main Street East" and "12 main st e" are one address.
+_ADDRESS_WORDS = {
+    "street": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr", "boulevard": "blvd",
+    "crescent": "cres", "court": "crt", "ct": "crt", "place": "pl", "lane": "ln", "terrace": "terr",
+    "parkway": "pky", "highway": "hwy", "square": "sq", "circle": "cir", "trail": "trl", "way": "way",
+    "east": "e", "west": "w", "north": "n", "south": "s", "apartment": "apt", "suite": "apt", "unit": "apt",
+    "rue": "rue", "chemin": "ch",
+}
+
+
+@lru_cache(maxsize=100_000)
+def normalize_address(value: str | None) -> str:
+    """A street address as compared: lower case, no accents or punctuation, street words abbreviated."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    text = _NOT_ALPHANUMERIC.sub(" ", "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower())
+    return " ".join(_ADDRESS_WORDS.get(word, word) for word in text.split())
+
+
+def address_level(a: str | None, b: str | None) -> int:
+    """Level of two street addresses as written (one typo, or a unit number dropped, is close)."""
+    a, b = normalize_address(a), normalize_address(b)
+    if not a or not b:
+        return A_UNKNOWN
+    if a == b:
+        return A_SAME
+    return A_CLOSE if JaroWinkler.normalized_similarity(a, b) >= CLOSE_SIMILARITY else A_DIFFERENT
+
+
 # -- many pairs at once ------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Person:
     """What matching looks at: names, birth date, gender, the ids held in the source system being
-    matched (``source_ids``: an incoming row's own id; a client's ids from that same source) and
-    the city. Phone, email and street address are deliberately absent: families and shelters
-    share them; a city is shared by most clients, which its weight (by the city's frequency,
-    and capped) says."""
+    matched (``source_ids``: an incoming row's own id; a client's ids from that same source), the
+    city and the street address. Phone and email are deliberately absent: families and shelters
+    share them and a person changes them. A city is shared by most clients, and an address by a
+    household or everyone a shelter houses: each weighs by how many clients share it, and capped."""
 
     first_name: str | None
     last_name: str | None
@@ -214,6 +251,7 @@ class Person:
     # set of one costs 216 bytes against a tuple's 48).
     source_ids: frozenset[str] | tuple[str, ...] = frozenset()
     city: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,17 +266,19 @@ class People:
     gender: Sequence[str | None] | None = None
     source_ids: Sequence[Collection[str]] | None = None  # per person: a set, or an incoming row's one-id tuple
     city: Sequence[str | None] | None = None
+    address: Sequence[str | None] | None = None
 
     @classmethod
     def of(cls, people: Sequence) -> "People":
-        """From Persons, or rows with the same attributes (gender, source ids and city when they have them)."""
+        """From Persons, or rows with the same attributes (gender, source ids, city and address when they
+        have them)."""
         if isinstance(people, People):
             return people
         return cls([p.first_name for p in people], [p.last_name for p in people],
                    [p.preferred_name for p in people], [p.alias for p in people], [p.dob for p in people],
                    [getattr(p, "gender", None) for p in people],
                    [getattr(p, "source_ids", None) or frozenset() for p in people],
-                   [getattr(p, "city", None) for p in people])
+                   [getattr(p, "city", None) for p in people], [getattr(p, "address", None) for p in people])
 
     def __len__(self) -> int:
         return len(self.first_name)
@@ -249,13 +289,15 @@ class People:
             return None if column is None else [column[i] for i in indices]
 
         return People(taken(self.first_name), taken(self.last_name), taken(self.preferred_name), taken(self.alias),
-                      taken(self.dob), taken(self.gender), taken(self.source_ids), taken(self.city))
+                      taken(self.dob), taken(self.gender), taken(self.source_ids), taken(self.city),
+                      taken(self.address))
 
     def person(self, k: int) -> Person:
         return Person(self.first_name[k], self.last_name[k], self.dob[k], self.preferred_name[k], self.alias[k],
                       self.gender[k] if self.gender is not None else None,
                       self.source_ids[k] if self.source_ids is not None else frozenset(),
-                      self.city[k] if self.city is not None else None)
+                      self.city[k] if self.city is not None else None,
+                      self.address[k] if self.address is not None else None)
 
     def genders(self) -> Sequence[str | None]:
         return self.gender if self.gender is not None else [None] * len(self)
@@ -265,6 +307,9 @@ class People:
 
     def cities(self) -> Sequence[str | None]:
         return self.city if self.city is not None else [None] * len(self)
+
+    def addresses(self) -> Sequence[str | None]:
+        return self.address if self.address is not None else [None] * len(self)
 
 
 class Strings:
@@ -340,10 +385,10 @@ def _candidate_options(strings: Strings, candidates: People) -> tuple[Options, O
     return found[0], found[1]
 
 
-def _string_ids(strings: Strings, values: Sequence[str | None]) -> np.ndarray:
+def _string_ids(strings: Strings, values: Sequence[str | None], normalise=normalize_name) -> np.ndarray:
     """The string id of each value, normalised (0: none)."""
     written, position = _distinct(list(values))
-    ids = np.fromiter((strings.id(normalize_name(value)) for value in written), dtype=np.intp, count=len(written))
+    ids = np.fromiter((strings.id(normalise(value)) for value in written), dtype=np.intp, count=len(written))
     return ids[position]
 
 
@@ -449,7 +494,8 @@ def dob_levels(a: np.ndarray, b: np.ndarray, placeholders: frozenset[date] = fro
 
 
 def _city_levels(strings: Strings, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``city_level`` of the string-id pairs (a[k], b[k]): each distinct pair of cities compared once."""
+    """``city_level`` (or ``address_level``: its levels are numbered alike) of the string-id pairs (a[k], b[k]):
+    each distinct pair of values compared once."""
     levels = np.full(a.size, C_UNKNOWN, dtype=np.int8)
     known = (a != 0) & (b != 0)
     levels[known & (a == b)] = C_SAME
@@ -477,6 +523,9 @@ class Comparison:
     city: np.ndarray
     incoming_city: np.ndarray  # string id of each side's city (0: none)
     candidate_city: np.ndarray
+    address: np.ndarray
+    incoming_address: np.ndarray  # string id of each side's address (0: none)
+    candidate_address: np.ndarray
     first_option: np.ndarray  # string id of the candidate first name that gave the level
     last_option: np.ndarray
     incoming_first: np.ndarray  # string id of the incoming names
@@ -507,6 +556,8 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
     inc_first, inc_last = _string_ids(strings, incoming.first_name), _string_ids(strings, incoming.last_name)
     firsts, lasts = _candidate_options(strings, candidates)
     inc_city, cand_city = (_string_ids(strings, people.cities()) for people in (incoming, candidates))
+    inc_address, cand_address = (_string_ids(strings, people.addresses(), normalize_address)
+                                 for people in (incoming, candidates))
     strings.freeze()
 
     inc_gender = np.fromiter(map(gender_code, incoming.genders()), dtype=np.int8, count=len(incoming))
@@ -528,7 +579,8 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
     source_id = _source_id_levels(incoming.ids(), candidates.ids(), left, right)
 
     city_a, city_b = inc_city[left], cand_city[right]
+    address_a, address_b = inc_address[left], cand_address[right]
     return Comparison(first, last, dob, gender, source_id, _city_levels(strings, city_a, city_b), city_a, city_b,
-                      first_option, last_option, inc_first[left],
+                      _city_levels(strings, address_a, address_b), address_a, address_b, first_option, last_option, inc_first[left],
                       inc_last[left], maybe, swapped_first, swapped_last, swapped_first_option,
                       swapped_last_option, strings.strings)

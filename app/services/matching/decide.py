@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from app.services.matching.comparisons import Person
-from app.services.matching.model import Score
+from app.services.matching.model import DEFAULT_ACCEPT_THRESHOLD, Score
 
 # Match probabilities, measured by bench/linkage_fit.py (see bench/RESULTS.md); config keys
-# INGEST_ACCEPT_THRESHOLD, INGEST_REVIEW_THRESHOLD and INGEST_MATCH_MARGIN override them.
-DEFAULT_ACCEPT_THRESHOLD = 0.99
+# INGEST_ACCEPT_THRESHOLD, INGEST_REVIEW_THRESHOLD and INGEST_MATCH_MARGIN override them (the accept
+# threshold is the model's: a shared address never lifts a pair over it).
 DEFAULT_REVIEW_THRESHOLD = 0.2
 DEFAULT_MATCH_MARGIN = 0.08
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.services.matching import comparisons as c
-from app.services.matching.model import Evidence
+from app.services.matching.model import Evidence, address_held_below_the_line
 from app.services.matching.names import normalize_name
 
 if TYPE_CHECKING:
@@ -100,6 +100,25 @@ def _city_words(scores: "PairScores", k: int, level: int, mine: str | None, thei
     }[level]
 
 
+def _address_words(scores: "PairScores", k: int, level: int, mine: str | None, theirs: str | None) -> str:
+    pair = f"({_shown(mine)} / {_shown(theirs)})"
+    weight = float(scores.field_weights["address"][k])
+    if address_held_below_the_line(scores.settings, level, weight, float(scores.weight[k])):
+        limit = " (counted only up to the line of an automatic match: an address alone never merges two records)"
+    elif level <= c.A_CLOSE and weight >= scores.settings.address_max_weight > 0:
+        limit = " (counted at most this much: a household shares its address)"
+    else:
+        limit = ""
+    if level == c.A_SAME:
+        note = _frequency_note(scores, "address", scores.comparison.strings[scores.comparison.incoming_address[k]])
+        return f"same address, {_shown(mine)}{note}{limit}"
+    return {
+        c.A_CLOSE: f"address nearly the same {pair}{limit}",
+        c.A_DIFFERENT: f"different address {pair}",
+        c.A_UNKNOWN: "address not known for both: no evidence",
+    }[level]
+
+
 def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evidence, ...]:
     i, j = int(scores.left[k]), int(scores.right[k])
     incoming, candidates, strings = scores.incoming, scores.candidates, scores.comparison.strings
@@ -136,6 +155,10 @@ def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evid
         Evidence("city", _city_words(scores, k, levels["city"], incoming.cities()[i], candidates.cities()[j]),
                  float(weights["city"][k])),
     ]
+    mine_address, theirs_address = incoming.addresses()[i], candidates.addresses()[j]
+    if mine_address or theirs_address:  # most files carry no address: no line saying so on every pair
+        found.append(Evidence("address", _address_words(scores, k, levels["address"], mine_address, theirs_address),
+                              float(weights["address"][k])))
     if swapped:
         found.append(Evidence("name_order", "first and last names written the other way round"
                               + ("" if levels["name_order"] == c.O_SWAPPED else ", and one of them differs"),

@@ -6,9 +6,10 @@ match weight is the prior log-odds plus the weights of its fields, and its match
 probability 2^w / (1 + 2^w). Exact agreement on a first or last name, or on a city, is
 weighed by how common that value is among the agency's clients (term frequency: sharing
 "Mohamed Ali" or "Toronto" is weak evidence, sharing a rare name or a small town strong): u
-becomes the value's frequency. A shared city is capped (``MATCH_CITY_MAX_WEIGHT``): households
-share a city as well as a last name, so the two are not the independent evidence the model
-assumes.
+becomes the value's frequency; a shared street address likewise (a shelter's address, written
+for everyone it houses, is weak evidence). A shared city and a shared address are capped
+(``MATCH_CITY_MAX_WEIGHT``, ``MATCH_ADDRESS_MAX_WEIGHT``): households share them as well as a
+last name, so they are not the independent evidence the model assumes.
 
 ``DEFAULT_MODEL`` is estimated once (bench/linkage_fit.py, FEBRL 1-4 and a synthetic set) so
 a fresh install matches well before any training; ``app.services.matching.training`` learns
@@ -34,6 +35,7 @@ from app.services.matching.comparisons import LEVELS, NEUTRAL_LEVELS, Comparison
 PLACEHOLDER_DOBS_KEY = "MATCH_PLACEHOLDER_DOBS"
 DIFFERENT_ID_WEIGHT_KEY = "MATCH_SAME_SOURCE_DIFFERENT_ID_WEIGHT"
 CITY_MAX_WEIGHT_KEY = "MATCH_CITY_MAX_WEIGHT"
+ADDRESS_MAX_WEIGHT_KEY = "MATCH_ADDRESS_MAX_WEIGHT"
 DEFAULT_PLACEHOLDER_DOBS: tuple[date, ...] = (date(1900, 1, 1),)
 # A client holding another id of the source being imported is more likely another person, but
 # source systems hold duplicates of their own and give returning people fresh ids: -4 bits says
@@ -47,11 +49,22 @@ DEFAULT_DIFFERENT_ID_WEIGHT = -4.0
 # birth date too: at this cap opposite-sex twins stay far below review and same-sex twins with
 # unrelated first names stay below the automatic merge (bench/RESULTS.md, hard set).
 DEFAULT_CITY_MAX_WEIGHT = 4.0
+# The most a shared street address may count for, on top of the city: a household shares both with its
+# last name, and its twins their birth date as well. Measured (bench/RESULTS.md): at 6 bits opposite-sex
+# twins written with their shared address rose into the review band and held rows that are not
+# duplicates passed 2 % of the hard set; at 3 they stay below it, and FEBRL's duplicates whose names and
+# birth date were both corrupted are still lifted to review.
+DEFAULT_ADDRESS_MAX_WEIGHT = 3.0
+# A match probability at or above this is written without a person (matching.decide, ingest linking;
+# INGEST_ACCEPT_THRESHOLD overrides it). A shared address never lifts a pair over it (``address_weights``).
+DEFAULT_ACCEPT_THRESHOLD = 0.99
+# How far below the automatic-match line a pair lifted only by its address is left, in bits.
+_BELOW_THE_LINE = 0.01
 
 # The frequency given to a name that is not among the stored common ones: never rarer than this.
 MIN_NAME_FREQUENCY = 1e-6
-TF_FIELDS = ("first_name", "last_name", "city")
-COMPARED_FIELDS = ("first_name", "last_name", "dob", "gender", "source_id", "city")
+TF_FIELDS = ("first_name", "last_name", "city", "address")
+COMPARED_FIELDS = ("first_name", "last_name", "dob", "gender", "source_id", "city", "address")
 
 
 @dataclass(frozen=True)
@@ -118,8 +131,8 @@ class LinkageModel:
 
     @classmethod
     def from_json(cls, data: dict, **kw) -> "LinkageModel":
-        """A stored model; a field it predates (the city, for models trained before it was compared)
-        is no evidence either way (m = u) until the model is trained again."""
+        """A stored model; a field it predates (the city or the address, for models trained before it was
+        compared) is no evidence either way (m = u) until the model is trained again."""
         m, u = {k: tuple(v) for k, v in data["m"].items()}, {k: tuple(v) for k, v in data["u"].items()}
         for name, levels in LEVELS.items():
             if name not in m and name not in u:
@@ -139,7 +152,9 @@ class LinkageModel:
 # city by hand, for an agency that has not trained yet: a person's records name the same city
 # seven times in ten (people move, workers leave it empty); two clients share one about one
 # time in twenty, far more in a one-city agency, which training's frequencies then say. Levels
-# in the order of comparisons.LEVELS.
+# in the order of comparisons.LEVELS. The address by hand too: a person's records give the same street
+# address about half the time (people move, shelters change, workers abbreviate), a close spelling
+# one time in five; exact agreement is weighed by the address's frequency among the clients.
 DEFAULT_MODEL = LinkageModel(
     m={
         "first_name": (0.786, 0.03, 0.11, 0.0166, 0.0001, 0.01, 0.0473, 0.0000001, 1.0),
@@ -149,6 +164,7 @@ DEFAULT_MODEL = LinkageModel(
         "source_id": (0.9, 0.1, 1.0),
         "name_order": (0.98, 0.0199, 0.0001),
         "city": (0.70, 0.05, 0.25, 1.0),
+        "address": (0.50, 0.20, 0.30, 1.0),
     },
     u={
         "first_name": (0.0068, 0.0027, 0.0017, 0.003, 0.0001, 0.0001, 0.98555, 0.00005, 1.0),
@@ -158,6 +174,7 @@ DEFAULT_MODEL = LinkageModel(
         "source_id": (1e-7, 0.9999999, 1.0),
         "name_order": (0.97, 0.01, 0.02),
         "city": (0.05, 0.01, 0.94, 1.0),
+        "address": (0.0005, 0.002, 0.9975, 1.0),
     },
     prior=1 / 50_000,
 )
@@ -169,6 +186,13 @@ class Settings:
     placeholder_dobs: frozenset[date] = frozenset(DEFAULT_PLACEHOLDER_DOBS)
     different_id_weight: float = DEFAULT_DIFFERENT_ID_WEIGHT
     city_max_weight: float = DEFAULT_CITY_MAX_WEIGHT
+    address_max_weight: float = DEFAULT_ADDRESS_MAX_WEIGHT
+    accept: float = DEFAULT_ACCEPT_THRESHOLD
+
+    @property
+    def accept_weight(self) -> float:
+        """The match weight of the automatic-match line."""
+        return math.log2(self.accept / (1.0 - self.accept)) if 0.0 < self.accept < 1.0 else math.inf
 
 
 def parse_placeholder_dobs(value) -> frozenset[date]:
@@ -198,8 +222,11 @@ def settings(config=None) -> Settings:
     city_cap = float(config.get(CITY_MAX_WEIGHT_KEY, DEFAULT_CITY_MAX_WEIGHT))
     if city_cap < 0:
         raise ValueError(f"{CITY_MAX_WEIGHT_KEY} must be 0 or more (0: a shared city is no evidence).")
+    address_cap = float(config.get(ADDRESS_MAX_WEIGHT_KEY, DEFAULT_ADDRESS_MAX_WEIGHT))
+    if address_cap < 0:
+        raise ValueError(f"{ADDRESS_MAX_WEIGHT_KEY} must be 0 or more (0: a shared address is no evidence).")
     return Settings(parse_placeholder_dobs(config.get(PLACEHOLDER_DOBS_KEY, DEFAULT_PLACEHOLDER_DOBS)), weight,
-                    city_cap)
+                    city_cap, address_cap, float(config.get("INGEST_ACCEPT_THRESHOLD", DEFAULT_ACCEPT_THRESHOLD)))
 
 
 # -- the model in use ----------------------------------------------------------------------
@@ -365,20 +392,44 @@ def _tf_weights(model: LinkageModel, name: str, levels: np.ndarray, weights: np.
     return weights
 
 
+def _household_weights(model: LinkageModel, name: str, cap: float, levels: np.ndarray, values: np.ndarray,
+                       strings: list[str]) -> np.ndarray:
+    """A shared value (city, address) weighed by its frequency, never against a match and never above the cap;
+    a close spelling at most as much as the same value; a different one as the model says."""
+    weights = _tf_weights(model, name, levels, model.weights(name)[levels], values, strings, c.C_SAME)
+    agree = levels <= c.C_CLOSE
+    return np.where(agree, np.clip(weights, 0.0, cap), weights)
+
+
 def city_weights(model: LinkageModel, config: Settings, levels: np.ndarray, values: np.ndarray,
                  strings: list[str]) -> np.ndarray:
-    """A shared city weighed by its frequency, never against a match and never above the cap;
-    a close spelling at most as much as the same city; a different city as the model says."""
-    weights = _tf_weights(model, "city", levels, model.weights("city")[levels], values, strings, c.C_SAME)
-    agree = levels <= c.C_CLOSE
-    return np.where(agree, np.clip(weights, 0.0, config.city_max_weight), weights)
+    return _household_weights(model, "city", config.city_max_weight, levels, values, strings)
 
 
-def city_weight_ceiling(model: LinkageModel, config: Settings) -> float:
-    """The most a pair's city can weigh (a shared city is capped, ``city_weights``): a lookup scores its many
-    rows without their cities first, and compares cities only for the pairs this much could lift."""
-    city = model.weights("city")
-    return max(config.city_max_weight, 0.0, float(city[c.C_DIFFERENT]), float(city[c.C_UNKNOWN]))
+def address_weights(model: LinkageModel, config: Settings, levels: np.ndarray, values: np.ndarray,
+                    strings: list[str], others: np.ndarray) -> np.ndarray:
+    """A shared address as a household's evidence, with one more limit: it may lift a pair to a person's
+    review, never over the automatic-match line (``others``: each pair's weight without its address).
+    Families and twins share an address as well as a last name, and a shelter's is given by many."""
+    weights = _household_weights(model, "address", config.address_max_weight, levels, values, strings)
+    line = config.accept_weight
+    lifted = (weights > 0) & (others < line) & (others + weights >= line)
+    return np.where(lifted, np.maximum(line - _BELOW_THE_LINE - others, 0.0), weights)
+
+
+def address_held_below_the_line(config: Settings, level: int, weight: float, total: float) -> bool:
+    """Whether a pair's shared address was counted only up to the automatic-match line (for the words)."""
+    return level <= c.A_CLOSE and weight > 0 and abs(total - (config.accept_weight - _BELOW_THE_LINE)) < 1e-6
+
+
+def household_weight_ceiling(model: LinkageModel, config: Settings) -> float:
+    """The most a pair's city and address can weigh together (both capped): a lookup scores its many rows
+    without them first, and compares them only for the pairs this much could lift."""
+    ceiling = 0.0
+    for name, cap in (("city", config.city_max_weight), ("address", config.address_max_weight)):
+        weights = model.weights(name)
+        ceiling += max(cap, 0.0, float(weights[c.C_DIFFERENT]), float(weights[c.C_UNKNOWN]))
+    return ceiling
 
 
 def score_comparison(comparison: Comparison, model: LinkageModel, config: Settings):
@@ -416,11 +467,14 @@ def score_comparison(comparison: Comparison, model: LinkageModel, config: Settin
     w_source = np.where(comparison.source_id == c.S_DIFFERENT, config.different_id_weight,
                         table["source_id"][comparison.source_id])
     w_city = city_weights(model, config, comparison.city, comparison.incoming_city, strings)
+    others = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order + w_city
+    w_address = address_weights(model, config, comparison.address, comparison.incoming_address, strings, others)
     fields = {"first_name": w_first, "last_name": w_last, "dob": w_dob, "gender": w_gender,
-              "source_id": w_source, "name_order": w_order, "city": w_city}
-    total = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order + w_city
+              "source_id": w_source, "name_order": w_order, "city": w_city, "address": w_address}
+    total = others + w_address
     levels = {"first_name": first, "last_name": last, "dob": comparison.dob, "gender": comparison.gender,
-              "source_id": comparison.source_id, "name_order": order, "city": comparison.city}
+              "source_id": comparison.source_id, "name_order": order, "city": comparison.city,
+              "address": comparison.address}
     return total, fields, levels, first_option, last_option
 
 

@@ -254,3 +254,24 @@ def test_a_row_close_only_to_a_held_row_waits_beside_it_instead_of_becoming_a_cl
     held = db.session.scalars(sa.select(ImportRow).where(ImportRow.status == "review")).all()
     assert sorted(row.cells[1] for row in held) == ["Fontaine", "Fontainee"]
     assert {row.details["candidates"][0]["client_id"] for row in held} == {str(client.id)}
+
+
+@pytest.mark.parametrize("with_address", [True, False])
+def test_a_shared_address_brings_a_mistyped_record_to_review_against_the_client(tmp_path, db_session, with_address):
+    """The first name misspelt and the birth date entered wrong: the names and date alone make a new client;
+    the same street address (Contact Information Summary's column) holds the row for a person instead."""
+    program = factories.create("programs")
+    existing = factories.client(first_name="Agnieszka", last_name="Kowalczyk", dob=date(1948, 9, 13),
+                                gender="Woman", city="Toronto", address_line1="41 Wellesley Street East")
+    db.session.add(existing)
+    db.session.commit()
+    row = emh_row("E77", "Kowalczyk", "Agneszka", program.name, "1958-03-11", gender="Female")
+    lines = [EMH_HEADER + ",Address", row + ",41 Wellesley St E"] if with_address else [EMH_HEADER, row]
+    summary = import_file(write(tmp_path, lines), "EMHware")
+    if with_address:
+        assert (summary.inserted, summary.possible_duplicates) == (0, 1)
+        item = db.session.scalar(sa.select(ClientDuplicate))
+        assert item.primary_client_id == existing.id
+        assert any(e["text"].startswith("same address") for e in item.match_details["evidence"])
+    else:
+        assert (summary.inserted, summary.possible_duplicates) == (1, 0)

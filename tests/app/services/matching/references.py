@@ -28,7 +28,8 @@ def reference_levels(incoming: Person, candidate: Person, placeholders) -> dict:
             "swapped_first": best_first(last), "swapped_last": best_last(first),
             "dob": c.dob_level(incoming.dob, candidate.dob, placeholders), "gender": gender,
             "source_id": c.source_id_level(incoming.source_ids, candidate.source_ids),
-            "city": c.city_level(incoming.city, candidate.city)}
+            "city": c.city_level(incoming.city, candidate.city),
+            "address": c.address_level(incoming.address, candidate.address)}
 
 
 def mixed_people(rng: random.Random, count: int) -> list[Person]:
@@ -41,7 +42,9 @@ def mixed_people(rng: random.Random, count: int) -> list[Person]:
     genders = [None, "Man", "Woman", "Male", "F", "Non-binary"]
     ids = [frozenset(), frozenset(), frozenset({"1"}), frozenset({"2"}), frozenset({"1", "3"}), ("1",), ("3",), ()]
     cities = [None, "", "Toronto", "TORONTO ", "Toronot", "North York", "north-york", "Hamilton", "Trois-Rivières"]
+    addresses = [None, "", "339 George St", "339 George Street", "339 Goerge St", "12 Elm St. Apt 4", "12 Elm St",
+                 "1 rue Côté", "1 Rue Cote"]
     return [Person(rng.choice(firsts), rng.choice(lasts), rng.choice(dates), rng.choice([None, None, "Bobby", "Jay"]),
                    rng.choice([None, None, "Jane Doe", "Smith"]), rng.choice(genders), rng.choice(ids),
-                   rng.choice(cities))
+                   rng.choice(cities), rng.choice(addresses))
             for _ in range(count)]

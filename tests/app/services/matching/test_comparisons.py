@@ -73,7 +73,7 @@ def test_comparing_a_batch_gives_each_pair_exactly_its_own_levels():
     for k, (i, j) in enumerate(zip(left, right)):
         expected = reference_levels(incoming[i], candidates[j], PLACEHOLDERS)
         got = {name: int(getattr(compared, name)[k]) for name in ("first_name", "last_name", "dob", "gender",
-                                                                    "source_id", "city")}
+                                                                    "source_id", "city", "address")}
         assert got == {name: expected[name] for name in got}, (incoming[i], candidates[j])
         if k in swapped_at:
             n = swapped_at[k]
@@ -98,11 +98,25 @@ def test_cities_are_compared_as_written_places(a, b, level):
     assert c.city_level(a, b) == level
 
 
+@pytest.mark.parametrize("a,b,level", [
+    ("339 George Street", "339 george st.", c.A_SAME), ("12 Main St E", "12 Main Street East", c.A_SAME),
+    ("1 Rue Côté", "1 rue cote", c.A_SAME), ("339 George St", "339 Goerge St", c.A_CLOSE),
+    ("339 George St", "41 Elm Ave", c.A_DIFFERENT), ("339 George St", "", c.A_UNKNOWN), (None, "12 Elm St", c.A_UNKNOWN),
+])
+def test_addresses_are_compared_with_street_words_abbreviated(a, b, level):
+    assert c.address_level(a, b) == level
+
+
+def test_an_address_keeps_its_numbers():
+    assert c.address_level("12 Elm St", "14 Elm St") != c.A_SAME
+    assert c.normalize_address("Apt. 4, 12 Elm Street") == "apt 4 12 elm st"
+
+
 def test_a_subset_of_people_keeps_each_persons_columns_together():
     people = People.of([Person("Ana", "Silva", date(1980, 1, 2), gender="Woman", city="Kenora",
-                               source_ids=frozenset({"A1"})),
+                               source_ids=frozenset({"A1"}), address="12 Elm St"),
                         Person("Bo", "Lee", None), Person("Cy", "Roy", date(1990, 3, 4), alias="Cyrus Roy")])
     part = people.subset([2, 0])
     assert [part.person(k) for k in range(len(part))] == [people.person(2), people.person(0)]
     bare = People(["Ana"], ["Silva"], [None], [None], [None])
-    assert bare.subset([0]).gender is None and bare.subset([0]).city is None
+    assert bare.subset([0]).gender is None and bare.subset([0]).city is None and bare.subset([0]).address is None

@@ -30,13 +30,13 @@ def test_a_file_and_the_clients_are_counted_for_the_built_in_model_and_a_trained
     incoming = [Person("Marie", "Tremblay", date(1990, 2, 2), city="Toronto"),
                 Person("Zed", "Kowalczyk", date(1990, 2, 2), city="Kenora")]
     counted = frequencies.with_data_frequencies(db.session, DEFAULT_MODEL, incoming)
-    assert set(counted.frequencies) == {"first_name", "last_name", "city"}
+    assert set(counted.frequencies) == {"first_name", "last_name", "city", "address"}
     assert counted.frequencies["last_name"].counts == {"tremblay": 6, "kowalczyk": 1}
     assert counted.frequencies["city"].counts == {"toronto": 6, "kenora": 1}
     assert counted.frequencies["first_name"].total == 7
     own = NameFrequencies({"tremblay": 50}, 1000, 1e-4)
     trained = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
-                           {"first_name": own, "last_name": own, "city": own})
+                           {"first_name": own, "last_name": own, "city": own, "address": own})
     assert frequencies.with_data_frequencies(db.session, trained, incoming) is trained
 
 
@@ -60,3 +60,15 @@ def test_the_sample_reads_at_most_its_size_of_live_clients(db_session):
     assert sum(frequencies.sampled_values(db.session, ("last_name",), size=5)["last_name"].values()) == 5
     everyone = frequencies.sampled_values(db.session, ("last_name",))["last_name"]
     assert "gone" not in everyone and sum(everyone.values()) == 13
+
+
+def test_addresses_are_counted_as_compared_so_a_shelters_address_is_common(db_session):
+    for number in range(3):
+        db.session.add(factories.client(first_name=f"Ana{number}", last_name=f"Roy{number}", dob=date(1980, 1, 1),
+                                        address_line1="339 George Street" if number else "339 george st."))
+    db.session.commit()
+    counted = frequencies.with_data_frequencies(db.session, DEFAULT_MODEL, [Person("Bo", "Lee", None,
+                                                                                   address="339 GEORGE ST")])
+    assert counted.frequencies["address"].counts == {"339 george st": 4}
+    trained = frequencies.value_frequencies(db.session, "address", 10)
+    assert trained.counts == {"339 george st": 3}

@@ -11,7 +11,7 @@ import pytest
 from app.services import matching
 from app.services.matching import Person, Thresholds, comparisons as c, decide, score
 from app.services.matching.model import (
-    DEFAULT_MODEL, LinkageModel, NameFrequencies, Settings, city_weight_ceiling, parse_placeholder_dobs, settings,
+    DEFAULT_MODEL, LinkageModel, NameFrequencies, Settings, household_weight_ceiling, parse_placeholder_dobs, settings,
 )
 from app.services.matching.names import normalize_name
 from tests.app.services.matching.references import mixed_people, reference_levels
@@ -148,7 +148,7 @@ def test_details_are_what_the_review_page_and_training_read():
     assert all(e["weight"] == round(e["weight"], 1) for e in details["evidence"])
     assert details["levels"] == {"first_name": "exact", "last_name": "exact", "dob": "one_digit",
                                  "gender": "different", "source_id": "absent", "name_order": "straight",
-                                 "city": "unknown"}
+                                 "city": "unknown", "address": "unknown"}
     assert "dob" not in details and "name" not in details  # never overwrites the candidate's own values
 
 
@@ -196,8 +196,18 @@ def _reference_weight(incoming: Person, candidate: Person, model: LinkageModel, 
         city = math.log2(model.m["city"][c.C_SAME] / model.frequencies["city"].frequency(normalize_name(incoming.city)))
     if levels["city"] in (c.C_SAME, c.C_CLOSE):
         city = min(max(city, 0.0), config.city_max_weight)
-    return model.prior_weight + names + weights["dob"][levels["dob"]] + weights["gender"][levels["gender"]] + source \
-        + city
+    address = weights["address"][levels["address"]]
+    if levels["address"] == c.A_SAME and model.frequencies.get("address") is not None:
+        address = math.log2(model.m["address"][c.A_SAME]
+                            / model.frequencies["address"].frequency(c.normalize_address(incoming.address)))
+    if levels["address"] in (c.A_SAME, c.A_CLOSE):
+        address = min(max(address, 0.0), config.address_max_weight)
+    others = model.prior_weight + names + weights["dob"][levels["dob"]] + weights["gender"][levels["gender"]] \
+        + source + city
+    line = math.log2(config.accept / (1 - config.accept))
+    if address > 0 and others < line <= others + address:  # an address never lifts a pair over the line
+        address = max(line - 0.01 - others, 0.0)
+    return others + address
 
 
 def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
@@ -208,8 +218,9 @@ def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
     model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
                          {"first_name": NameFrequencies({"marie": 40, "bob": 3}, 1000, 1e-4),
                           "last_name": NameFrequencies({"tremblay": 50}, 1000, 2e-4),
-                          "city": NameFrequencies({"toronto": 900, "north york": 3}, 1000, 1e-3)})
-    config = Settings(frozenset({date(1900, 1, 1)}), -7.0, 3.0)
+                          "city": NameFrequencies({"toronto": 900, "north york": 3}, 1000, 1e-3),
+                          "address": NameFrequencies({"339 george st": 200, "12 elm st": 2}, 1000, 1e-4)})
+    config = Settings(frozenset({date(1900, 1, 1)}), -7.0, 3.0, 5.0)
     batch = matching.score_pairs(incoming, candidates, left, right, model=model, config=config)
     for k, (i, j) in enumerate(zip(left, right)):
         assert batch.weight[k] == pytest.approx(_reference_weight(incoming[i], candidates[j], model, config),
@@ -219,23 +230,24 @@ def test_scoring_a_batch_gives_each_pair_exactly_its_own_weight():
 
 
 @pytest.mark.parametrize("cap", [0.0, 3.0])
-def test_a_city_never_adds_more_than_the_ceiling_a_lookup_drops_candidates_by(cap):
-    """Blocking scores its rows without their cities and drops those that the most a city can weigh would
-    not lift to the threshold; no pair's city may weigh more than that, or a likely candidate would be lost."""
+def test_a_city_and_address_never_add_more_than_the_ceiling_a_lookup_drops_candidates_by(cap):
+    """Blocking scores its rows without their cities and addresses and drops those that the most these can
+    weigh would not lift to the threshold; no pair's may weigh more, or a likely candidate would be lost."""
     rng = random.Random(5)
     incoming, candidates = mixed_people(rng, 40), mixed_people(rng, 60)
     left = np.array([rng.randrange(40) for _ in range(3000)])
     right = np.array([rng.randrange(60) for _ in range(3000)])
     model = LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
-                         {"city": NameFrequencies({"toronto": 900, "hamilton": 2}, 1000, 1e-3)})
-    config = Settings(frozenset({date(1900, 1, 1)}), -7.0, cap)
+                         {"city": NameFrequencies({"toronto": 900, "hamilton": 2}, 1000, 1e-3),
+                          "address": NameFrequencies({"339 george st": 300, "12 elm st": 2}, 1000, 1e-4)})
+    config = Settings(frozenset({date(1900, 1, 1)}), -7.0, cap, cap + 2.0)
     full = matching.score_pairs(incoming, candidates, left, right, model=model, config=config).weight
     people, others = matching.People.of(incoming), matching.People.of(candidates)
-    without = matching.score_pairs(replace(people, city=None), replace(others, city=None), left, right,
-                                   model=model, config=config).weight
-    ceiling = city_weight_ceiling(model, config)
+    without = matching.score_pairs(replace(people, city=None, address=None), replace(others, city=None, address=None),
+                                   left, right, model=model, config=config).weight
+    ceiling = household_weight_ceiling(model, config)
     assert np.all(without + ceiling >= full - 1e-9)
-    assert np.any(np.isclose(without + ceiling, full)), "the premise: some city weighs the whole ceiling"
+    assert np.any(np.isclose(without + ceiling, full)), "the premise: some city and address weigh the whole ceiling"
 
 
 def test_a_model_needs_one_probability_per_level():
@@ -281,6 +293,49 @@ def test_twins_in_the_same_small_town_are_never_merged_automatically(first, othe
     one = Person(first, "Asselin", date(1990, 5, 6), gender=gender, city="Kenora")
     other = Person(other_first, "Asselin", date(1990, 5, 6), gender=other_gender, city="Kenora")
     assert _decision(one, other) != matching.MATCH
+
+
+def _address_weight(found) -> float:
+    return next(e.weight for e in found.evidence if e.field == "address")
+
+
+def _address_model(counts: dict[str, int]) -> LinkageModel:
+    return LinkageModel(DEFAULT_MODEL.m, DEFAULT_MODEL.u, DEFAULT_MODEL.prior,
+                        {"address": NameFrequencies(counts, 1000, 1e-4)})
+
+
+def test_a_shared_address_counts_by_how_many_clients_give_it_and_at_most_the_cap():
+    model = _address_model({"339 george st": 300})
+    config = Settings(address_max_weight=3.0)
+
+    def at(a, b):
+        # a different birth date: far below the automatic-match line, so only the cap limits the address
+        return score(Person("Marie", "Tremblay", date(1980, 3, 4), address=a),
+                     Person("Maria", "Tremblay", date(1961, 7, 9), address=b), model=model, config=config)
+
+    shelter, home = at("339 George Street", "339 george st."), at("12 Elm St", "12 Elm Street")
+    assert 0 < _address_weight(shelter) < _address_weight(home) == 3.0  # a shelter's address is given by many
+    assert "counted at most this much" in next(e.text for e in home.evidence if e.field == "address")
+    assert _address_weight(at("12 Elm St", "41 Oak Ave")) < 0
+    assert not any(e.field == "address" for e in at(None, None).evidence)  # no line for files without addresses
+    assert _address_weight(at("12 Elm St", None)) == 0.0
+
+
+def test_a_shared_address_lifts_a_pair_to_review_never_to_an_automatic_match():
+    """Same-sex twins at home: everything but the first name agrees. Their address may bring them to a
+    person's review; it must never be what makes them one client."""
+    model, config = _address_model({}), Settings(address_max_weight=20.0)
+    sarah = Person("Sarah", "Asselin", date(1990, 5, 6), gender="Woman", city="Kenora", address="12 Elm St")
+    rebecca = Person("Rebecca", "Asselin", date(1990, 5, 6), gender="Woman", city="Kenora", address="12 Elm St")
+    elsewhere = replace(rebecca, address=None)
+    without = score(sarah, elsewhere, model=model, config=config)
+    together = score(sarah, rebecca, model=model, config=config)
+    assert without.value < config.accept, "the premise: without the address the pair is below the line"
+    assert without.value < together.value < config.accept
+    assert "never merges two records" in next(e.text for e in together.evidence if e.field == "address")
+    assert _decision(sarah, rebecca) != matching.MATCH
+    clear = Person("Sarah", "Asselin", date(1990, 5, 6), gender="Woman", city="Kenora", address="12 Elm St")
+    assert score(sarah, clear, model=model, config=config).value > config.accept  # the same person still is
 
 
 def test_a_model_stored_before_cities_were_compared_counts_no_city():
