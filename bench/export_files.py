@@ -39,6 +39,7 @@ class ExportRow:
     program: str = ""
     admission: date | None = None
     referral: str = ""
+    address: str = ""        # written only by sets that carry one (an "Address" column after the export's own)
 
     @property
     def key(self) -> tuple[str, date]:
@@ -71,6 +72,11 @@ class DataSet:
         return DataSet(name, [ExportFile(f.source, [replace(r, source_id="") for r in f.rows], f.program)
                               for f in self.files], self.note.replace("every record its own id",
                                                                       "no ids: matched by name and birth date only"))
+
+    def without_addresses(self, name: str) -> "DataSet":
+        """The same rows as a Receiving Services export writes them: no Address column."""
+        return DataSet(name, [ExportFile(f.source, [replace(r, address="") for r in f.rows], f.program)
+                              for f in self.files], self.note)
 
     def reordered(self, order: str) -> "DataSet":
         """The same rows in another order: "file" (as generated), "reversed", or "shuffled"."""
@@ -112,8 +118,10 @@ def write(export: ExportFile, path: Path) -> Path:
             for r in export.rows:
                 out.writerow([r.source_id, r.last_name, r.first_name, r.dob, r.gender, r.admission.isoformat(), ""])
         else:
-            out.writerow(EMHWARE_HEADER)
+            # With addresses, the Address column of EMHware's Contact Information Summary after the export's own.
+            addressed = any(r.address for r in export.rows)
+            out.writerow(EMHWARE_HEADER + ["Address"] * addressed)
             for r in export.rows:
                 out.writerow([r.source_id, r.last_name, r.first_name, r.program, r.dob, "", r.gender, r.city, "", "",
-                              "", r.admission.isoformat(), "", "Toronto", r.referral])
+                              "", r.admission.isoformat(), "", "Toronto", r.referral] + [r.address] * addressed)
     return path

@@ -22,7 +22,9 @@ Harder than real data on purpose, with the cases that fool a name-and-birth-date
   under a fresh id (written differently), and newcomers, among them the twin or namesake of
   someone imported the first day.
 
-``generate(people, seed)`` is deterministic (its own ``random.Random`` and seeded Faker
+With ``addresses``, the files carry each row's street address too ("Hard + address"): families
+and twins share theirs, some people give the address of one of the agency's shelters (shared by
+many), and a returning person written another day has often moved. ``generate(people, seed)`` is deterministic (its own ``random.Random`` and seeded Faker
 instances). Each row's ``truth`` names its person and is never written to a file.
 """
 
@@ -72,7 +74,7 @@ class HardPerson:
     dob: date | None  # None: the person never had a known birth date (files carry 1900-01-01)
     gender: str
     city: str
-    address: str  # kept for families; the Receiving Services export has no address column
+    address: str  # shared by families and twins; written only with ``generate(addresses=True)``
     kind: str
 
 
@@ -223,9 +225,19 @@ def people_of(count: int, seed: int) -> list[HardPerson]:
     return population.people[:count]
 
 
-def generate(people: int = 3000, seed: int = 2026) -> DataSet:
+# The agency's shelters: a person with no home of their own gives one of these (bench "Hard + address").
+SHELTER_ADDRESSES = ("339 George Street", "67 Adelaide Street East", "1673 Kingston Road")
+
+
+def generate(people: int = 3000, seed: int = 2026, addresses: bool = False) -> DataSet:
     rng = random.Random(seed + 1)
+    # Addresses from a stream of their own: the set without them stays exactly as it was.
+    places = random.Random(seed + 2)
+    movers = Faker("en_CA")
+    movers.seed_instance(seed + 2)
     population = people_of(people, seed)
+    lives_at = {person.key: (places.choice(SHELTER_ADDRESSES) if places.random() < 0.15 else person.address)
+                for person in population}
     next_id = iter(range(1, 10 ** 7))
 
     def new_id() -> str:
@@ -237,7 +249,10 @@ def generate(people: int = 3000, seed: int = 2026) -> DataSet:
         city = person.city if rng.random() > 0.05 else ""
         if names is not None and rng.random() < 0.25:  # written another day: moved, or the city left empty
             city = rng.choice(NEARBY_CITIES + ("",))
-        return ExportRow(person.key, source_id, first, last, dob_text, gender, city)
+        address = lives_at[person.key] if addresses and places.random() > 0.1 else ""
+        if addresses and names is not None and places.random() < 0.4:  # written another day: moved since
+            address = places.choice(SHELTER_ADDRESSES) if places.random() < 0.3 else movers.street_address()
+        return ExportRow(person.key, source_id, first, last, dob_text, gender, city, address=address)
 
     day1, day2 = [], []
     ids: dict[str, str] = {}
@@ -267,5 +282,5 @@ def generate(people: int = 3000, seed: int = 2026) -> DataSet:
     note = ("twins, namesakes, 1 January and placeholder birth dates, families, perturbed duplicates, "
             "the source's own duplicates; day 1 then day 2 (" +
             ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) + " people)")
-    return assign_admissions(DataSet("Hard", [ExportFile("EMHware", day1), ExportFile("EMHware", day2)], note),
-                             seed=seed)
+    return assign_admissions(DataSet("Hard + address" if addresses else "Hard",
+                                     [ExportFile("EMHware", day1), ExportFile("EMHware", day2)], note), seed=seed)

