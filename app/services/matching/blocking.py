@@ -21,9 +21,11 @@ import numpy as np
 import sqlalchemy as sa
 
 from app.names import MatchKeys, match_keys
-from app.services.matching.comparisons import People, Person
+from app.services.matching.comparisons import People, Person, compare_household
 from app.services.matching.decide import Candidate
-from app.services.matching.model import active_model, household_weight_ceiling, score_pairs, settings
+from app.services.matching.model import (
+    active_model, household_weight_ceiling, household_weights, score_pairs, settings,
+)
 
 
 def one_of(column, values, dialect_name: str):
@@ -236,17 +238,20 @@ def _likely_rows(people: Sequence[Person], rows: Sequence[CandidateRow], *, min_
     incoming, candidates = People.of(people), rows_as_people(rows, columns=columns)
     # Cities and addresses last: most blocked rows share a key and little else (a common name, another birth
     # date), and fall short of min_score on their names, dates and genders even with the most those could add.
+    # The pairs left in reach add them to the weight already scored (the same sum a whole scoring makes).
     needed = float(np.log2(min_score / (1.0 - min_score))) if 0.0 < min_score < 1.0 else -np.inf
     without_household = score_pairs(replace(incoming, city=None, address=None),
                                     replace(candidates, city=None, address=None), left, right,
                                     model=model, config=config).weight
     reachable = without_household + household_weight_ceiling(model, config) >= needed - 1e-9
-    left, right = left[reachable], right[reachable]
+    left, right, without_household = left[reachable], right[reachable], without_household[reachable]
     if not left.size:
         return []
-    named, position = np.unique(right, return_inverse=True)
-    scores = score_pairs(incoming, candidates.subset(named.tolist()), left, position, model=model, config=config)
-    return [rows[index] for index in np.unique(named[position[scores.value >= min_score]])]
+    named, position = np.unique(right, return_inverse=True)  # the few rows in reach: their values compared alone
+    household = compare_household(incoming, candidates.subset(named.tolist()), left, position)
+    w_city, w_address = household_weights(household, model, config, without_household)
+    likely = without_household + w_city + w_address >= needed - 1e-9  # the caller keeps min_score exactly
+    return [rows[index] for index in np.unique(right[likely])]
 
 
 def _with_holders_of_their_ids(session, source: str, people: Sequence[Person], fetched: Sequence[tuple],

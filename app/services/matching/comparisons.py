@@ -385,8 +385,12 @@ def _candidate_options(strings: Strings, candidates: People) -> tuple[Options, O
     return found[0], found[1]
 
 
-def _string_ids(strings: Strings, values: Sequence[str | None], normalise=normalize_name) -> np.ndarray:
-    """The string id of each value, normalised (0: none)."""
+def _string_ids(strings: Strings, values: Sequence[str | None] | None, normalise=normalize_name,
+                size: int = 0) -> np.ndarray:
+    """The string id of each value, normalised (0: none); ``values`` None: ``size`` people without the field (a
+    lookup scores its tens of thousands of rows without their cities and addresses first)."""
+    if values is None:
+        return np.zeros(size, dtype=np.intp)
     written, position = _distinct(list(values))
     ids = np.fromiter((strings.id(normalise(value)) for value in written), dtype=np.intp, count=len(written))
     return ids[position]
@@ -511,6 +515,35 @@ def _city_levels(strings: Strings, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Household:
+    """The city and address levels of many pairs, with each incoming side's string ids (their frequencies
+    weigh an agreement)."""
+
+    city: np.ndarray
+    incoming_city: np.ndarray
+    address: np.ndarray
+    incoming_address: np.ndarray
+    strings: list[str]
+
+
+def _household(strings: Strings, incoming: People, candidates: People, left: np.ndarray,
+               right: np.ndarray) -> Household:
+    inc_city, cand_city = (_string_ids(strings, people.city, size=len(people)) for people in (incoming, candidates))
+    inc_address, cand_address = (_string_ids(strings, people.address, normalize_address, len(people))
+                                 for people in (incoming, candidates))
+    city_a, city_b = inc_city[left], cand_city[right]
+    address_a, address_b = inc_address[left], cand_address[right]
+    return Household(_city_levels(strings, city_a, city_b), city_a, _city_levels(strings, address_a, address_b),
+                     address_a, strings.strings)
+
+
+def compare_household(incoming, candidates, left, right) -> Household:
+    """The city and address levels alone (a lookup adds them to the pairs its other fields leave in reach)."""
+    return _household(Strings(), People.of(incoming), People.of(candidates), np.asarray(left, dtype=np.intp),
+                      np.asarray(right, dtype=np.intp))
+
+
+@dataclass(frozen=True)
 class Comparison:
     """The levels of many pairs; ``swapped_*`` hold the reading with first and last names exchanged
     (incoming last name against the candidate's first names and the reverse), where it was computed."""
@@ -520,12 +553,7 @@ class Comparison:
     dob: np.ndarray
     gender: np.ndarray
     source_id: np.ndarray
-    city: np.ndarray
-    incoming_city: np.ndarray  # string id of each side's city (0: none)
-    candidate_city: np.ndarray
-    address: np.ndarray
-    incoming_address: np.ndarray  # string id of each side's address (0: none)
-    candidate_address: np.ndarray
+    household: Household  # city and address
     first_option: np.ndarray  # string id of the candidate first name that gave the level
     last_option: np.ndarray
     incoming_first: np.ndarray  # string id of the incoming names
@@ -536,6 +564,23 @@ class Comparison:
     swapped_first_option: np.ndarray
     swapped_last_option: np.ndarray
     strings: list[str]
+
+    @property
+    def city(self) -> np.ndarray:
+        return self.household.city
+
+    @property
+    def incoming_city(self) -> np.ndarray:
+        """The string id of each incoming side's city (0: none)."""
+        return self.household.incoming_city
+
+    @property
+    def address(self) -> np.ndarray:
+        return self.household.address
+
+    @property
+    def incoming_address(self) -> np.ndarray:
+        return self.household.incoming_address
 
     def __len__(self) -> int:
         return self.first_name.size
@@ -555,9 +600,6 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
     strings = Strings()
     inc_first, inc_last = _string_ids(strings, incoming.first_name), _string_ids(strings, incoming.last_name)
     firsts, lasts = _candidate_options(strings, candidates)
-    inc_city, cand_city = (_string_ids(strings, people.cities()) for people in (incoming, candidates))
-    inc_address, cand_address = (_string_ids(strings, people.addresses(), normalize_address)
-                                 for people in (incoming, candidates))
     strings.freeze()
 
     inc_gender = np.fromiter(map(gender_code, incoming.genders()), dtype=np.int8, count=len(incoming))
@@ -578,9 +620,7 @@ def compare(incoming, candidates, left, right, placeholders: frozenset[date] = f
 
     source_id = _source_id_levels(incoming.ids(), candidates.ids(), left, right)
 
-    city_a, city_b = inc_city[left], cand_city[right]
-    address_a, address_b = inc_address[left], cand_address[right]
-    return Comparison(first, last, dob, gender, source_id, _city_levels(strings, city_a, city_b), city_a, city_b,
-                      _city_levels(strings, address_a, address_b), address_a, address_b, first_option, last_option, inc_first[left],
+    household = _household(strings, incoming, candidates, left, right)
+    return Comparison(first, last, dob, gender, source_id, household, first_option, last_option, inc_first[left],
                       inc_last[left], maybe, swapped_first, swapped_last, swapped_first_option,
                       swapped_last_option, strings.strings)

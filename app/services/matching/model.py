@@ -417,6 +417,15 @@ def address_weights(model: LinkageModel, config: Settings, levels: np.ndarray, v
     return np.where(lifted, np.maximum(line - _BELOW_THE_LINE - others, 0.0), weights)
 
 
+def household_weights(household: c.Household, model: LinkageModel, config: Settings,
+                      others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The city's and the address's weights of each pair, ``others`` being its weight without them."""
+    w_city = city_weights(model, config, household.city, household.incoming_city, household.strings)
+    w_address = address_weights(model, config, household.address, household.incoming_address, household.strings,
+                                others + w_city)
+    return w_city, w_address
+
+
 def address_held_below_the_line(config: Settings, level: int, weight: float, total: float) -> bool:
     """Whether a pair's shared address was counted only up to the automatic-match line (for the words)."""
     return level <= c.A_CLOSE and weight > 0 and abs(total - (config.accept_weight - _BELOW_THE_LINE)) < 1e-6
@@ -466,12 +475,11 @@ def score_comparison(comparison: Comparison, model: LinkageModel, config: Settin
     w_gender = table["gender"][comparison.gender]
     w_source = np.where(comparison.source_id == c.S_DIFFERENT, config.different_id_weight,
                         table["source_id"][comparison.source_id])
-    w_city = city_weights(model, config, comparison.city, comparison.incoming_city, strings)
-    others = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order + w_city
-    w_address = address_weights(model, config, comparison.address, comparison.incoming_address, strings, others)
+    w_city, w_address = household_weights(comparison.household, model, config,
+                                          model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order)
     fields = {"first_name": w_first, "last_name": w_last, "dob": w_dob, "gender": w_gender,
               "source_id": w_source, "name_order": w_order, "city": w_city, "address": w_address}
-    total = others + w_address
+    total = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order + w_city + w_address
     levels = {"first_name": first, "last_name": last, "dob": comparison.dob, "gender": comparison.gender,
               "source_id": comparison.source_id, "name_order": order, "city": comparison.city,
               "address": comparison.address}
