@@ -419,8 +419,9 @@ def _string_pair_levels(strings: Strings, a: np.ndarray, b: np.ndarray, first_na
         levels[left == right] = L_EXACT
         refined = (strings.multi_part[left] | strings.multi_part[right]) & (left != right)
         definition = last_name_level
-    for k in np.flatnonzero(refined):
-        levels[k] = definition(lefts[k], rights[k])
+    at = np.flatnonzero(refined)
+    if at.size:  # one assignment: an element at a time cost more than the (cached) definition itself
+        levels[at] = [definition(lefts[k], rights[k]) for k in at.tolist()]
     return levels.astype(np.int8)[position]
 
 
