@@ -191,9 +191,9 @@ def _source_id_levels(inc_ids: Sequence[Collection[str]], cand_ids: Sequence[Col
     return levels
 
 
-def city_level(a: str | None, b: str | None) -> int:
-    """Level of two cities as written ("North York" / "north-york" are the same; one typo is close)."""
-    a, b = normalize_name(a), normalize_name(b)
+def _place_level(a: str, b: str) -> int:
+    """Same, close (about one typo), different or unknown, of two normalised places (a city and an address are
+    levelled alike, and their levels numbered alike)."""
     if not a or not b:
         return C_UNKNOWN
     if a == b:
@@ -201,14 +201,19 @@ def city_level(a: str | None, b: str | None) -> int:
     return C_CLOSE if JaroWinkler.normalized_similarity(a, b) >= CLOSE_SIMILARITY else C_DIFFERENT
 
 
+def city_level(a: str | None, b: str | None) -> int:
+    """Level of two cities as written ("North York" / "north-york" are the same; one typo is close)."""
+    return _place_level(normalize_name(a), normalize_name(b))
+
+
 _NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
 # Street words as Canada Post abbreviates them, so "12 Main Street East" and "12 main st e" are one address.
 _ADDRESS_WORDS = {
     "street": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr", "boulevard": "blvd",
     "crescent": "cres", "court": "crt", "ct": "crt", "place": "pl", "lane": "ln", "terrace": "terr",
-    "parkway": "pky", "highway": "hwy", "square": "sq", "circle": "cir", "trail": "trl", "way": "way",
+    "parkway": "pky", "highway": "hwy", "square": "sq", "circle": "cir", "trail": "trl",
     "east": "e", "west": "w", "north": "n", "south": "s", "apartment": "apt", "suite": "apt", "unit": "apt",
-    "rue": "rue", "chemin": "ch",
+    "chemin": "ch",
 }
 
 
@@ -223,13 +228,8 @@ def normalize_address(value: str | None) -> str:
 
 
 def address_level(a: str | None, b: str | None) -> int:
-    """Level of two street addresses as written (one typo, or a unit number dropped, is close)."""
-    a, b = normalize_address(a), normalize_address(b)
-    if not a or not b:
-        return A_UNKNOWN
-    if a == b:
-        return A_SAME
-    return A_CLOSE if JaroWinkler.normalized_similarity(a, b) >= CLOSE_SIMILARITY else A_DIFFERENT
+    """Level of two street addresses as written ("339 George Street" / "339 george st." are the same)."""
+    return _place_level(normalize_address(a), normalize_address(b))
 
 
 # -- many pairs at once ------------------------------------------------------------------
@@ -521,7 +521,7 @@ class Household:
     weigh an agreement)."""
 
     city: np.ndarray
-    incoming_city: np.ndarray
+    incoming_city: np.ndarray  # string id of each incoming side's city (0: none)
     address: np.ndarray
     incoming_address: np.ndarray
     strings: list[str]
@@ -565,23 +565,6 @@ class Comparison:
     swapped_first_option: np.ndarray
     swapped_last_option: np.ndarray
     strings: list[str]
-
-    @property
-    def city(self) -> np.ndarray:
-        return self.household.city
-
-    @property
-    def incoming_city(self) -> np.ndarray:
-        """The string id of each incoming side's city (0: none)."""
-        return self.household.incoming_city
-
-    @property
-    def address(self) -> np.ndarray:
-        return self.household.address
-
-    @property
-    def incoming_address(self) -> np.ndarray:
-        return self.household.incoming_address
 
     def __len__(self) -> int:
         return self.first_name.size

@@ -86,36 +86,27 @@ def _dob_words(level: int, mine, theirs, placeholders) -> str:
     }[level]
 
 
-def _city_words(scores: "PairScores", k: int, level: int, mine: str | None, theirs: str | None) -> str:
-    pair = f"({_shown(mine)} / {_shown(theirs)})"
-    if level == c.C_SAME:
-        note = _frequency_note(scores, "city", scores.comparison.strings[scores.comparison.incoming_city[k]])
-        capped = " (counted at most this much: households share a city)" \
-            if float(scores.field_weights["city"][k]) >= scores.settings.city_max_weight > 0 else ""
-        return f"same city, {_shown(mine)}{note}{capped}"
-    return {
-        c.C_CLOSE: f"city nearly the same {pair}",
-        c.C_DIFFERENT: f"different city {pair}",
-        c.C_UNKNOWN: "city not known for both: no evidence",
-    }[level]
-
-
-def _address_words(scores: "PairScores", k: int, level: int, mine: str | None, theirs: str | None) -> str:
-    pair = f"({_shown(mine)} / {_shown(theirs)})"
-    weight = float(scores.field_weights["address"][k])
-    if address_held_below_the_line(scores.settings, level, weight, float(scores.weight[k])):
+def _place_words(scores: "PairScores", k: int, field: str, level: int, mine: str | None, theirs: str | None) -> str:
+    """A city's or an address's evidence (their levels are numbered alike), saying when its weight was limited."""
+    what, cap, shared_by = {"city": ("city", scores.settings.city_max_weight, "households share a city"),
+                            "address": ("address", scores.settings.address_max_weight,
+                                        "a household shares its address")}[field]
+    weight = float(scores.field_weights[field][k])
+    if field == "address" and address_held_below_the_line(scores.settings, level, weight, float(scores.weight[k])):
         limit = " (counted only up to the line of an automatic match: an address alone never merges two records)"
-    elif level <= c.A_CLOSE and weight >= scores.settings.address_max_weight > 0:
-        limit = " (counted at most this much: a household shares its address)"
+    elif level <= c.C_CLOSE and weight >= cap > 0:
+        limit = f" (counted at most this much: {shared_by})"
     else:
         limit = ""
-    if level == c.A_SAME:
-        note = _frequency_note(scores, "address", scores.comparison.strings[scores.comparison.incoming_address[k]])
-        return f"same address, {_shown(mine)}{note}{limit}"
+    if level == c.C_SAME:
+        household = scores.comparison.household
+        incoming = household.incoming_city if field == "city" else household.incoming_address
+        note = _frequency_note(scores, field, scores.comparison.strings[incoming[k]])
+        return f"same {what}, {_shown(mine)}{note}{limit}"
     return {
-        c.A_CLOSE: f"address nearly the same {pair}{limit}",
-        c.A_DIFFERENT: f"different address {pair}",
-        c.A_UNKNOWN: "address not known for both: no evidence",
+        c.C_CLOSE: f"{what} nearly the same ({_shown(mine)} / {_shown(theirs)}){limit}",
+        c.C_DIFFERENT: f"different {what} ({_shown(mine)} / {_shown(theirs)})",
+        c.C_UNKNOWN: f"{what} not known for both: no evidence",
     }[level]
 
 
@@ -152,13 +143,13 @@ def describe(scores: "PairScores", k: int, levels: dict[str, int]) -> tuple[Evid
                             c.G_UNKNOWN: "gender not known for both: no evidence"}[gender],
                  float(weights["gender"][k])),
         Evidence("source_id", source_words, float(weights["source_id"][k])),
-        Evidence("city", _city_words(scores, k, levels["city"], incoming.cities()[i], candidates.cities()[j]),
-                 float(weights["city"][k])),
+        Evidence("city", _place_words(scores, k, "city", levels["city"], incoming.cities()[i],
+                                      candidates.cities()[j]), float(weights["city"][k])),
     ]
     mine_address, theirs_address = incoming.addresses()[i], candidates.addresses()[j]
     if mine_address or theirs_address:  # most files carry no address: no line saying so on every pair
-        found.append(Evidence("address", _address_words(scores, k, levels["address"], mine_address, theirs_address),
-                              float(weights["address"][k])))
+        found.append(Evidence("address", _place_words(scores, k, "address", levels["address"], mine_address,
+                                                      theirs_address), float(weights["address"][k])))
     if swapped:
         found.append(Evidence("name_order", "first and last names written the other way round"
                               + ("" if levels["name_order"] == c.O_SWAPPED else ", and one of them differs"),

@@ -481,8 +481,8 @@ def score_comparison(comparison: Comparison, model: LinkageModel, config: Settin
               "source_id": w_source, "name_order": w_order, "city": w_city, "address": w_address}
     total = model.prior_weight + w_first + w_last + w_dob + w_gender + w_source + w_order + w_city + w_address
     levels = {"first_name": first, "last_name": last, "dob": comparison.dob, "gender": comparison.gender,
-              "source_id": comparison.source_id, "name_order": order, "city": comparison.city,
-              "address": comparison.address}
+              "source_id": comparison.source_id, "name_order": order, "city": comparison.household.city,
+              "address": comparison.household.address}
     return total, fields, levels, first_option, last_option
 
 
