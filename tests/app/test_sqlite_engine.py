@@ -61,6 +61,21 @@ class Browser:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode("utf-8", "replace")
 
+    def upload(self, path: str, fields: dict, file_name: str, content: bytes) -> tuple[int, str]:
+        """A multipart form post with one file, as the browser sends the Imports page's form."""
+        boundary = uuid.uuid4().hex
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                 for name, value in fields.items()]
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+                     f"Content-Type: text/csv\r\n\r\n".encode() + content + b"\r\n")
+        request = urllib.request.Request(self.base_url + path, b"".join(parts) + f"--{boundary}--\r\n".encode(),
+                                         {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with self.opener.open(request, timeout=TIMEOUT) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
     def csrf_token(self, path: str) -> str:
         status, page = self.request(path)
         match = CSRF_PATTERN.search(page)
@@ -232,3 +247,58 @@ def test_a_failed_commit_does_not_leave_its_transaction_on_the_pooled_connection
             aliases = dict(again.execute(sa.select(Client.first_name, Client.alias).where(
                 Client.first_name.in_(["Person02", "Person03"]))).all())
     assert aliases == {"Person02": None, "Person03": "kept"}
+
+
+def test_an_import_uploaded_while_others_browse_answers_them_all_and_leaves_the_collector_on(served, tmp_path):
+    """The Imports page runs the file in the request (Celery eager) and pauses automatic garbage collection
+    process-wide while it links: the other requests of the same process must still answer meanwhile, and
+    afterwards the collector must be running again with nothing left frozen."""
+    import gc
+
+    from app.models import ClientUploadLog, Department, Program
+
+    app, base_url = served
+    with app.app_context():
+        db.session.add(Program(name="Embedded Shelter", department=Department(name="Embedded")))
+        db.session.commit()
+        db.session.remove()
+    app.config["INGEST_UPLOAD_DIR"] = str(tmp_path / "uploads")
+    lines = ["ID,Last Name,First Name,Program,DOB,Admission Date"]
+    lines += [f"EMB{number:05d},Walker{number % 97},Sam{number},Embedded Shelter,"
+              f"{1950 + number % 50}-{1 + number % 12:02d}-{1 + number % 28:02d},2024-01-15" for number in range(3000)]
+    coordinator = _signed_in(base_url, "coordinator@embedded.example")
+    token = coordinator.csrf_token("/admin/imports/")
+    browsers = [_signed_in(base_url, email) for email in ("admin@embedded.example", "analyst@embedded.example")]
+    uploading, uploaded = threading.Event(), threading.Event()
+
+    def upload():
+        uploading.set()
+        try:
+            return coordinator.upload("/admin/imports/", {"csrf_token": token, "source": "EMHware", "program": ""},
+                                      "embedded-export.csv", ("\r\n".join(lines) + "\r\n").encode())
+        finally:
+            uploaded.set()
+
+    def browse(browser):
+        """Pages until the upload has answered; how many answered while it was still running."""
+        uploading.wait(TIMEOUT)
+        codes, during = [], 0
+        while not uploaded.is_set():
+            for path in ("/admin/clients/", "/admin/"):
+                codes.append(browser.request(path)[0])
+                during += not uploaded.is_set()
+        return codes, during
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        upload_answer = pool.submit(upload)
+        browsed = [pool.submit(browse, browser) for browser in browsers]
+        status, _ = upload_answer.result(timeout=TIMEOUT * 2)
+        answers = [future.result(timeout=TIMEOUT * 2) for future in browsed]
+    assert status == 302  # to the import's page
+    assert all(code == 200 for codes, _ in answers for code in codes), answers
+    assert sum(during for _, during in answers) >= 4, answers  # answered while the import ran, not after it
+    with app.app_context():
+        log = db.session.scalar(sa.select(ClientUploadLog).where(ClientUploadLog.file_name == "embedded-export.csv"))
+        assert (log.status, log.records_created) == ("success", 3000)
+        db.session.remove()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
