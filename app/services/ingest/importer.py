@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from app import audit, bulk
 from app.choices import SOURCE_SYSTEMS
+from app.config import DEFAULT_INGEST_BATCH_SIZE
 from app.extensions import db
 from app.models import ClientDuplicate, ClientSourceId, ClientUploadLog, ImportRow
 from app.services import matching
@@ -53,7 +54,6 @@ from app.services.ingest.runs import (
 from app.services.ingest.stage import Staging
 from app.services.ingest.write import Batch, Outcome
 
-DEFAULT_BATCH_SIZE = 500
 # Imports of any source take turns file by file (PostgreSQL advisory lock), so two imports
 # running at once cannot both add the same newcomer.
 BATCH_LOCK_KEY = 0x43434449  # "CCDI"
@@ -367,7 +367,7 @@ def process_upload(upload_log_id, *, progress: Callable[[int, int], None] | None
     if log.is_finished or (log.status == "running" and not resume):
         return ImportSummary.of(log)
     check_permission()
-    batch_size = batch_size or int(current_app.config.get("INGEST_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+    batch_size = batch_size or int(current_app.config.get("INGEST_BATCH_SIZE", DEFAULT_INGEST_BATCH_SIZE))
     thresholds = matching.Thresholds.from_config(current_app.config)
     if log.status == "running":
         clear_rows(session, log.id)
