@@ -378,9 +378,11 @@ MATCH_TYPE_WORDS: dict[str, str] = {
 
 def _tf_weights(model: LinkageModel, name: str, levels: np.ndarray, weights: np.ndarray, values: np.ndarray,
                 strings: list[str], exact: int) -> np.ndarray:
-    """Field weights with exact agreement weighed by the agreed value's frequency among the clients."""
+    """Field weights with exact agreement weighed by the agreed value's frequency among the clients. A field the
+    model holds no evidence for (m = u: a stored model that predates it) stays no evidence, whatever the
+    frequencies counted when scoring starts."""
     frequencies = model.frequencies.get(name)
-    if frequencies is None:
+    if frequencies is None or model.m[name][exact] == model.u[name][exact]:
         return weights
     at = np.flatnonzero(levels == exact)
     if at.size:

@@ -346,3 +346,19 @@ def test_a_model_stored_before_cities_were_compared_counts_no_city():
     found = score(Person("Marie", "Tremblay", date(1980, 3, 4), city="Kenora"),
                   Person("Marie", "Tremblay", date(1980, 3, 4), city="Hamilton"), model=old)
     assert _city_weight(found) == 0.0
+
+
+def test_a_model_stored_before_cities_and_addresses_stays_without_them_once_frequencies_are_counted():
+    """An import counts the frequencies a stored model lacks (frequencies.with_data_frequencies); for a field
+    the model predates (m = u) they must not turn a shared city or address into evidence."""
+    stored = DEFAULT_MODEL.to_json()
+    for field in ("city", "address"):
+        del stored["m"][field], stored["u"][field]
+    old = LinkageModel.from_json(stored)
+    counted = replace(old, frequencies={"city": NameFrequencies({"kenora": 1}, 1000, 1e-3),
+                                        "address": NameFrequencies({"12 elm st": 1}, 1000, 1e-4)})
+    at_home = Person("Marie", "Tremblay", date(1980, 3, 4), city="Kenora", address="12 Elm St")
+    found = score(at_home, at_home, model=counted)
+    assert _city_weight(found) == 0.0 and _address_weight(found) == 0.0
+    fresh = replace(DEFAULT_MODEL, frequencies=counted.frequencies)
+    assert _city_weight(score(at_home, at_home, model=fresh)) > 0  # the premise: counted, they are evidence
