@@ -320,6 +320,18 @@ def pairs():
             for row in db.session.scalars(sa.select(ClientDuplicate))}
 
 
+@pytest.mark.parametrize("address,flagged", [("41 Wellesley St E", 1), (None, 0)])
+def test_the_scan_weighs_the_clients_addresses(db_session, address, flagged):
+    """The scan reads each client's address as an import row's: a shared one brings a mistyped record up."""
+    db.session.add_all([
+        factories.client(first_name="Agnieszka", last_name="Kowalczyk", dob=date(1948, 9, 13), gender="Woman",
+                         city="Toronto", address_line1="41 Wellesley Street East"),
+        factories.client(first_name="Agneszka", last_name="Kowalczyk", dob=date(1958, 3, 11), gender="Woman",
+                         city="Toronto", address_line1=address)])
+    db.session.commit()
+    assert scan_for_duplicates(db.session, threshold=0.3).pairs_flagged == flagged
+
+
 def test_the_scan_flags_live_lookalikes_once(lookalikes):
     jonathan, jon, other, archived = lookalikes
     summary = scan_for_duplicates(db.session, batch_size=2)
